@@ -1,0 +1,694 @@
+#include "core/engine.h"
+
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "core/logging.h"
+#include "core/netlink_parser.h"
+#include "core/netlink_socket.h"
+#include "core/redis_connection.h"
+#include "core/sonic_tables.h"
+#include "core/status_macros.h"
+
+namespace portsyncd {
+namespace {
+
+// Datagrams read per engine iteration: bounds how long the model lock is held and how big one
+// Redis batch gets (~64 x up to 32 KiB); the rest is read in the next iteration.
+constexpr int kMaxDatagramsPerBatch = 64;
+
+constexpr char kRestartMarker[] = "portsyncd.started";
+
+std::string RestartMarkerPath(const std::string& runtime_dir) {
+  return absl::StrCat(runtime_dir, "/", kRestartMarker);
+}
+
+// Logs at most one line per `interval` for repetitive problems (Redis down, bad messages).
+class LogLimiter {
+ public:
+  explicit LogLimiter(absl::Duration interval) : interval_(interval) {}
+  bool Allow(absl::Time now) {
+    if (now - last_ < interval_) return false;
+    last_ = now;
+    return true;
+  }
+
+ private:
+  absl::Duration interval_;
+  absl::Time last_ = absl::InfinitePast();
+};
+
+}  // namespace
+
+absl::string_view StartModeName(StartMode mode) {
+  switch (mode) {
+    case StartMode::kCold: return "cold";
+    case StartMode::kWarm: return "warm";
+    case StartMode::kRestart: return "restart";
+  }
+  return "unknown";
+}
+
+struct Engine::Connections {
+  std::unique_ptr<RedisConnection> config;
+  std::unique_ptr<RedisConnection> appl;
+  std::unique_ptr<RedisConnection> state;
+  bool broken() const { return config->broken() || appl->broken() || state->broken(); }
+};
+
+Engine::Engine(EngineOptions options, DbConfig db_config)
+    : options_(std::move(options)), db_config_(std::move(db_config)) {}
+
+Engine::~Engine() {
+  Stop();
+  if (writer_.joinable()) writer_.join();
+  if (wake_fd_ >= 0) close(wake_fd_);
+}
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(EngineOptions options) {
+  ASSIGN_OR_RETURN(DbConfig db_config, DbConfig::Load(options.db_config_path));
+  auto engine = std::unique_ptr<Engine>(new Engine(std::move(options), std::move(db_config)));
+  engine->wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (engine->wake_fd_ < 0) return absl::ErrnoToStatus(errno, "eventfd");
+  return engine;
+}
+
+void Engine::Stop() {
+  if (stopping_.exchange(true)) return;
+  const uint64_t one = 1;
+  if (wake_fd_ >= 0) {
+    ssize_t ignored = write(wake_fd_, &one, sizeof(one));
+    (void)ignored;
+  }
+  absl::MutexLock lock(&mu_);
+  writer_stop_ = true;
+}
+
+void Engine::WithModel(absl::FunctionRef<void(const PortModel&)> fn) const {
+  absl::MutexLock lock(&mu_);
+  fn(model_);
+}
+
+bool Engine::SleepUnlessStopped(absl::Duration d) {
+  pollfd pfd{wake_fd_, POLLIN, 0};
+  poll(&pfd, 1, static_cast<int>(absl::ToInt64Milliseconds(d)));
+  return stopping_.load();
+}
+
+absl::StatusOr<std::unique_ptr<Engine::Connections>> Engine::Connect() {
+  auto db = std::make_unique<Connections>();
+  ASSIGN_OR_RETURN(DbEndpoint config, db_config_.Endpoint("CONFIG_DB"));
+  ASSIGN_OR_RETURN(DbEndpoint appl, db_config_.Endpoint("APPL_DB"));
+  ASSIGN_OR_RETURN(DbEndpoint state, db_config_.Endpoint("STATE_DB"));
+  ASSIGN_OR_RETURN(db->config, RedisConnection::Connect(config, options_.redis_timeout));
+  ASSIGN_OR_RETURN(db->appl, RedisConnection::Connect(appl, options_.redis_timeout));
+  ASSIGN_OR_RETURN(db->state, RedisConnection::Connect(state, options_.redis_timeout));
+  counters_.redis_connects.fetch_add(1);
+  return db;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Startup (engine thread)
+
+absl::Status Engine::Run() {
+  NetlinkSocket::Options netlink_options;
+  netlink_options.receive_buffer_bytes = options_.netlink_receive_buffer_bytes;
+  ASSIGN_OR_RETURN(netlink_, NetlinkSocket::Create(netlink_options));
+  LOG_INFO("netlink: receive buffer ", netlink_->effective_receive_buffer(), " bytes",
+           netlink_->receive_buffer_forced() ? " (SO_RCVBUFFORCE)"
+                                             : " (SO_RCVBUF, capped by net.core.rmem_max)");
+  RETURN_IF_ERROR(Startup());
+  if (stopping_.load()) return absl::OkStatus();
+  writer_ = std::thread([this] { WriterLoop(); });
+  absl::Status status = EventLoop();
+  {
+    absl::MutexLock lock(&mu_);
+    writer_stop_ = true;
+  }
+  writer_.join();
+  return status;
+}
+
+absl::Status Engine::Startup() {
+  absl::Duration backoff = options_.reconnect_initial;
+  LogLimiter limiter(absl::Seconds(10));
+  const absl::Time began = absl::Now();
+  while (!stopping_.load()) {
+    absl::StatusOr<std::unique_ptr<Connections>> db = Connect();
+    absl::Status status = db.ok() ? TryStartup(**db) : db.status();
+    if (status.ok()) return absl::OkStatus();
+    if (status.code() != absl::StatusCode::kUnavailable &&
+        status.code() != absl::StatusCode::kInternal) {
+      return status;  // not something waiting fixes
+    }
+    counters_.redis_errors.fetch_add(1);
+    if (limiter.Allow(absl::Now())) {
+      LOG_WARN("startup: waiting for Redis (", absl::FormatDuration(absl::Trunc(absl::Now() - began, absl::Seconds(1))),
+               " so far): ", status.message(), "; retrying every ",
+               absl::FormatDuration(options_.reconnect_max), " at most");
+    }
+    if (SleepUnlessStopped(backoff)) break;
+    backoff = std::min(backoff * 2, options_.reconnect_max);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Engine::TryStartup(Connections& db) {
+  // 1. switch_type.
+  ASSIGN_OR_RETURN(RedisReply switch_type,
+                   db.config->Command({"HGET", db.config->Key(kDeviceMetadataTable, "localhost"),
+                                       "switch_type"}));
+  const bool is_dpu = switch_type.str == "dpu";
+
+  // Logging (sonic-compat.md 5): make sure LOGGER|portsyncd has both fields.
+  const std::string logger_key = db.config->Key(kLoggerTable, "portsyncd");
+  ASSIGN_OR_RETURN(RedisReply logger,
+                   db.config->Command({"HMGET", logger_key, "LOGLEVEL", "LOGOUTPUT"}));
+  if (logger.elements.size() != 2 || logger.elements[0].is_nil() ||
+      logger.elements[1].is_nil()) {
+    ASSIGN_OR_RETURN(RedisReply set, db.config->Command({"HSET", logger_key, "LOGLEVEL", "NOTICE",
+                                                         "LOGOUTPUT", "SYSLOG"}));
+    if (set.is_error()) return absl::InternalError(absl::StrCat("HSET ", logger_key, ": ", set.str));
+    logger_level_seen_ = "NOTICE";
+  } else {
+    logger_level_seen_ = logger.elements[0].str;
+  }
+
+  // 2. Warm restart (sonic-compat.md 4) and our own restart marker (7.7).
+  auto enabled = [&](absl::string_view who) -> absl::StatusOr<bool> {
+    absl::StatusOr<RedisReply> r =
+        db.state->Command({"HGET", db.state->Key(kWarmRestartEnableTable, who), "enable"});
+    if (!r.ok()) return r.status();
+    return r->str == "true";
+  };
+  ASSIGN_OR_RETURN(bool warm_system, enabled("system"));
+  ASSIGN_OR_RETURN(bool warm_swss, enabled("swss"));
+  const std::string warm_key = db.state->Key(kWarmRestartTable, "portsyncd");
+  const std::string marker = RestartMarkerPath(options_.runtime_dir);
+  const bool restarted = access(marker.c_str(), F_OK) == 0;
+  StartMode mode = StartMode::kCold;
+  if (warm_system || warm_swss) {
+    ASSIGN_OR_RETURN(RedisReply count, db.state->Command({"HGET", warm_key, "restore_count"}));
+    int64_t restore_count = 0;
+    if (count.is_nil() || !absl::SimpleAtoi(count.str, &restore_count)) {
+      ASSIGN_OR_RETURN(RedisReply r, db.state->Command({"HSET", warm_key, "restore_count", "0"}));
+    } else {
+      ASSIGN_OR_RETURN(RedisReply r, db.state->Command({"HSET", warm_key, "restore_count",
+                                                        absl::StrCat(restore_count + 1)}));
+      mode = StartMode::kWarm;
+    }
+  } else if (!restarted) {
+    ASSIGN_OR_RETURN(RedisReply r, db.state->Command({"HSET", warm_key, "restore_count", "0"}));
+  }
+  if (mode == StartMode::kCold && restarted) mode = StartMode::kRestart;
+  start_mode_ = mode;
+  const bool cold = mode == StartMode::kCold;
+
+  // 4. CONFIG_DB PORT table -> pending set; cold start copies it to APPL_DB.
+  const std::string config_prefix = db.config->Key(kConfigPortTable, "");
+  ASSIGN_OR_RETURN(std::vector<std::string> config_keys,
+                   ScanKeys(*db.config, absl::StrCat(config_prefix, "*")));
+  std::vector<RedisArgv> reads;
+  for (const std::string& key : config_keys) reads.push_back({"HGETALL", key});
+  ASSIGN_OR_RETURN(std::vector<RedisReply> hashes, db.config->Pipeline(reads));
+  std::vector<std::string> config_ports;
+  std::vector<RedisArgv> appl_writes;
+  const DbEndpoint& appl = db.appl->endpoint();
+  for (size_t i = 0; i < config_keys.size(); ++i) {
+    std::string name = config_keys[i].substr(config_prefix.size());
+    FieldValues fields;
+    for (size_t j = 0; j + 1 < hashes[i].elements.size(); j += 2) {
+      fields.emplace_back(hashes[i].elements[j].str, hashes[i].elements[j + 1].str);
+    }
+    if (cold) appl_writes.push_back(ProducerStateSet(kPortTable, appl.separator, appl.id, name, fields));
+    if (name.size() > kMaxInterfaceNameLength) {
+      LOG_ERROR("CONFIG_DB ", config_keys[i], ": port name is ", name.size(),
+                " bytes, longer than the kernel's ", kMaxInterfaceNameLength,
+                "-byte limit; no netdev can have it, so PortInitDone will not wait for it. "
+                "Rename the port in CONFIG_DB.");
+      continue;
+    }
+    config_ports.push_back(std::move(name));
+  }
+  if (cold) {
+    appl_writes.push_back(ProducerStateSet(kPortTable, appl.separator, appl.id, "PortConfigDone",
+                                           {{"count", absl::StrCat(config_keys.size())}}));
+    ASSIGN_OR_RETURN(std::vector<RedisReply> replies, db.appl->Pipeline(appl_writes));
+    RETURN_IF_ERROR(CheckReplies(appl_writes, replies));
+  }
+
+  // 5. Cold start: ports orchagent already configured are not pending.
+  std::vector<bool> configured(config_ports.size(), false);
+  if (cold) {
+    std::vector<RedisArgv> checks;
+    for (const std::string& name : config_ports) {
+      checks.push_back({"HEXISTS", db.appl->Key(kPortTable, name), "admin_status"});
+    }
+    ASSIGN_OR_RETURN(std::vector<RedisReply> replies, db.appl->Pipeline(checks));
+    for (size_t i = 0; i < replies.size(); ++i) configured[i] = replies[i].integer == 1;
+  }
+
+  // APPL_DB membership, held in memory from now on (sonic-compat.md 7.4).
+  const std::string appl_prefix = db.appl->Key(kPortTable, "");
+  ASSIGN_OR_RETURN(std::vector<std::string> appl_keys,
+                   ScanKeys(*db.appl, absl::StrCat(appl_prefix, "*")));
+
+  // 6. Cold start, not a DPU: existing Ethernet netdevs are old interfaces.
+  std::vector<std::pair<int32_t, std::string>> old_interfaces;
+  if (cold && !is_dpu) {
+    ASSIGN_OR_RETURN(std::vector<LinkEvent> links, netlink_->ListLinks());
+    for (const LinkEvent& link : links) {
+      if (!absl::StartsWith(link.name, "Ethernet")) continue;
+      absl::Status down = netlink_->SetAdminDown(link.ifindex);
+      if (!down.ok()) {
+        LOG_ERROR("old interface ", link.name, " (ifindex ", link.ifindex,
+                  "): cannot set admin down: ", down.message());
+      }
+      old_interfaces.emplace_back(link.ifindex, link.name);
+    }
+  }
+
+  {
+    absl::MutexLock lock(&mu_);
+    for (size_t i = 0; i < config_ports.size(); ++i) {
+      model_.AddConfigPort(config_ports[i]);
+      if (configured[i]) model_.RemoveFromPending(config_ports[i]);
+    }
+    for (const std::string& key : appl_keys) model_.SetInApplDb(key.substr(appl_prefix.size()));
+    for (const auto& [ifindex, name] : old_interfaces) model_.AddOldInterface(ifindex, name);
+  }
+  counters_.old_interfaces.store(old_interfaces.size());
+
+  // The marker outlives a clean exit on purpose: only stop (RuntimeDirectory removed) or a reboot
+  // makes the next start a fresh one.
+  if (mkdir(options_.runtime_dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    LOG_WARN("cannot create runtime directory ", options_.runtime_dir, ": ", std::strerror(errno),
+             "; a restart of portsyncd will be taken for a fresh start");
+  } else if (!std::ofstream(marker).good()) {
+    LOG_WARN("cannot write restart marker ", marker,
+             "; a restart of portsyncd will be taken for a fresh start");
+  }
+
+  LOG_NOTICE("startup: ", StartModeName(mode), " start", is_dpu ? " (switch_type dpu)" : "",
+             ", ", config_keys.size(), " CONFIG_DB ports, ", appl_keys.size(),
+             " APPL_DB ports, ", old_interfaces.size(), " old interfaces set down");
+  redis_connected_.store(true);
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Event loop (engine thread)
+
+void Engine::StartDump() {
+  absl::StatusOr<uint32_t> seq = netlink_->RequestDump();
+  if (!seq.ok()) {
+    LOG_ERROR("cannot request a link dump: ", seq.status().message(), "; retrying");
+    return;
+  }
+  dump_seq_ = *seq;
+  dump_interrupted_ = false;
+  counters_.netlink_dumps.fetch_add(1);
+  absl::MutexLock lock(&mu_);
+  model_.BeginDump();
+}
+
+absl::Status Engine::EventLoop() {
+  StartDump();
+  bool need_redump = dump_seq_ == 0;
+  while (!stopping_.load()) {
+    pollfd fds[2] = {{netlink_->fd(), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    // With a dump to retry, wake up soon even without traffic.
+    const int timeout_ms = need_redump ? 10 : -1;
+    if (poll(fds, 2, timeout_ms) < 0 && errno != EINTR) {
+      return absl::ErrnoToStatus(errno, "poll");
+    }
+    if (stopping_.load()) break;
+    bool dump_done = false;
+    ProcessNetlink(dump_done, need_redump);
+    if (dump_done) {
+      std::vector<std::string> removed;
+      {
+        absl::MutexLock lock(&mu_);
+        removed = model_.EndDump();
+        initial_dump_done_ = true;
+      }
+      counters_.ports_removed_by_resync.fetch_add(removed.size());
+      if (!removed.empty()) {
+        LOG_NOTICE("resync: ", removed.size(), " ports no longer in the kernel: ",
+                   absl::StrJoin(removed, " "));
+      }
+      if (dump_interrupted_) need_redump = true;
+      dump_seq_ = 0;
+    }
+    if (need_redump && dump_seq_ == 0) {
+      StartDump();
+      need_redump = dump_seq_ == 0;
+    }
+    WakeWriter();
+  }
+  return absl::OkStatus();
+}
+
+void Engine::ProcessNetlink(bool& dump_done, bool& need_redump) {
+  const absl::Time now = absl::Now();
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<NetlinkSocket::ReadResult> result = netlink_->ReadAvailable(
+      [&](const nlmsghdr* nlh) {
+        const bool from_dump = dump_seq_ != 0 && nlh->nlmsg_seq == dump_seq_;
+        if (from_dump && (nlh->nlmsg_flags & NLM_F_DUMP_INTR) != 0) dump_interrupted_ = true;
+        switch (nlh->nlmsg_type) {
+          case NLMSG_DONE:
+            if (from_dump) dump_done = true;
+            return;
+          case NLMSG_ERROR:
+            if (from_dump) {
+              const auto* err = static_cast<const nlmsgerr*>(NLMSG_DATA(nlh));
+              LOG_WARN("link dump refused: ", std::strerror(-err->error), "; retrying");
+              dump_seq_ = 0;
+              need_redump = true;
+            }
+            return;
+          case RTM_NEWLINK:
+          case RTM_DELLINK:
+            break;
+          default:
+            return;
+        }
+        counters_.netlink_messages.fetch_add(1, std::memory_order_relaxed);
+        absl::StatusOr<LinkEvent> event = ParseLinkMessage(nlh);
+        if (!event.ok()) {
+          counters_.netlink_parse_errors.fetch_add(1);
+          if (now - parse_error_logged_ >= absl::Seconds(5)) {
+            LOG_ERROR("netlink: skipped a malformed link message: ", event.status().message(),
+                      " (", parse_errors_unlogged_, " more since the last report)");
+            parse_error_logged_ = now;
+            parse_errors_unlogged_ = 0;
+          } else {
+            ++parse_errors_unlogged_;
+          }
+          return;
+        }
+        const ApplyOutcome outcome = model_.Apply(*event, now);
+        LOG_DEBUG("netlink: ", event->type == LinkEvent::Type::kNewLink ? "NEWLINK " : "DELLINK ",
+                  event->name, " ifindex ", event->ifindex, " flags 0x", absl::Hex(event->flags),
+                  " mtu ", event->mtu, " master ", event->master, ": ", ApplyOutcomeName(outcome));
+        if (listener_ != nullptr &&
+            (outcome == ApplyOutcome::kAdded || outcome == ApplyOutcome::kChanged ||
+             outcome == ApplyOutcome::kRemoved)) {
+          listener_->OnPortChange(*model_.Find(event->name), outcome, model_.sequence());
+        }
+      },
+      kMaxDatagramsPerBatch);
+  if (!result.ok()) {
+    LOG_ERROR("netlink: ", result.status().message());
+    return;
+  }
+  if (result->overflow) {
+    counters_.netlink_overflows.fetch_add(1);
+    LOG_WARN("netlink: receive buffer overflowed (", netlink_->effective_receive_buffer(),
+             " bytes); link events were lost, re-reading every link from the kernel");
+    need_redump = true;
+    if (dump_seq_ != 0) dump_interrupted_ = true;  // redo the dump that was running
+  }
+}
+
+void Engine::WakeWriter() {
+  absl::MutexLock lock(&mu_);
+  writer_wake_ = true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writer thread
+
+void Engine::WriterLoop() {
+  std::unique_ptr<Connections> db;
+  absl::Duration backoff = options_.reconnect_initial;
+  absl::Time next_connect = absl::InfinitePast();
+  absl::Time down_since = absl::InfinitePast();
+  LogLimiter down_log(absl::Seconds(10));
+  bool need_reconcile = true;  // the first pass after the initial dump removes stale keys
+  absl::Time next_tick = absl::InfinitePast();
+
+  while (true) {
+    bool stop = false;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return writer_wake_ || writer_stop_;
+      };
+      const absl::Time deadline = db ? next_tick : next_connect;
+      mu_.AwaitWithDeadline(absl::Condition(&ready), deadline);
+      writer_wake_ = false;
+      stop = writer_stop_;
+      if (!initial_dump_done_ && !stop) continue;
+    }
+
+    const absl::Time now = absl::Now();
+    if (db == nullptr) {
+      if (now < next_connect && !stop) continue;
+      absl::StatusOr<std::unique_ptr<Connections>> connected = Connect();
+      if (!connected.ok()) {
+        if (stop) {
+          LOG_WARN("shutdown: Redis unreachable, STATE_DB may miss the last changes: ",
+                   connected.status().message());
+          return;
+        }
+        if (down_since == absl::InfinitePast()) down_since = now;
+        if (down_log.Allow(now)) {
+          LOG_WARN("Redis unreachable for ", absl::FormatDuration(absl::Trunc(now - down_since, absl::Milliseconds(1))),
+                   ": ", connected.status().message(), "; retrying, backoff ",
+                   absl::FormatDuration(backoff));
+        }
+        next_connect = now + backoff;
+        backoff = std::min(backoff * 2, options_.reconnect_max);
+        continue;
+      }
+      db = *std::move(connected);
+      backoff = options_.reconnect_initial;
+      if (down_since != absl::InfinitePast()) {
+        LOG_NOTICE("Redis reachable again after ",
+                   absl::FormatDuration(absl::Trunc(now - down_since, absl::Milliseconds(1))),
+                   "; reconciling every key we own");
+        down_since = absl::InfinitePast();
+      }
+      redis_connected_.store(true);
+    }
+
+    absl::Status status = absl::OkStatus();
+    if (need_reconcile) {
+      status = Reconcile(*db, /*rewrite_all=*/true);
+      if (status.ok()) need_reconcile = false;
+    }
+    if (status.ok()) status = WriterTick(*db, now);
+    if (status.ok() && stop) {
+      status = Flush(*db);
+      if (status.ok()) LOG_NOTICE("shutdown: STATE_DB flushed");
+    }
+    if (!status.ok()) {
+      counters_.redis_errors.fetch_add(1);
+      LOG_WARN("Redis: ", status.message(), "; reconnecting");
+      db.reset();
+      redis_connected_.store(false);
+      need_reconcile = true;
+      down_since = now;
+      next_connect = now;  // first retry right away: the error may have been one dropped link
+    }
+    if (stop) return;
+    next_tick = now + std::min(options_.pending_poll_interval,
+                               std::min(options_.audit_interval, options_.logger_poll_interval));
+  }
+}
+
+absl::Status Engine::WriterTick(Connections& db, absl::Time now) {
+  RETURN_IF_ERROR(Flush(db));
+  if (now >= next_pending_poll_) {
+    RETURN_IF_ERROR(PollPendingApplDb(db));
+    next_pending_poll_ = now + options_.pending_poll_interval;
+  }
+  if (now >= next_audit_) {
+    if (next_audit_ != absl::InfinitePast()) RETURN_IF_ERROR(Reconcile(db, /*rewrite_all=*/false));
+    next_audit_ = now + options_.audit_interval;
+  }
+  if (now >= next_logger_poll_) {
+    RETURN_IF_ERROR(PollLogger(db));
+    next_logger_poll_ = now + options_.logger_poll_interval;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Engine::Flush(Connections& db) {
+  std::vector<StateWrite> writes;
+  bool publish_port_init_done = false;
+  {
+    absl::MutexLock lock(&mu_);
+    writes = model_.TakeDirty();
+    publish_port_init_done =
+        !port_init_done_sent_ && initial_dump_done_ && model_.pending_empty();
+  }
+  if (!writes.empty()) {
+    std::vector<RedisArgv> commands;
+    commands.reserve(writes.size());
+    uint64_t deletes = 0;
+    for (const StateWrite& write : writes) {
+      const std::string key = db.state->Key(kPortTable, write.name);
+      if (write.del) {
+        commands.push_back({"DEL", key});
+        ++deletes;
+      }
+      if (write.set) commands.push_back(StateFieldsHset(key, *write.set));
+    }
+    ASSIGN_OR_RETURN(std::vector<RedisReply> replies, db.state->Pipeline(commands));
+    RETURN_IF_ERROR(CheckReplies(commands, replies));
+    counters_.state_db_batches.fetch_add(1);
+    counters_.state_db_writes.fetch_add(commands.size() - deletes);
+    counters_.state_db_deletes.fetch_add(deletes);
+    absl::MutexLock lock(&mu_);
+    for (const StateWrite& write : writes) model_.MarkWritten(write);
+  }
+  if (publish_port_init_done) {
+    const DbEndpoint& appl = db.appl->endpoint();
+    RedisArgv command =
+        ProducerStateSet(kPortTable, appl.separator, appl.id, "PortInitDone", {{"lanes", "0"}});
+    ASSIGN_OR_RETURN(RedisReply reply, db.appl->Command(command));
+    RETURN_IF_ERROR(CheckReplies({command}, {reply}));
+    LOG_NOTICE("PortInitDone published: every configured port has its netdev");
+    absl::MutexLock lock(&mu_);
+    port_init_done_sent_ = true;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Engine::Reconcile(Connections& db, bool rewrite_all) {
+  // Keys in STATE_DB PORT_TABLE that look like ours.
+  const std::string prefix = db.state->Key(kPortTable, "");
+  ASSIGN_OR_RETURN(std::vector<std::string> keys, ScanKeys(*db.state, absl::StrCat(prefix, "*")));
+
+  // Candidates for deletion: a port name whose netdev is gone (or never seen), not an old
+  // interface, whose key carries our `state` field. Everything else is left to the model.
+  std::vector<std::string> stale_candidates;
+  std::vector<std::string> audited;  // ports whose fields we compare (audit only)
+  {
+    absl::MutexLock lock(&mu_);
+    for (const std::string& key : keys) {
+      std::string name = key.substr(prefix.size());
+      if (!PortModel::IsPortName(name) || model_.IsOldInterfaceName(name)) continue;
+      const Port* port = model_.Find(name);
+      if (port == nullptr || !port->in_kernel) stale_candidates.push_back(std::move(name));
+    }
+    if (rewrite_all) {
+      model_.ForgetWritten();
+    } else {
+      for (const auto& [name, port] : model_.ports()) {
+        if (port.wants_state() && port.written && !port.dirty) audited.push_back(name);
+      }
+    }
+  }
+
+  std::vector<RedisArgv> reads;
+  for (const std::string& name : stale_candidates) {
+    reads.push_back({"HEXISTS", db.state->Key(kPortTable, name), kStateField});
+  }
+  for (const std::string& name : audited) {
+    reads.push_back({"HMGET", db.state->Key(kPortTable, name), "netdev_oper_status", kStateField,
+                     "admin_status", "mtu"});
+  }
+  ASSIGN_OR_RETURN(std::vector<RedisReply> replies, db.state->Pipeline(reads));
+  RETURN_IF_ERROR(CheckReplies(reads, replies));
+
+  std::vector<RedisArgv> deletes;
+  uint64_t drifted = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    for (size_t i = 0; i < stale_candidates.size(); ++i) {
+      const Port* port = model_.Find(stale_candidates[i]);
+      if (replies[i].integer == 1 && (port == nullptr || !port->in_kernel)) {
+        deletes.push_back({"DEL", db.state->Key(kPortTable, stale_candidates[i])});
+      }
+    }
+    for (size_t i = 0; i < audited.size(); ++i) {
+      const RedisReply& reply = replies[stale_candidates.size() + i];
+      const Port* port = model_.Find(audited[i]);
+      if (port == nullptr || !port->written || port->dirty) continue;
+      const StateFields& w = *port->written;
+      const bool same = reply.elements.size() == 4 &&
+                        reply.elements[0].str == (w.oper_up ? "up" : "down") &&
+                        reply.elements[1].str == "ok" &&
+                        reply.elements[2].str == (w.admin_up ? "up" : "down") &&
+                        reply.elements[3].str == absl::StrCat(w.mtu);
+      if (!same) {
+        model_.MarkDrifted(audited[i]);
+        ++drifted;
+      }
+    }
+  }
+  if (!deletes.empty()) {
+    ASSIGN_OR_RETURN(std::vector<RedisReply> deleted, db.state->Pipeline(deletes));
+    RETURN_IF_ERROR(CheckReplies(deletes, deleted));
+    counters_.state_db_deletes.fetch_add(deletes.size());
+  }
+  if (rewrite_all) {
+    counters_.reconciles.fetch_add(1);
+    LOG_INFO("reconcile: rewriting every port, ", deletes.size(), " stale keys deleted");
+  } else if (drifted + deletes.size() > 0) {
+    counters_.drift_repairs.fetch_add(drifted + deletes.size());
+    LOG_WARN("audit: STATE_DB drifted from what we wrote: ", drifted, " ports repaired, ",
+             deletes.size(), " stale keys deleted");
+  }
+  return Flush(db);
+}
+
+absl::Status Engine::PollPendingApplDb(Connections& db) {
+  std::vector<std::string> names;
+  {
+    absl::MutexLock lock(&mu_);
+    names = model_.AwaitingApplDb();
+  }
+  if (names.empty()) return absl::OkStatus();
+  std::vector<RedisArgv> reads;
+  for (const std::string& name : names) reads.push_back({"EXISTS", db.appl->Key(kPortTable, name)});
+  ASSIGN_OR_RETURN(std::vector<RedisReply> replies, db.appl->Pipeline(reads));
+  RETURN_IF_ERROR(CheckReplies(reads, replies));
+  bool any = false;
+  {
+    absl::MutexLock lock(&mu_);
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (replies[i].integer == 1 && model_.SetInApplDb(names[i])) {
+        LOG_INFO(names[i], ": APPL_DB entry appeared; publishing its kernel state");
+        any = true;
+      }
+    }
+  }
+  return any ? Flush(db) : absl::OkStatus();
+}
+
+absl::Status Engine::PollLogger(Connections& db) {
+  ASSIGN_OR_RETURN(RedisReply reply, db.config->Command({"HGET", db.config->Key(kLoggerTable, "portsyncd"), "LOGLEVEL"}));
+  if (reply.is_nil() || reply.is_error() || reply.str == logger_level_seen_) return absl::OkStatus();
+  logger_level_seen_ = reply.str;
+  std::optional<LogLevel> level = ParseLogLevel(reply.str);
+  if (!level) {
+    LOG_WARN("CONFIG_DB LOGGER|portsyncd LOGLEVEL '", reply.str,
+             "' is not a level (EMERG ALERT CRIT ERROR WARN NOTICE INFO DEBUG); keeping ",
+             LogLevelName(GetLogLevel()));
+    return absl::OkStatus();
+  }
+  SetLogLevel(*level);
+  LOG_NOTICE("log level set to ", LogLevelName(*level), " from CONFIG_DB LOGGER|portsyncd");
+  return absl::OkStatus();
+}
+
+}  // namespace portsyncd

@@ -1,0 +1,167 @@
+// Engine: the sync engine. Kernel link state (netlink) -> PortModel -> STATE_DB / APPL_DB.
+//
+// Threads:
+//   - The caller of Run() is the *engine thread*: it runs the startup sequence
+//     (sonic-compat.md section 2), then reads netlink, applies each message to the model and
+//     wakes the writer. It never touches Redis after startup, so a slow or absent Redis cannot
+//     stall netlink reading.
+//   - The *writer thread* (started by Run) owns the Redis connections: it writes what the model
+//     marks dirty, one pipelined round trip per batch; on any Redis error it drops the
+//     connections, retries with capped exponential backoff and, once connected, reconciles every
+//     key we own. It also runs the periodic work: the pending-APPL_DB poll, the drift audit and
+//     the LOGGER poll.
+// The model is shared under one mutex, held only for in-memory work, never across Redis I/O.
+// Memory is bounded by the number of ports: a backlog for one port is its latest state.
+//
+// Example:
+//   ASSIGN_OR_RETURN(auto engine, Engine::Create(options));
+//   std::thread stopper([&] { WaitForSignal(); engine->Stop(); });
+//   RETURN_IF_ERROR(engine->Run());   // returns after Stop(), once queued writes are flushed
+#ifndef PORTSYNCD_CORE_ENGINE_H_
+#define PORTSYNCD_CORE_ENGINE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "core/db_config.h"
+#include "core/port_model.h"
+
+namespace portsyncd {
+
+class NetlinkSocket;
+class RedisConnection;
+
+struct EngineOptions {
+  std::string db_config_path = kDefaultDbConfigPath;
+  // See NetlinkSocket::Options.
+  int netlink_receive_buffer_bytes = 16 * 1024 * 1024;
+  // Holds the restart marker (sonic-compat.md 7.7); systemd's RuntimeDirectory.
+  std::string runtime_dir = "/run/portsyncd";
+  // Deadline for one Redis connect or round trip; past it the connection counts as broken.
+  absl::Duration redis_timeout = absl::Seconds(2);
+  // Reconnect backoff: doubles from initial to max. The max bounds how long after Redis comes
+  // back we notice (STATE_DB must be right within a second of Redis returning).
+  absl::Duration reconnect_initial = absl::Milliseconds(50);
+  absl::Duration reconnect_max = absl::Milliseconds(500);
+  // How often to ask APPL_DB about ports the kernel has but APPL_DB does not know yet.
+  absl::Duration pending_poll_interval = absl::Milliseconds(100);
+  // How often to compare our STATE_DB keys with what we wrote (drift repair).
+  absl::Duration audit_interval = absl::Seconds(5);
+  // How often to read CONFIG_DB LOGGER|portsyncd for run-time log level changes.
+  absl::Duration logger_poll_interval = absl::Seconds(1);
+};
+
+// How the process started (sonic-compat.md 2, 4 and 7.7).
+enum class StartMode { kCold, kWarm, kRestart };
+absl::string_view StartModeName(StartMode mode);
+
+// Monotonic counters; read from any thread.
+struct EngineCounters {
+  std::atomic<uint64_t> netlink_messages{0};
+  std::atomic<uint64_t> netlink_parse_errors{0};
+  std::atomic<uint64_t> netlink_overflows{0};
+  std::atomic<uint64_t> netlink_dumps{0};
+  std::atomic<uint64_t> ports_removed_by_resync{0};
+  std::atomic<uint64_t> state_db_batches{0};
+  std::atomic<uint64_t> state_db_writes{0};
+  std::atomic<uint64_t> state_db_deletes{0};
+  std::atomic<uint64_t> redis_connects{0};
+  std::atomic<uint64_t> redis_errors{0};
+  std::atomic<uint64_t> reconciles{0};
+  std::atomic<uint64_t> drift_repairs{0};
+  std::atomic<uint64_t> old_interfaces{0};
+};
+
+// Receives every change the engine applies to a port (not the ignored ones), on the engine
+// thread, with the model lock held: keep it short and non-blocking. The seam for the gRPC
+// event stream.
+class PortChangeListener {
+ public:
+  virtual ~PortChangeListener() = default;
+  virtual void OnPortChange(const Port& port, ApplyOutcome outcome, uint64_t sequence) = 0;
+};
+
+class Engine {
+ public:
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Engine>> Create(EngineOptions options);
+  ~Engine();
+
+  // Not owned; must outlive Run(). Call before Run().
+  void SetListener(PortChangeListener* listener) { listener_ = listener; }
+
+  // Runs startup then the event loop until Stop(). Startup waits (retrying, logging why) while
+  // Redis is unreachable. Returns an error only for what retrying cannot fix (bad database
+  // config, no netlink).
+  [[nodiscard]] absl::Status Run();
+  // Thread-safe and idempotent: stop reading netlink, flush what is queued, return from Run().
+  void Stop();
+
+  const EngineCounters& counters() const { return counters_; }
+  StartMode start_mode() const { return start_mode_; }
+  // Runs `fn` with the model locked (for the API: snapshots, health).
+  void WithModel(absl::FunctionRef<void(const PortModel&)> fn) const;
+  bool redis_connected() const { return redis_connected_.load(); }
+
+ private:
+  explicit Engine(EngineOptions options, DbConfig db_config);
+
+  struct Connections;  // the writer's (and startup's) three Redis connections
+  [[nodiscard]] absl::StatusOr<std::unique_ptr<Connections>> Connect();
+  [[nodiscard]] absl::Status Startup();
+  [[nodiscard]] absl::Status TryStartup(Connections& db);
+  [[nodiscard]] absl::Status EventLoop();
+  void ProcessNetlink(bool& dump_done, bool& need_redump);
+  void StartDump();
+
+  void WriterLoop();
+  [[nodiscard]] absl::Status WriterTick(Connections& db, absl::Time now);
+  [[nodiscard]] absl::Status Flush(Connections& db);
+  [[nodiscard]] absl::Status Reconcile(Connections& db, bool rewrite_all);
+  [[nodiscard]] absl::Status PollPendingApplDb(Connections& db);
+  [[nodiscard]] absl::Status PollLogger(Connections& db);
+  void WakeWriter();
+  // Sleeps up to `d`, returning early (true) when Stop() is called.
+  bool SleepUnlessStopped(absl::Duration d);
+
+  const EngineOptions options_;
+  const DbConfig db_config_;
+  PortChangeListener* listener_ = nullptr;
+  std::unique_ptr<NetlinkSocket> netlink_;
+  int wake_fd_ = -1;  // eventfd: Stop() wakes the engine thread
+  StartMode start_mode_ = StartMode::kCold;
+  // Writer thread only.
+  std::string logger_level_seen_;  // LOGGER|portsyncd LOGLEVEL as of the last poll
+  absl::Time next_pending_poll_ = absl::InfinitePast();
+  absl::Time next_audit_ = absl::InfinitePast();
+  absl::Time next_logger_poll_ = absl::InfinitePast();
+  // Engine thread only: last time a malformed message was logged, and how many were not.
+  absl::Time parse_error_logged_ = absl::InfinitePast();
+  uint64_t parse_errors_unlogged_ = 0;
+
+  EngineCounters counters_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> redis_connected_{false};
+  uint32_t dump_seq_ = 0;
+  bool dump_interrupted_ = false;
+
+  mutable absl::Mutex mu_;
+  PortModel model_ ABSL_GUARDED_BY(mu_);
+  bool initial_dump_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool port_init_done_sent_ ABSL_GUARDED_BY(mu_) = false;
+  bool writer_wake_ ABSL_GUARDED_BY(mu_) = false;
+  bool writer_stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread writer_;
+};
+
+}  // namespace portsyncd
+
+#endif  // PORTSYNCD_CORE_ENGINE_H_

@@ -1,0 +1,84 @@
+// NetlinkSocket: the rtnetlink link-event socket (RTNLGRP_LINK) plus a request socket.
+//
+// Threading: one thread owns it (the engine thread). Nothing here parses link attributes; the
+// raw messages go to the caller, which uses ParseLinkMessage.
+#ifndef PORTSYNCD_CORE_NETLINK_SOCKET_H_
+#define PORTSYNCD_CORE_NETLINK_SOCKET_H_
+
+#include <linux/netlink.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "core/link_event.h"
+
+struct mnl_socket;
+
+namespace portsyncd {
+
+class NetlinkSocket {
+ public:
+  struct Options {
+    // Receive buffer for link events. 16 MiB (32 MiB in effect) held a 65k-event storm without
+    // overflow on our test machines; the kernel default (~208 KiB) holds only ~92 link messages.
+    int receive_buffer_bytes = 16 * 1024 * 1024;
+  };
+
+  struct ReadResult {
+    int datagrams = 0;
+    int messages = 0;
+    // ENOBUFS (the kernel dropped messages because the buffer was full) or a truncated datagram:
+    // messages were lost, and only a fresh dump can tell the current state.
+    bool overflow = false;
+  };
+
+  // Opens the event socket (joined to RTNLGRP_LINK, non-blocking) and the request socket.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<NetlinkSocket>> Create(const Options& options);
+  ~NetlinkSocket();
+  NetlinkSocket(const NetlinkSocket&) = delete;
+  NetlinkSocket& operator=(const NetlinkSocket&) = delete;
+
+  int fd() const;
+  // The receive buffer the kernel actually granted (getsockopt; twice what was asked for).
+  int effective_receive_buffer() const { return effective_receive_buffer_; }
+  bool receive_buffer_forced() const { return forced_; }
+
+  // Sends an RTM_GETLINK dump request on the event socket; replies arrive through ReadAvailable
+  // with nlmsg_seq == the returned sequence number, ending with NLMSG_DONE.
+  [[nodiscard]] absl::StatusOr<uint32_t> RequestDump();
+
+  // Reads the datagrams queued now (at most `max_datagrams`) without blocking, and calls `on_message` for each netlink
+  // message in each (NEWLINK, DELLINK, DONE, ERROR...). Messages whose header is inconsistent
+  // with the datagram are not passed on; they count in `malformed_headers`.
+  [[nodiscard]] absl::StatusOr<ReadResult> ReadAvailable(
+      absl::FunctionRef<void(const nlmsghdr*)> on_message, int max_datagrams);
+
+  // Every link that exists now, from a blocking dump on the request socket (startup only).
+  // Unparseable entries are skipped and counted in `malformed_messages`.
+  [[nodiscard]] absl::StatusOr<std::vector<LinkEvent>> ListLinks();
+
+  // Clears IFF_UP on `ifindex` (ip link set down) and waits for the kernel's answer.
+  [[nodiscard]] absl::Status SetAdminDown(int32_t ifindex);
+
+  uint64_t malformed_headers() const { return malformed_headers_; }
+  uint64_t malformed_messages() const { return malformed_messages_; }
+
+ private:
+  NetlinkSocket() = default;
+
+  mnl_socket* events_ = nullptr;
+  mnl_socket* requests_ = nullptr;
+  uint32_t next_seq_ = 1;
+  int effective_receive_buffer_ = 0;
+  bool forced_ = false;
+  uint64_t malformed_headers_ = 0;
+  uint64_t malformed_messages_ = 0;
+  std::vector<char> buffer_;
+};
+
+}  // namespace portsyncd
+
+#endif  // PORTSYNCD_CORE_NETLINK_SOCKET_H_

@@ -1,0 +1,197 @@
+#include "core/port_model.h"
+
+#include <linux/if.h>
+
+#include "absl/strings/match.h"
+
+namespace portsyncd {
+
+StateFields Port::fields() const {
+  return StateFields{(flags & IFF_UP) != 0, (flags & IFF_RUNNING) != 0, mtu};
+}
+
+absl::string_view ApplyOutcomeName(ApplyOutcome outcome) {
+  switch (outcome) {
+    case ApplyOutcome::kIgnoredName: return "ignored_name";
+    case ApplyOutcome::kIgnoredTeam: return "ignored_team";
+    case ApplyOutcome::kIgnoredDelWithMaster: return "ignored_dellink_with_master";
+    case ApplyOutcome::kIgnoredOldInterface: return "ignored_old_interface";
+    case ApplyOutcome::kAdded: return "added";
+    case ApplyOutcome::kChanged: return "changed";
+    case ApplyOutcome::kUnchanged: return "unchanged";
+    case ApplyOutcome::kRemoved: return "removed";
+  }
+  return "unknown";
+}
+
+bool PortModel::IsPortName(absl::string_view name) {
+  return absl::StartsWith(name, "Ethernet") || absl::StartsWith(name, "PortChannel");
+}
+
+Port& PortModel::GetOrCreate(const std::string& name) {
+  auto [it, inserted] = ports_.try_emplace(name);
+  if (inserted) it->second.name = name;
+  return it->second;
+}
+
+void PortModel::MarkDirty(Port& port) {
+  port.dirty = true;
+  dirty_.insert(port.name);
+}
+
+ApplyOutcome PortModel::Apply(const LinkEvent& event, absl::Time now) {
+  if (!IsPortName(event.name)) return ApplyOutcome::kIgnoredName;
+  if (event.kind == "team") return ApplyOutcome::kIgnoredTeam;
+  const bool is_del = event.type == LinkEvent::Type::kDelLink;
+  if (is_del && event.master != 0) return ApplyOutcome::kIgnoredDelWithMaster;
+  if (old_ifindexes_.contains(event.ifindex)) return ApplyOutcome::kIgnoredOldInterface;
+
+  Port& port = GetOrCreate(event.name);
+  if (is_del) {
+    seen_in_dump_.erase(event.name);
+    // Upstream deletes the STATE_DB key on every such DELLINK, whether or not it wrote it.
+    port.in_kernel = false;
+    port.delete_first = true;
+    port.last_change = now;
+    MarkDirty(port);
+    ++sequence_;
+    return ApplyOutcome::kRemoved;
+  }
+
+  if (dump_in_progress_) seen_in_dump_.insert(event.name);
+  const bool added = !port.in_kernel || port.ifindex != event.ifindex;
+  const StateFields before = port.fields();
+  const bool was_in_kernel = port.in_kernel;
+  const uint32_t new_mtu = event.has_mtu ? event.mtu : port.mtu;
+  const bool changed = added || port.flags != event.flags || port.mtu != new_mtu ||
+                       port.master != event.master || port.mac != event.mac ||
+                       port.operstate != event.operstate;
+  port.in_kernel = true;
+  port.ifindex = event.ifindex;
+  port.flags = event.flags;
+  port.mtu = new_mtu;
+  port.master = event.master;
+  port.operstate = event.operstate;
+  if (!event.mac.empty()) port.mac = event.mac;
+  if (was_in_kernel && before.oper_up && !port.fields().oper_up) ++port.oper_flaps;
+
+  if (port.in_appl_db) {
+    pending_.erase(port.name);
+    // Upstream writes STATE_DB on every NEWLINK of a known port; we write when what STATE_DB
+    // holds differs (TakeDirty compares), so mark dirty every time and let it decide.
+    MarkDirty(port);
+  }
+  if (!changed) return ApplyOutcome::kUnchanged;
+  port.last_change = now;
+  ++sequence_;
+  return added ? ApplyOutcome::kAdded : ApplyOutcome::kChanged;
+}
+
+void PortModel::AddConfigPort(const std::string& name) {
+  Port& port = GetOrCreate(name);
+  port.in_config_db = true;
+  pending_.insert(name);
+}
+
+void PortModel::RemoveFromPending(const std::string& name) { pending_.erase(name); }
+
+void PortModel::AddOldInterface(int32_t ifindex, const std::string& name) {
+  old_ifindexes_.insert(ifindex);
+  old_names_.insert(name);
+}
+
+bool PortModel::IsOldInterfaceName(absl::string_view name) const {
+  return old_names_.contains(name);
+}
+
+bool PortModel::SetInApplDb(const std::string& name) {
+  Port& port = GetOrCreate(name);
+  if (port.in_appl_db) return false;
+  port.in_appl_db = true;
+  if (!port.in_kernel) return false;
+  // The netdev was seen before APPL_DB knew the port: publish the remembered state now.
+  pending_.erase(name);
+  MarkDirty(port);
+  return true;
+}
+
+std::vector<std::string> PortModel::AwaitingApplDb() const {
+  std::vector<std::string> names;
+  for (const auto& [name, port] : ports_) {
+    if (port.in_kernel && !port.in_appl_db) names.push_back(name);
+  }
+  return names;
+}
+
+void PortModel::BeginDump() {
+  dump_in_progress_ = true;
+  seen_in_dump_.clear();
+}
+
+std::vector<std::string> PortModel::EndDump() {
+  dump_in_progress_ = false;
+  std::vector<std::string> removed;
+  for (auto& [name, port] : ports_) {
+    if (port.in_kernel && !seen_in_dump_.contains(name)) {
+      // Its DELLINK was among the lost messages.
+      port.in_kernel = false;
+      port.delete_first = true;
+      ++sequence_;
+      removed.push_back(name);
+    }
+  }
+  seen_in_dump_.clear();
+  ForgetWritten();
+  return removed;
+}
+
+std::vector<StateWrite> PortModel::TakeDirty() {
+  std::vector<StateWrite> writes;
+  writes.reserve(dirty_.size());
+  for (const std::string& name : dirty_) {
+    Port& port = ports_.at(name);
+    port.dirty = false;
+    StateWrite write;
+    write.name = name;
+    write.del = port.delete_first;
+    if (port.wants_state()) {
+      const StateFields fields = port.fields();
+      if (write.del || !port.written || *port.written != fields) write.set = fields;
+    }
+    port.delete_first = false;
+    if (write.del || write.set) writes.push_back(std::move(write));
+  }
+  dirty_.clear();
+  return writes;
+}
+
+void PortModel::MarkWritten(const StateWrite& write) {
+  auto it = ports_.find(write.name);
+  if (it == ports_.end()) return;
+  if (write.set) {
+    it->second.written = *write.set;
+  } else if (write.del) {
+    it->second.written.reset();
+  }
+}
+
+void PortModel::ForgetWritten() {
+  for (auto& [name, port] : ports_) {
+    port.written.reset();
+    if (port.wants_state() || port.delete_first) MarkDirty(port);
+  }
+}
+
+void PortModel::MarkDrifted(const std::string& name) {
+  auto it = ports_.find(name);
+  if (it == ports_.end()) return;
+  it->second.written.reset();
+  MarkDirty(it->second);
+}
+
+const Port* PortModel::Find(absl::string_view name) const {
+  auto it = ports_.find(name);
+  return it == ports_.end() ? nullptr : &it->second;
+}
+
+}  // namespace portsyncd

@@ -1,0 +1,152 @@
+// PortModel: what portsyncd knows about every port, and what STATE_DB must hold because of it.
+//
+// Holds, per port name: the kernel's view (from netlink), APPL_DB membership (held in memory so
+// the event path never reads Redis; sonic-compat.md 7.4), CONFIG_DB membership, and what we last
+// wrote to STATE_DB. Also the pending set (ports PortInitDone waits for) and the old-interface
+// set (ifindexes ignored for the life of the process).
+//
+// Pure logic: no I/O, no clock, no locking. The engine owns it and guards it with one mutex;
+// the event path applies netlink events, the Redis writer takes what is dirty.
+//
+// Write planning: every change marks the port dirty; TakeDirty() turns dirty ports into
+// StateWrites that carry only the latest state (several kernel messages for one port collapse
+// into one write, sonic-compat.md 7.5) and skips writes identical to what STATE_DB already holds
+// from us. A deletion followed by a re-creation keeps both steps (DEL, then HSET), so other
+// daemons' fields are cleared exactly as upstream's per-event writes would clear them.
+#ifndef PORTSYNCD_CORE_PORT_MODEL_H_
+#define PORTSYNCD_CORE_PORT_MODEL_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/time/time.h"
+#include "core/link_event.h"
+
+namespace portsyncd {
+
+// The four STATE_DB PORT_TABLE fields portsyncd owns ("state" is always "ok").
+struct StateFields {
+  bool admin_up = false;  // admin_status
+  bool oper_up = false;   // netdev_oper_status
+  uint32_t mtu = 0;       // mtu
+  bool operator==(const StateFields&) const = default;
+};
+
+struct Port {
+  std::string name;
+  // Kernel view; meaningful only while in_kernel.
+  bool in_kernel = false;
+  int32_t ifindex = 0;
+  uint32_t flags = 0;
+  uint32_t mtu = 0;
+  uint32_t master = 0;
+  uint8_t operstate = 0;
+  std::string mac;
+  bool in_appl_db = false;    // APPL_DB PORT_TABLE:<name> exists (sticky once seen)
+  bool in_config_db = false;  // CONFIG_DB PORT|<name> existed at startup
+  absl::Time last_change = absl::InfinitePast();  // last kernel-visible change
+  uint64_t oper_flaps = 0;                         // oper up -> down transitions since start
+
+  // STATE_DB bookkeeping.
+  std::optional<StateFields> written;  // what our last successful write left there
+  bool dirty = false;
+  bool delete_first = false;  // a DELLINK happened since the last write: DEL before any HSET
+
+  // admin from IFF_UP, oper from IFF_RUNNING (not IFF_LOWER_UP: a dormant link is down).
+  StateFields fields() const;
+  // STATE_DB should hold our fields for this port.
+  bool wants_state() const { return in_kernel && in_appl_db; }
+};
+
+// One write to STATE_DB PORT_TABLE|<name>: optionally a DEL, then optionally an HSET of `set`.
+struct StateWrite {
+  std::string name;
+  bool del = false;
+  std::optional<StateFields> set;
+  bool operator==(const StateWrite&) const = default;
+};
+
+// What Apply() did with an event, for counters and for the change stream.
+enum class ApplyOutcome {
+  kIgnoredName,          // not Ethernet*/PortChannel*
+  kIgnoredTeam,          // link kind "team"
+  kIgnoredDelWithMaster, // RTM_DELLINK carrying IFLA_MASTER
+  kIgnoredOldInterface,  // ifindex of an old interface
+  kAdded,                // netdev appeared
+  kChanged,              // netdev changed something we track
+  kUnchanged,            // nothing we track changed (e.g. AF_BRIDGE copy)
+  kRemoved,              // netdev deleted
+};
+absl::string_view ApplyOutcomeName(ApplyOutcome outcome);
+
+class PortModel {
+ public:
+  // sonic-compat.md 3.1: case-sensitive prefixes.
+  static bool IsPortName(absl::string_view name);
+
+  // Applies one netlink link message (sonic-compat.md section 3 rules 1-6).
+  ApplyOutcome Apply(const LinkEvent& event, absl::Time now);
+
+  // Startup.
+  void AddConfigPort(const std::string& name);  // CONFIG_DB PORT|<name>; joins pending
+  void RemoveFromPending(const std::string& name);
+  void AddOldInterface(int32_t ifindex, const std::string& name);
+  bool IsOldInterface(int32_t ifindex) const { return old_ifindexes_.contains(ifindex); }
+  bool IsOldInterfaceName(absl::string_view name) const;
+
+  // APPL_DB PORT_TABLE:<name> exists. Marks the port dirty when its kernel state now needs
+  // writing; returns true when that happened (sonic-compat.md 7.3).
+  bool SetInApplDb(const std::string& name);
+  // Ports in the kernel that APPL_DB does not know yet: the pending-APPL poll asks about these.
+  std::vector<std::string> AwaitingApplDb() const;
+
+  // Dump reconciliation (after a netlink overflow): BeginDump before the dump's first reply,
+  // NoteSeen for every NEWLINK (dump or live) until EndDump, which removes ports the dump did not
+  // show and marks every port dirty so STATE_DB is rewritten. Returns the ports removed.
+  void BeginDump();
+  std::vector<std::string> EndDump();
+  bool dump_in_progress() const { return dump_in_progress_; }
+
+  // Write planning (see the file comment).
+  std::vector<StateWrite> TakeDirty();
+  bool HasDirty() const { return !dirty_.empty(); }
+  // Records what a successful write left in STATE_DB.
+  void MarkWritten(const StateWrite& write);
+  // Forget what we believe STATE_DB holds and rewrite every port (reconnect, reconcile).
+  void ForgetWritten();
+  // A STATE_DB key or field of ours no longer holds what we wrote (drift): rewrite it.
+  void MarkDrifted(const std::string& name);
+
+  // PortInitDone (sonic-compat.md 2): once per process, after a processed batch, when nothing is
+  // pending.
+  bool pending_empty() const { return pending_.empty(); }
+  const std::set<std::string>& pending() const { return pending_; }
+
+  const Port* Find(absl::string_view name) const;
+  const std::map<std::string, Port, std::less<>>& ports() const { return ports_; }
+  // Last event sequence applied (counts kAdded/kChanged/kRemoved); for the change stream.
+  uint64_t sequence() const { return sequence_; }
+
+ private:
+  Port& GetOrCreate(const std::string& name);
+  void MarkDirty(Port& port);
+
+  std::map<std::string, Port, std::less<>> ports_;
+  std::set<std::string> pending_;
+  absl::flat_hash_set<int32_t> old_ifindexes_;
+  std::set<std::string, std::less<>> old_names_;
+  std::set<std::string> dirty_;
+  bool dump_in_progress_ = false;
+  std::set<std::string> seen_in_dump_;
+  uint64_t sequence_ = 0;
+};
+
+}  // namespace portsyncd
+
+#endif  // PORTSYNCD_CORE_PORT_MODEL_H_

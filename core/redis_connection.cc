@@ -1,0 +1,172 @@
+#include "core/redis_connection.h"
+
+#include <sys/time.h>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+
+namespace portsyncd {
+namespace {
+
+
+RedisReply CopyReply(const redisReply* reply) {
+  RedisReply out;
+  switch (reply->type) {
+    case REDIS_REPLY_INTEGER:
+      out.type = RedisReply::Type::kInteger;
+      out.integer = reply->integer;
+      break;
+    case REDIS_REPLY_STRING:
+      out.type = RedisReply::Type::kString;
+      out.str.assign(reply->str, reply->len);
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = RedisReply::Type::kStatus;
+      out.str.assign(reply->str, reply->len);
+      break;
+    case REDIS_REPLY_ERROR:
+      out.type = RedisReply::Type::kError;
+      out.str.assign(reply->str, reply->len);
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = RedisReply::Type::kArray;
+      out.elements.reserve(reply->elements);
+      for (size_t i = 0; i < reply->elements; ++i) {
+        out.elements.push_back(CopyReply(reply->element[i]));
+      }
+      break;
+    default:
+      out.type = RedisReply::Type::kNil;
+  }
+  return out;
+}
+
+struct ReplyDeleter {
+  void operator()(void* reply) const { freeReplyObject(reply); }
+};
+
+void AppendArgv(redisContext* context, const RedisArgv& argv) {
+  std::vector<const char*> ptrs;
+  std::vector<size_t> lens;
+  ptrs.reserve(argv.size());
+  lens.reserve(argv.size());
+  for (const std::string& arg : argv) {
+    ptrs.push_back(arg.data());
+    lens.push_back(arg.size());
+  }
+  redisAppendCommandArgv(context, static_cast<int>(argv.size()), ptrs.data(), lens.data());
+}
+
+}  // namespace
+
+RedisConnection::RedisConnection(redisContext* context, DbEndpoint endpoint)
+    : context_(context), endpoint_(std::move(endpoint)) {}
+
+RedisConnection::~RedisConnection() { redisFree(context_); }
+
+absl::StatusOr<std::unique_ptr<RedisConnection>> RedisConnection::Connect(
+    const DbEndpoint& endpoint, absl::Duration timeout) {
+  const timeval tv = absl::ToTimeval(timeout);
+  redisContext* context =
+      endpoint.unix_socket_path.empty()
+          ? redisConnectWithTimeout(endpoint.hostname.c_str(), endpoint.port, tv)
+          : redisConnectUnixWithTimeout(endpoint.unix_socket_path.c_str(), tv);
+  if (context == nullptr) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("cannot allocate a Redis context for ", endpoint.Describe()));
+  }
+  if (context->err != 0) {
+    std::string message = absl::StrCat("cannot connect to ", endpoint.Describe(), ": ",
+                                       context->errstr);
+    redisFree(context);
+    return absl::UnavailableError(message);
+  }
+  redisSetTimeout(context, tv);
+  auto connection = std::unique_ptr<RedisConnection>(new RedisConnection(context, endpoint));
+  ASSIGN_OR_RETURN(RedisReply reply,
+                   connection->Command({"SELECT", absl::StrCat(endpoint.id)}));
+  if (reply.is_error()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(endpoint.Describe(), ": SELECT ", endpoint.id, " failed: ", reply.str));
+  }
+  return connection;
+}
+
+absl::Status RedisConnection::IoError(absl::string_view what) {
+  broken_ = true;
+  return absl::UnavailableError(absl::StrCat(endpoint_.Describe(), ": ", what, ": ",
+                                             context_->errstr[0] ? context_->errstr : "I/O error"));
+}
+
+absl::StatusOr<RedisReply> RedisConnection::Command(const RedisArgv& argv) {
+  ASSIGN_OR_RETURN(std::vector<RedisReply> replies, Pipeline({argv}));
+  return std::move(replies.front());
+}
+
+absl::StatusOr<std::vector<RedisReply>> RedisConnection::Pipeline(
+    const std::vector<RedisArgv>& commands) {
+  if (broken_) return absl::UnavailableError(absl::StrCat(endpoint_.Describe(), ": connection broken"));
+  for (const RedisArgv& argv : commands) AppendArgv(context_, argv);
+  std::vector<RedisReply> replies;
+  replies.reserve(commands.size());
+  for (size_t i = 0; i < commands.size(); ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(context_, &raw) != REDIS_OK || raw == nullptr) {
+      return IoError(absl::StrCat(commands[i].empty() ? "" : commands[i][0], " failed"));
+    }
+    std::unique_ptr<void, ReplyDeleter> owned(raw);
+    replies.push_back(CopyReply(static_cast<redisReply*>(raw)));
+  }
+  return replies;
+}
+
+std::string RedisConnection::Key(absl::string_view table, absl::string_view key) const {
+  return absl::StrCat(table, endpoint_.separator, key);
+}
+
+absl::Status CheckReplies(const std::vector<RedisArgv>& commands,
+                          const std::vector<RedisReply>& replies) {
+  for (size_t i = 0; i < replies.size() && i < commands.size(); ++i) {
+    if (replies[i].is_error()) {
+      return absl::InternalError(absl::StrCat(
+          "Redis refused ", commands[i][0], commands[i].size() > 1 ? " " : "",
+          commands[i].size() > 1 ? commands[i][1] : "", ": ", replies[i].str));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> ScanKeys(RedisConnection& connection,
+                                                  absl::string_view pattern) {
+  std::vector<std::string> keys;
+  std::string cursor = "0";
+  do {
+    ASSIGN_OR_RETURN(RedisReply reply,
+                     connection.Command({"SCAN", cursor, "MATCH", std::string(pattern), "COUNT",
+                                         "1000"}));
+    if (reply.type != RedisReply::Type::kArray || reply.elements.size() != 2) {
+      return absl::InternalError(absl::StrCat(connection.endpoint().Describe(),
+                                              ": unexpected SCAN reply ", reply.str));
+    }
+    cursor = reply.elements[0].str;
+    for (RedisReply& key : reply.elements[1].elements) keys.push_back(std::move(key.str));
+  } while (cursor != "0");
+  return keys;
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> HashGetAll(
+    RedisConnection& connection, const std::string& key) {
+  ASSIGN_OR_RETURN(RedisReply reply, connection.Command({"HGETALL", key}));
+  if (reply.is_error()) {
+    return absl::InternalError(absl::StrCat(connection.endpoint().Describe(), ": HGETALL ", key,
+                                            ": ", reply.str));
+  }
+  std::vector<std::pair<std::string, std::string>> fields;
+  for (size_t i = 0; i + 1 < reply.elements.size(); i += 2) {
+    fields.emplace_back(std::move(reply.elements[i].str), std::move(reply.elements[i + 1].str));
+  }
+  return fields;
+}
+
+}  // namespace portsyncd

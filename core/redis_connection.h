@@ -1,0 +1,81 @@
+// RedisConnection: one synchronous hiredis connection to one SONiC database (SELECTed at connect).
+//
+// Used from one thread at a time (not thread-safe). Every call has a deadline (the command timeout)
+// so a hung server turns into an error, never an endless block. After any I/O error the connection
+// is broken for good (`broken()`); the owner drops it and connects again.
+#ifndef PORTSYNCD_CORE_REDIS_CONNECTION_H_
+#define PORTSYNCD_CORE_REDIS_CONNECTION_H_
+
+#include <hiredis/hiredis.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "core/db_config.h"
+
+namespace portsyncd {
+
+using RedisArgv = std::vector<std::string>;
+
+// A reply, copied out of hiredis: enough for everything portsyncd reads.
+struct RedisReply {
+  enum class Type { kNil, kInteger, kString, kStatus, kError, kArray };
+  Type type = Type::kNil;
+  long long integer = 0;
+  std::string str;  // kString, kStatus, kError
+  std::vector<RedisReply> elements;
+
+  bool is_nil() const { return type == Type::kNil; }
+  bool is_error() const { return type == Type::kError; }
+};
+
+class RedisConnection {
+ public:
+  // Connects (unix socket when the endpoint has one, else TCP), then SELECTs the database.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<RedisConnection>> Connect(
+      const DbEndpoint& endpoint, absl::Duration timeout);
+
+  ~RedisConnection();
+  RedisConnection(const RedisConnection&) = delete;
+  RedisConnection& operator=(const RedisConnection&) = delete;
+
+  // One command, one round trip. A Redis error reply is returned as a reply (type kError), not
+  // as a failed status; a failed status means the connection broke.
+  [[nodiscard]] absl::StatusOr<RedisReply> Command(const RedisArgv& argv);
+  // Sends all commands, then reads all replies: one round trip for the whole batch.
+  [[nodiscard]] absl::StatusOr<std::vector<RedisReply>> Pipeline(
+      const std::vector<RedisArgv>& commands);
+
+  bool broken() const { return broken_; }
+  const DbEndpoint& endpoint() const { return endpoint_; }
+  // endpoint.db_name + separator + key for table `table`: Key("PORT_TABLE", "Ethernet0").
+  std::string Key(absl::string_view table, absl::string_view key) const;
+
+ private:
+  RedisConnection(redisContext* context, DbEndpoint endpoint);
+  absl::Status IoError(absl::string_view what);
+
+  redisContext* context_;
+  DbEndpoint endpoint_;
+  bool broken_ = false;
+};
+
+// Errors from a pipeline's replies, if any, as one status naming the first failed command.
+[[nodiscard]] absl::Status CheckReplies(const std::vector<RedisArgv>& commands,
+                                        const std::vector<RedisReply>& replies);
+
+// SCANs the whole keyspace for `pattern` (never KEYS, which blocks the server).
+[[nodiscard]] absl::StatusOr<std::vector<std::string>> ScanKeys(RedisConnection& connection,
+                                                                absl::string_view pattern);
+
+// HGETALL as field -> value pairs (empty when the key does not exist).
+[[nodiscard]] absl::StatusOr<std::vector<std::pair<std::string, std::string>>> HashGetAll(
+    RedisConnection& connection, const std::string& key);
+
+}  // namespace portsyncd
+
+#endif  // PORTSYNCD_CORE_REDIS_CONNECTION_H_

@@ -1,0 +1,177 @@
+#include "server/daemon_config.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <toml.hpp>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/logging.h"
+#include "core/status_macros.h"
+
+namespace portsyncd {
+namespace {
+
+absl::Status ValueError(const std::string& path, const toml::value& value, absl::string_view key,
+                        absl::string_view problem) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(path, ":", value.location().line(), ": ", key, ": ", problem));
+}
+
+// Reads the tables of one TOML file, refusing keys nobody asked for.
+class Reader {
+ public:
+  Reader(const std::string& path, const toml::value& root) : path_(path), root_(root) {}
+
+  // `table` is "" for the top level.
+  absl::Status String(absl::string_view table, absl::string_view key, std::string& out) {
+    const toml::value* v = Find(table, key);
+    if (v == nullptr) return absl::OkStatus();
+    if (!v->is_string()) return ValueError(path_, *v, Name(table, key), "must be a string");
+    out = v->as_string().str;
+    if (out.empty()) return ValueError(path_, *v, Name(table, key), "must not be empty");
+    return absl::OkStatus();
+  }
+
+  absl::Status Integer(absl::string_view table, absl::string_view key, int64_t min, int64_t max,
+                       int64_t& out) {
+    const toml::value* v = Find(table, key);
+    if (v == nullptr) return absl::OkStatus();
+    if (!v->is_integer()) return ValueError(path_, *v, Name(table, key), "must be an integer");
+    const int64_t value = v->as_integer();
+    if (value < min || value > max) {
+      return ValueError(path_, *v, Name(table, key),
+                        absl::StrCat(value, " is out of range [", min, ", ", max, "]"));
+    }
+    out = value;
+    return absl::OkStatus();
+  }
+
+  absl::Status Milliseconds(absl::string_view table, absl::string_view key, int64_t min,
+                            int64_t max, absl::Duration& out) {
+    int64_t ms = absl::ToInt64Milliseconds(out);
+    RETURN_IF_ERROR(Integer(table, key, min, max, ms));
+    out = absl::Milliseconds(ms);
+    return absl::OkStatus();
+  }
+
+  // Call after every key was read: refuses anything not read and tables that are not tables.
+  absl::Status CheckNoUnknownKeys() {
+    for (const auto& [key, value] : root_.as_table()) {
+      if (value.is_table()) {
+        if (!known_tables_.contains(key)) {
+          return ValueError(path_, value, key,
+                            absl::StrCat("unknown table; known tables: ",
+                                         absl::StrJoin(known_tables_, ", ")));
+        }
+        for (const auto& [inner, inner_value] : value.as_table()) {
+          if (!known_.contains(Name(key, inner))) {
+            return ValueError(path_, inner_value, Name(key, inner), "unknown key");
+          }
+        }
+      } else if (!known_.contains(key)) {
+        return ValueError(path_, value, key, "unknown key");
+      }
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  static std::string Name(absl::string_view table, absl::string_view key) {
+    return table.empty() ? std::string(key) : absl::StrCat(table, ".", key);
+  }
+
+  const toml::value* Find(absl::string_view table, absl::string_view key) {
+    known_.insert(Name(table, key));
+    const toml::value* t = &root_;
+    if (!table.empty()) {
+      known_tables_.insert(std::string(table));
+      auto it = root_.as_table().find(std::string(table));
+      if (it == root_.as_table().end()) return nullptr;
+      if (!it->second.is_table()) return nullptr;  // reported by CheckNoUnknownKeys
+      t = &it->second;
+    }
+    auto it = t->as_table().find(std::string(key));
+    return it == t->as_table().end() ? nullptr : &it->second;
+  }
+
+  const std::string& path_;
+  const toml::value& root_;
+  std::set<std::string> known_;
+  std::set<std::string> known_tables_;
+};
+
+}  // namespace
+
+absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view text, const std::string& path) {
+  toml::value root;
+  try {
+    std::istringstream in{std::string(text)};
+    root = toml::parse(in, path);
+  } catch (const toml::exception& e) {
+    // toml11's message already names the file and line, with the offending text underlined.
+    return absl::InvalidArgumentError(absl::StrCat("invalid TOML: ", e.what()));
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": invalid TOML: ", e.what()));
+  }
+  DaemonConfig config;
+  Reader reader(path, root);
+  EngineOptions& engine = config.engine;
+
+  RETURN_IF_ERROR(reader.String("", "db_config", engine.db_config_path));
+  RETURN_IF_ERROR(reader.String("", "runtime_dir", engine.runtime_dir));
+  RETURN_IF_ERROR(reader.String("", "log_level", config.log_level));
+  if (!ParseLogLevel(config.log_level)) {
+    const toml::value& v = toml::find(root, "log_level");
+    return ValueError(path, v, "log_level",
+                      absl::StrCat("'", config.log_level,
+                                   "' is not one of EMERG ALERT CRIT ERROR WARN NOTICE INFO DEBUG"));
+  }
+
+  int64_t buffer = engine.netlink_receive_buffer_bytes;
+  // 64 KiB: smaller makes overflow (and a full re-dump) likely on any burst. 1 GiB: sanity cap.
+  RETURN_IF_ERROR(reader.Integer("netlink", "receive_buffer_bytes", 64 * 1024, 1 << 30, buffer));
+  engine.netlink_receive_buffer_bytes = static_cast<int>(buffer);
+
+  RETURN_IF_ERROR(reader.Milliseconds("redis", "timeout_ms", 10, 60'000, engine.redis_timeout));
+  RETURN_IF_ERROR(reader.Milliseconds("redis", "reconnect_initial_ms", 1, 60'000,
+                                      engine.reconnect_initial));
+  RETURN_IF_ERROR(reader.Milliseconds("redis", "reconnect_max_ms", 1, 60'000,
+                                      engine.reconnect_max));
+  RETURN_IF_ERROR(reader.Milliseconds("redis", "pending_poll_ms", 10, 60'000,
+                                      engine.pending_poll_interval));
+  RETURN_IF_ERROR(reader.Milliseconds("redis", "audit_interval_ms", 100, 3'600'000,
+                                      engine.audit_interval));
+  RETURN_IF_ERROR(reader.Milliseconds("redis", "logger_poll_ms", 100, 60'000,
+                                      engine.logger_poll_interval));
+  if (engine.reconnect_initial > engine.reconnect_max) {
+    // At least one of the two is in the file (the defaults are consistent); name that one.
+    const toml::table& redis = toml::find(root, "redis").as_table();
+    const bool has_initial = redis.count("reconnect_initial_ms") != 0;
+    const std::string key = has_initial ? "reconnect_initial_ms" : "reconnect_max_ms";
+    return ValueError(path, redis.at(key), absl::StrCat("redis.", key),
+                      absl::StrCat("redis.reconnect_initial_ms (",
+                                   absl::ToInt64Milliseconds(engine.reconnect_initial),
+                                   ") must not exceed redis.reconnect_max_ms (",
+                                   absl::ToInt64Milliseconds(engine.reconnect_max), ")"));
+  }
+  RETURN_IF_ERROR(reader.CheckNoUnknownKeys());
+  return config;
+}
+
+absl::StatusOr<DaemonConfig> LoadDaemonConfig(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat(path, ": cannot read the config file: ", std::strerror(errno)));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return ParseDaemonConfig(text.str(), path);
+}
+
+}  // namespace portsyncd
