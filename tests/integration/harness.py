@@ -1,0 +1,294 @@
+"""Test harness for portsyncd integration tests: real kernel namespaces, a real redis-server on a
+unix socket, the real daemon.
+
+Everything a test starts is recorded and stopped by PID in Harness.close(), which runs from
+tearDown, from atexit and on SIGTERM/SIGINT, so a failing or interrupted test cleans up too.
+Names carry the PID and a counter, so two runs cannot collide. Nothing outside the namespaces
+and temp directories the harness created is touched.
+"""
+
+import atexit
+import itertools
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import redis
+
+PORTSYNCD = os.environ.get("PORTSYNCD", "portsyncd")
+APPL_DB, CONFIG_DB, STATE_DB = 0, 4, 6
+PORT_PREFIXES = ("Ethernet", "PortChannel")
+
+_counter = itertools.count()
+_live = []  # harnesses not yet closed
+
+
+def _close_all(*_):
+    for h in list(_live):
+        h.close()
+
+
+atexit.register(_close_all)
+for _sig in (signal.SIGTERM, signal.SIGINT):
+    signal.signal(_sig, lambda s, f: (_close_all(), os._exit(128 + s)))
+
+
+def run(*args, check=True, **kw):
+    return subprocess.run(args, check=check, capture_output=True, text=True, **kw)
+
+
+def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
+    """Polls predicate() until it returns a truthy value; returns it or raises AssertionError."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+
+
+class Redis:
+    """A private redis-server on a unix socket in `workdir`, no persistence."""
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.socket = os.path.join(workdir, "redis.sock")
+        self.proc = None
+
+    def start(self, extra=()):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", "0", "--unixsocket", self.socket, "--unixsocketperm", "700",
+             "--save", "", "--appendonly", "no", "--dir", self.workdir, "--databases", "16",
+             *extra],
+            stdout=open(os.path.join(self.workdir, "redis.log"), "a"), stderr=subprocess.STDOUT)
+        wait_until(lambda: self._ping(), timeout=10, what="redis-server to answer PING")
+
+    def _ping(self):
+        try:
+            return self.client(0).ping()
+        except redis.exceptions.ConnectionError:
+            return False
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+        if os.path.exists(self.socket):
+            os.unlink(self.socket)
+
+    def client(self, db):
+        return redis.Redis(unix_socket_path=self.socket, db=db, decode_responses=True,
+                           socket_timeout=5)
+
+
+class Namespaces:
+    """A "switch" namespace holding EthernetN veths, and a "wire" namespace holding their peers."""
+
+    def __init__(self, tag):
+        self.sw = f"psd-sw-{tag}"
+        self.wire = f"psd-wi-{tag}"
+        for ns in (self.sw, self.wire):
+            run("ip", "netns", "add", ns)
+            # IPv6 makes every link change cost O(interfaces); tests do not need it.
+            for key in ("all", "default"):
+                run("ip", "netns", "exec", ns, "sysctl", "-qw",
+                    f"net.ipv6.conf.{key}.disable_ipv6=1")
+            run("ip", "-n", ns, "link", "set", "lo", "up")
+        # A spare device so peer ifindexes differ from ours: carrier changes then skip linkwatch's
+        # slow path (see spec/test-kernel-notes.md).
+        run("ip", "-n", self.wire, "link", "add", "pad0", "type", "ifb")
+
+    def ip(self, *args, check=True):
+        return run("ip", "-n", self.sw, *args, check=check)
+
+    def wire_ip(self, *args, check=True):
+        return run("ip", "-n", self.wire, *args, check=check)
+
+    def add_port(self, name, peer=None, up=True, peer_up=True, mtu=None):
+        peer = peer or "w" + name[len("Ethernet"):] if name.startswith("Ethernet") else "w" + name
+        self.ip("link", "add", name, *(["mtu", str(mtu)] if mtu else []), "type", "veth",
+                "peer", "name", peer, "netns", self.wire)
+        if peer_up:
+            self.wire_ip("link", "set", peer, "up")
+        if up:
+            self.ip("link", "set", name, "up")
+        return peer
+
+    def batch(self, commands, wire=False):
+        """Runs many ip commands in one process (ip -batch)."""
+        subprocess.run(["ip", "-n", self.wire if wire else self.sw, "-batch", "-"],
+                       input="\n".join(commands) + "\n", text=True, check=True,
+                       capture_output=True)
+
+    def links(self):
+        """{name: link} from `ip -j -d link` in the switch namespace."""
+        return {link["ifname"]: link
+                for link in json.loads(self.ip("-j", "-d", "link", "show").stdout)}
+
+    def close(self):
+        for ns in (self.sw, self.wire):
+            run("ip", "netns", "del", ns, check=False)
+
+
+class Daemon:
+    def __init__(self, harness, extra_args=(), config=None):
+        self.h = harness
+        self.extra_args = list(extra_args)
+        self.config = config
+        self.proc = None
+        self.log_path = os.path.join(harness.dir, f"portsyncd.{next(_counter)}.log")
+
+    def start(self):
+        args = ["ip", "netns", "exec", self.h.ns.sw, PORTSYNCD, "--db-config", self.h.db_config,
+                "--runtime-dir", self.h.runtime_dir, "--log-level", "INFO", *self.extra_args]
+        if self.config:
+            args += ["--config", self.config]
+        self.log = open(self.log_path, "a")
+        # `ip netns exec` execs the daemon, so proc.pid is the daemon's PID.
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        return self
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        if not self.running():
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"portsyncd did not exit within {timeout}s of signal {sig}")
+
+    def output(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def wait_log(self, text, timeout=10):
+        wait_until(lambda: text in self.output(), timeout=timeout, what=f"log line {text!r}")
+
+
+class Harness:
+    def __init__(self, name="t"):
+        self.tag = f"{os.getpid()}-{next(_counter)}"
+        self.dir = tempfile.mkdtemp(prefix=f"portsyncd-{name}-")
+        self.runtime_dir = os.path.join(self.dir, "run")
+        self.daemons = []
+        self.redis = Redis(self.dir)
+        self.ns = None
+        _live.append(self)
+        self.db_config = os.path.join(self.dir, "database_config.json")
+        self.write_db_config()
+        self.redis.start()
+        self.ns = Namespaces(self.tag)
+        self.appl, self.config, self.state = (self.redis.client(d) for d in
+                                              (APPL_DB, CONFIG_DB, STATE_DB))
+
+    def write_db_config(self, **overrides):
+        doc = {
+            "INSTANCES": {"redis": {"hostname": "127.0.0.1", "port": 6379,
+                                    "unix_socket_path": self.redis.socket}},
+            "DATABASES": {
+                "APPL_DB": {"id": APPL_DB, "separator": ":", "instance": "redis"},
+                "CONFIG_DB": {"id": CONFIG_DB, "separator": "|", "instance": "redis"},
+                "STATE_DB": {"id": STATE_DB, "separator": "|", "instance": "redis"},
+            },
+            "VERSION": "1.0",
+        }
+        doc.update(overrides)
+        with open(self.db_config, "w") as f:
+            json.dump(doc, f)
+
+    def daemon(self, *extra_args, config=None, start=True):
+        d = Daemon(self, extra_args, config)
+        self.daemons.append(d)
+        return d.start() if start else d
+
+    # --- playing the other SONiC daemons ---------------------------------------------------
+
+    def configure_ports(self, names, appl=True, **fields):
+        """CONFIG_DB PORT|<p> for each name; with appl=True also APPL_DB PORT_TABLE:<p>, as
+        orchagent would have after consuming portsyncd's publication."""
+        for n in names:
+            values = {"lanes": "0", "admin_status": "up", "mtu": "9100", **fields}
+            self.config.hset(f"PORT|{n}", mapping=values)
+            if appl:
+                self.appl.hset(f"PORT_TABLE:{n}", mapping=values)
+
+    # --- what STATE_DB must hold ----------------------------------------------------------
+
+    def expected_state(self, ignored=()):
+        """{name: fields} STATE_DB must hold for the kernel's current links: ports passing the
+        name and kind filters, known to APPL_DB, and not in `ignored`."""
+        expected = {}
+        for name, link in self.ns.links().items():
+            if not name.startswith(PORT_PREFIXES) or name in ignored:
+                continue
+            if link.get("linkinfo", {}).get("info_kind") == "team":
+                continue
+            if not self.appl.exists(f"PORT_TABLE:{name}"):
+                continue
+            expected[name] = {
+                "state": "ok",
+                "admin_status": "up" if "UP" in link.get("flags", []) else "down",
+                "netdev_oper_status": "up" if running(link) else "down",
+                "mtu": str(link["mtu"]),
+            }
+        return expected
+
+    def actual_state(self):
+        """{name: our four fields} for every STATE_DB PORT_TABLE key carrying our `state`."""
+        actual = {}
+        for key in self.state.scan_iter("PORT_TABLE|*"):
+            h = self.state.hgetall(key)
+            if "state" in h:
+                actual[key.split("|", 1)[1]] = {
+                    k: h.get(k) for k in ("state", "admin_status", "netdev_oper_status", "mtu")}
+        return actual
+
+    def converged(self, ignored=()):
+        """True when STATE_DB equals the kernel for every port: nothing extra, nothing missing."""
+        return self.expected_state(ignored) == self.actual_state()
+
+    def wait_converged(self, timeout=10, ignored=()):
+        try:
+            wait_until(lambda: self.converged(ignored), timeout=timeout, interval=0.05,
+                       what="STATE_DB to equal the kernel")
+        except AssertionError:
+            exp, act = self.expected_state(ignored), self.actual_state()
+            diff = {n: (exp.get(n), act.get(n)) for n in set(exp) | set(act)
+                    if exp.get(n) != act.get(n)}
+            raise AssertionError(f"STATE_DB != kernel after {timeout}s: {len(diff)} ports differ, "
+                                 f"e.g. {dict(list(diff.items())[:5])}")
+
+    def close(self):
+        if self not in _live:
+            return
+        _live.remove(self)
+        for d in self.daemons:
+            if d.running():
+                d.proc.kill()
+                d.proc.wait()
+        self.redis.kill()
+        if self.ns:
+            self.ns.close()
+        if os.environ.get("PORTSYNCD_KEEP_LOGS"):
+            print(f"logs kept in {self.dir}")
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+
+def running(link):
+    """IFF_RUNNING, which `ip -j link` does not print: the kernel sets it (dev_get_flags) when the
+    device is up and its operstate is UP or UNKNOWN (carrier on, not dormant)."""
+    return "UP" in link.get("flags", []) and link.get("operstate") in ("UP", "UNKNOWN")
