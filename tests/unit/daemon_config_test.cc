@@ -1,0 +1,89 @@
+#include "server/daemon_config.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace portsyncd {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(DaemonConfigTest, EmptyFileGivesDefaults) {
+  absl::StatusOr<DaemonConfig> config = ParseDaemonConfig("", "/etc/p.conf");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->log_level, "NOTICE");
+  EXPECT_EQ(config->engine.db_config_path, kDefaultDbConfigPath);
+  EXPECT_EQ(config->engine.netlink_receive_buffer_bytes, 16 * 1024 * 1024);
+  EXPECT_EQ(config->engine.runtime_dir, "/run/portsyncd");
+}
+
+TEST(DaemonConfigTest, ReadsEveryKey) {
+  absl::StatusOr<DaemonConfig> config = ParseDaemonConfig(R"(
+db_config = "/tmp/db.json"
+log_level = "debug"
+runtime_dir = "/tmp/run"
+[netlink]
+receive_buffer_bytes = 1048576
+[redis]
+timeout_ms = 500
+reconnect_initial_ms = 10
+reconnect_max_ms = 200
+pending_poll_ms = 50
+audit_interval_ms = 1000
+logger_poll_ms = 300
+)",
+                                                          "/etc/p.conf");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->engine.db_config_path, "/tmp/db.json");
+  EXPECT_EQ(config->log_level, "debug");
+  EXPECT_EQ(config->engine.runtime_dir, "/tmp/run");
+  EXPECT_EQ(config->engine.netlink_receive_buffer_bytes, 1048576);
+  EXPECT_EQ(config->engine.redis_timeout, absl::Milliseconds(500));
+  EXPECT_EQ(config->engine.reconnect_initial, absl::Milliseconds(10));
+  EXPECT_EQ(config->engine.reconnect_max, absl::Milliseconds(200));
+  EXPECT_EQ(config->engine.pending_poll_interval, absl::Milliseconds(50));
+  EXPECT_EQ(config->engine.audit_interval, absl::Milliseconds(1000));
+  EXPECT_EQ(config->engine.logger_poll_interval, absl::Milliseconds(300));
+}
+
+struct BadCase {
+  const char* name;
+  const char* text;
+  const char* expected;  // "<file>:<line>: <key>: ..."
+};
+
+class DaemonConfigBadTest : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(DaemonConfigBadTest, IsRefusedWithFileLineAndKey) {
+  absl::StatusOr<DaemonConfig> config = ParseDaemonConfig(GetParam().text, "/etc/p.conf");
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(config.status().message(), HasSubstr(GetParam().expected));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, DaemonConfigBadTest,
+    ::testing::Values(
+        BadCase{"UnknownTopLevelKey", "log_level = \"INFO\"\ncolour = 1\n",
+                "/etc/p.conf:2: colour: unknown key"},
+        BadCase{"UnknownKeyInTable", "[netlink]\nreceive_buffer_bytes = 1048576\nbufsize = 2\n",
+                "/etc/p.conf:3: netlink.bufsize: unknown key"},
+        BadCase{"UnknownTable", "\n[grpc]\nport = 1\n", "grpc: unknown table"},
+        BadCase{"WrongType", "\n\nlog_level = 3\n", "/etc/p.conf:3: log_level: must be a string"},
+        BadCase{"BadLogLevel", "log_level = \"LOUD\"\n",
+                "/etc/p.conf:1: log_level: 'LOUD' is not one of"},
+        BadCase{"OutOfRange", "[netlink]\nreceive_buffer_bytes = 100\n",
+                "/etc/p.conf:2: netlink.receive_buffer_bytes: 100 is out of range"},
+        BadCase{"BackoffInverted", "[redis]\nreconnect_initial_ms = 900\n",
+                "/etc/p.conf:2: redis.reconnect_initial_ms: redis.reconnect_initial_ms (900) "
+                "must not exceed"},
+        BadCase{"SyntaxError", "log_level = \n", "p.conf"}),
+    [](const auto& test_info) { return test_info.param.name; });
+
+TEST(DaemonConfigTest, MissingFileIsAnError) {
+  absl::StatusOr<DaemonConfig> config = LoadDaemonConfig("/nonexistent/portsyncd.conf");
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(config.status().message(), HasSubstr("/nonexistent/portsyncd.conf"));
+}
+
+}  // namespace
+}  // namespace portsyncd

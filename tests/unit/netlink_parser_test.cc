@@ -1,0 +1,254 @@
+// ParseLinkMessage on messages built with libmnl's own builders, well-formed and malformed.
+#include "core/netlink_parser.h"
+
+#include <libmnl/libmnl.h>
+#include <linux/if.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
+
+#include <cstring>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace portsyncd {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Builds one link message in an aligned buffer.
+class LinkMessage {
+ public:
+  explicit LinkMessage(uint16_t type = RTM_NEWLINK) : buf_(8192, 0) {
+    nlh_ = mnl_nlmsg_put_header(buf_.data());
+    nlh_->nlmsg_type = type;
+    ifi_ = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh_, sizeof(ifinfomsg)));
+    ifi_->ifi_family = AF_UNSPEC;
+    ifi_->ifi_index = 7;
+    ifi_->ifi_flags = IFF_UP | IFF_RUNNING | IFF_LOWER_UP;
+  }
+  LinkMessage& Name(const char* name) {
+    mnl_attr_put_strz(nlh_, IFLA_IFNAME, name);
+    return *this;
+  }
+  LinkMessage& Mtu(uint32_t mtu) {
+    mnl_attr_put_u32(nlh_, IFLA_MTU, mtu);
+    return *this;
+  }
+  LinkMessage& Master(uint32_t master) {
+    mnl_attr_put_u32(nlh_, IFLA_MASTER, master);
+    return *this;
+  }
+  LinkMessage& Kind(const char* kind) {
+    nlattr* info = mnl_attr_nest_start(nlh_, IFLA_LINKINFO);
+    mnl_attr_put_strz(nlh_, IFLA_INFO_KIND, kind);
+    mnl_attr_nest_end(nlh_, info);
+    return *this;
+  }
+  LinkMessage& Attr(uint16_t type, const void* data, size_t len) {
+    mnl_attr_put(nlh_, type, len, data);
+    return *this;
+  }
+  ifinfomsg* ifi() { return ifi_; }
+  nlmsghdr* nlh() { return nlh_; }
+
+ private:
+  std::vector<char> buf_;
+  nlmsghdr* nlh_;
+  ifinfomsg* ifi_;
+};
+
+TEST(NetlinkParserTest, ParsesEveryFieldOfANewlink) {
+  LinkMessage m;
+  const uint8_t mac[6] = {0x52, 0x54, 0x00, 0xab, 0xcd, 0xef};
+  m.Name("Ethernet8").Mtu(9100).Master(3).Kind("veth").Attr(IFLA_ADDRESS, mac, sizeof(mac));
+  uint8_t oper = IF_OPER_UP;
+  m.Attr(IFLA_OPERSTATE, &oper, 1);
+  absl::StatusOr<LinkEvent> event = ParseLinkMessage(m.nlh());
+  ASSERT_TRUE(event.ok()) << event.status();
+  EXPECT_EQ(event->type, LinkEvent::Type::kNewLink);
+  EXPECT_EQ(event->name, "Ethernet8");
+  EXPECT_EQ(event->ifindex, 7);
+  EXPECT_EQ(event->mtu, 9100u);
+  EXPECT_TRUE(event->has_mtu);
+  EXPECT_EQ(event->master, 3u);
+  EXPECT_EQ(event->kind, "veth");
+  EXPECT_EQ(event->operstate, IF_OPER_UP);
+  EXPECT_EQ(event->mac, "52:54:00:ab:cd:ef");
+  EXPECT_EQ(event->family, AF_UNSPEC);
+  EXPECT_TRUE(event->admin_up());
+  EXPECT_TRUE(event->oper_up());
+}
+
+TEST(NetlinkParserTest, ParsesADellink) {
+  LinkMessage m(RTM_DELLINK);
+  m.Name("Ethernet0");
+  absl::StatusOr<LinkEvent> event = ParseLinkMessage(m.nlh());
+  ASSERT_TRUE(event.ok()) << event.status();
+  EXPECT_EQ(event->type, LinkEvent::Type::kDelLink);
+  EXPECT_FALSE(event->has_mtu);
+  EXPECT_EQ(event->master, 0u);
+}
+
+TEST(NetlinkParserTest, OperFollowsIffRunningNotLowerUp) {
+  LinkMessage m;
+  m.Name("Ethernet0");
+  m.ifi()->ifi_flags = IFF_UP | IFF_LOWER_UP;  // dormant: lower layer up, not running
+  absl::StatusOr<LinkEvent> event = ParseLinkMessage(m.nlh());
+  ASSERT_TRUE(event.ok());
+  EXPECT_TRUE(event->admin_up());
+  EXPECT_FALSE(event->oper_up());
+}
+
+TEST(NetlinkParserTest, ParsesABridgeFamilyCopy) {
+  LinkMessage m;
+  m.ifi()->ifi_family = AF_BRIDGE;
+  m.Name("Ethernet0").Master(9);
+  absl::StatusOr<LinkEvent> event = ParseLinkMessage(m.nlh());
+  ASSERT_TRUE(event.ok());
+  EXPECT_EQ(event->family, AF_BRIDGE);
+}
+
+TEST(NetlinkParserTest, AcceptsFifteenByteName) {
+  LinkMessage m;
+  m.Name("Ethernet1234567");
+  absl::StatusOr<LinkEvent> event = ParseLinkMessage(m.nlh());
+  ASSERT_TRUE(event.ok()) << event.status();
+  EXPECT_EQ(event->name.size(), 15u);
+}
+
+TEST(NetlinkParserTest, RejectsNameLongerThanFifteenBytes) {
+  LinkMessage m;
+  m.Name("Ethernet12345678");
+  absl::StatusOr<LinkEvent> event = ParseLinkMessage(m.nlh());
+  ASSERT_FALSE(event.ok());
+  EXPECT_THAT(event.status().message(), HasSubstr("16 bytes"));
+}
+
+TEST(NetlinkParserTest, RejectsMissingName) {
+  LinkMessage m;
+  m.Mtu(1500);
+  absl::StatusOr<LinkEvent> event = ParseLinkMessage(m.nlh());
+  ASSERT_FALSE(event.ok());
+  EXPECT_THAT(event.status().message(), HasSubstr("no IFLA_IFNAME"));
+}
+
+TEST(NetlinkParserTest, RejectsEmptyName) {
+  LinkMessage m;
+  m.Name("");
+  EXPECT_FALSE(ParseLinkMessage(m.nlh()).ok());
+}
+
+TEST(NetlinkParserTest, RejectsNameWithoutNul) {
+  LinkMessage m;
+  m.Attr(IFLA_IFNAME, "Ethernet0", 9);
+  absl::StatusOr<LinkEvent> event = ParseLinkMessage(m.nlh());
+  ASSERT_FALSE(event.ok());
+  EXPECT_THAT(event.status().message(), HasSubstr("NUL"));
+}
+
+TEST(NetlinkParserTest, RejectsMtuOfWrongSize) {
+  LinkMessage m;
+  const uint16_t short_mtu = 1500;
+  m.Name("Ethernet0").Attr(IFLA_MTU, &short_mtu, sizeof(short_mtu));
+  absl::StatusOr<LinkEvent> event = ParseLinkMessage(m.nlh());
+  ASSERT_FALSE(event.ok());
+  EXPECT_THAT(event.status().message(), HasSubstr("IFLA_MTU"));
+}
+
+TEST(NetlinkParserTest, RejectsMasterOfWrongSize) {
+  LinkMessage m;
+  const uint8_t one = 1;
+  m.Name("Ethernet0").Attr(IFLA_MASTER, &one, 1);
+  EXPECT_FALSE(ParseLinkMessage(m.nlh()).ok());
+}
+
+TEST(NetlinkParserTest, RejectsAttributeRunningPastTheMessage) {
+  LinkMessage m;
+  m.Name("Ethernet0").Mtu(1500);
+  // Claim the MTU attribute is longer than what is left in the message.
+  auto* last = reinterpret_cast<nlattr*>(reinterpret_cast<char*>(m.nlh()) + m.nlh()->nlmsg_len -
+                                         MNL_ALIGN(sizeof(nlattr) + 4));
+  last->nla_len = 64;
+  absl::StatusOr<LinkEvent> event = ParseLinkMessage(m.nlh());
+  ASSERT_FALSE(event.ok());
+  EXPECT_THAT(event.status().message(), HasSubstr("truncated"));
+}
+
+TEST(NetlinkParserTest, RejectsTrailingBytesTooShortForAnAttribute) {
+  LinkMessage m;
+  m.Name("Ethernet0");
+  m.nlh()->nlmsg_len += 2;  // two stray bytes after the last attribute
+  absl::StatusOr<LinkEvent> event = ParseLinkMessage(m.nlh());
+  ASSERT_FALSE(event.ok());
+  EXPECT_THAT(event.status().message(), HasSubstr("trailing bytes"));
+}
+
+TEST(NetlinkParserTest, RejectsAttributeWithLengthBelowHeader) {
+  LinkMessage m;
+  m.Name("Ethernet0");
+  auto* first = reinterpret_cast<nlattr*>(static_cast<char*>(mnl_nlmsg_get_payload(m.nlh())) +
+                                          MNL_ALIGN(sizeof(ifinfomsg)));
+  first->nla_len = 2;
+  EXPECT_FALSE(ParseLinkMessage(m.nlh()).ok());
+}
+
+TEST(NetlinkParserTest, RejectsTruncatedNestedLinkInfo) {
+  LinkMessage m;
+  m.Name("Ethernet0").Kind("veth");
+  // The nested IFLA_INFO_KIND is the last attribute: make it claim more than its nest holds.
+  auto* kind = reinterpret_cast<nlattr*>(reinterpret_cast<char*>(m.nlh()) + m.nlh()->nlmsg_len -
+                                         MNL_ALIGN(sizeof(nlattr) + 5));
+  kind->nla_len = 40;
+  absl::StatusOr<LinkEvent> event = ParseLinkMessage(m.nlh());
+  ASSERT_FALSE(event.ok());
+  EXPECT_THAT(event.status().message(), HasSubstr("IFLA_LINKINFO"));
+}
+
+TEST(NetlinkParserTest, RejectsMessageShorterThanLinkHeader) {
+  LinkMessage m;
+  m.nlh()->nlmsg_len = NLMSG_HDRLEN + 4;
+  absl::StatusOr<LinkEvent> event = ParseLinkMessage(m.nlh());
+  ASSERT_FALSE(event.ok());
+  EXPECT_THAT(event.status().message(), HasSubstr("shorter than the link header"));
+}
+
+TEST(NetlinkParserTest, RejectsOtherMessageTypes) {
+  LinkMessage m(RTM_NEWADDR);
+  m.Name("Ethernet0");
+  EXPECT_FALSE(ParseLinkMessage(m.nlh()).ok());
+}
+
+TEST(NetlinkParserTest, RejectsOversizedAddress) {
+  LinkMessage m;
+  const std::vector<uint8_t> big(40, 0xff);
+  m.Name("Ethernet0").Attr(IFLA_ADDRESS, big.data(), big.size());
+  EXPECT_FALSE(ParseLinkMessage(m.nlh()).ok());
+}
+
+TEST(NetlinkParserTest, IgnoresUnknownAttributes) {
+  LinkMessage m;
+  const uint32_t value = 42;
+  m.Name("Ethernet0").Attr(IFLA_MAX + 10, &value, sizeof(value)).Mtu(1500);
+  absl::StatusOr<LinkEvent> event = ParseLinkMessage(m.nlh());
+  ASSERT_TRUE(event.ok()) << event.status();
+  EXPECT_EQ(event->mtu, 1500u);
+}
+
+TEST(NetlinkParserTest, NeverCrashesOnAnyTruncationOfAValidMessage) {
+  LinkMessage m;
+  m.Name("Ethernet0").Mtu(9100).Master(2).Kind("veth");
+  const uint32_t full = m.nlh()->nlmsg_len;
+  for (uint32_t len = NLMSG_HDRLEN; len <= full; ++len) {
+    m.nlh()->nlmsg_len = len;
+    absl::StatusOr<LinkEvent> event = ParseLinkMessage(m.nlh());
+    if (len == full) {
+      EXPECT_TRUE(event.ok()) << event.status();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace portsyncd

@@ -1,0 +1,219 @@
+// PortModel: sonic-compat.md section 3's rules and the write planning of section 7.
+#include "core/port_model.h"
+
+#include <linux/if.h>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace portsyncd {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
+
+LinkEvent NewLink(const std::string& name, int32_t ifindex, uint32_t flags = IFF_UP | IFF_RUNNING,
+                  uint32_t mtu = 9100) {
+  LinkEvent e;
+  e.type = LinkEvent::Type::kNewLink;
+  e.name = name;
+  e.ifindex = ifindex;
+  e.flags = flags;
+  e.mtu = mtu;
+  e.has_mtu = true;
+  return e;
+}
+
+LinkEvent DelLink(const std::string& name, int32_t ifindex, uint32_t master = 0) {
+  LinkEvent e;
+  e.type = LinkEvent::Type::kDelLink;
+  e.name = name;
+  e.ifindex = ifindex;
+  e.master = master;
+  return e;
+}
+
+StateWrite Set(const std::string& name, bool admin, bool oper, uint32_t mtu, bool del = false) {
+  return StateWrite{name, del, StateFields{admin, oper, mtu}};
+}
+
+StateWrite Del(const std::string& name) { return StateWrite{name, true, std::nullopt}; }
+
+// Takes the dirty writes and records them as written, as the writer does after success.
+std::vector<StateWrite> Flush(PortModel& model) {
+  std::vector<StateWrite> writes = model.TakeDirty();
+  for (const StateWrite& w : writes) model.MarkWritten(w);
+  return writes;
+}
+
+class PortModelTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    model_.SetInApplDb("Ethernet0");
+    model_.SetInApplDb("Ethernet4");
+    model_.SetInApplDb("PortChannel1");
+  }
+  PortModel model_;
+};
+
+TEST_F(PortModelTest, OnlyEthernetAndPortChannelNamesCount) {
+  for (const char* name : {"eth0", "lo", "Vlan10", "ethernet0", "Bridge", "xEthernet0"}) {
+    EXPECT_EQ(model_.Apply(NewLink(name, 5), kNow), ApplyOutcome::kIgnoredName) << name;
+  }
+  EXPECT_EQ(model_.Apply(NewLink("PortChannel1", 6), kNow), ApplyOutcome::kAdded);
+  EXPECT_THAT(Flush(model_), ElementsAre(Set("PortChannel1", true, true, 9100)));
+}
+
+TEST_F(PortModelTest, TeamLinksAreIgnored) {
+  LinkEvent team = NewLink("PortChannel1", 6);
+  team.kind = "team";
+  EXPECT_EQ(model_.Apply(team, kNow), ApplyOutcome::kIgnoredTeam);
+  EXPECT_THAT(model_.TakeDirty(), IsEmpty());
+}
+
+TEST_F(PortModelTest, DellinkWithMasterIsIgnored) {
+  model_.Apply(NewLink("Ethernet0", 5), kNow);
+  Flush(model_);
+  EXPECT_EQ(model_.Apply(DelLink("Ethernet0", 5, /*master=*/9), kNow),
+            ApplyOutcome::kIgnoredDelWithMaster);
+  EXPECT_THAT(model_.TakeDirty(), IsEmpty());
+}
+
+TEST_F(PortModelTest, NewlinkWithMasterIsProcessed) {
+  LinkEvent e = NewLink("Ethernet0", 5);
+  e.master = 9;
+  EXPECT_EQ(model_.Apply(e, kNow), ApplyOutcome::kAdded);
+  EXPECT_THAT(Flush(model_), ElementsAre(Set("Ethernet0", true, true, 9100)));
+}
+
+TEST_F(PortModelTest, DellinkWithoutMasterDeletesTheKey) {
+  model_.Apply(NewLink("Ethernet0", 5), kNow);
+  Flush(model_);
+  EXPECT_EQ(model_.Apply(DelLink("Ethernet0", 5), kNow), ApplyOutcome::kRemoved);
+  EXPECT_THAT(Flush(model_), ElementsAre(Del("Ethernet0")));
+}
+
+TEST_F(PortModelTest, DellinkDeletesEvenWithoutApplDbEntry) {
+  EXPECT_EQ(model_.Apply(DelLink("Ethernet99", 50), kNow), ApplyOutcome::kRemoved);
+  EXPECT_THAT(Flush(model_), ElementsAre(Del("Ethernet99")));
+}
+
+TEST_F(PortModelTest, OldInterfaceMessagesAreIgnoredForever) {
+  model_.AddOldInterface(5, "Ethernet0");
+  EXPECT_EQ(model_.Apply(NewLink("Ethernet0", 5), kNow), ApplyOutcome::kIgnoredOldInterface);
+  EXPECT_EQ(model_.Apply(DelLink("Ethernet0", 5), kNow), ApplyOutcome::kIgnoredOldInterface);
+  EXPECT_THAT(model_.TakeDirty(), IsEmpty());
+  // The same name under a new ifindex (orchagent re-created it) is a port again.
+  EXPECT_EQ(model_.Apply(NewLink("Ethernet0", 12), kNow), ApplyOutcome::kAdded);
+  EXPECT_THAT(Flush(model_), ElementsAre(Set("Ethernet0", true, true, 9100)));
+}
+
+TEST_F(PortModelTest, FieldsFollowIffUpAndIffRunning) {
+  model_.Apply(NewLink("Ethernet0", 5, IFF_UP | IFF_LOWER_UP), kNow);  // dormant
+  EXPECT_THAT(Flush(model_), ElementsAre(Set("Ethernet0", true, false, 9100)));
+  model_.Apply(NewLink("Ethernet0", 5, 0, 1500), kNow);
+  EXPECT_THAT(Flush(model_), ElementsAre(Set("Ethernet0", false, false, 1500)));
+}
+
+TEST_F(PortModelTest, BurstForOnePortBecomesOneWriteOfTheLatestState) {
+  model_.Apply(NewLink("Ethernet0", 5, IFF_UP), kNow);
+  model_.Apply(NewLink("Ethernet0", 5, IFF_UP | IFF_RUNNING), kNow);
+  model_.Apply(NewLink("Ethernet0", 5, IFF_UP | IFF_RUNNING, 1500), kNow);
+  EXPECT_THAT(Flush(model_), ElementsAre(Set("Ethernet0", true, true, 1500)));
+}
+
+TEST_F(PortModelTest, WriteIdenticalToTheLastIsSkipped) {
+  model_.Apply(NewLink("Ethernet0", 5), kNow);
+  Flush(model_);
+  model_.Apply(NewLink("Ethernet0", 5), kNow);  // e.g. an AF_BRIDGE copy
+  EXPECT_THAT(model_.TakeDirty(), IsEmpty());
+}
+
+TEST_F(PortModelTest, DeleteThenRecreateKeepsBothSteps) {
+  model_.Apply(NewLink("Ethernet0", 5), kNow);
+  Flush(model_);
+  model_.Apply(DelLink("Ethernet0", 5), kNow);
+  model_.Apply(NewLink("Ethernet0", 6), kNow);
+  EXPECT_THAT(Flush(model_), ElementsAre(Set("Ethernet0", true, true, 9100, /*del=*/true)));
+}
+
+TEST_F(PortModelTest, NewlinkBeforeApplDbEntryIsRememberedAndPublishedLater) {
+  EXPECT_EQ(model_.Apply(NewLink("Ethernet8", 7), kNow), ApplyOutcome::kAdded);
+  EXPECT_THAT(model_.TakeDirty(), IsEmpty());
+  EXPECT_THAT(model_.AwaitingApplDb(), ElementsAre("Ethernet8"));
+  EXPECT_TRUE(model_.SetInApplDb("Ethernet8"));
+  EXPECT_THAT(Flush(model_), ElementsAre(Set("Ethernet8", true, true, 9100)));
+  EXPECT_THAT(model_.AwaitingApplDb(), IsEmpty());
+}
+
+TEST_F(PortModelTest, PendingClearsOnlyWhenAKnownPortAppears) {
+  model_.AddConfigPort("Ethernet0");
+  model_.AddConfigPort("Ethernet8");
+  EXPECT_FALSE(model_.pending_empty());
+  model_.Apply(NewLink("Ethernet0", 5), kNow);
+  model_.Apply(NewLink("Ethernet8", 7), kNow);  // not in APPL_DB yet: still pending
+  EXPECT_THAT(model_.pending(), ElementsAre("Ethernet8"));
+  model_.SetInApplDb("Ethernet8");
+  EXPECT_TRUE(model_.pending_empty());
+}
+
+TEST_F(PortModelTest, DumpEndRemovesPortsTheDumpDidNotShowAndRewritesTheRest) {
+  model_.Apply(NewLink("Ethernet0", 5), kNow);
+  model_.Apply(NewLink("Ethernet4", 6), kNow);
+  Flush(model_);
+  model_.BeginDump();
+  model_.Apply(NewLink("Ethernet4", 6), kNow);
+  EXPECT_THAT(model_.EndDump(), ElementsAre("Ethernet0"));
+  EXPECT_THAT(Flush(model_), ElementsAre(Del("Ethernet0"), Set("Ethernet4", true, true, 9100)));
+}
+
+TEST_F(PortModelTest, DellinkDuringDumpIsNotResurrected) {
+  model_.Apply(NewLink("Ethernet0", 5), kNow);
+  Flush(model_);
+  model_.BeginDump();
+  model_.Apply(NewLink("Ethernet0", 5), kNow);
+  model_.Apply(DelLink("Ethernet0", 5), kNow);
+  model_.EndDump();
+  EXPECT_FALSE(model_.Find("Ethernet0")->in_kernel);
+  EXPECT_THAT(Flush(model_), ElementsAre(Del("Ethernet0")));
+}
+
+TEST_F(PortModelTest, ForgetWrittenRewritesEveryPortWithState) {
+  model_.Apply(NewLink("Ethernet0", 5), kNow);
+  model_.Apply(NewLink("Ethernet8", 7), kNow);  // no APPL_DB entry: nothing to write
+  Flush(model_);
+  model_.ForgetWritten();
+  EXPECT_THAT(Flush(model_), ElementsAre(Set("Ethernet0", true, true, 9100)));
+}
+
+TEST_F(PortModelTest, DriftedPortIsRewrittenEvenIfUnchanged) {
+  model_.Apply(NewLink("Ethernet0", 5), kNow);
+  Flush(model_);
+  model_.MarkDrifted("Ethernet0");
+  EXPECT_THAT(Flush(model_), ElementsAre(Set("Ethernet0", true, true, 9100)));
+}
+
+TEST_F(PortModelTest, CountsOperFlapsAndSequence) {
+  model_.Apply(NewLink("Ethernet0", 5), kNow);
+  model_.Apply(NewLink("Ethernet0", 5, IFF_UP), kNow);
+  model_.Apply(NewLink("Ethernet0", 5), kNow);
+  model_.Apply(NewLink("Ethernet0", 5, IFF_UP), kNow);
+  EXPECT_EQ(model_.Find("Ethernet0")->oper_flaps, 2u);
+  EXPECT_EQ(model_.sequence(), 4u);
+  model_.Apply(NewLink("Ethernet0", 5, IFF_UP), kNow);  // nothing changed
+  EXPECT_EQ(model_.sequence(), 4u);
+}
+
+TEST_F(PortModelTest, NewlinkWithoutMtuKeepsTheKnownMtu) {
+  model_.Apply(NewLink("Ethernet0", 5), kNow);
+  LinkEvent no_mtu = NewLink("Ethernet0", 5, IFF_UP);
+  no_mtu.has_mtu = false;
+  no_mtu.mtu = 0;
+  model_.Apply(no_mtu, kNow);
+  EXPECT_THAT(Flush(model_), ElementsAre(Set("Ethernet0", true, false, 9100)));
+}
+
+}  // namespace
+}  // namespace portsyncd
