@@ -63,6 +63,18 @@ absl::string_view StartModeName(StartMode mode) {
   return "unknown";
 }
 
+std::string EngineCounters::Summary() const {
+  return absl::StrCat(
+      "netlink_messages=", netlink_messages.load(), " netlink_parse_errors=",
+      netlink_parse_errors.load(), " netlink_overflows=", netlink_overflows.load(),
+      " netlink_dumps=", netlink_dumps.load(), " ports_removed_by_resync=",
+      ports_removed_by_resync.load(), " state_db_batches=", state_db_batches.load(),
+      " state_db_writes=", state_db_writes.load(), " state_db_deletes=", state_db_deletes.load(),
+      " redis_connects=", redis_connects.load(), " redis_errors=", redis_errors.load(),
+      " reconciles=", reconciles.load(), " drift_repairs=", drift_repairs.load(),
+      " old_interfaces=", old_interfaces.load());
+}
+
 struct Engine::Connections {
   std::unique_ptr<RedisConnection> config;
   std::unique_ptr<RedisConnection> appl;

@@ -79,6 +79,9 @@ struct EngineCounters {
   std::atomic<uint64_t> reconciles{0};
   std::atomic<uint64_t> drift_repairs{0};
   std::atomic<uint64_t> old_interfaces{0};
+
+  // "name=value ..." of every counter, for logs.
+  std::string Summary() const;
 };
 
 // Receives every change the engine applies to a port (not the ignored ones), on the engine

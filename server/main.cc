@@ -163,10 +163,10 @@ int Main(int argc, char** argv) {
   pthread_kill(signal_thread.native_handle(), SIGUSR1);
   signal_thread.join();
   if (!status.ok()) {
-    LOG_ERROR("fatal: ", status.message());
+    LOG_ERROR("fatal: ", status.message(), "; counters: ", (*engine)->counters().Summary());
     return 1;
   }
-  LOG_NOTICE("portsyncd stopped");
+  LOG_NOTICE("portsyncd stopped; counters: ", (*engine)->counters().Summary());
   return 0;
 }
 

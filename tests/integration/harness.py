@@ -70,10 +70,13 @@ class Redis:
         wait_until(lambda: self._ping(), timeout=10, what="redis-server to answer PING")
 
     def _ping(self):
+        client = self.client(0)
         try:
-            return self.client(0).ping()
+            return client.ping()
         except redis.exceptions.ConnectionError:
             return False
+        finally:
+            client.close()
 
     def kill(self):
         if self.proc and self.proc.poll() is None:
@@ -163,7 +166,9 @@ class Daemon:
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(sig)
         try:
-            return self.proc.wait(timeout)
+            code = self.proc.wait(timeout)
+            self.log.close()
+            return code
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
@@ -192,6 +197,19 @@ class Harness:
         self.ns = Namespaces(self.tag)
         self.appl, self.config, self.state = (self.redis.client(d) for d in
                                               (APPL_DB, CONFIG_DB, STATE_DB))
+
+    def storm(self, ports, rounds):
+        """Flaps every port `rounds` times: admin down/up in the switch namespace, cable
+        pulls in the wire namespace, and MTU changes, in a few `ip -batch` runs."""
+        sw, wire = [], []
+        for r in range(rounds):
+            for i, p in enumerate(ports):
+                peer = "w" + p[len("Ethernet"):]
+                sw.append(f"link set {p} {'down' if r % 2 == 0 else 'up'}")
+                wire.append(f"link set {peer} {'down' if (r + i) % 2 == 0 else 'up'}")
+                sw.append(f"link set {p} mtu {1500 + (r * 7 + i) % 500}")
+        self.ns.batch(sw)
+        self.ns.batch(wire, wire=True)
 
     def write_db_config(self, **overrides):
         doc = {
@@ -278,6 +296,10 @@ class Harness:
             if d.running():
                 d.proc.kill()
                 d.proc.wait()
+            if d.proc is not None:
+                d.log.close()
+        for c in (self.appl, self.config, self.state):
+            c.close()
         self.redis.kill()
         if self.ns:
             self.ns.close()
@@ -292,3 +314,17 @@ def running(link):
     """IFF_RUNNING, which `ip -j link` does not print: the kernel sets it (dev_get_flags) when the
     device is up and its operstate is UP or UNKNOWN (carrier on, not dormant)."""
     return "UP" in link.get("flags", []) and link.get("operstate") in ("UP", "UNKNOWN")
+
+
+import unittest  # noqa: E402
+
+
+class IntegrationTest(unittest.TestCase):
+    """One Harness (namespaces + redis-server) per test, closed even when the test fails."""
+
+    def setUp(self):
+        self.h = Harness(self.id().rsplit(".", 1)[-1][:20])
+        self.addCleanup(self.h.close)
+
+    def stop_clean(self, daemon):
+        self.assertEqual(daemon.stop(), 0, daemon.output())
