@@ -62,18 +62,19 @@ class Redis:
         self.proc = None
 
     def start(self, extra=()):
+        self.log = open(os.path.join(self.workdir, "redis.log"), "a")
         self.proc = subprocess.Popen(
             ["redis-server", "--port", "0", "--unixsocket", self.socket, "--unixsocketperm", "700",
              "--save", "", "--appendonly", "no", "--dir", self.workdir, "--databases", "16",
              *extra],
-            stdout=open(os.path.join(self.workdir, "redis.log"), "a"), stderr=subprocess.STDOUT)
+            stdout=self.log, stderr=subprocess.STDOUT)
         wait_until(lambda: self._ping(), timeout=10, what="redis-server to answer PING")
 
     def _ping(self):
         client = self.client(0)
         try:
             return client.ping()
-        except redis.exceptions.ConnectionError:
+        except (redis.exceptions.ConnectionError, FileNotFoundError):
             return False
         finally:
             client.close()
@@ -82,6 +83,7 @@ class Redis:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+            self.log.close()
         self.proc = None
         if os.path.exists(self.socket):
             os.unlink(self.socket)
@@ -113,6 +115,12 @@ class Namespaces:
 
     def wire_ip(self, *args, check=True):
         return run("ip", "-n", self.wire, *args, check=check)
+
+    def add_ports(self, names):
+        """Creates many EthernetN veth pairs, all up, in two `ip -batch` runs."""
+        self.batch([f"link add {p} type veth peer name w{p[8:]} netns {self.wire}" for p in names]
+                   + [f"link set {p} up" for p in names])
+        self.batch([f"link set w{p[8:]} up" for p in names], wire=True)
 
     def add_port(self, name, peer=None, up=True, peer_up=True, mtu=None):
         peer = peer or "w" + name[len("Ethernet"):] if name.startswith("Ethernet") else "w" + name
@@ -173,6 +181,14 @@ class Daemon:
             self.proc.kill()
             self.proc.wait()
             raise AssertionError(f"portsyncd did not exit within {timeout}s of signal {sig}")
+
+    def counters(self):
+        """The counters from the daemon's exit line, as {name: int}."""
+        for line in self.output().splitlines():
+            if "counters: " in line:
+                return {k: int(v) for k, v in
+                        (kv.split("=") for kv in line.split("counters: ", 1)[1].split())}
+        raise AssertionError("no counters line in the daemon's output:\n" + self.output())
 
     def output(self):
         with open(self.log_path) as f:
@@ -244,16 +260,20 @@ class Harness:
 
     # --- what STATE_DB must hold ----------------------------------------------------------
 
-    def expected_state(self, ignored=()):
+    def expected_state(self, ignored=(), appl_ports=None):
         """{name: fields} STATE_DB must hold for the kernel's current links: ports passing the
-        name and kind filters, known to APPL_DB, and not in `ignored`."""
+        name and kind filters, known to APPL_DB (or in `appl_ports`, when given: the daemon keeps
+        APPL_DB membership in memory across a Redis restart), and not in `ignored`."""
         expected = {}
         for name, link in self.ns.links().items():
             if not name.startswith(PORT_PREFIXES) or name in ignored:
                 continue
             if link.get("linkinfo", {}).get("info_kind") == "team":
                 continue
-            if not self.appl.exists(f"PORT_TABLE:{name}"):
+            if appl_ports is not None:
+                if name not in appl_ports:
+                    continue
+            elif not self.appl.exists(f"PORT_TABLE:{name}"):
                 continue
             expected[name] = {
                 "state": "ok",
@@ -273,16 +293,19 @@ class Harness:
                     k: h.get(k) for k in ("state", "admin_status", "netdev_oper_status", "mtu")}
         return actual
 
-    def converged(self, ignored=()):
+    def converged(self, ignored=(), appl_ports=None):
         """True when STATE_DB equals the kernel for every port: nothing extra, nothing missing."""
-        return self.expected_state(ignored) == self.actual_state()
+        return self.expected_state(ignored, appl_ports) == self.actual_state()
 
-    def wait_converged(self, timeout=10, ignored=()):
+    def wait_converged(self, timeout=10, ignored=(), appl_ports=None):
+        """Waits until converged(); returns the seconds it took."""
+        start = time.monotonic()
         try:
-            wait_until(lambda: self.converged(ignored), timeout=timeout, interval=0.05,
-                       what="STATE_DB to equal the kernel")
+            wait_until(lambda: self.converged(ignored, appl_ports), timeout=timeout,
+                       interval=0.02, what="STATE_DB to equal the kernel")
+            return time.monotonic() - start
         except AssertionError:
-            exp, act = self.expected_state(ignored), self.actual_state()
+            exp, act = self.expected_state(ignored, appl_ports), self.actual_state()
             diff = {n: (exp.get(n), act.get(n)) for n in set(exp) | set(act)
                     if exp.get(n) != act.get(n)}
             raise AssertionError(f"STATE_DB != kernel after {timeout}s: {len(diff)} ports differ, "

@@ -54,6 +54,8 @@ struct BadCase {
   const char* text;
   const char* expected;
 };
+// Names the case in test output instead of dumping its bytes.
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
 
 class DbConfigBadTest : public ::testing::TestWithParam<BadCase> {};
 

@@ -1,0 +1,103 @@
+"""Bad input gets a clear, actionable error and loses nothing."""
+
+import json
+import os
+import time
+import unittest
+
+from harness import IntegrationTest, wait_until
+
+
+class BadInputTest(IntegrationTest):
+    def run_to_exit(self, *args, config=None, timeout=10):
+        """Runs the daemon (inside the test namespace, like every run) and waits for its exit."""
+        d = self.h.daemon(*args, config=config)
+        try:
+            code = d.proc.wait(timeout)
+        except Exception:
+            raise AssertionError("portsyncd did not exit:\n" + d.output())
+        return code, d.output()
+
+    def write(self, name, text):
+        path = os.path.join(self.h.dir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_help_exits_zero_and_bad_usage_two(self):
+        code, out = self.run_to_exit("--help")
+        self.assertEqual(code, 0)
+        self.assertIn("Usage: portsyncd", out)
+        self.assertIn("--db-config", out)
+        code, out = self.run_to_exit("--no-such-flag")
+        self.assertEqual(code, 2)
+        code, out = self.run_to_exit("--log-level", "LOUD")
+        self.assertEqual(code, 2)
+        self.assertIn("--log-level 'LOUD'", out)
+
+    def test_missing_db_config_names_the_file(self):
+        code, out = self.run_to_exit("--db-config", "/nonexistent/database_config.json")
+        self.assertEqual(code, 1)
+        self.assertIn("/nonexistent/database_config.json: cannot read", out)
+
+    def test_malformed_db_config_names_file_and_position(self):
+        path = self.write("bad.json", '{"INSTANCES": {\n  "redis": }\n')
+        code, out = self.run_to_exit("--db-config", path)
+        self.assertEqual(code, 1)
+        self.assertIn(f"{path}: not valid JSON", out)
+        self.assertIn("line 2", out)
+
+    def test_db_config_missing_a_key_names_it(self):
+        with open(self.h.db_config) as f:
+            doc = json.load(f)
+        del doc["DATABASES"]["STATE_DB"]["separator"]
+        path = self.write("nosep.json", json.dumps(doc))
+        code, out = self.run_to_exit("--db-config", path)
+        self.assertEqual(code, 1)
+        self.assertIn(f"{path}: DATABASES.STATE_DB.separator: missing required key", out)
+
+    def test_config_file_errors_name_file_line_and_key(self):
+        path = self.write("p.conf", 'log_level = "INFO"\n\n[netlink]\nbuffer = 5\n')
+        code, out = self.run_to_exit(config=path)
+        self.assertEqual(code, 1)
+        self.assertIn(f"{path}:4: netlink.buffer: unknown key", out)
+        path = self.write("q.conf", '[redis]\naudit_interval_ms = -5\n')
+        code, out = self.run_to_exit(config=path)
+        self.assertEqual(code, 1)
+        self.assertIn(f"{path}:2: redis.audit_interval_ms: -5 is out of range", out)
+        code, out = self.run_to_exit(config="/nonexistent/portsyncd.conf")
+        self.assertEqual(code, 1)
+        self.assertIn("/nonexistent/portsyncd.conf: cannot read", out)
+
+    def test_check_config_validates_and_exits(self):
+        path = self.write("ok.conf", 'log_level = "INFO"\n')
+        code, out = self.run_to_exit("--check-config", config=path)
+        self.assertEqual(code, 0, out)
+        self.assertIn("configuration OK", out)
+
+    def test_config_port_name_longer_than_15_bytes_does_not_block_port_init_done(self):
+        h = self.h
+        h.configure_ports(["Ethernet0"], appl=False)
+        h.configure_ports(["Ethernet1234567890"], appl=False)  # 18 bytes
+        d = h.daemon()
+        d.wait_log("port name is 18 bytes")
+        # Still published verbatim (upstream does), but nothing waits for it.
+        self.assertTrue(h.appl.exists("_PORT_TABLE:Ethernet1234567890"))
+        h.appl.hset("PORT_TABLE:Ethernet0", "lanes", "0")
+        h.ns.add_port("Ethernet0")
+        wait_until(lambda: h.appl.exists("_PORT_TABLE:PortInitDone"), what="PortInitDone")
+        self.stop_clean(d)
+
+    def test_sigterm_exits_zero_promptly_even_while_redis_is_down(self):
+        h = self.h
+        d = h.daemon()
+        d.wait_log("startup: cold start")
+        h.redis.kill()
+        time.sleep(0.2)
+        start = time.monotonic()
+        self.assertEqual(d.stop(), 0)
+        self.assertLess(time.monotonic() - start, 5)
+
+
+if __name__ == "__main__":
+    unittest.main()

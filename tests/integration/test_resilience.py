@@ -1,0 +1,121 @@
+"""What sets us apart (sonic-compat.md 7.1, 7.2, 7.8): Redis outages, netlink overflow, drift."""
+
+import os
+import signal
+import threading
+import time
+import unittest
+
+from harness import IntegrationTest, wait_until
+
+PORTS = [f"Ethernet{i * 4}" for i in range(32)]
+
+
+class RedisOutageTest(IntegrationTest):
+    def test_redis_killed_and_restarted_empty_during_a_storm(self):
+        h = self.h
+        h.configure_ports(PORTS)
+        d = h.daemon()
+        d.wait_log("startup: cold start")
+        h.ns.add_ports(PORTS)
+        h.wait_converged()
+
+        storm = threading.Thread(target=h.storm, args=(PORTS, 40))
+        storm.start()
+        time.sleep(0.05)
+        h.redis.kill()
+        storm.join()
+        # While Redis is still away: a port deleted and one created.
+        h.ns.ip("link", "del", "Ethernet0")
+        h.ns.add_port("Ethernet200")
+        time.sleep(0.3)
+        self.assertTrue(d.running(), d.output())
+        h.redis.start()  # empty: no persistence
+        # Our keys come back from the model; APPL_DB membership is remembered in memory.
+        took = h.wait_converged(timeout=5, appl_ports=set(PORTS) - {"Ethernet0"})
+        print(f"converged {took:.3f}s after Redis came back")
+        self.assertLess(took, 1.0 + 0.5)  # within a second of Redis returning (+ poll slack)
+        self.stop_clean(d)
+        self.assertGreaterEqual(d.counters()["redis_errors"], 1)
+        self.assertGreaterEqual(d.counters()["reconciles"], 2)
+
+    def test_redis_absent_at_startup_keeps_retrying_then_syncs(self):
+        h = self.h
+        h.redis.kill()
+        d = h.daemon()
+        d.wait_log("startup: waiting for Redis")
+        time.sleep(1.5)
+        self.assertTrue(d.running(), d.output())
+        h.redis.start()
+        h.configure_ports(PORTS[:4])
+        d.wait_log("startup: cold start")
+        h.ns.add_ports(PORTS[:4])
+        h.wait_converged()
+        self.stop_clean(d)
+
+
+class NetlinkOverflowTest(IntegrationTest):
+    def test_forced_overflow_is_counted_and_resynced(self):
+        h = self.h
+        h.configure_ports(PORTS)
+        # The smallest buffer allowed: 64 KiB asked, 128 KiB granted, ~80 link messages.
+        d = h.daemon("--netlink-buffer", "65536")
+        d.wait_log("startup: cold start")
+        h.ns.add_ports(PORTS)
+        h.wait_converged()
+        os.kill(d.proc.pid, signal.SIGSTOP)
+        try:
+            h.storm(PORTS, 10)  # ~1,500 messages: far more than the buffer holds
+            h.ns.ip("link", "del", "Ethernet4")  # its DELLINK is lost in the overflow
+        finally:
+            os.kill(d.proc.pid, signal.SIGCONT)
+        d.wait_log("receive buffer overflowed")
+        h.wait_converged()
+        self.assertFalse(h.state.exists("PORT_TABLE|Ethernet4"))
+        self.stop_clean(d)
+        counters = d.counters()
+        self.assertGreaterEqual(counters["netlink_overflows"], 1)
+        self.assertGreaterEqual(counters["netlink_dumps"], 2)
+
+
+class DriftTest(IntegrationTest):
+    def test_keys_changed_by_someone_else_are_repaired_and_counted(self):
+        h = self.h
+        conf = os.path.join(h.dir, "portsyncd.conf")
+        with open(conf, "w") as f:
+            f.write("[redis]\naudit_interval_ms = 300\n")
+        h.configure_ports(PORTS[:4])
+        d = h.daemon(config=conf)
+        d.wait_log("startup: cold start")
+        h.ns.add_ports(PORTS[:4])
+        h.wait_converged()
+        h.state.delete("PORT_TABLE|Ethernet0")
+        h.state.hset("PORT_TABLE|Ethernet4", "mtu", "1")
+        h.state.hdel("PORT_TABLE|Ethernet8", "admin_status")
+        h.state.hset("PORT_TABLE|Ethernet96", mapping={"state": "ok", "mtu": "9100"})  # stale
+        h.state.hset("PORT_TABLE|Ethernet100", "host_tx_ready", "true")  # not ours: stays
+        took = h.wait_converged(timeout=3)
+        print(f"drift repaired in {took:.3f}s (audit interval 0.3 s)")
+        self.assertEqual(h.state.hgetall("PORT_TABLE|Ethernet100"), {"host_tx_ready": "true"})
+        self.stop_clean(d)
+        self.assertEqual(d.counters()["drift_repairs"], 4)
+
+
+class LoggerTest(IntegrationTest):
+    def test_loglevel_changes_at_run_time(self):
+        h = self.h
+        h.configure_ports(["Ethernet0"])
+        d = h.daemon("--log-level", "NOTICE")
+        d.wait_log("startup: cold start")
+        h.ns.add_port("Ethernet0")
+        h.wait_converged()
+        self.assertNotIn("DEBUG", d.output())
+        h.config.hset("LOGGER|portsyncd", "LOGLEVEL", "DEBUG")
+        d.wait_log("log level set to DEBUG from CONFIG_DB LOGGER|portsyncd", timeout=5)
+        h.ns.ip("link", "set", "Ethernet0", "mtu", "1600")
+        d.wait_log("NEWLINK Ethernet0")
+        self.stop_clean(d)
+
+
+if __name__ == "__main__":
+    unittest.main()
