@@ -87,3 +87,29 @@ TEST(DaemonConfigTest, MissingFileIsAnError) {
 
 }  // namespace
 }  // namespace portsyncd
+
+namespace portsyncd {
+namespace {
+
+// deploy/portsyncd.conf documents every key at its default: it must parse, and to the defaults.
+TEST(DaemonConfigTest, ShippedConfigFileHoldsExactlyTheDefaults) {
+  absl::StatusOr<DaemonConfig> shipped =
+      LoadDaemonConfig(std::string(PORTSYNCD_SOURCE_DIR) + "/deploy/portsyncd.conf");
+  ASSERT_TRUE(shipped.ok()) << shipped.status();
+  const DaemonConfig defaults;
+  const EngineOptions& a = shipped->engine;
+  const EngineOptions& b = defaults.engine;
+  EXPECT_EQ(shipped->log_level, defaults.log_level);
+  EXPECT_EQ(a.db_config_path, b.db_config_path);
+  EXPECT_EQ(a.runtime_dir, b.runtime_dir);
+  EXPECT_EQ(a.netlink_receive_buffer_bytes, b.netlink_receive_buffer_bytes);
+  EXPECT_EQ(a.redis_timeout, b.redis_timeout);
+  EXPECT_EQ(a.reconnect_initial, b.reconnect_initial);
+  EXPECT_EQ(a.reconnect_max, b.reconnect_max);
+  EXPECT_EQ(a.pending_poll_interval, b.pending_poll_interval);
+  EXPECT_EQ(a.audit_interval, b.audit_interval);
+  EXPECT_EQ(a.logger_poll_interval, b.logger_poll_interval);
+}
+
+}  // namespace
+}  // namespace portsyncd
