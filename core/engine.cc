@@ -130,6 +130,8 @@ absl::StatusOr<std::unique_ptr<Engine::Connections>> Engine::Connect() {
   ASSIGN_OR_RETURN(db->appl, RedisConnection::Connect(appl, options_.redis_timeout));
   ASSIGN_OR_RETURN(db->state, RedisConnection::Connect(state, options_.redis_timeout));
   counters_.redis_connects.fetch_add(1);
+  LOG_INFO("redis: connected to ", config.Describe(), ", ", appl.Describe(), ", ",
+           state.Describe());
   return db;
 }
 
@@ -528,7 +530,12 @@ void Engine::WriterLoop() {
 
 absl::Status Engine::WriterTick(Connections& db, absl::Time now) {
   RETURN_IF_ERROR(Flush(db));
-  if (now >= next_pending_poll_) {
+  bool newly_awaiting = false;
+  {
+    absl::MutexLock lock(&mu_);
+    newly_awaiting = model_.TakeNewlyAwaiting();
+  }
+  if (newly_awaiting || now >= next_pending_poll_) {
     RETURN_IF_ERROR(PollPendingApplDb(db));
     next_pending_poll_ = now + options_.pending_poll_interval;
   }

@@ -75,6 +75,7 @@ ApplyOutcome PortModel::Apply(const LinkEvent& event, absl::Time now) {
   if (!event.mac.empty()) port.mac = event.mac;
   if (was_in_kernel && before.oper_up && !port.fields().oper_up) ++port.oper_flaps;
 
+  if (!port.in_appl_db && added) newly_awaiting_ = true;
   if (port.in_appl_db) {
     pending_.erase(port.name);
     // Upstream writes STATE_DB on every NEWLINK of a known port; we write when what STATE_DB

@@ -21,6 +21,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include "absl/strings/string_view.h"
 #include <vector>
 
@@ -105,6 +106,10 @@ class PortModel {
   bool SetInApplDb(const std::string& name);
   // Ports in the kernel that APPL_DB does not know yet: the pending-APPL poll asks about these.
   std::vector<std::string> AwaitingApplDb() const;
+  // True once since a netdev appeared that APPL_DB is not known to have: the writer asks APPL_DB
+  // right away instead of at the next poll (orchagent usually creates the APPL_DB entry after
+  // our startup scan and before the netdev, so this is the common path at boot).
+  bool TakeNewlyAwaiting() { return std::exchange(newly_awaiting_, false); }
 
   // Dump reconciliation (after a netlink overflow): BeginDump before the dump's first reply,
   // NoteSeen for every NEWLINK (dump or live) until EndDump, which removes ports the dump did not
@@ -143,6 +148,7 @@ class PortModel {
   std::set<std::string, std::less<>> old_names_;
   std::set<std::string> dirty_;
   bool dump_in_progress_ = false;
+  bool newly_awaiting_ = false;
   std::set<std::string> seen_in_dump_;
   uint64_t sequence_ = 0;
 };

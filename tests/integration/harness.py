@@ -61,10 +61,13 @@ class Redis:
         self.socket = os.path.join(workdir, "redis.sock")
         self.proc = None
 
-    def start(self, extra=()):
+    def start(self, extra=(), netns=None):
+        """Starts redis-server; with `netns`, inside that namespace (for TCP on its loopback;
+        the unix socket stays reachable from the test)."""
         self.log = open(os.path.join(self.workdir, "redis.log"), "a")
+        prefix = ["ip", "netns", "exec", netns] if netns else []
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", "0", "--unixsocket", self.socket, "--unixsocketperm", "700",
+            [*prefix, "redis-server", "--port", "0", "--unixsocket", self.socket, "--unixsocketperm", "700",
              "--save", "", "--appendonly", "no", "--dir", self.workdir, "--databases", "16",
              *extra],
             stdout=self.log, stderr=subprocess.STDOUT)
@@ -149,10 +152,11 @@ class Namespaces:
 
 
 class Daemon:
-    def __init__(self, harness, extra_args=(), config=None):
+    def __init__(self, harness, extra_args=(), config=None, env=None):
         self.h = harness
         self.extra_args = list(extra_args)
         self.config = config
+        self.env = env
         self.proc = None
         self.log_path = os.path.join(harness.dir, f"portsyncd.{next(_counter)}.log")
 
@@ -163,7 +167,8 @@ class Daemon:
             args += ["--config", self.config]
         self.log = open(self.log_path, "a")
         # `ip netns exec` execs the daemon, so proc.pid is the daemon's PID.
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        env = {**os.environ, **self.env} if self.env else None
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         return self
 
     def running(self):
@@ -227,6 +232,13 @@ class Harness:
         self.ns.batch(sw)
         self.ns.batch(wire, wire=True)
 
+    def write_config(self, text):
+        """Writes a portsyncd config file into the test's directory; returns its path."""
+        path = os.path.join(self.dir, f"portsyncd.{next(_counter)}.conf")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
     def write_db_config(self, **overrides):
         doc = {
             "INSTANCES": {"redis": {"hostname": "127.0.0.1", "port": 6379,
@@ -242,8 +254,8 @@ class Harness:
         with open(self.db_config, "w") as f:
             json.dump(doc, f)
 
-    def daemon(self, *extra_args, config=None, start=True):
-        d = Daemon(self, extra_args, config)
+    def daemon(self, *extra_args, config=None, env=None, start=True):
+        d = Daemon(self, extra_args, config, env)
         self.daemons.append(d)
         return d.start() if start else d
 

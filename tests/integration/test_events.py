@@ -122,5 +122,33 @@ class LinkEventTest(IntegrationTest):
         self.assertIn("netlink_overflows=0", out)
 
 
+class ApplDbAfterStartupTest(IntegrationTest):
+    def test_port_added_to_appl_db_after_startup_is_written_at_its_first_newlink(self):
+        h = self.h
+        # A poll so slow it cannot be what publishes the port.
+        d = h.daemon(config=h.write_config("[redis]\npending_poll_ms = 60000\n"))
+        d.wait_log("startup: cold start")
+        time.sleep(0.2)  # past the first poll
+        h.appl.hset("PORT_TABLE:Ethernet16", "admin_status", "up")  # orchagent, then the netdev
+        h.ns.add_port("Ethernet16")
+        wait_until(lambda: h.state.exists("PORT_TABLE|Ethernet16"), timeout=3,
+                   what="Ethernet16 in STATE_DB without waiting for the poll")
+        h.wait_converged()
+        self.stop_clean(d)
+
+
+class JournalLoggingTest(IntegrationTest):
+    def test_under_systemd_lines_carry_syslog_priority_prefixes(self):
+        h = self.h
+        d = h.daemon(env={"JOURNAL_STREAM": "8:12345"})
+        d.wait_log("startup: cold start")
+        self.stop_clean(d)
+        lines = d.output().splitlines()
+        self.assertTrue(lines)
+        self.assertTrue(any(line.startswith("<5>startup: cold start") for line in lines))  # NOTICE
+        self.assertTrue(any(line.startswith("<6>") for line in lines))  # INFO
+        self.assertTrue(all(line[0] == "<" and line[2] == ">" for line in lines), lines)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -148,6 +148,17 @@ TEST_F(PortModelTest, NewlinkBeforeApplDbEntryIsRememberedAndPublishedLater) {
   EXPECT_THAT(model_.AwaitingApplDb(), IsEmpty());
 }
 
+TEST_F(PortModelTest, ANewNetdevUnknownToApplDbAsksForAnImmediateCheckOnce) {
+  EXPECT_FALSE(model_.TakeNewlyAwaiting());
+  model_.Apply(NewLink("Ethernet0", 5), kNow);  // known to APPL_DB
+  EXPECT_FALSE(model_.TakeNewlyAwaiting());
+  model_.Apply(NewLink("Ethernet8", 7), kNow);
+  EXPECT_TRUE(model_.TakeNewlyAwaiting());
+  EXPECT_FALSE(model_.TakeNewlyAwaiting());
+  model_.Apply(NewLink("Ethernet8", 7, IFF_UP), kNow);  // same netdev again
+  EXPECT_FALSE(model_.TakeNewlyAwaiting());
+}
+
 TEST_F(PortModelTest, PendingClearsOnlyWhenAKnownPortAppears) {
   model_.AddConfigPort("Ethernet0");
   model_.AddConfigPort("Ethernet8");
