@@ -46,9 +46,9 @@ std::string DbEndpoint::Describe() const {
 absl::StatusOr<DbConfig> DbConfig::Load(const std::string& path) {
   std::ifstream in(path);
   if (!in) {
-    return absl::NotFoundError(absl::StrCat(
-        path, ": cannot read the SONiC database config (", std::strerror(errno),
-        "); pass the right path with --db-config or db_config in the config file"));
+    return absl::NotFoundError(
+        absl::StrCat(path, ": cannot read the SONiC database config (", std::strerror(errno),
+                     "); pass the right path with --db-config or db_config in the config file"));
   }
   std::stringstream text;
   text << in.rdbuf();
@@ -61,7 +61,7 @@ absl::StatusOr<DbConfig> DbConfig::Parse(absl::string_view json_text, absl::stri
     // Parse again with exceptions only to get the parser's line and column.
     try {
       json ignored = json::parse(json_text);
-    (void)ignored;
+      (void)ignored;
     } catch (const json::parse_error& e) {
       return absl::InvalidArgumentError(absl::StrCat(path, ": not valid JSON: ", e.what()));
     }
@@ -92,22 +92,23 @@ absl::StatusOr<DbConfig> DbConfig::Parse(absl::string_view json_text, absl::stri
       return KeyError(path, absl::StrCat(db_key, ".id"), "must be between 0 and 15");
     }
     ASSIGN_OR_RETURN(endpoint.separator, Required<std::string>(*db, "separator", path,
-                                                                absl::StrCat(db_key, ".separator")));
+                                                               absl::StrCat(db_key, ".separator")));
     if (endpoint.separator.empty()) {
       return KeyError(path, absl::StrCat(db_key, ".separator"), "must not be empty");
     }
-    ASSIGN_OR_RETURN(std::string instance_name,
-                     Required<std::string>(*db, "instance", path, absl::StrCat(db_key, ".instance")));
+    ASSIGN_OR_RETURN(
+        std::string instance_name,
+        Required<std::string>(*db, "instance", path, absl::StrCat(db_key, ".instance")));
 
     const std::string instance_key = absl::StrCat("INSTANCES.", instance_name);
     auto instance = instances->find(instance_name);
     if (instance == instances->end()) {
-      return KeyError(path, instance_key,
-                      absl::StrCat("missing (named by ", db_key, ".instance)"));
+      return KeyError(path, instance_key, absl::StrCat("missing (named by ", db_key, ".instance)"));
     }
     if (!instance->is_object()) return KeyError(path, instance_key, "must be an object");
-    ASSIGN_OR_RETURN(endpoint.hostname, Required<std::string>(*instance, "hostname", path,
-                                                               absl::StrCat(instance_key, ".hostname")));
+    ASSIGN_OR_RETURN(endpoint.hostname,
+                     Required<std::string>(*instance, "hostname", path,
+                                           absl::StrCat(instance_key, ".hostname")));
     ASSIGN_OR_RETURN(endpoint.port,
                      Required<int>(*instance, "port", path, absl::StrCat(instance_key, ".port")));
     if (endpoint.port <= 0 || endpoint.port > 65535) {

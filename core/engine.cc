@@ -56,23 +56,26 @@ class LogLimiter {
 
 absl::string_view StartModeName(StartMode mode) {
   switch (mode) {
-    case StartMode::kCold: return "cold";
-    case StartMode::kWarm: return "warm";
-    case StartMode::kRestart: return "restart";
+    case StartMode::kCold:
+      return "cold";
+    case StartMode::kWarm:
+      return "warm";
+    case StartMode::kRestart:
+      return "restart";
   }
   return "unknown";
 }
 
 std::string EngineCounters::Summary() const {
   return absl::StrCat(
-      "netlink_messages=", netlink_messages.load(), " netlink_parse_errors=",
-      netlink_parse_errors.load(), " netlink_overflows=", netlink_overflows.load(),
-      " netlink_dumps=", netlink_dumps.load(), " ports_removed_by_resync=",
-      ports_removed_by_resync.load(), " state_db_batches=", state_db_batches.load(),
-      " state_db_writes=", state_db_writes.load(), " state_db_deletes=", state_db_deletes.load(),
-      " redis_connects=", redis_connects.load(), " redis_errors=", redis_errors.load(),
-      " reconciles=", reconciles.load(), " drift_repairs=", drift_repairs.load(),
-      " old_interfaces=", old_interfaces.load());
+      "netlink_messages=", netlink_messages.load(),
+      " netlink_parse_errors=", netlink_parse_errors.load(),
+      " netlink_overflows=", netlink_overflows.load(), " netlink_dumps=", netlink_dumps.load(),
+      " ports_removed_by_resync=", ports_removed_by_resync.load(),
+      " state_db_batches=", state_db_batches.load(), " state_db_writes=", state_db_writes.load(),
+      " state_db_deletes=", state_db_deletes.load(), " redis_connects=", redis_connects.load(),
+      " redis_errors=", redis_errors.load(), " reconciles=", reconciles.load(),
+      " drift_repairs=", drift_repairs.load(), " old_interfaces=", old_interfaces.load());
 }
 
 struct Engine::Connections {
@@ -171,7 +174,8 @@ absl::Status Engine::Startup() {
     }
     counters_.redis_errors.fetch_add(1);
     if (limiter.Allow(absl::Now())) {
-      LOG_WARN("startup: waiting for Redis (", absl::FormatDuration(absl::Trunc(absl::Now() - began, absl::Seconds(1))),
+      LOG_WARN("startup: waiting for Redis (",
+               absl::FormatDuration(absl::Trunc(absl::Now() - began, absl::Seconds(1))),
                " so far): ", status.message(), "; retrying every ",
                absl::FormatDuration(options_.reconnect_max), " at most");
     }
@@ -184,19 +188,19 @@ absl::Status Engine::Startup() {
 absl::Status Engine::TryStartup(Connections& db) {
   // 1. switch_type.
   ASSIGN_OR_RETURN(RedisReply switch_type,
-                   db.config->Command({"HGET", db.config->Key(kDeviceMetadataTable, "localhost"),
-                                       "switch_type"}));
+                   db.config->Command(
+                       {"HGET", db.config->Key(kDeviceMetadataTable, "localhost"), "switch_type"}));
   const bool is_dpu = switch_type.str == "dpu";
 
   // Logging (sonic-compat.md 5): make sure LOGGER|portsyncd has both fields.
   const std::string logger_key = db.config->Key(kLoggerTable, "portsyncd");
   ASSIGN_OR_RETURN(RedisReply logger,
                    db.config->Command({"HMGET", logger_key, "LOGLEVEL", "LOGOUTPUT"}));
-  if (logger.elements.size() != 2 || logger.elements[0].is_nil() ||
-      logger.elements[1].is_nil()) {
+  if (logger.elements.size() != 2 || logger.elements[0].is_nil() || logger.elements[1].is_nil()) {
     ASSIGN_OR_RETURN(RedisReply set, db.config->Command({"HSET", logger_key, "LOGLEVEL", "NOTICE",
                                                          "LOGOUTPUT", "SYSLOG"}));
-    if (set.is_error()) return absl::InternalError(absl::StrCat("HSET ", logger_key, ": ", set.str));
+    if (set.is_error())
+      return absl::InternalError(absl::StrCat("HSET ", logger_key, ": ", set.str));
     logger_level_seen_ = "NOTICE";
   } else {
     logger_level_seen_ = logger.elements[0].str;
@@ -248,7 +252,8 @@ absl::Status Engine::TryStartup(Connections& db) {
     for (size_t j = 0; j + 1 < hashes[i].elements.size(); j += 2) {
       fields.emplace_back(hashes[i].elements[j].str, hashes[i].elements[j + 1].str);
     }
-    if (cold) appl_writes.push_back(ProducerStateSet(kPortTable, appl.separator, appl.id, name, fields));
+    if (cold)
+      appl_writes.push_back(ProducerStateSet(kPortTable, appl.separator, appl.id, name, fields));
     if (name.size() > kMaxInterfaceNameLength) {
       LOG_ERROR("CONFIG_DB ", config_keys[i], ": port name is ", name.size(),
                 " bytes, longer than the kernel's ", kMaxInterfaceNameLength,
@@ -317,9 +322,9 @@ absl::Status Engine::TryStartup(Connections& db) {
              "; a restart of portsyncd will be taken for a fresh start");
   }
 
-  LOG_NOTICE("startup: ", StartModeName(mode), " start", is_dpu ? " (switch_type dpu)" : "",
-             ", ", config_keys.size(), " CONFIG_DB ports, ", appl_keys.size(),
-             " APPL_DB ports, ", old_interfaces.size(), " old interfaces set down");
+  LOG_NOTICE("startup: ", StartModeName(mode), " start", is_dpu ? " (switch_type dpu)" : "", ", ",
+             config_keys.size(), " CONFIG_DB ports, ", appl_keys.size(), " APPL_DB ports, ",
+             old_interfaces.size(), " old interfaces set down");
   redis_connected_.store(true);
   return absl::OkStatus();
 }
@@ -362,8 +367,8 @@ absl::Status Engine::EventLoop() {
       }
       counters_.ports_removed_by_resync.fetch_add(removed.size());
       if (!removed.empty()) {
-        LOG_NOTICE("resync: ", removed.size(), " ports no longer in the kernel: ",
-                   absl::StrJoin(removed, " "));
+        LOG_NOTICE("resync: ", removed.size(),
+                   " ports no longer in the kernel: ", absl::StrJoin(removed, " "));
       }
       if (dump_interrupted_) need_redump = true;
       dump_seq_ = 0;
@@ -407,8 +412,8 @@ void Engine::ProcessNetlink(bool& dump_done, bool& need_redump) {
         if (!event.ok()) {
           counters_.netlink_parse_errors.fetch_add(1);
           if (now - parse_error_logged_ >= absl::Seconds(5)) {
-            LOG_ERROR("netlink: skipped a malformed link message: ", event.status().message(),
-                      " (", parse_errors_unlogged_, " more since the last report)");
+            LOG_ERROR("netlink: skipped a malformed link message: ", event.status().message(), " (",
+                      parse_errors_unlogged_, " more since the last report)");
             parse_error_logged_ = now;
             parse_errors_unlogged_ = 0;
           } else {
@@ -455,16 +460,21 @@ void Engine::WriterLoop() {
   absl::Time down_since = absl::InfinitePast();
   LogLimiter down_log(absl::Seconds(10));
   bool need_reconcile = true;  // the first pass after the initial dump removes stale keys
-  absl::Time next_tick = absl::InfinitePast();
 
   while (true) {
     bool stop = false;
     {
       absl::MutexLock lock(&mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return writer_wake_ || writer_stop_;
-      };
-      const absl::Time deadline = db ? next_tick : next_connect;
+      auto ready = [this]()
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return writer_wake_ || writer_stop_; };
+      // Sleep until woken or the next timer is due; nothing is due before the initial dump,
+      // and the APPL_DB poll only while some port waits for APPL_DB. Idle, that leaves the
+      // LOGGER poll (1 s) and the audit (5 s).
+      absl::Time deadline = absl::InfiniteFuture();
+      if (initial_dump_done_) {
+        deadline = db ? std::min(next_audit_, next_logger_poll_) : next_connect;
+        if (db && model_.HasAwaitingApplDb()) deadline = std::min(deadline, next_pending_poll_);
+      }
       mu_.AwaitWithDeadline(absl::Condition(&ready), deadline);
       writer_wake_ = false;
       stop = writer_stop_;
@@ -523,8 +533,6 @@ void Engine::WriterLoop() {
       next_connect = now;  // first retry right away: the error may have been one dropped link
     }
     if (stop) return;
-    next_tick = now + std::min(options_.pending_poll_interval,
-                               std::min(options_.audit_interval, options_.logger_poll_interval));
   }
 }
 
@@ -556,8 +564,7 @@ absl::Status Engine::Flush(Connections& db) {
   {
     absl::MutexLock lock(&mu_);
     writes = model_.TakeDirty();
-    publish_port_init_done =
-        !port_init_done_sent_ && initial_dump_done_ && model_.pending_empty();
+    publish_port_init_done = !port_init_done_sent_ && initial_dump_done_ && model_.pending_empty();
   }
   if (!writes.empty()) {
     std::vector<RedisArgv> commands;
@@ -644,11 +651,10 @@ absl::Status Engine::Reconcile(Connections& db, bool rewrite_all) {
       const Port* port = model_.Find(audited[i]);
       if (port == nullptr || !port->written || port->dirty) continue;
       const StateFields& w = *port->written;
-      const bool same = reply.elements.size() == 4 &&
-                        reply.elements[0].str == (w.oper_up ? "up" : "down") &&
-                        reply.elements[1].str == "ok" &&
-                        reply.elements[2].str == (w.admin_up ? "up" : "down") &&
-                        reply.elements[3].str == absl::StrCat(w.mtu);
+      const bool same =
+          reply.elements.size() == 4 && reply.elements[0].str == (w.oper_up ? "up" : "down") &&
+          reply.elements[1].str == "ok" && reply.elements[2].str == (w.admin_up ? "up" : "down") &&
+          reply.elements[3].str == absl::StrCat(w.mtu);
       if (!same) {
         model_.MarkDrifted(audited[i]);
         ++drifted;
@@ -696,8 +702,11 @@ absl::Status Engine::PollPendingApplDb(Connections& db) {
 }
 
 absl::Status Engine::PollLogger(Connections& db) {
-  ASSIGN_OR_RETURN(RedisReply reply, db.config->Command({"HGET", db.config->Key(kLoggerTable, "portsyncd"), "LOGLEVEL"}));
-  if (reply.is_nil() || reply.is_error() || reply.str == logger_level_seen_) return absl::OkStatus();
+  ASSIGN_OR_RETURN(
+      RedisReply reply,
+      db.config->Command({"HGET", db.config->Key(kLoggerTable, "portsyncd"), "LOGLEVEL"}));
+  if (reply.is_nil() || reply.is_error() || reply.str == logger_level_seen_)
+    return absl::OkStatus();
   logger_level_seen_ = reply.str;
   std::optional<LogLevel> level = ParseLogLevel(reply.str);
   if (!level) {

@@ -14,19 +14,19 @@ struct LinkEvent {
   enum class Type { kNewLink, kDelLink };
 
   Type type = Type::kNewLink;
-  uint8_t family = 0;       // ifi_family: AF_UNSPEC, or AF_BRIDGE for a bridge port's copy
-  int32_t ifindex = 0;      // ifi_index
-  uint32_t flags = 0;       // ifi_flags (IFF_UP, IFF_RUNNING, IFF_LOWER_UP...)
-  std::string name;         // IFLA_IFNAME, 1..15 bytes
-  uint32_t mtu = 0;         // IFLA_MTU; 0 when absent
+  uint8_t family = 0;   // ifi_family: AF_UNSPEC, or AF_BRIDGE for a bridge port's copy
+  int32_t ifindex = 0;  // ifi_index
+  uint32_t flags = 0;   // ifi_flags (IFF_UP, IFF_RUNNING, IFF_LOWER_UP...)
+  std::string name;     // IFLA_IFNAME, 1..15 bytes
+  uint32_t mtu = 0;     // IFLA_MTU; 0 when absent
   bool has_mtu = false;
-  uint32_t master = 0;      // IFLA_MASTER ifindex; 0 when absent
-  std::string kind;         // IFLA_LINKINFO/IFLA_INFO_KIND ("veth", "team", "bridge"), may be empty
-  uint8_t operstate = 0;    // IFLA_OPERSTATE (IF_OPER_*); 0 (unknown) when absent
-  std::string mac;          // IFLA_ADDRESS as "aa:bb:cc:dd:ee:ff"; empty when absent
+  uint32_t master = 0;    // IFLA_MASTER ifindex; 0 when absent
+  std::string kind;       // IFLA_LINKINFO/IFLA_INFO_KIND ("veth", "team", "bridge"), may be empty
+  uint8_t operstate = 0;  // IFLA_OPERSTATE (IF_OPER_*); 0 (unknown) when absent
+  std::string mac;        // IFLA_ADDRESS as "aa:bb:cc:dd:ee:ff"; empty when absent
 
-  bool admin_up() const;    // IFF_UP
-  bool oper_up() const;     // IFF_RUNNING (SONiC's netdev_oper_status)
+  bool admin_up() const;  // IFF_UP
+  bool oper_up() const;   // IFF_RUNNING (SONiC's netdev_oper_status)
   bool operator==(const LinkEvent&) const = default;
 };
 

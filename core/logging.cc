@@ -14,8 +14,8 @@ namespace {
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kNotice)};
 
-constexpr absl::string_view kNames[] = {"EMERG", "ALERT", "CRIT", "ERROR",
-                                       "WARN",  "NOTICE", "INFO", "DEBUG"};
+constexpr absl::string_view kNames[] = {"EMERG", "ALERT",  "CRIT", "ERROR",
+                                        "WARN",  "NOTICE", "INFO", "DEBUG"};
 
 bool UnderJournal() {
   static const bool under_journal = std::getenv("JOURNAL_STREAM") != nullptr;

@@ -27,10 +27,9 @@ absl::Status ForEachAttribute(const void* begin, size_t len, absl::string_view w
     }
     const auto* attr = reinterpret_cast<const nlattr*>(p);
     if (attr->nla_len < sizeof(nlattr) || attr->nla_len > left) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ": attribute type ",
-                                                     mnl_attr_get_type(attr), " has length ",
-                                                     attr->nla_len, " but ", left,
-                                                     " bytes remain (truncated)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": attribute type ", mnl_attr_get_type(attr), " has length ",
+                       attr->nla_len, " but ", left, " bytes remain (truncated)"));
     }
     absl::Status status = fn(attr);
     if (!status.ok()) return status;
@@ -44,9 +43,8 @@ absl::Status ForEachAttribute(const void* begin, size_t len, absl::string_view w
 
 absl::Status ExpectPayload(const nlattr* attr, size_t size, absl::string_view what) {
   if (mnl_attr_get_payload_len(attr) != size) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": payload is ",
-                                                   mnl_attr_get_payload_len(attr),
-                                                   " bytes, expected ", size));
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, ": payload is ", mnl_attr_get_payload_len(attr), " bytes, expected ", size));
   }
   return absl::OkStatus();
 }
@@ -68,15 +66,14 @@ absl::Status ParseName(const nlattr* attr, LinkEvent& event) {
 }
 
 absl::Status ParseLinkInfo(const nlattr* linkinfo, LinkEvent& event) {
-  return ForEachAttribute(
-      mnl_attr_get_payload(linkinfo), mnl_attr_get_payload_len(linkinfo), "IFLA_LINKINFO",
-      [&](const nlattr* attr) -> absl::Status {
-        if (mnl_attr_get_type(attr) != IFLA_INFO_KIND) return absl::OkStatus();
-        const char* data = static_cast<const char*>(mnl_attr_get_payload(attr));
-        const size_t len = mnl_attr_get_payload_len(attr);
-        event.kind.assign(data, strnlen(data, len));
-        return absl::OkStatus();
-      });
+  return ForEachAttribute(mnl_attr_get_payload(linkinfo), mnl_attr_get_payload_len(linkinfo),
+                          "IFLA_LINKINFO", [&](const nlattr* attr) -> absl::Status {
+                            if (mnl_attr_get_type(attr) != IFLA_INFO_KIND) return absl::OkStatus();
+                            const char* data = static_cast<const char*>(mnl_attr_get_payload(attr));
+                            const size_t len = mnl_attr_get_payload_len(attr);
+                            event.kind.assign(data, strnlen(data, len));
+                            return absl::OkStatus();
+                          });
 }
 
 }  // namespace
@@ -110,8 +107,8 @@ absl::StatusOr<LinkEvent> ParseLinkMessage(const nlmsghdr* nlh) {
   const char* attrs = static_cast<const char*>(mnl_nlmsg_get_payload(nlh)) + attr_offset;
 
   bool have_name = false;
-  absl::Status status = ForEachAttribute(
-      attrs, attr_len, "link message", [&](const nlattr* attr) -> absl::Status {
+  absl::Status status =
+      ForEachAttribute(attrs, attr_len, "link message", [&](const nlattr* attr) -> absl::Status {
         switch (mnl_attr_get_type(attr)) {
           case IFLA_IFNAME:
             have_name = true;

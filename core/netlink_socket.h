@@ -36,7 +36,8 @@ class NetlinkSocket {
   };
 
   // Opens the event socket (joined to RTNLGRP_LINK, non-blocking) and the request socket.
-  [[nodiscard]] static absl::StatusOr<std::unique_ptr<NetlinkSocket>> Create(const Options& options);
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<NetlinkSocket>> Create(
+      const Options& options);
   ~NetlinkSocket();
   NetlinkSocket(const NetlinkSocket&) = delete;
   NetlinkSocket& operator=(const NetlinkSocket&) = delete;
@@ -50,9 +51,10 @@ class NetlinkSocket {
   // with nlmsg_seq == the returned sequence number, ending with NLMSG_DONE.
   [[nodiscard]] absl::StatusOr<uint32_t> RequestDump();
 
-  // Reads the datagrams queued now (at most `max_datagrams`) without blocking, and calls `on_message` for each netlink
-  // message in each (NEWLINK, DELLINK, DONE, ERROR...). Messages whose header is inconsistent
-  // with the datagram are not passed on; they count in `malformed_headers`.
+  // Reads the datagrams queued now (at most `max_datagrams`) without blocking, and calls
+  // `on_message` for each netlink message in each (NEWLINK, DELLINK, DONE, ERROR...). Messages
+  // whose header is inconsistent with the datagram are not passed on; they count in
+  // `malformed_headers`.
   [[nodiscard]] absl::StatusOr<ReadResult> ReadAvailable(
       absl::FunctionRef<void(const nlmsghdr*)> on_message, int max_datagrams);
 

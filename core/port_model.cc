@@ -12,14 +12,22 @@ StateFields Port::fields() const {
 
 absl::string_view ApplyOutcomeName(ApplyOutcome outcome) {
   switch (outcome) {
-    case ApplyOutcome::kIgnoredName: return "ignored_name";
-    case ApplyOutcome::kIgnoredTeam: return "ignored_team";
-    case ApplyOutcome::kIgnoredDelWithMaster: return "ignored_dellink_with_master";
-    case ApplyOutcome::kIgnoredOldInterface: return "ignored_old_interface";
-    case ApplyOutcome::kAdded: return "added";
-    case ApplyOutcome::kChanged: return "changed";
-    case ApplyOutcome::kUnchanged: return "unchanged";
-    case ApplyOutcome::kRemoved: return "removed";
+    case ApplyOutcome::kIgnoredName:
+      return "ignored_name";
+    case ApplyOutcome::kIgnoredTeam:
+      return "ignored_team";
+    case ApplyOutcome::kIgnoredDelWithMaster:
+      return "ignored_dellink_with_master";
+    case ApplyOutcome::kIgnoredOldInterface:
+      return "ignored_old_interface";
+    case ApplyOutcome::kAdded:
+      return "added";
+    case ApplyOutcome::kChanged:
+      return "changed";
+    case ApplyOutcome::kUnchanged:
+      return "unchanged";
+    case ApplyOutcome::kRemoved:
+      return "removed";
   }
   return "unknown";
 }
@@ -51,6 +59,7 @@ ApplyOutcome PortModel::Apply(const LinkEvent& event, absl::Time now) {
     seen_in_dump_.erase(event.name);
     // Upstream deletes the STATE_DB key on every such DELLINK, whether or not it wrote it.
     port.in_kernel = false;
+    awaiting_appl_db_.erase(port.name);
     port.delete_first = true;
     port.last_change = now;
     MarkDirty(port);
@@ -75,7 +84,10 @@ ApplyOutcome PortModel::Apply(const LinkEvent& event, absl::Time now) {
   if (!event.mac.empty()) port.mac = event.mac;
   if (was_in_kernel && before.oper_up && !port.fields().oper_up) ++port.oper_flaps;
 
-  if (!port.in_appl_db && added) newly_awaiting_ = true;
+  if (!port.in_appl_db && added) {
+    awaiting_appl_db_.insert(port.name);
+    newly_awaiting_ = true;
+  }
   if (port.in_appl_db) {
     pending_.erase(port.name);
     // Upstream writes STATE_DB on every NEWLINK of a known port; we write when what STATE_DB
@@ -109,19 +121,12 @@ bool PortModel::SetInApplDb(const std::string& name) {
   Port& port = GetOrCreate(name);
   if (port.in_appl_db) return false;
   port.in_appl_db = true;
+  awaiting_appl_db_.erase(name);
   if (!port.in_kernel) return false;
   // The netdev was seen before APPL_DB knew the port: publish the remembered state now.
   pending_.erase(name);
   MarkDirty(port);
   return true;
-}
-
-std::vector<std::string> PortModel::AwaitingApplDb() const {
-  std::vector<std::string> names;
-  for (const auto& [name, port] : ports_) {
-    if (port.in_kernel && !port.in_appl_db) names.push_back(name);
-  }
-  return names;
 }
 
 void PortModel::BeginDump() {
@@ -136,6 +141,7 @@ std::vector<std::string> PortModel::EndDump() {
     if (port.in_kernel && !seen_in_dump_.contains(name)) {
       // Its DELLINK was among the lost messages.
       port.in_kernel = false;
+      awaiting_appl_db_.erase(name);
       port.delete_first = true;
       ++sequence_;
       removed.push_back(name);

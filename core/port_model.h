@@ -22,10 +22,10 @@
 #include <set>
 #include <string>
 #include <utility>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "core/link_event.h"
 
@@ -52,7 +52,7 @@ struct Port {
   bool in_appl_db = false;    // APPL_DB PORT_TABLE:<name> exists (sticky once seen)
   bool in_config_db = false;  // CONFIG_DB PORT|<name> existed at startup
   absl::Time last_change = absl::InfinitePast();  // last kernel-visible change
-  uint64_t oper_flaps = 0;                         // oper up -> down transitions since start
+  uint64_t oper_flaps = 0;                        // oper up -> down transitions since start
 
   // STATE_DB bookkeeping.
   std::optional<StateFields> written;  // what our last successful write left there
@@ -75,14 +75,14 @@ struct StateWrite {
 
 // What Apply() did with an event, for counters and for the change stream.
 enum class ApplyOutcome {
-  kIgnoredName,          // not Ethernet*/PortChannel*
-  kIgnoredTeam,          // link kind "team"
-  kIgnoredDelWithMaster, // RTM_DELLINK carrying IFLA_MASTER
-  kIgnoredOldInterface,  // ifindex of an old interface
-  kAdded,                // netdev appeared
-  kChanged,              // netdev changed something we track
-  kUnchanged,            // nothing we track changed (e.g. AF_BRIDGE copy)
-  kRemoved,              // netdev deleted
+  kIgnoredName,           // not Ethernet*/PortChannel*
+  kIgnoredTeam,           // link kind "team"
+  kIgnoredDelWithMaster,  // RTM_DELLINK carrying IFLA_MASTER
+  kIgnoredOldInterface,   // ifindex of an old interface
+  kAdded,                 // netdev appeared
+  kChanged,               // netdev changed something we track
+  kUnchanged,             // nothing we track changed (e.g. AF_BRIDGE copy)
+  kRemoved,               // netdev deleted
 };
 absl::string_view ApplyOutcomeName(ApplyOutcome outcome);
 
@@ -105,7 +105,10 @@ class PortModel {
   // writing; returns true when that happened (sonic-compat.md 7.3).
   bool SetInApplDb(const std::string& name);
   // Ports in the kernel that APPL_DB does not know yet: the pending-APPL poll asks about these.
-  std::vector<std::string> AwaitingApplDb() const;
+  std::vector<std::string> AwaitingApplDb() const {
+    return std::vector<std::string>(awaiting_appl_db_.begin(), awaiting_appl_db_.end());
+  }
+  bool HasAwaitingApplDb() const { return !awaiting_appl_db_.empty(); }
   // True once since a netdev appeared that APPL_DB is not known to have: the writer asks APPL_DB
   // right away instead of at the next poll (orchagent usually creates the APPL_DB entry after
   // our startup scan and before the netdev, so this is the common path at boot).
@@ -147,6 +150,7 @@ class PortModel {
   absl::flat_hash_set<int32_t> old_ifindexes_;
   std::set<std::string, std::less<>> old_names_;
   std::set<std::string> dirty_;
+  std::set<std::string> awaiting_appl_db_;  // in_kernel && !in_appl_db
   bool dump_in_progress_ = false;
   bool newly_awaiting_ = false;
   std::set<std::string> seen_in_dump_;

@@ -9,7 +9,6 @@
 namespace portsyncd {
 namespace {
 
-
 RedisReply CopyReply(const redisReply* reply) {
   RedisReply out;
   switch (reply->type) {
@@ -77,15 +76,14 @@ absl::StatusOr<std::unique_ptr<RedisConnection>> RedisConnection::Connect(
         absl::StrCat("cannot allocate a Redis context for ", endpoint.Describe()));
   }
   if (context->err != 0) {
-    std::string message = absl::StrCat("cannot connect to ", endpoint.Describe(), ": ",
-                                       context->errstr);
+    std::string message =
+        absl::StrCat("cannot connect to ", endpoint.Describe(), ": ", context->errstr);
     redisFree(context);
     return absl::UnavailableError(message);
   }
   redisSetTimeout(context, tv);
   auto connection = std::unique_ptr<RedisConnection>(new RedisConnection(context, endpoint));
-  ASSIGN_OR_RETURN(RedisReply reply,
-                   connection->Command({"SELECT", absl::StrCat(endpoint.id)}));
+  ASSIGN_OR_RETURN(RedisReply reply, connection->Command({"SELECT", absl::StrCat(endpoint.id)}));
   if (reply.is_error()) {
     return absl::FailedPreconditionError(
         absl::StrCat(endpoint.Describe(), ": SELECT ", endpoint.id, " failed: ", reply.str));
@@ -106,7 +104,8 @@ absl::StatusOr<RedisReply> RedisConnection::Command(const RedisArgv& argv) {
 
 absl::StatusOr<std::vector<RedisReply>> RedisConnection::Pipeline(
     const std::vector<RedisArgv>& commands) {
-  if (broken_) return absl::UnavailableError(absl::StrCat(endpoint_.Describe(), ": connection broken"));
+  if (broken_)
+    return absl::UnavailableError(absl::StrCat(endpoint_.Describe(), ": connection broken"));
   for (const RedisArgv& argv : commands) AppendArgv(context_, argv);
   std::vector<RedisReply> replies;
   replies.reserve(commands.size());
@@ -129,9 +128,9 @@ absl::Status CheckReplies(const std::vector<RedisArgv>& commands,
                           const std::vector<RedisReply>& replies) {
   for (size_t i = 0; i < replies.size() && i < commands.size(); ++i) {
     if (replies[i].is_error()) {
-      return absl::InternalError(absl::StrCat(
-          "Redis refused ", commands[i][0], commands[i].size() > 1 ? " " : "",
-          commands[i].size() > 1 ? commands[i][1] : "", ": ", replies[i].str));
+      return absl::InternalError(
+          absl::StrCat("Redis refused ", commands[i][0], commands[i].size() > 1 ? " " : "",
+                       commands[i].size() > 1 ? commands[i][1] : "", ": ", replies[i].str));
     }
   }
   return absl::OkStatus();
@@ -142,12 +141,11 @@ absl::StatusOr<std::vector<std::string>> ScanKeys(RedisConnection& connection,
   std::vector<std::string> keys;
   std::string cursor = "0";
   do {
-    ASSIGN_OR_RETURN(RedisReply reply,
-                     connection.Command({"SCAN", cursor, "MATCH", std::string(pattern), "COUNT",
-                                         "1000"}));
+    ASSIGN_OR_RETURN(RedisReply reply, connection.Command({"SCAN", cursor, "MATCH",
+                                                           std::string(pattern), "COUNT", "1000"}));
     if (reply.type != RedisReply::Type::kArray || reply.elements.size() != 2) {
-      return absl::InternalError(absl::StrCat(connection.endpoint().Describe(),
-                                              ": unexpected SCAN reply ", reply.str));
+      return absl::InternalError(
+          absl::StrCat(connection.endpoint().Describe(), ": unexpected SCAN reply ", reply.str));
     }
     cursor = reply.elements[0].str;
     for (RedisReply& key : reply.elements[1].elements) keys.push_back(std::move(key.str));
@@ -159,8 +157,8 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> HashGetAll(
     RedisConnection& connection, const std::string& key) {
   ASSIGN_OR_RETURN(RedisReply reply, connection.Command({"HGETALL", key}));
   if (reply.is_error()) {
-    return absl::InternalError(absl::StrCat(connection.endpoint().Describe(), ": HGETALL ", key,
-                                            ": ", reply.str));
+    return absl::InternalError(
+        absl::StrCat(connection.endpoint().Describe(), ": HGETALL ", key, ": ", reply.str));
   }
   std::vector<std::pair<std::string, std::string>> fields;
   for (size_t i = 0; i + 1 < reply.elements.size(); i += 2) {

@@ -21,11 +21,16 @@ return added
 }  // namespace
 
 RedisArgv StateFieldsHset(const std::string& key, const StateFields& fields) {
-  return {"HSET",         key,
-          "netdev_oper_status", fields.oper_up ? "up" : "down",
-          kStateField,  "ok",
-          "admin_status", fields.admin_up ? "up" : "down",
-          "mtu",          absl::StrCat(fields.mtu)};
+  return {"HSET",
+          key,
+          "netdev_oper_status",
+          fields.oper_up ? "up" : "down",
+          kStateField,
+          "ok",
+          "admin_status",
+          fields.admin_up ? "up" : "down",
+          "mtu",
+          absl::StrCat(fields.mtu)};
 }
 
 RedisArgv ProducerStateSet(absl::string_view table, absl::string_view separator, int appl_db_id,

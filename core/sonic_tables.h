@@ -3,17 +3,17 @@
 #define PORTSYNCD_CORE_SONIC_TABLES_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <utility>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "core/port_model.h"
 #include "core/redis_connection.h"
 
 namespace portsyncd {
 
-inline constexpr char kPortTable[] = "PORT_TABLE";          // APPL_DB and STATE_DB
-inline constexpr char kConfigPortTable[] = "PORT";          // CONFIG_DB
+inline constexpr char kPortTable[] = "PORT_TABLE";  // APPL_DB and STATE_DB
+inline constexpr char kConfigPortTable[] = "PORT";  // CONFIG_DB
 inline constexpr char kDeviceMetadataTable[] = "DEVICE_METADATA";
 inline constexpr char kLoggerTable[] = "LOGGER";
 inline constexpr char kWarmRestartEnableTable[] = "WARM_RESTART_ENABLE_TABLE";

@@ -64,9 +64,9 @@ class Reader {
     for (const auto& [key, value] : root_.as_table()) {
       if (value.is_table()) {
         if (!known_tables_.contains(key)) {
-          return ValueError(path_, value, key,
-                            absl::StrCat("unknown table; known tables: ",
-                                         absl::StrJoin(known_tables_, ", ")));
+          return ValueError(
+              path_, value, key,
+              absl::StrCat("unknown table; known tables: ", absl::StrJoin(known_tables_, ", ")));
         }
         for (const auto& [inner, inner_value] : value.as_table()) {
           if (!known_.contains(Name(key, inner))) {
@@ -127,9 +127,10 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view text, const std
   RETURN_IF_ERROR(reader.String("", "log_level", config.log_level));
   if (!ParseLogLevel(config.log_level)) {
     const toml::value& v = toml::find(root, "log_level");
-    return ValueError(path, v, "log_level",
-                      absl::StrCat("'", config.log_level,
-                                   "' is not one of EMERG ALERT CRIT ERROR WARN NOTICE INFO DEBUG"));
+    return ValueError(
+        path, v, "log_level",
+        absl::StrCat("'", config.log_level,
+                     "' is not one of EMERG ALERT CRIT ERROR WARN NOTICE INFO DEBUG"));
   }
 
   int64_t buffer = engine.netlink_receive_buffer_bytes;
@@ -138,16 +139,16 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view text, const std
   engine.netlink_receive_buffer_bytes = static_cast<int>(buffer);
 
   RETURN_IF_ERROR(reader.Milliseconds("redis", "timeout_ms", 10, 60'000, engine.redis_timeout));
-  RETURN_IF_ERROR(reader.Milliseconds("redis", "reconnect_initial_ms", 1, 60'000,
-                                      engine.reconnect_initial));
-  RETURN_IF_ERROR(reader.Milliseconds("redis", "reconnect_max_ms", 1, 60'000,
-                                      engine.reconnect_max));
-  RETURN_IF_ERROR(reader.Milliseconds("redis", "pending_poll_ms", 10, 60'000,
-                                      engine.pending_poll_interval));
-  RETURN_IF_ERROR(reader.Milliseconds("redis", "audit_interval_ms", 100, 3'600'000,
-                                      engine.audit_interval));
-  RETURN_IF_ERROR(reader.Milliseconds("redis", "logger_poll_ms", 100, 60'000,
-                                      engine.logger_poll_interval));
+  RETURN_IF_ERROR(
+      reader.Milliseconds("redis", "reconnect_initial_ms", 1, 60'000, engine.reconnect_initial));
+  RETURN_IF_ERROR(
+      reader.Milliseconds("redis", "reconnect_max_ms", 1, 60'000, engine.reconnect_max));
+  RETURN_IF_ERROR(
+      reader.Milliseconds("redis", "pending_poll_ms", 10, 60'000, engine.pending_poll_interval));
+  RETURN_IF_ERROR(
+      reader.Milliseconds("redis", "audit_interval_ms", 100, 3'600'000, engine.audit_interval));
+  RETURN_IF_ERROR(
+      reader.Milliseconds("redis", "logger_poll_ms", 100, 60'000, engine.logger_poll_interval));
   if (engine.reconnect_initial > engine.reconnect_max) {
     // At least one of the two is in the file (the defaults are consistent); name that one.
     const toml::table& redis = toml::find(root, "redis").as_table();

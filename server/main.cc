@@ -30,7 +30,9 @@ publishes CONFIG_DB ports to APPL_DB at cold start, and signals PortConfigDone/P
 Drop-in replacement for sonic-swss portsyncd; see docs/COMPATIBILITY.md.
 
 Options:
-  -c, --config PATH        TOML config file (default )" "/etc/sonic/portsyncd.conf" R"(, used when
+  -c, --config PATH        TOML config file (default )"
+                          "/etc/sonic/portsyncd.conf"
+                          R"(, used when
                            it exists; an explicit PATH must exist)
   -d, --db-config PATH     SONiC database_config.json (default
                            /var/run/redis/sonic-db/database_config.json)
@@ -71,8 +73,12 @@ std::optional<int> ParseCommandLine(int argc, char** argv, CommandLine& cl) {
   int opt;
   while ((opt = getopt_long(argc, argv, "c:d:l:r:b:thV", kOptions, nullptr)) != -1) {
     switch (opt) {
-      case 'c': cl.config_path = optarg; break;
-      case 'd': cl.db_config = optarg; break;
+      case 'c':
+        cl.config_path = optarg;
+        break;
+      case 'd':
+        cl.db_config = optarg;
+        break;
       case 'l':
         if (!ParseLogLevel(optarg)) {
           std::cerr << "portsyncd: --log-level '" << optarg
@@ -81,7 +87,9 @@ std::optional<int> ParseCommandLine(int argc, char** argv, CommandLine& cl) {
         }
         cl.log_level = optarg;
         break;
-      case 'r': cl.runtime_dir = optarg; break;
+      case 'r':
+        cl.runtime_dir = optarg;
+        break;
       case 'b': {
         int64_t n = 0;
         if (!absl::SimpleAtoi(optarg, &n) || n < 64 * 1024 || n > (1 << 30)) {
@@ -92,14 +100,23 @@ std::optional<int> ParseCommandLine(int argc, char** argv, CommandLine& cl) {
         cl.netlink_buffer = n;
         break;
       }
-      case 't': cl.check_only = true; break;
-      case 'h': std::cout << kUsage; return 0;
-      case 'V': std::cout << "portsyncd " << PORTSYNCD_VERSION << "\n"; return 0;
-      default: std::cerr << "Try 'portsyncd --help'.\n"; return 2;
+      case 't':
+        cl.check_only = true;
+        break;
+      case 'h':
+        std::cout << kUsage;
+        return 0;
+      case 'V':
+        std::cout << "portsyncd " << PORTSYNCD_VERSION << "\n";
+        return 0;
+      default:
+        std::cerr << "Try 'portsyncd --help'.\n";
+        return 2;
     }
   }
   if (optind < argc) {
-    std::cerr << "portsyncd: unexpected argument '" << argv[optind] << "'\nTry 'portsyncd --help'.\n";
+    std::cerr << "portsyncd: unexpected argument '" << argv[optind]
+              << "'\nTry 'portsyncd --help'.\n";
     return 2;
   }
   return std::nullopt;
@@ -122,7 +139,8 @@ int Main(int argc, char** argv) {
   if (cl.db_config) config.engine.db_config_path = *cl.db_config;
   if (cl.log_level) config.log_level = *cl.log_level;
   if (cl.runtime_dir) config.engine.runtime_dir = *cl.runtime_dir;
-  if (cl.netlink_buffer) config.engine.netlink_receive_buffer_bytes = static_cast<int>(*cl.netlink_buffer);
+  if (cl.netlink_buffer)
+    config.engine.netlink_receive_buffer_bytes = static_cast<int>(*cl.netlink_buffer);
   SetLogLevel(*ParseLogLevel(config.log_level));
 
   // Block the signals before any thread starts, so only the signal thread receives them.
@@ -157,8 +175,8 @@ int Main(int argc, char** argv) {
     }
   });
 
-  LOG_NOTICE("portsyncd ", PORTSYNCD_VERSION, " starting: db config ",
-             config.engine.db_config_path, ", runtime dir ", config.engine.runtime_dir);
+  LOG_NOTICE("portsyncd ", PORTSYNCD_VERSION, " starting: db config ", config.engine.db_config_path,
+             ", runtime dir ", config.engine.runtime_dir);
   absl::Status status = (*engine)->Run();
   pthread_kill(signal_thread.native_handle(), SIGUSR1);
   signal_thread.join();

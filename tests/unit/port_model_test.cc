@@ -159,6 +159,14 @@ TEST_F(PortModelTest, ANewNetdevUnknownToApplDbAsksForAnImmediateCheckOnce) {
   EXPECT_FALSE(model_.TakeNewlyAwaiting());
 }
 
+TEST_F(PortModelTest, DeletedNetdevNoLongerAwaitsApplDb) {
+  model_.Apply(NewLink("Ethernet8", 7), kNow);
+  EXPECT_TRUE(model_.HasAwaitingApplDb());
+  model_.Apply(DelLink("Ethernet8", 7), kNow);
+  EXPECT_FALSE(model_.HasAwaitingApplDb());
+  EXPECT_THAT(model_.AwaitingApplDb(), IsEmpty());
+}
+
 TEST_F(PortModelTest, PendingClearsOnlyWhenAKnownPortAppears) {
   model_.AddConfigPort("Ethernet0");
   model_.AddConfigPort("Ethernet8");

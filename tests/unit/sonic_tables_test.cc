@@ -16,8 +16,8 @@ TEST(SonicTablesTest, StateHsetCarriesTheFourFieldsInUpstreamOrder) {
 }
 
 TEST(SonicTablesTest, ProducerStateSetNamesChannelKeySetAndStagingHash) {
-  RedisArgv argv = ProducerStateSet("PORT_TABLE", ":", 0, "Ethernet0",
-                                    {{"lanes", "0,1"}, {"mtu", "9100"}});
+  RedisArgv argv =
+      ProducerStateSet("PORT_TABLE", ":", 0, "Ethernet0", {{"lanes", "0,1"}, {"mtu", "9100"}});
   ASSERT_EQ(argv.size(), 12u);
   EXPECT_EQ(argv[0], "EVAL");
   EXPECT_THAT(argv[1], HasSubstr("SADD"));
