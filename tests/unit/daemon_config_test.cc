@@ -51,6 +51,8 @@ struct BadCase {
   const char* text;
   const char* expected;  // "<file>:<line>: <key>: ..."
 };
+// Names the case in test output instead of dumping its bytes.
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
 
 class DaemonConfigBadTest : public ::testing::TestWithParam<BadCase> {};
 
