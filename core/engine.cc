@@ -164,9 +164,10 @@ absl::Status Engine::Startup() {
   absl::Duration backoff = options_.reconnect_initial;
   LogLimiter limiter(absl::Seconds(10));
   const absl::Time began = absl::Now();
+  StartupProgress progress;
   while (!stopping_.load()) {
     absl::StatusOr<std::unique_ptr<Connections>> db = Connect();
-    absl::Status status = db.ok() ? TryStartup(**db) : db.status();
+    absl::Status status = db.ok() ? TryStartup(**db, progress) : db.status();
     if (status.ok()) return absl::OkStatus();
     if (status.code() != absl::StatusCode::kUnavailable &&
         status.code() != absl::StatusCode::kInternal) {
@@ -185,77 +186,69 @@ absl::Status Engine::Startup() {
   return absl::OkStatus();
 }
 
-absl::Status Engine::TryStartup(Connections& db) {
+absl::Status Engine::TryStartup(Connections& db, StartupProgress& progress) {
+  // Reads first, writes after, and every write guarded by `progress`, so a retry after a Redis
+  // failure halfway through neither counts a warm restart twice nor re-derives the pending set
+  // from APPL_DB entries that orchagent made out of our own publication.
+
   // 1. switch_type.
   ASSIGN_OR_RETURN(RedisReply switch_type,
                    db.config->Command(
                        {"HGET", db.config->Key(kDeviceMetadataTable, "localhost"), "switch_type"}));
   const bool is_dpu = switch_type.str == "dpu";
 
-  // Logging (sonic-compat.md 5): make sure LOGGER|portsyncd has both fields.
+  // 2. Warm restart (sonic-compat.md 4) and our own restart marker (7.7): decided once.
+  const std::string warm_key = db.state->Key(kWarmRestartTable, "portsyncd");
+  const std::string marker = RestartMarkerPath(options_.runtime_dir);
+  if (!progress.mode) {
+    auto enabled = [&](absl::string_view who) -> absl::StatusOr<bool> {
+      absl::StatusOr<RedisReply> r =
+          db.state->Command({"HGET", db.state->Key(kWarmRestartEnableTable, who), "enable"});
+      if (!r.ok()) return r.status();
+      return r->str == "true";
+    };
+    ASSIGN_OR_RETURN(bool warm_system, enabled("system"));
+    ASSIGN_OR_RETURN(bool warm_swss, enabled("swss"));
+    const bool restarted = access(marker.c_str(), F_OK) == 0;
+    StartMode mode = StartMode::kCold;
+    if (warm_system || warm_swss) {
+      ASSIGN_OR_RETURN(RedisReply count, db.state->Command({"HGET", warm_key, "restore_count"}));
+      int64_t restore_count = 0;
+      if (count.is_nil() || !absl::SimpleAtoi(count.str, &restore_count)) {
+        progress.restore_count = "0";
+      } else {
+        progress.restore_count = absl::StrCat(restore_count + 1);
+        mode = StartMode::kWarm;
+      }
+    } else if (!restarted) {
+      progress.restore_count = "0";
+    }
+    if (mode == StartMode::kCold && restarted) mode = StartMode::kRestart;
+    progress.mode = mode;
+  }
+  const StartMode mode = *progress.mode;
+  const bool cold = mode == StartMode::kCold;
+
+  // Logging (sonic-compat.md 5).
   const std::string logger_key = db.config->Key(kLoggerTable, "portsyncd");
   ASSIGN_OR_RETURN(RedisReply logger,
                    db.config->Command({"HMGET", logger_key, "LOGLEVEL", "LOGOUTPUT"}));
-  if (logger.elements.size() != 2 || logger.elements[0].is_nil() || logger.elements[1].is_nil()) {
-    ASSIGN_OR_RETURN(RedisReply set, db.config->Command({"HSET", logger_key, "LOGLEVEL", "NOTICE",
-                                                         "LOGOUTPUT", "SYSLOG"}));
-    if (set.is_error())
-      return absl::InternalError(absl::StrCat("HSET ", logger_key, ": ", set.str));
-    logger_level_seen_ = "NOTICE";
-  } else {
-    logger_level_seen_ = logger.elements[0].str;
-  }
+  const bool logger_complete =
+      logger.elements.size() == 2 && !logger.elements[0].is_nil() && !logger.elements[1].is_nil();
 
-  // 2. Warm restart (sonic-compat.md 4) and our own restart marker (7.7).
-  auto enabled = [&](absl::string_view who) -> absl::StatusOr<bool> {
-    absl::StatusOr<RedisReply> r =
-        db.state->Command({"HGET", db.state->Key(kWarmRestartEnableTable, who), "enable"});
-    if (!r.ok()) return r.status();
-    return r->str == "true";
-  };
-  ASSIGN_OR_RETURN(bool warm_system, enabled("system"));
-  ASSIGN_OR_RETURN(bool warm_swss, enabled("swss"));
-  const std::string warm_key = db.state->Key(kWarmRestartTable, "portsyncd");
-  const std::string marker = RestartMarkerPath(options_.runtime_dir);
-  const bool restarted = access(marker.c_str(), F_OK) == 0;
-  StartMode mode = StartMode::kCold;
-  if (warm_system || warm_swss) {
-    ASSIGN_OR_RETURN(RedisReply count, db.state->Command({"HGET", warm_key, "restore_count"}));
-    int64_t restore_count = 0;
-    if (count.is_nil() || !absl::SimpleAtoi(count.str, &restore_count)) {
-      ASSIGN_OR_RETURN(RedisReply r, db.state->Command({"HSET", warm_key, "restore_count", "0"}));
-    } else {
-      ASSIGN_OR_RETURN(RedisReply r, db.state->Command({"HSET", warm_key, "restore_count",
-                                                        absl::StrCat(restore_count + 1)}));
-      mode = StartMode::kWarm;
-    }
-  } else if (!restarted) {
-    ASSIGN_OR_RETURN(RedisReply r, db.state->Command({"HSET", warm_key, "restore_count", "0"}));
-  }
-  if (mode == StartMode::kCold && restarted) mode = StartMode::kRestart;
-  start_mode_ = mode;
-  const bool cold = mode == StartMode::kCold;
-
-  // 4. CONFIG_DB PORT table -> pending set; cold start copies it to APPL_DB.
+  // 4. CONFIG_DB PORT table -> pending set.
   const std::string config_prefix = db.config->Key(kConfigPortTable, "");
   ASSIGN_OR_RETURN(std::vector<std::string> config_keys,
                    ScanKeys(*db.config, absl::StrCat(config_prefix, "*")));
   std::vector<RedisArgv> reads;
   for (const std::string& key : config_keys) reads.push_back({"HGETALL", key});
   ASSIGN_OR_RETURN(std::vector<RedisReply> hashes, db.config->Pipeline(reads));
+  RETURN_IF_ERROR(CheckReplies(reads, hashes));
   std::vector<std::string> config_ports;
-  std::vector<RedisArgv> appl_writes;
-  const DbEndpoint& appl = db.appl->endpoint();
-  for (size_t i = 0; i < config_keys.size(); ++i) {
-    std::string name = config_keys[i].substr(config_prefix.size());
-    FieldValues fields;
-    for (size_t j = 0; j + 1 < hashes[i].elements.size(); j += 2) {
-      fields.emplace_back(hashes[i].elements[j].str, hashes[i].elements[j + 1].str);
-    }
-    if (cold)
-      appl_writes.push_back(ProducerStateSet(kPortTable, appl.separator, appl.id, name, fields));
+  for (const std::string& key : config_keys) {
+    std::string name = key.substr(config_prefix.size());
     if (name.size() > kMaxInterfaceNameLength) {
-      LOG_ERROR("CONFIG_DB ", config_keys[i], ": port name is ", name.size(),
+      LOG_ERROR("CONFIG_DB ", key, ": port name is ", name.size(),
                 " bytes, longer than the kernel's ", kMaxInterfaceNameLength,
                 "-byte limit; no netdev can have it, so PortInitDone will not wait for it. "
                 "Rename the port in CONFIG_DB.");
@@ -263,28 +256,62 @@ absl::Status Engine::TryStartup(Connections& db) {
     }
     config_ports.push_back(std::move(name));
   }
-  if (cold) {
-    appl_writes.push_back(ProducerStateSet(kPortTable, appl.separator, appl.id, "PortConfigDone",
-                                           {{"count", absl::StrCat(config_keys.size())}}));
-    ASSIGN_OR_RETURN(std::vector<RedisReply> replies, db.appl->Pipeline(appl_writes));
-    RETURN_IF_ERROR(CheckReplies(appl_writes, replies));
-  }
 
-  // 5. Cold start: ports orchagent already configured are not pending.
-  std::vector<bool> configured(config_ports.size(), false);
-  if (cold) {
+  // 5. Cold start: ports orchagent already configured are not pending. Checked before our own
+  // publication below (upstream checks after it, racing with orchagent consuming it), and only
+  // on the first attempt.
+  if (cold && !progress.configured) {
     std::vector<RedisArgv> checks;
     for (const std::string& name : config_ports) {
       checks.push_back({"HEXISTS", db.appl->Key(kPortTable, name), "admin_status"});
     }
     ASSIGN_OR_RETURN(std::vector<RedisReply> replies, db.appl->Pipeline(checks));
-    for (size_t i = 0; i < replies.size(); ++i) configured[i] = replies[i].integer == 1;
+    RETURN_IF_ERROR(CheckReplies(checks, replies));
+    progress.configured.emplace();
+    for (size_t i = 0; i < replies.size(); ++i) {
+      if (replies[i].integer == 1) progress.configured->insert(config_ports[i]);
+    }
   }
 
   // APPL_DB membership, held in memory from now on (sonic-compat.md 7.4).
   const std::string appl_prefix = db.appl->Key(kPortTable, "");
   ASSIGN_OR_RETURN(std::vector<std::string> appl_keys,
                    ScanKeys(*db.appl, absl::StrCat(appl_prefix, "*")));
+
+  // Writes.
+  if (!logger_complete) {
+    RedisArgv set = {"HSET", logger_key, "LOGLEVEL", "NOTICE", "LOGOUTPUT", "SYSLOG"};
+    ASSIGN_OR_RETURN(RedisReply reply, db.config->Command(set));
+    RETURN_IF_ERROR(CheckReplies({set}, {reply}));
+  } else if (options_.apply_db_log_level_at_start) {
+    // swssloglevel's setting survives our restarts, as it does upstream's.
+    if (std::optional<LogLevel> level = ParseLogLevel(logger.elements[0].str)) {
+      SetLogLevel(*level);
+    }
+  }
+  logger_level_seen_ = logger_complete ? logger.elements[0].str : "NOTICE";
+  if (progress.restore_count) {
+    RedisArgv set = {"HSET", warm_key, "restore_count", *progress.restore_count};
+    ASSIGN_OR_RETURN(RedisReply reply, db.state->Command(set));
+    RETURN_IF_ERROR(CheckReplies({set}, {reply}));
+  }
+  if (cold && !progress.appl_published) {
+    const DbEndpoint& appl = db.appl->endpoint();
+    std::vector<RedisArgv> writes;
+    for (size_t i = 0; i < config_keys.size(); ++i) {
+      FieldValues fields;
+      for (size_t j = 0; j + 1 < hashes[i].elements.size(); j += 2) {
+        fields.emplace_back(hashes[i].elements[j].str, hashes[i].elements[j + 1].str);
+      }
+      writes.push_back(ProducerStateSet(kPortTable, appl.separator, appl.id,
+                                        config_keys[i].substr(config_prefix.size()), fields));
+    }
+    writes.push_back(ProducerStateSet(kPortTable, appl.separator, appl.id, "PortConfigDone",
+                                      {{"count", absl::StrCat(config_keys.size())}}));
+    ASSIGN_OR_RETURN(std::vector<RedisReply> replies, db.appl->Pipeline(writes));
+    RETURN_IF_ERROR(CheckReplies(writes, replies));
+    progress.appl_published = true;
+  }
 
   // 6. Cold start, not a DPU: existing Ethernet netdevs are old interfaces.
   std::vector<std::pair<int32_t, std::string>> old_interfaces;
@@ -303,14 +330,17 @@ absl::Status Engine::TryStartup(Connections& db) {
 
   {
     absl::MutexLock lock(&mu_);
-    for (size_t i = 0; i < config_ports.size(); ++i) {
-      model_.AddConfigPort(config_ports[i]);
-      if (configured[i]) model_.RemoveFromPending(config_ports[i]);
+    for (const std::string& name : config_ports) {
+      model_.AddConfigPort(name);
+      if (progress.configured && progress.configured->contains(name)) {
+        model_.RemoveFromPending(name);
+      }
     }
     for (const std::string& key : appl_keys) model_.SetInApplDb(key.substr(appl_prefix.size()));
     for (const auto& [ifindex, name] : old_interfaces) model_.AddOldInterface(ifindex, name);
   }
   counters_.old_interfaces.store(old_interfaces.size());
+  start_mode_.store(mode);
 
   // The marker outlives a clean exit on purpose: only stop (RuntimeDirectory removed) or a reboot
   // makes the next start a fresh one.
@@ -325,7 +355,6 @@ absl::Status Engine::TryStartup(Connections& db) {
   LOG_NOTICE("startup: ", StartModeName(mode), " start", is_dpu ? " (switch_type dpu)" : "", ", ",
              config_keys.size(), " CONFIG_DB ports, ", appl_keys.size(), " APPL_DB ports, ",
              old_interfaces.size(), " old interfaces set down");
-  redis_connected_.store(true);
   return absl::OkStatus();
 }
 
@@ -334,12 +363,17 @@ absl::Status Engine::TryStartup(Connections& db) {
 
 void Engine::StartDump() {
   absl::StatusOr<uint32_t> seq = netlink_->RequestDump();
+  const absl::Time now = absl::Now();
   if (!seq.ok()) {
-    LOG_ERROR("cannot request a link dump: ", seq.status().message(), "; retrying");
+    if (now - dump_error_logged_ >= absl::Seconds(10)) {
+      LOG_ERROR("cannot request a link dump: ", seq.status().message(), "; retrying");
+      dump_error_logged_ = now;
+    }
     return;
   }
   dump_seq_ = *seq;
   dump_interrupted_ = false;
+  dump_activity_ = now;
   counters_.netlink_dumps.fetch_add(1);
   absl::MutexLock lock(&mu_);
   model_.BeginDump();
@@ -350,8 +384,8 @@ absl::Status Engine::EventLoop() {
   bool need_redump = dump_seq_ == 0;
   while (!stopping_.load()) {
     pollfd fds[2] = {{netlink_->fd(), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-    // With a dump to retry, wake up soon even without traffic.
-    const int timeout_ms = need_redump ? 10 : -1;
+    // Wake up without traffic only to retry a dump request, or to notice a dump that stalled.
+    const int timeout_ms = dump_seq_ != 0 ? 1000 : need_redump ? 100 : -1;
     if (poll(fds, 2, timeout_ms) < 0 && errno != EINTR) {
       return absl::ErrnoToStatus(errno, "poll");
     }
@@ -359,19 +393,31 @@ absl::Status Engine::EventLoop() {
     bool dump_done = false;
     ProcessNetlink(dump_done, need_redump);
     if (dump_done) {
+      // An interrupted dump (NLM_F_DUMP_INTR, an error in NLMSG_DONE, or an overflow while it
+      // ran, which may have lost a NEWLINK of a port it had already passed) cannot tell which
+      // ports are gone: only a complete one removes ports and counts as the initial sync.
+      const bool complete = !dump_interrupted_;
       std::vector<std::string> removed;
       {
         absl::MutexLock lock(&mu_);
-        removed = model_.EndDump();
-        initial_dump_done_ = true;
+        removed = model_.EndDump(complete);
+        if (complete) initial_dump_done_ = true;
       }
       counters_.ports_removed_by_resync.fetch_add(removed.size());
       if (!removed.empty()) {
         LOG_NOTICE("resync: ", removed.size(),
                    " ports no longer in the kernel: ", absl::StrJoin(removed, " "));
       }
-      if (dump_interrupted_) need_redump = true;
+      if (!complete) need_redump = true;
       dump_seq_ = 0;
+    } else if (dump_seq_ != 0 && absl::Now() - dump_activity_ > absl::Seconds(5)) {
+      LOG_WARN("link dump sent nothing for 5 s; requesting a new one");
+      {
+        absl::MutexLock lock(&mu_);
+        (void)model_.EndDump(/*complete=*/false);
+      }
+      dump_seq_ = 0;
+      need_redump = true;
     }
     if (need_redump && dump_seq_ == 0) {
       StartDump();
@@ -388,10 +434,20 @@ void Engine::ProcessNetlink(bool& dump_done, bool& need_redump) {
   absl::StatusOr<NetlinkSocket::ReadResult> result = netlink_->ReadAvailable(
       [&](const nlmsghdr* nlh) {
         const bool from_dump = dump_seq_ != 0 && nlh->nlmsg_seq == dump_seq_;
-        if (from_dump && (nlh->nlmsg_flags & NLM_F_DUMP_INTR) != 0) dump_interrupted_ = true;
+        if (from_dump) {
+          dump_activity_ = now;
+          if ((nlh->nlmsg_flags & NLM_F_DUMP_INTR) != 0) dump_interrupted_ = true;
+        }
         switch (nlh->nlmsg_type) {
           case NLMSG_DONE:
-            if (from_dump) dump_done = true;
+            if (from_dump) {
+              // NLMSG_DONE carries an int: negative when the dump ended early.
+              if (nlh->nlmsg_len >= NLMSG_LENGTH(sizeof(int)) &&
+                  *static_cast<const int*>(NLMSG_DATA(nlh)) < 0) {
+                dump_interrupted_ = true;
+              }
+              dump_done = true;
+            }
             return;
           case NLMSG_ERROR:
             if (from_dump) {
@@ -459,7 +515,9 @@ void Engine::WriterLoop() {
   absl::Time next_connect = absl::InfinitePast();
   absl::Time down_since = absl::InfinitePast();
   LogLimiter down_log(absl::Seconds(10));
+  LogLimiter refused_log(absl::Seconds(10));
   bool need_reconcile = true;  // the first pass after the initial dump removes stale keys
+  bool healthy = false;        // the current connection has completed a tick
 
   while (true) {
     bool stop = false;
@@ -478,7 +536,12 @@ void Engine::WriterLoop() {
       mu_.AwaitWithDeadline(absl::Condition(&ready), deadline);
       writer_wake_ = false;
       stop = writer_stop_;
-      if (!initial_dump_done_ && !stop) continue;
+      if (!initial_dump_done_) {
+        // Before the initial dump the model does not know the kernel: writing (or reconciling,
+        // which deletes keys of ports it has not seen) would be wrong.
+        if (stop) return;
+        continue;
+      }
     }
 
     const absl::Time now = absl::Now();
@@ -503,7 +566,7 @@ void Engine::WriterLoop() {
         continue;
       }
       db = *std::move(connected);
-      backoff = options_.reconnect_initial;
+      healthy = false;
       if (down_since != absl::InfinitePast()) {
         LOG_NOTICE("Redis reachable again after ",
                    absl::FormatDuration(absl::Trunc(now - down_since, absl::Milliseconds(1))),
@@ -523,14 +586,25 @@ void Engine::WriterLoop() {
       status = Flush(*db);
       if (status.ok()) LOG_NOTICE("shutdown: STATE_DB flushed");
     }
-    if (!status.ok()) {
+    if (status.ok()) {
+      healthy = true;
+      backoff = options_.reconnect_initial;
+    } else if (!db->broken()) {
+      // Redis answered with an error (WRONGTYPE on a key someone else wrote, OOM, MISCONF...):
+      // the connection is fine; what failed is retried by the next audit.
+      counters_.redis_errors.fetch_add(1);
+      if (refused_log.Allow(now)) LOG_WARN("Redis: ", status.message(), "; will retry");
+    } else {
       counters_.redis_errors.fetch_add(1);
       LOG_WARN("Redis: ", status.message(), "; reconnecting");
       db.reset();
       redis_connected_.store(false);
       need_reconcile = true;
       down_since = now;
-      next_connect = now;  // first retry right away: the error may have been one dropped link
+      // A connection that worked may have dropped once: retry at once. One that failed right
+      // after connecting will likely fail again: back off.
+      next_connect = healthy ? now : now + backoff;
+      if (!healthy) backoff = std::min(backoff * 2, options_.reconnect_max);
     }
     if (stop) return;
   }
@@ -579,12 +653,28 @@ absl::Status Engine::Flush(Connections& db) {
       if (write.set) commands.push_back(StateFieldsHset(key, *write.set));
     }
     ASSIGN_OR_RETURN(std::vector<RedisReply> replies, db.state->Pipeline(commands));
-    RETURN_IF_ERROR(CheckReplies(commands, replies));
     counters_.state_db_batches.fetch_add(1);
     counters_.state_db_writes.fetch_add(commands.size() - deletes);
     counters_.state_db_deletes.fetch_add(deletes);
-    absl::MutexLock lock(&mu_);
-    for (const StateWrite& write : writes) model_.MarkWritten(write);
+    absl::Status refused = absl::OkStatus();
+    {
+      absl::MutexLock lock(&mu_);
+      size_t i = 0;
+      for (const StateWrite& write : writes) {
+        const size_t n = (write.del ? 1 : 0) + (write.set ? 1 : 0);
+        bool ok = true;
+        for (size_t j = i; j < i + n; ++j) ok = ok && !replies[j].is_error();
+        // A refused write is not recorded: the audit sees the port unwritten and retries it.
+        if (ok) {
+          model_.MarkWritten(write);
+        } else if (refused.ok()) {
+          refused = CheckReplies({commands.begin() + i, commands.begin() + i + n},
+                                 {replies.begin() + i, replies.begin() + i + n});
+        }
+        i += n;
+      }
+    }
+    RETURN_IF_ERROR(refused);
   }
   if (publish_port_init_done) {
     const DbEndpoint& appl = db.appl->endpoint();
@@ -613,6 +703,8 @@ absl::Status Engine::Reconcile(Connections& db, bool rewrite_all) {
     for (const std::string& key : keys) {
       std::string name = key.substr(prefix.size());
       if (!PortModel::IsPortName(name) || model_.IsOldInterfaceName(name)) continue;
+      // During a re-dump the model's kernel view is being rebuilt; EndDump deletes what is gone.
+      if (model_.dump_in_progress()) continue;
       const Port* port = model_.Find(name);
       if (port == nullptr || !port->in_kernel) stale_candidates.push_back(std::move(name));
     }
@@ -620,7 +712,7 @@ absl::Status Engine::Reconcile(Connections& db, bool rewrite_all) {
       model_.ForgetWritten();
     } else {
       for (const auto& [name, port] : model_.ports()) {
-        if (port.wants_state() && port.written && !port.dirty) audited.push_back(name);
+        if (port.wants_state() && !port.dirty) audited.push_back(name);
       }
     }
   }
@@ -633,8 +725,8 @@ absl::Status Engine::Reconcile(Connections& db, bool rewrite_all) {
     reads.push_back({"HMGET", db.state->Key(kPortTable, name), "netdev_oper_status", kStateField,
                      "admin_status", "mtu"});
   }
+  // Error replies (a key of the wrong type) count as drift: the rewrite reports the error.
   ASSIGN_OR_RETURN(std::vector<RedisReply> replies, db.state->Pipeline(reads));
-  RETURN_IF_ERROR(CheckReplies(reads, replies));
 
   std::vector<RedisArgv> deletes;
   uint64_t drifted = 0;
@@ -649,12 +741,18 @@ absl::Status Engine::Reconcile(Connections& db, bool rewrite_all) {
     for (size_t i = 0; i < audited.size(); ++i) {
       const RedisReply& reply = replies[stale_candidates.size() + i];
       const Port* port = model_.Find(audited[i]);
-      if (port == nullptr || !port->written || port->dirty) continue;
+      if (port == nullptr || !port->wants_state() || port->dirty) continue;
+      if (!port->written) {  // an earlier write was refused
+        model_.MarkDrifted(audited[i]);
+        ++drifted;
+        continue;
+      }
       const StateFields& w = *port->written;
-      const bool same =
-          reply.elements.size() == 4 && reply.elements[0].str == (w.oper_up ? "up" : "down") &&
-          reply.elements[1].str == "ok" && reply.elements[2].str == (w.admin_up ? "up" : "down") &&
-          reply.elements[3].str == absl::StrCat(w.mtu);
+      const bool same = !reply.is_error() && reply.elements.size() == 4 &&
+                        reply.elements[0].str == (w.oper_up ? "up" : "down") &&
+                        reply.elements[1].str == "ok" &&
+                        reply.elements[2].str == (w.admin_up ? "up" : "down") &&
+                        reply.elements[3].str == absl::StrCat(w.mtu);
       if (!same) {
         model_.MarkDrifted(audited[i]);
         ++drifted;

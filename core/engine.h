@@ -23,10 +23,12 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -44,6 +46,9 @@ struct EngineOptions {
   std::string db_config_path = kDefaultDbConfigPath;
   // See NetlinkSocket::Options.
   int netlink_receive_buffer_bytes = 16 * 1024 * 1024;
+  // Apply CONFIG_DB LOGGER|portsyncd LOGLEVEL found at startup (as upstream does); false when
+  // the log level was given on the command line, which then wins until LOGGER changes.
+  bool apply_db_log_level_at_start = true;
   // Holds the restart marker (sonic-compat.md 7.7); systemd's RuntimeDirectory.
   std::string runtime_dir = "/run/portsyncd";
   // Deadline for one Redis connect or round trip; past it the connection counts as broken.
@@ -109,7 +114,7 @@ class Engine {
   void Stop();
 
   const EngineCounters& counters() const { return counters_; }
-  StartMode start_mode() const { return start_mode_; }
+  StartMode start_mode() const { return start_mode_.load(); }
   // Runs `fn` with the model locked (for the API: snapshots, health).
   void WithModel(absl::FunctionRef<void(const PortModel&)> fn) const;
   bool redis_connected() const { return redis_connected_.load(); }
@@ -120,7 +125,14 @@ class Engine {
   struct Connections;  // the writer's (and startup's) three Redis connections
   [[nodiscard]] absl::StatusOr<std::unique_ptr<Connections>> Connect();
   [[nodiscard]] absl::Status Startup();
-  [[nodiscard]] absl::Status TryStartup(Connections& db);
+  // What earlier startup attempts already decided or wrote (see TryStartup).
+  struct StartupProgress {
+    std::optional<StartMode> mode;
+    std::optional<std::string> restore_count;  // value to write to WARM_RESTART_TABLE
+    std::optional<absl::flat_hash_set<std::string>> configured;  // step 5's result
+    bool appl_published = false;
+  };
+  [[nodiscard]] absl::Status TryStartup(Connections& db, StartupProgress& progress);
   [[nodiscard]] absl::Status EventLoop();
   void ProcessNetlink(bool& dump_done, bool& need_redump);
   void StartDump();
@@ -140,7 +152,7 @@ class Engine {
   PortChangeListener* listener_ = nullptr;
   std::unique_ptr<NetlinkSocket> netlink_;
   int wake_fd_ = -1;  // eventfd: Stop() wakes the engine thread
-  StartMode start_mode_ = StartMode::kCold;
+  std::atomic<StartMode> start_mode_{StartMode::kCold};
   // Writer thread only.
   std::string logger_level_seen_;  // LOGGER|portsyncd LOGLEVEL as of the last poll
   absl::Time next_pending_poll_ = absl::InfinitePast();
@@ -153,8 +165,11 @@ class Engine {
   EngineCounters counters_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> redis_connected_{false};
+  // Engine thread only: the dump in progress (seq 0: none).
   uint32_t dump_seq_ = 0;
   bool dump_interrupted_ = false;
+  absl::Time dump_activity_ = absl::InfinitePast();  // last message of the current dump
+  absl::Time dump_error_logged_ = absl::InfinitePast();
 
   mutable absl::Mutex mu_;
   PortModel model_ ABSL_GUARDED_BY(mu_);

@@ -134,9 +134,13 @@ void PortModel::BeginDump() {
   seen_in_dump_.clear();
 }
 
-std::vector<std::string> PortModel::EndDump() {
+std::vector<std::string> PortModel::EndDump(bool complete) {
   dump_in_progress_ = false;
   std::vector<std::string> removed;
+  if (!complete) {
+    seen_in_dump_.clear();
+    return removed;
+  }
   for (auto& [name, port] : ports_) {
     if (port.in_kernel && !seen_in_dump_.contains(name)) {
       // Its DELLINK was among the lost messages.

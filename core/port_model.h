@@ -114,11 +114,13 @@ class PortModel {
   // our startup scan and before the netdev, so this is the common path at boot).
   bool TakeNewlyAwaiting() { return std::exchange(newly_awaiting_, false); }
 
-  // Dump reconciliation (after a netlink overflow): BeginDump before the dump's first reply,
-  // NoteSeen for every NEWLINK (dump or live) until EndDump, which removes ports the dump did not
-  // show and marks every port dirty so STATE_DB is rewritten. Returns the ports removed.
+  // Dump reconciliation (after a netlink overflow): BeginDump before the dump's first reply;
+  // every NEWLINK (dump or live) until EndDump marks its port seen. EndDump(complete=true)
+  // removes ports the dump did not show and marks every port dirty so STATE_DB is rewritten;
+  // EndDump(false) abandons an interrupted dump without removing anything. Returns the ports
+  // removed.
   void BeginDump();
-  std::vector<std::string> EndDump();
+  std::vector<std::string> EndDump(bool complete = true);
   bool dump_in_progress() const { return dump_in_progress_; }
 
   // Write planning (see the file comment).

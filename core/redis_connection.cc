@@ -2,6 +2,8 @@
 
 #include <sys/time.h>
 
+#include <set>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
@@ -138,7 +140,8 @@ absl::Status CheckReplies(const std::vector<RedisArgv>& commands,
 
 absl::StatusOr<std::vector<std::string>> ScanKeys(RedisConnection& connection,
                                                   absl::string_view pattern) {
-  std::vector<std::string> keys;
+  // SCAN may return a key more than once (when the table is resized between calls).
+  std::set<std::string> keys;
   std::string cursor = "0";
   do {
     ASSIGN_OR_RETURN(RedisReply reply, connection.Command({"SCAN", cursor, "MATCH",
@@ -148,9 +151,9 @@ absl::StatusOr<std::vector<std::string>> ScanKeys(RedisConnection& connection,
           absl::StrCat(connection.endpoint().Describe(), ": unexpected SCAN reply ", reply.str));
     }
     cursor = reply.elements[0].str;
-    for (RedisReply& key : reply.elements[1].elements) keys.push_back(std::move(key.str));
+    for (RedisReply& key : reply.elements[1].elements) keys.insert(std::move(key.str));
   } while (cursor != "0");
-  return keys;
+  return std::vector<std::string>(keys.begin(), keys.end());
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> HashGetAll(

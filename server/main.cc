@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -137,7 +138,10 @@ int Main(int argc, char** argv) {
     config = *std::move(loaded);
   }
   if (cl.db_config) config.engine.db_config_path = *cl.db_config;
-  if (cl.log_level) config.log_level = *cl.log_level;
+  if (cl.log_level) {
+    config.log_level = *cl.log_level;
+    config.engine.apply_db_log_level_at_start = false;
+  }
   if (cl.runtime_dir) config.engine.runtime_dir = *cl.runtime_dir;
   if (cl.netlink_buffer)
     config.engine.netlink_receive_buffer_bytes = static_cast<int>(*cl.netlink_buffer);
@@ -160,7 +164,8 @@ int Main(int argc, char** argv) {
     return 0;
   }
 
-  std::thread signal_thread([&signals, e = engine->get()] {
+  std::atomic<bool> main_done{false};
+  std::thread signal_thread([&signals, &main_done, e = engine->get()] {
     while (true) {
       int sig = 0;
       if (sigwait(&signals, &sig) != 0) continue;
@@ -168,7 +173,10 @@ int Main(int argc, char** argv) {
         LOG_NOTICE("SIGHUP: configuration reload is not implemented yet; ignoring");
         continue;
       }
-      if (sig == SIGUSR1) return;  // Main is done
+      if (sig == SIGUSR1) {
+        if (main_done.load()) return;
+        continue;  // someone else's SIGUSR1: not ours to act on
+      }
       LOG_NOTICE("received ", strsignal(sig), "; stopping");
       e->Stop();
       return;
@@ -178,6 +186,7 @@ int Main(int argc, char** argv) {
   LOG_NOTICE("portsyncd ", PORTSYNCD_VERSION, " starting: db config ", config.engine.db_config_path,
              ", runtime dir ", config.engine.runtime_dir);
   absl::Status status = (*engine)->Run();
+  main_done.store(true);
   pthread_kill(signal_thread.native_handle(), SIGUSR1);
   signal_thread.join();
   if (!status.ok()) {

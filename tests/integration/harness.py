@@ -152,8 +152,9 @@ class Namespaces:
 
 
 class Daemon:
-    def __init__(self, harness, extra_args=(), config=None, env=None):
+    def __init__(self, harness, extra_args=(), config=None, env=None, log_level="INFO"):
         self.h = harness
+        self.log_level = log_level
         self.extra_args = list(extra_args)
         self.config = config
         self.env = env
@@ -162,7 +163,9 @@ class Daemon:
 
     def start(self):
         args = ["ip", "netns", "exec", self.h.ns.sw, PORTSYNCD, "--db-config", self.h.db_config,
-                "--runtime-dir", self.h.runtime_dir, "--log-level", "INFO", *self.extra_args]
+                "--runtime-dir", self.h.runtime_dir, *self.extra_args]
+        if self.log_level:
+            args += ["--log-level", self.log_level]
         if self.config:
             args += ["--config", self.config]
         self.log = open(self.log_path, "a")
@@ -254,8 +257,8 @@ class Harness:
         with open(self.db_config, "w") as f:
             json.dump(doc, f)
 
-    def daemon(self, *extra_args, config=None, env=None, start=True):
-        d = Daemon(self, extra_args, config, env)
+    def daemon(self, *extra_args, config=None, env=None, log_level="INFO", start=True):
+        d = Daemon(self, extra_args, config, env, log_level)
         self.daemons.append(d)
         return d.start() if start else d
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import time
 import unittest
 
@@ -87,6 +88,15 @@ class BadInputTest(IntegrationTest):
         h.ns.add_port("Ethernet0")
         wait_until(lambda: h.appl.exists("_PORT_TABLE:PortInitDone"), what="PortInitDone")
         self.stop_clean(d)
+
+    def test_a_stray_sigusr1_does_not_disable_shutdown(self):
+        h = self.h
+        d = h.daemon()
+        d.wait_log("startup: cold start")
+        d.proc.send_signal(signal.SIGUSR1)
+        time.sleep(0.2)
+        self.assertTrue(d.running())
+        self.assertEqual(d.stop(timeout=5), 0)
 
     def test_sigterm_exits_zero_promptly_even_while_redis_is_down(self):
         h = self.h

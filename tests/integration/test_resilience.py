@@ -116,7 +116,38 @@ class DriftTest(IntegrationTest):
         self.assertEqual(d.counters()["drift_repairs"], 4)
 
 
+class RedisRefusesTest(IntegrationTest):
+    def test_a_refused_write_is_retried_without_dropping_the_connection(self):
+        h = self.h
+        h.configure_ports(PORTS[:4])
+        d = h.daemon(config=h.write_config("[redis]\naudit_interval_ms = 300\n"))
+        d.wait_log("startup: cold start")
+        h.state.set("PORT_TABLE|Ethernet0", "not a hash")  # HSET on it: WRONGTYPE
+        h.ns.add_ports(PORTS[:4])
+        d.wait_log("WRONGTYPE")
+        wait_until(lambda: all(h.state.exists(f"PORT_TABLE|{p}") for p in PORTS[1:4]),
+                   what="the other ports written")
+        time.sleep(1)  # several audits retry Ethernet0 and are refused again
+        self.assertTrue(d.running())
+        h.state.delete("PORT_TABLE|Ethernet0")  # someone repairs the key
+        h.wait_converged(timeout=3)
+        self.stop_clean(d)
+        counters = d.counters()
+        self.assertGreaterEqual(counters["redis_errors"], 1)
+        self.assertLessEqual(counters["redis_connects"], 2)  # startup + writer: no reconnects
+
+
 class LoggerTest(IntegrationTest):
+    def test_loglevel_in_config_db_at_startup_applies_without_a_command_line_level(self):
+        h = self.h
+        h.config.hset("LOGGER|portsyncd", mapping={"LOGLEVEL": "DEBUG", "LOGOUTPUT": "SYSLOG"})
+        h.configure_ports(["Ethernet0"])
+        d = h.daemon(log_level=None)
+        d.wait_log("startup: cold start")
+        h.ns.add_port("Ethernet0")
+        d.wait_log("DEBUG netlink: NEWLINK Ethernet0")
+        self.stop_clean(d)
+
     def test_loglevel_changes_at_run_time(self):
         h = self.h
         h.configure_ports(["Ethernet0"])

@@ -188,6 +188,16 @@ TEST_F(PortModelTest, DumpEndRemovesPortsTheDumpDidNotShowAndRewritesTheRest) {
   EXPECT_THAT(Flush(model_), ElementsAre(Del("Ethernet0"), Set("Ethernet4", true, true, 9100)));
 }
 
+TEST_F(PortModelTest, InterruptedDumpRemovesNothing) {
+  model_.Apply(NewLink("Ethernet0", 5), kNow);
+  Flush(model_);
+  model_.BeginDump();
+  EXPECT_THAT(model_.EndDump(/*complete=*/false), IsEmpty());
+  EXPECT_FALSE(model_.dump_in_progress());
+  EXPECT_TRUE(model_.Find("Ethernet0")->in_kernel);
+  EXPECT_THAT(model_.TakeDirty(), IsEmpty());
+}
+
 TEST_F(PortModelTest, DellinkDuringDumpIsNotResurrected) {
   model_.Apply(NewLink("Ethernet0", 5), kNow);
   Flush(model_);
