@@ -145,6 +145,7 @@ absl::Status Engine::Run() {
   NetlinkSocket::Options netlink_options;
   netlink_options.receive_buffer_bytes = options_.netlink_receive_buffer_bytes;
   ASSIGN_OR_RETURN(netlink_, NetlinkSocket::Create(netlink_options));
+  netlink_receive_buffer_.store(netlink_->effective_receive_buffer());
   LOG_INFO("netlink: receive buffer ", netlink_->effective_receive_buffer(), " bytes",
            netlink_->receive_buffer_forced() ? " (SO_RCVBUFFORCE)"
                                              : " (SO_RCVBUF, capped by net.core.rmem_max)");
@@ -400,8 +401,13 @@ absl::Status Engine::EventLoop() {
       std::vector<std::string> removed;
       {
         absl::MutexLock lock(&mu_);
-        removed = model_.EndDump(complete);
-        if (complete) initial_dump_done_ = true;
+        removed = model_.EndDump(absl::Now(), complete);
+        if (complete && !initial_dump_done_) {
+          initial_dump_done_ = true;
+          initial_sync_ns_.store(absl::ToUnixNanos(absl::Now()));
+          initial_sync_done_.store(true);
+        }
+        PublishChangesLocked();
       }
       counters_.ports_removed_by_resync.fetch_add(removed.size());
       if (!removed.empty()) {
@@ -414,7 +420,7 @@ absl::Status Engine::EventLoop() {
       LOG_WARN("link dump sent nothing for 5 s; requesting a new one");
       {
         absl::MutexLock lock(&mu_);
-        (void)model_.EndDump(/*complete=*/false);
+        (void)model_.EndDump(absl::Now(), /*complete=*/false);
       }
       dump_seq_ = 0;
       need_redump = true;
@@ -481,13 +487,9 @@ void Engine::ProcessNetlink(bool& dump_done, bool& need_redump) {
         LOG_DEBUG("netlink: ", event->type == LinkEvent::Type::kNewLink ? "NEWLINK " : "DELLINK ",
                   event->name, " ifindex ", event->ifindex, " flags 0x", absl::Hex(event->flags),
                   " mtu ", event->mtu, " master ", event->master, ": ", ApplyOutcomeName(outcome));
-        if (listener_ != nullptr &&
-            (outcome == ApplyOutcome::kAdded || outcome == ApplyOutcome::kChanged ||
-             outcome == ApplyOutcome::kRemoved)) {
-          listener_->OnPortChange(*model_.Find(event->name), outcome, model_.sequence());
-        }
       },
       kMaxDatagramsPerBatch);
+  PublishChangesLocked();
   if (!result.ok()) {
     LOG_ERROR("netlink: ", result.status().message());
     return;
@@ -500,6 +502,24 @@ void Engine::ProcessNetlink(bool& dump_done, bool& need_redump) {
     if (dump_seq_ != 0) dump_interrupted_ = true;  // redo the dump that was running
   }
 }
+
+void Engine::PublishChangesLocked() {
+  std::vector<PortChange> changes = model_.TakeChanges();
+  if (listener_ != nullptr && !changes.empty()) listener_->OnPortChanges(model_, changes);
+}
+
+void Engine::SetRedisConnected(bool connected) {
+  if (redis_connected_.exchange(connected) != connected) {
+    redis_since_ns_.store(absl::ToUnixNanos(absl::Now()));
+  }
+}
+
+uint64_t Engine::merged_writes() const {
+  absl::MutexLock lock(&mu_);
+  return model_.merged_writes();
+}
+
+int Engine::netlink_receive_buffer() const { return netlink_receive_buffer_.load(); }
 
 void Engine::WakeWriter() {
   absl::MutexLock lock(&mu_);
@@ -573,7 +593,7 @@ void Engine::WriterLoop() {
                    "; reconciling every key we own");
         down_since = absl::InfinitePast();
       }
-      redis_connected_.store(true);
+      SetRedisConnected(true);
     }
 
     absl::Status status = absl::OkStatus();
@@ -598,7 +618,7 @@ void Engine::WriterLoop() {
       counters_.redis_errors.fetch_add(1);
       LOG_WARN("Redis: ", status.message(), "; reconnecting");
       db.reset();
-      redis_connected_.store(false);
+      SetRedisConnected(false);
       need_reconcile = true;
       down_since = now;
       // A connection that worked may have dropped once: retry at once. One that failed right
@@ -685,6 +705,8 @@ absl::Status Engine::Flush(Connections& db) {
     LOG_NOTICE("PortInitDone published: every configured port has its netdev");
     absl::MutexLock lock(&mu_);
     port_init_done_sent_ = true;
+    port_init_done_ns_.store(absl::ToUnixNanos(absl::Now()));
+    port_init_done_.store(true);
   }
   return absl::OkStatus();
 }
@@ -790,11 +812,12 @@ absl::Status Engine::PollPendingApplDb(Connections& db) {
   {
     absl::MutexLock lock(&mu_);
     for (size_t i = 0; i < names.size(); ++i) {
-      if (replies[i].integer == 1 && model_.SetInApplDb(names[i])) {
+      if (replies[i].integer == 1 && model_.SetInApplDb(names[i], absl::Now())) {
         LOG_INFO(names[i], ": APPL_DB entry appeared; publishing its kernel state");
         any = true;
       }
     }
+    PublishChangesLocked();
   }
   return any ? Flush(db) : absl::OkStatus();
 }

@@ -89,13 +89,14 @@ struct EngineCounters {
   std::string Summary() const;
 };
 
-// Receives every change the engine applies to a port (not the ignored ones), on the engine
-// thread, with the model lock held: keep it short and non-blocking. The seam for the gRPC
-// event stream.
+// Receives every change the engine applies to a port (not the ignored ones), in sequence order,
+// once per batch, with the model lock held (so `model` is the state right after the changes):
+// keep it short and non-blocking. Called on the engine thread, and on the writer thread when an
+// APPL_DB entry appears. The seam for the gRPC event stream.
 class PortChangeListener {
  public:
   virtual ~PortChangeListener() = default;
-  virtual void OnPortChange(const Port& port, ApplyOutcome outcome, uint64_t sequence) = 0;
+  virtual void OnPortChanges(const PortModel& model, const std::vector<PortChange>& changes) = 0;
 };
 
 class Engine {
@@ -118,6 +119,16 @@ class Engine {
   // Runs `fn` with the model locked (for the API: snapshots, health).
   void WithModel(absl::FunctionRef<void(const PortModel&)> fn) const;
   bool redis_connected() const { return redis_connected_.load(); }
+  // When redis_connected() last changed (startup counts as a change).
+  absl::Time redis_since() const { return absl::FromUnixNanos(redis_since_ns_.load()); }
+  // The first complete link dump has been applied: the model reflects the kernel.
+  bool initial_sync_done() const { return initial_sync_done_.load(); }
+  absl::Time initial_sync_time() const { return absl::FromUnixNanos(initial_sync_ns_.load()); }
+  bool port_init_done() const { return port_init_done_.load(); }
+  absl::Time port_init_done_time() const { return absl::FromUnixNanos(port_init_done_ns_.load()); }
+  // Kernel changes that needed no write of their own (see PortModel::merged_writes).
+  uint64_t merged_writes() const;
+  int netlink_receive_buffer() const;
 
  private:
   explicit Engine(EngineOptions options, DbConfig db_config);
@@ -144,6 +155,9 @@ class Engine {
   [[nodiscard]] absl::Status PollPendingApplDb(Connections& db);
   [[nodiscard]] absl::Status PollLogger(Connections& db);
   void WakeWriter();
+  void SetRedisConnected(bool connected);
+  // Hands the model's recorded changes to the listener.
+  void PublishChangesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sleeps up to `d`, returning early (true) when Stop() is called.
   bool SleepUnlessStopped(absl::Duration d);
 
@@ -165,6 +179,12 @@ class Engine {
   EngineCounters counters_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> redis_connected_{false};
+  std::atomic<int64_t> redis_since_ns_{absl::ToUnixNanos(absl::Now())};
+  std::atomic<bool> initial_sync_done_{false};
+  std::atomic<int64_t> initial_sync_ns_{0};
+  std::atomic<bool> port_init_done_{false};
+  std::atomic<int64_t> port_init_done_ns_{0};
+  std::atomic<int> netlink_receive_buffer_{0};
   // Engine thread only: the dump in progress (seq 0: none).
   uint32_t dump_seq_ = 0;
   bool dump_interrupted_ = false;

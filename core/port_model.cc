@@ -43,8 +43,14 @@ Port& PortModel::GetOrCreate(const std::string& name) {
 }
 
 void PortModel::MarkDirty(Port& port) {
+  if (port.dirty) ++merged_writes_;
   port.dirty = true;
   dirty_.insert(port.name);
+}
+
+void PortModel::RecordChange(Port& port, ApplyOutcome outcome, absl::Time now) {
+  ++port.changes;
+  changes_.push_back(PortChange{port.name, outcome, ++sequence_, now});
 }
 
 ApplyOutcome PortModel::Apply(const LinkEvent& event, absl::Time now) {
@@ -63,7 +69,7 @@ ApplyOutcome PortModel::Apply(const LinkEvent& event, absl::Time now) {
     port.delete_first = true;
     port.last_change = now;
     MarkDirty(port);
-    ++sequence_;
+    RecordChange(port, ApplyOutcome::kRemoved, now);
     return ApplyOutcome::kRemoved;
   }
 
@@ -96,8 +102,9 @@ ApplyOutcome PortModel::Apply(const LinkEvent& event, absl::Time now) {
   }
   if (!changed) return ApplyOutcome::kUnchanged;
   port.last_change = now;
-  ++sequence_;
-  return added ? ApplyOutcome::kAdded : ApplyOutcome::kChanged;
+  const ApplyOutcome outcome = added ? ApplyOutcome::kAdded : ApplyOutcome::kChanged;
+  RecordChange(port, outcome, now);
+  return outcome;
 }
 
 void PortModel::AddConfigPort(const std::string& name) {
@@ -117,12 +124,13 @@ bool PortModel::IsOldInterfaceName(absl::string_view name) const {
   return old_names_.contains(name);
 }
 
-bool PortModel::SetInApplDb(const std::string& name) {
+bool PortModel::SetInApplDb(const std::string& name, absl::Time now) {
   Port& port = GetOrCreate(name);
   if (port.in_appl_db) return false;
   port.in_appl_db = true;
   awaiting_appl_db_.erase(name);
   if (!port.in_kernel) return false;
+  RecordChange(port, ApplyOutcome::kChanged, now);
   // The netdev was seen before APPL_DB knew the port: publish the remembered state now.
   pending_.erase(name);
   MarkDirty(port);
@@ -134,7 +142,7 @@ void PortModel::BeginDump() {
   seen_in_dump_.clear();
 }
 
-std::vector<std::string> PortModel::EndDump(bool complete) {
+std::vector<std::string> PortModel::EndDump(absl::Time now, bool complete) {
   dump_in_progress_ = false;
   std::vector<std::string> removed;
   if (!complete) {
@@ -147,7 +155,8 @@ std::vector<std::string> PortModel::EndDump(bool complete) {
       port.in_kernel = false;
       awaiting_appl_db_.erase(name);
       port.delete_first = true;
-      ++sequence_;
+      port.last_change = now;
+      RecordChange(port, ApplyOutcome::kRemoved, now);
       removed.push_back(name);
     }
   }
@@ -170,7 +179,11 @@ std::vector<StateWrite> PortModel::TakeDirty() {
       if (write.del || !port.written || *port.written != fields) write.set = fields;
     }
     port.delete_first = false;
-    if (write.del || write.set) writes.push_back(std::move(write));
+    if (write.del || write.set) {
+      writes.push_back(std::move(write));
+    } else {
+      ++merged_writes_;  // identical to what STATE_DB holds
+    }
   }
   dirty_.clear();
   return writes;

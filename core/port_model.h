@@ -31,6 +31,19 @@
 
 namespace portsyncd {
 
+// What Apply() did with an event, for counters and for the change stream.
+enum class ApplyOutcome {
+  kIgnoredName,           // not Ethernet*/PortChannel*
+  kIgnoredTeam,           // link kind "team"
+  kIgnoredDelWithMaster,  // RTM_DELLINK carrying IFLA_MASTER
+  kIgnoredOldInterface,   // ifindex of an old interface
+  kAdded,                 // netdev appeared
+  kChanged,               // netdev changed something we track
+  kUnchanged,             // nothing we track changed (e.g. AF_BRIDGE copy)
+  kRemoved,               // netdev deleted
+};
+absl::string_view ApplyOutcomeName(ApplyOutcome outcome);
+
 // The four STATE_DB PORT_TABLE fields portsyncd owns ("state" is always "ok").
 struct StateFields {
   bool admin_up = false;  // admin_status
@@ -63,6 +76,21 @@ struct Port {
   StateFields fields() const;
   // STATE_DB should hold our fields for this port.
   bool wants_state() const { return in_kernel && in_appl_db; }
+  // STATE_DB holds exactly what the model says: our fields when wants_state(), else no key of
+  // ours, and nothing waiting to be written.
+  bool state_db_in_sync() const {
+    if (dirty) return false;
+    return wants_state() ? written && *written == fields() : !written;
+  }
+  uint64_t changes = 0;  // ADDED/CHANGED/REMOVED events applied to this port
+};
+
+// One change to a port, as the API's event stream reports it.
+struct PortChange {
+  std::string name;
+  ApplyOutcome outcome;  // kAdded, kChanged or kRemoved
+  uint64_t sequence;     // strictly increasing within the process
+  absl::Time time;       // when the kernel message was received
 };
 
 // One write to STATE_DB PORT_TABLE|<name>: optionally a DEL, then optionally an HSET of `set`.
@@ -73,18 +101,6 @@ struct StateWrite {
   bool operator==(const StateWrite&) const = default;
 };
 
-// What Apply() did with an event, for counters and for the change stream.
-enum class ApplyOutcome {
-  kIgnoredName,           // not Ethernet*/PortChannel*
-  kIgnoredTeam,           // link kind "team"
-  kIgnoredDelWithMaster,  // RTM_DELLINK carrying IFLA_MASTER
-  kIgnoredOldInterface,   // ifindex of an old interface
-  kAdded,                 // netdev appeared
-  kChanged,               // netdev changed something we track
-  kUnchanged,             // nothing we track changed (e.g. AF_BRIDGE copy)
-  kRemoved,               // netdev deleted
-};
-absl::string_view ApplyOutcomeName(ApplyOutcome outcome);
 
 class PortModel {
  public:
@@ -103,7 +119,7 @@ class PortModel {
 
   // APPL_DB PORT_TABLE:<name> exists. Marks the port dirty when its kernel state now needs
   // writing; returns true when that happened (sonic-compat.md 7.3).
-  bool SetInApplDb(const std::string& name);
+  bool SetInApplDb(const std::string& name, absl::Time now = absl::InfinitePast());
   // Ports in the kernel that APPL_DB does not know yet: the pending-APPL poll asks about these.
   std::vector<std::string> AwaitingApplDb() const {
     return std::vector<std::string>(awaiting_appl_db_.begin(), awaiting_appl_db_.end());
@@ -120,7 +136,7 @@ class PortModel {
   // EndDump(false) abandons an interrupted dump without removing anything. Returns the ports
   // removed.
   void BeginDump();
-  std::vector<std::string> EndDump(bool complete = true);
+  std::vector<std::string> EndDump(absl::Time now, bool complete = true);
   bool dump_in_progress() const { return dump_in_progress_; }
 
   // Write planning (see the file comment).
@@ -142,10 +158,16 @@ class PortModel {
   const std::map<std::string, Port, std::less<>>& ports() const { return ports_; }
   // Last event sequence applied (counts kAdded/kChanged/kRemoved); for the change stream.
   uint64_t sequence() const { return sequence_; }
+  // The changes since the last call, in sequence order.
+  std::vector<PortChange> TakeChanges() { return std::exchange(changes_, {}); }
+  // Kernel changes that needed no STATE_DB write of their own: merged into a pending write of
+  // the same port, or identical to what STATE_DB already holds.
+  uint64_t merged_writes() const { return merged_writes_; }
 
  private:
   Port& GetOrCreate(const std::string& name);
   void MarkDirty(Port& port);
+  void RecordChange(Port& port, ApplyOutcome outcome, absl::Time now);
 
   std::map<std::string, Port, std::less<>> ports_;
   std::set<std::string> pending_;
@@ -157,6 +179,8 @@ class PortModel {
   bool newly_awaiting_ = false;
   std::set<std::string> seen_in_dump_;
   uint64_t sequence_ = 0;
+  std::vector<PortChange> changes_;
+  uint64_t merged_writes_ = 0;
 };
 
 }  // namespace portsyncd

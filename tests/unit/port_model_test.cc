@@ -184,7 +184,7 @@ TEST_F(PortModelTest, DumpEndRemovesPortsTheDumpDidNotShowAndRewritesTheRest) {
   Flush(model_);
   model_.BeginDump();
   model_.Apply(NewLink("Ethernet4", 6), kNow);
-  EXPECT_THAT(model_.EndDump(), ElementsAre("Ethernet0"));
+  EXPECT_THAT(model_.EndDump(kNow), ElementsAre("Ethernet0"));
   EXPECT_THAT(Flush(model_), ElementsAre(Del("Ethernet0"), Set("Ethernet4", true, true, 9100)));
 }
 
@@ -192,7 +192,7 @@ TEST_F(PortModelTest, InterruptedDumpRemovesNothing) {
   model_.Apply(NewLink("Ethernet0", 5), kNow);
   Flush(model_);
   model_.BeginDump();
-  EXPECT_THAT(model_.EndDump(/*complete=*/false), IsEmpty());
+  EXPECT_THAT(model_.EndDump(kNow, /*complete=*/false), IsEmpty());
   EXPECT_FALSE(model_.dump_in_progress());
   EXPECT_TRUE(model_.Find("Ethernet0")->in_kernel);
   EXPECT_THAT(model_.TakeDirty(), IsEmpty());
@@ -204,7 +204,7 @@ TEST_F(PortModelTest, DellinkDuringDumpIsNotResurrected) {
   model_.BeginDump();
   model_.Apply(NewLink("Ethernet0", 5), kNow);
   model_.Apply(DelLink("Ethernet0", 5), kNow);
-  model_.EndDump();
+  model_.EndDump(kNow);
   EXPECT_FALSE(model_.Find("Ethernet0")->in_kernel);
   EXPECT_THAT(Flush(model_), ElementsAre(Del("Ethernet0")));
 }
@@ -233,6 +233,35 @@ TEST_F(PortModelTest, CountsOperFlapsAndSequence) {
   EXPECT_EQ(model_.sequence(), 4u);
   model_.Apply(NewLink("Ethernet0", 5, IFF_UP), kNow);  // nothing changed
   EXPECT_EQ(model_.sequence(), 4u);
+}
+
+TEST_F(PortModelTest, ChangesAreRecordedWithIncreasingSequences) {
+  model_.Apply(NewLink("Ethernet0", 5), kNow);
+  model_.Apply(NewLink("Ethernet0", 5), kNow);  // unchanged: no change recorded
+  model_.Apply(NewLink("eth0", 2), kNow);       // ignored
+  model_.Apply(NewLink("Ethernet8", 7, IFF_UP), kNow);
+  model_.SetInApplDb("Ethernet8", kNow);
+  model_.Apply(DelLink("Ethernet0", 5), kNow);
+  std::vector<PortChange> changes = model_.TakeChanges();
+  ASSERT_EQ(changes.size(), 4u);
+  EXPECT_EQ(changes[0].name, "Ethernet0");
+  EXPECT_EQ(changes[0].outcome, ApplyOutcome::kAdded);
+  EXPECT_EQ(changes[1].name, "Ethernet8");
+  EXPECT_EQ(changes[2].name, "Ethernet8");  // APPL_DB membership
+  EXPECT_EQ(changes[2].outcome, ApplyOutcome::kChanged);
+  EXPECT_EQ(changes[3].outcome, ApplyOutcome::kRemoved);
+  for (size_t i = 0; i < changes.size(); ++i) EXPECT_EQ(changes[i].sequence, i + 1);
+  EXPECT_EQ(model_.sequence(), 4u);
+  EXPECT_THAT(model_.TakeChanges(), IsEmpty());
+}
+
+TEST_F(PortModelTest, StateDbInSyncFollowsWrites) {
+  model_.Apply(NewLink("Ethernet0", 5), kNow);
+  EXPECT_FALSE(model_.Find("Ethernet0")->state_db_in_sync());
+  Flush(model_);
+  EXPECT_TRUE(model_.Find("Ethernet0")->state_db_in_sync());
+  model_.Apply(NewLink("Ethernet8", 7), kNow);  // no APPL_DB entry: nothing of ours to hold
+  EXPECT_TRUE(model_.Find("Ethernet8")->state_db_in_sync());
 }
 
 TEST_F(PortModelTest, NewlinkWithoutMtuKeepsTheKnownMtu) {
