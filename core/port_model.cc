@@ -50,7 +50,7 @@ void PortModel::MarkDirty(Port& port) {
 
 void PortModel::RecordChange(Port& port, ApplyOutcome outcome, absl::Time now) {
   ++port.changes;
-  changes_.push_back(PortChange{port.name, outcome, ++sequence_, now});
+  changes_.push_back(PortChange{port.name, outcome, ++sequence_, now, port});
 }
 
 ApplyOutcome PortModel::Apply(const LinkEvent& event, absl::Time now) {

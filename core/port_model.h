@@ -91,6 +91,7 @@ struct PortChange {
   ApplyOutcome outcome;  // kAdded, kChanged or kRemoved
   uint64_t sequence;     // strictly increasing within the process
   absl::Time time;       // when the kernel message was received
+  Port port;             // the port right after this change (a burst keeps every step)
 };
 
 // One write to STATE_DB PORT_TABLE|<name>: optionally a DEL, then optionally an HSET of `set`.
@@ -100,7 +101,6 @@ struct StateWrite {
   std::optional<StateFields> set;
   bool operator==(const StateWrite&) const = default;
 };
-
 
 class PortModel {
  public:

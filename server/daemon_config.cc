@@ -1,5 +1,7 @@
 #include "server/daemon_config.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -8,6 +10,7 @@
 #include <toml.hpp>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/logging.h"
@@ -28,13 +31,29 @@ class Reader {
   Reader(const std::string& path, const toml::value& root) : path_(path), root_(root) {}
 
   // `table` is "" for the top level.
-  absl::Status String(absl::string_view table, absl::string_view key, std::string& out) {
+  absl::Status String(absl::string_view table, absl::string_view key, std::string& out,
+                      bool allow_empty = false) {
     const toml::value* v = Find(table, key);
     if (v == nullptr) return absl::OkStatus();
     if (!v->is_string()) return ValueError(path_, *v, Name(table, key), "must be a string");
     out = v->as_string().str;
-    if (out.empty()) return ValueError(path_, *v, Name(table, key), "must not be empty");
+    if (out.empty() && !allow_empty) {
+      return ValueError(path_, *v, Name(table, key), "must not be empty");
+    }
     return absl::OkStatus();
+  }
+
+  absl::Status Bool(absl::string_view table, absl::string_view key, bool& out) {
+    const toml::value* v = Find(table, key);
+    if (v == nullptr) return absl::OkStatus();
+    if (!v->is_boolean()) return ValueError(path_, *v, Name(table, key), "must be true or false");
+    out = v->as_boolean();
+    return absl::OkStatus();
+  }
+
+  // The value's line, for checks that involve several keys; 0 when the key is absent.
+  const toml::value* Value(absl::string_view table, absl::string_view key) {
+    return Find(table, key);
   }
 
   absl::Status Integer(absl::string_view table, absl::string_view key, int64_t min, int64_t max,
@@ -160,8 +179,91 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view text, const std
                                    ") must not exceed redis.reconnect_max_ms (",
                                    absl::ToInt64Milliseconds(engine.reconnect_max), ")"));
   }
+  GrpcOptions& grpc = config.grpc;
+  RETURN_IF_ERROR(reader.String("grpc", "unix_socket", grpc.unix_socket, /*allow_empty=*/true));
+  RETURN_IF_ERROR(reader.Integer("grpc", "unix_socket_mode", 0, 0777, grpc.unix_socket_mode));
+  RETURN_IF_ERROR(reader.String("grpc", "tcp_address", grpc.tcp_address, /*allow_empty=*/true));
+  RETURN_IF_ERROR(reader.Bool("grpc", "tcp_insecure", grpc.tcp_insecure));
+  RETURN_IF_ERROR(reader.String("grpc", "tls_cert_file", grpc.tls_cert_file, true));
+  RETURN_IF_ERROR(reader.String("grpc", "tls_key_file", grpc.tls_key_file, true));
+  RETURN_IF_ERROR(reader.String("grpc", "tls_client_ca_file", grpc.tls_client_ca_file, true));
+  RETURN_IF_ERROR(reader.String("grpc", "reload_token_file", grpc.reload_token_file, true));
+  RETURN_IF_ERROR(reader.Integer("grpc", "max_streams", 0, 100'000, grpc.max_streams));
+  RETURN_IF_ERROR(
+      reader.Integer("grpc", "stream_queue_limit", 16, 10'000'000, grpc.stream_queue_limit));
+  RETURN_IF_ERROR(reader.Integer("grpc", "replay_buffer", 0, 10'000'000, grpc.replay_buffer));
+  if (!grpc.tcp_address.empty()) {
+    const toml::value* where = reader.Value("grpc", "tcp_address");
+    const size_t colon = grpc.tcp_address.rfind(':');
+    std::string host = colon == std::string::npos ? "" : grpc.tcp_address.substr(0, colon);
+    if (colon == std::string::npos || colon + 1 == grpc.tcp_address.size()) {
+      return ValueError(path, *where, "grpc.tcp_address", "must be host:port");
+    }
+    if (host.size() > 1 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);
+    }
+    const bool loopback = host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+    if (grpc.tcp_insecure && !loopback) {
+      return ValueError(path, *reader.Value("grpc", "tcp_insecure"), "grpc.tcp_insecure",
+                        absl::StrCat("allowed only on a loopback address, not '", grpc.tcp_address,
+                                     "'; configure tls_cert_file and "
+                                     "tls_key_file instead"));
+    }
+    if (!grpc.tcp_insecure && (grpc.tls_cert_file.empty() || grpc.tls_key_file.empty())) {
+      return ValueError(path, *where, "grpc.tcp_address",
+                        "a TCP listener needs grpc.tls_cert_file and grpc.tls_key_file (or "
+                        "grpc.tcp_insecure = true on a loopback address)");
+    }
+  }
+  for (const char* key :
+       {"tls_cert_file", "tls_key_file", "tls_client_ca_file", "reload_token_file"}) {
+    const toml::value* v = reader.Value("grpc", key);
+    if (v == nullptr || v->as_string().str.empty()) continue;
+    if (access(v->as_string().str.c_str(), R_OK) != 0) {
+      return ValueError(
+          path, *v, absl::StrCat("grpc.", key),
+          absl::StrCat("cannot read '", v->as_string().str, "': ", std::strerror(errno)));
+    }
+  }
   RETURN_IF_ERROR(reader.CheckNoUnknownKeys());
+  // FNV-1a of the text: a short, stable version for Reload's answer.
+  uint64_t hash = 1469598103934665603ull;
+  for (char ch : text) hash = (hash ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
+  config.version = absl::StrCat(absl::Hex(hash, absl::kZeroPad16));
   return config;
+}
+
+std::map<std::string, std::string> FlattenConfig(const DaemonConfig& c) {
+  auto ms = [](absl::Duration d) { return absl::StrCat(absl::ToInt64Milliseconds(d)); };
+  const EngineOptions& e = c.engine;
+  const GrpcOptions& g = c.grpc;
+  return {
+      {"db_config", e.db_config_path},
+      {"log_level", c.log_level},
+      {"runtime_dir", e.runtime_dir},
+      {"netlink.receive_buffer_bytes", absl::StrCat(e.netlink_receive_buffer_bytes)},
+      {"redis.timeout_ms", ms(e.redis_timeout)},
+      {"redis.reconnect_initial_ms", ms(e.reconnect_initial)},
+      {"redis.reconnect_max_ms", ms(e.reconnect_max)},
+      {"redis.pending_poll_ms", ms(e.pending_poll_interval)},
+      {"redis.audit_interval_ms", ms(e.audit_interval)},
+      {"redis.logger_poll_ms", ms(e.logger_poll_interval)},
+      {"grpc.unix_socket", g.unix_socket},
+      {"grpc.unix_socket_mode", absl::StrCat(g.unix_socket_mode)},
+      {"grpc.tcp_address", g.tcp_address},
+      {"grpc.tcp_insecure", g.tcp_insecure ? "true" : "false"},
+      {"grpc.tls_cert_file", g.tls_cert_file},
+      {"grpc.tls_key_file", g.tls_key_file},
+      {"grpc.tls_client_ca_file", g.tls_client_ca_file},
+      {"grpc.reload_token_file", g.reload_token_file},
+      {"grpc.max_streams", absl::StrCat(g.max_streams)},
+      {"grpc.stream_queue_limit", absl::StrCat(g.stream_queue_limit)},
+      {"grpc.replay_buffer", absl::StrCat(g.replay_buffer)},
+  };
+}
+
+bool IsLiveKey(absl::string_view key) {
+  return key == "log_level" || key == "grpc.max_streams" || key == "grpc.stream_queue_limit";
 }
 
 absl::StatusOr<DaemonConfig> LoadDaemonConfig(const std::string& path) {

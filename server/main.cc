@@ -1,25 +1,41 @@
 // portsyncd: keeps SONiC's STATE_DB in sync with the kernel's port state.
 //
 // Threads: the main thread runs the engine (startup, then netlink); the engine starts its Redis
-// writer thread; a signal thread waits for SIGTERM/SIGINT/SIGHUP with sigwait (all other threads
-// block them) and asks the engine to stop.
+// writer thread; gRPC runs its own (callback API) threads; a signal thread waits for
+// SIGTERM/SIGINT/SIGHUP with sigwait (all other threads block them), stops the engine or
+// reloads; a health thread mirrors GetHealth into grpc.health.v1 every 200 ms.
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <string>
 #include <thread>
 
+#include "absl/random/random.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "core/engine.h"
 #include "core/logging.h"
 #include "server/daemon_config.h"
+#include "server/event_hub.h"
+#include "server/grpc_server.h"
+#include "server/port_sync_service.h"
 
 namespace portsyncd {
 namespace {
@@ -41,12 +57,14 @@ Options:
                            CONFIG_DB LOGGER|portsyncd LOGLEVEL changes it at run time
   -r, --runtime-dir DIR    where the restart marker lives (default /run/portsyncd)
   -b, --netlink-buffer N   netlink receive buffer in bytes (default 16777216)
+  -s, --socket PATH        gRPC unix socket (default RUNTIME_DIR/portsyncd.sock)
   -t, --check-config       validate the config file and database config, then exit
   -h, --help               show this help and exit
   -V, --version            show the version and exit
 
 Command-line options override the config file. Signals: SIGTERM/SIGINT stop after flushing
-queued STATE_DB writes (exit 0). Exit status 1: bad configuration or a fatal error; 2: bad usage.
+queued STATE_DB writes (exit 0); SIGHUP reloads the config file (as the Reload RPC).
+The gRPC API (portsyncctl, docs/API.md) listens on the unix socket, and on TCP when configured. Exit status 1: bad configuration or a fatal error; 2: bad usage.
 )";
 
 struct CommandLine {
@@ -55,6 +73,7 @@ struct CommandLine {
   std::optional<std::string> log_level;
   std::optional<std::string> runtime_dir;
   std::optional<int64_t> netlink_buffer;
+  std::optional<std::string> socket;
   bool check_only = false;
 };
 
@@ -66,13 +85,14 @@ std::optional<int> ParseCommandLine(int argc, char** argv, CommandLine& cl) {
       {"log-level", required_argument, nullptr, 'l'},
       {"runtime-dir", required_argument, nullptr, 'r'},
       {"netlink-buffer", required_argument, nullptr, 'b'},
+      {"socket", required_argument, nullptr, 's'},
       {"check-config", no_argument, nullptr, 't'},
       {"help", no_argument, nullptr, 'h'},
       {"version", no_argument, nullptr, 'V'},
       {nullptr, 0, nullptr, 0},
   };
   int opt;
-  while ((opt = getopt_long(argc, argv, "c:d:l:r:b:thV", kOptions, nullptr)) != -1) {
+  while ((opt = getopt_long(argc, argv, "c:d:l:r:b:s:thV", kOptions, nullptr)) != -1) {
     switch (opt) {
       case 'c':
         cl.config_path = optarg;
@@ -123,11 +143,70 @@ std::optional<int> ParseCommandLine(int argc, char** argv, CommandLine& cl) {
   return std::nullopt;
 }
 
+// Command-line options override the file, at start and at every reload.
+void ApplyCommandLine(const CommandLine& cl, DaemonConfig& config) {
+  if (cl.db_config) config.engine.db_config_path = *cl.db_config;
+  if (cl.log_level) {
+    config.log_level = *cl.log_level;
+    config.engine.apply_db_log_level_at_start = false;
+  }
+  if (cl.runtime_dir) config.engine.runtime_dir = *cl.runtime_dir;
+  if (cl.netlink_buffer) {
+    config.engine.netlink_receive_buffer_bytes = static_cast<int>(*cl.netlink_buffer);
+  }
+  if (cl.socket) config.grpc.unix_socket = *cl.socket;
+  if (config.grpc.unix_socket.empty()) {
+    config.grpc.unix_socket = config.engine.runtime_dir + "/portsyncd.sock";
+  }
+}
+
+std::string RandomHex(size_t bytes) {
+  absl::BitGen gen;
+  std::string out;
+  for (size_t i = 0; i < bytes; ++i) {
+    absl::StrAppendFormat(&out, "%02x", absl::Uniform<unsigned>(gen, 0u, 256u));
+  }
+  return out;
+}
+
+// The Reload token: read from grpc.reload_token_file, or generated into the runtime directory
+// (mode 0600: only the daemon's user, and root, can read it).
+absl::StatusOr<std::string> ReloadToken(const DaemonConfig& config) {
+  const std::string& file = config.grpc.reload_token_file;
+  if (!file.empty()) {
+    std::ifstream in(file);
+    std::string token;
+    if (!in || !std::getline(in, token) || absl::StripAsciiWhitespace(token).empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("grpc.reload_token_file ", file, ": cannot read a token from it"));
+    }
+    return std::string(absl::StripAsciiWhitespace(token));
+  }
+  const std::string path = config.engine.runtime_dir + "/reload.token";
+  const std::string token = RandomHex(32);
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0 || fchmod(fd, 0600) != 0 ||
+      write(fd, (token + "\n").data(), token.size() + 1) !=
+          static_cast<ssize_t>(token.size() + 1)) {
+    if (fd >= 0) close(fd);
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot write the reload token ", path, ": ", std::strerror(errno)));
+  }
+  close(fd);
+  return token;
+}
+
+std::string DescribeConfig(const std::optional<std::string>& path, const DaemonConfig& config) {
+  return path ? absl::StrCat("loaded from ", *path, " (version ", config.version, ")")
+              : "built-in defaults (no config file)";
+}
+
 int Main(int argc, char** argv) {
   CommandLine cl;
   if (std::optional<int> exit_status = ParseCommandLine(argc, argv, cl)) return *exit_status;
 
   DaemonConfig config;
+  std::optional<std::string> config_file;
   const std::string config_path = cl.config_path.value_or(kDefaultConfigPath);
   if (cl.config_path || access(config_path.c_str(), F_OK) == 0) {
     absl::StatusOr<DaemonConfig> loaded = LoadDaemonConfig(config_path);
@@ -136,15 +215,9 @@ int Main(int argc, char** argv) {
       return 1;
     }
     config = *std::move(loaded);
+    config_file = config_path;
   }
-  if (cl.db_config) config.engine.db_config_path = *cl.db_config;
-  if (cl.log_level) {
-    config.log_level = *cl.log_level;
-    config.engine.apply_db_log_level_at_start = false;
-  }
-  if (cl.runtime_dir) config.engine.runtime_dir = *cl.runtime_dir;
-  if (cl.netlink_buffer)
-    config.engine.netlink_receive_buffer_bytes = static_cast<int>(*cl.netlink_buffer);
+  ApplyCommandLine(cl, config);
   SetLogLevel(*ParseLogLevel(config.log_level));
 
   // Block the signals before any thread starts, so only the signal thread receives them.
@@ -154,23 +227,115 @@ int Main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Create(config.engine);
-  if (!engine.ok()) {
-    std::cerr << "portsyncd: " << engine.status().message() << "\n";
+  absl::StatusOr<std::unique_ptr<Engine>> created = Engine::Create(config.engine);
+  if (!created.ok()) {
+    std::cerr << "portsyncd: " << created.status().message() << "\n";
     return 1;
   }
   if (cl.check_only) {
     std::cout << "portsyncd: configuration OK\n";
     return 0;
   }
+  Engine& engine = **created;
 
+  if (mkdir(config.engine.runtime_dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    std::cerr << "portsyncd: cannot create runtime directory " << config.engine.runtime_dir << ": "
+              << std::strerror(errno) << "\n";
+    return 1;
+  }
+  absl::StatusOr<std::string> token = ReloadToken(config);
+  if (!token.ok()) {
+    std::cerr << "portsyncd: " << token.status().message() << "\n";
+    return 1;
+  }
+
+  const absl::Time start_time = absl::Now();
+  EventHubOptions hub_options;
+  hub_options.max_streams = static_cast<size_t>(config.grpc.max_streams);
+  hub_options.stream_queue_limit = static_cast<size_t>(config.grpc.stream_queue_limit);
+  hub_options.replay_buffer = static_cast<size_t>(config.grpc.replay_buffer);
+  EventHub hub(&engine, RandomHex(8), hub_options);
+  engine.SetListener(&hub);
+
+  // Reload (RPC and SIGHUP): validate the whole file, then apply what can change live.
+  absl::Mutex config_mu;
+  PortSyncService* service_ptr = nullptr;
+  auto reload = [&]() -> absl::StatusOr<ReloadResult> {
+    absl::MutexLock lock(&config_mu);
+    absl::StatusOr<DaemonConfig> loaded = LoadDaemonConfig(config_path);
+    if (!loaded.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(loaded.status().message(), "; the running configuration is unchanged"));
+    }
+    DaemonConfig next = *std::move(loaded);
+    ApplyCommandLine(cl, next);
+    ReloadResult result;
+    result.config_version = next.version;
+    const std::map<std::string, std::string> before = FlattenConfig(config);
+    for (const auto& [key, value] : FlattenConfig(next)) {
+      if (before.at(key) == value) continue;
+      result.changed_keys.push_back(key);
+      if (!IsLiveKey(key)) result.restart_required_keys.push_back(key);
+    }
+    // Apply the live keys; everything else keeps its running value until a restart.
+    SetLogLevel(*ParseLogLevel(next.log_level));
+    hub.set_limits(static_cast<size_t>(next.grpc.max_streams),
+                   static_cast<size_t>(next.grpc.stream_queue_limit));
+    config = std::move(next);
+    config_file = config_path;
+    if (service_ptr != nullptr)
+      service_ptr->set_config_description(DescribeConfig(config_file, config));
+    LOG_NOTICE("reload: config ", config_path, " version ", result.config_version, ", changed: ",
+               result.changed_keys.empty() ? "nothing" : absl::StrJoin(result.changed_keys, " "),
+               result.restart_required_keys.empty()
+                   ? ""
+                   : absl::StrCat("; needing a restart: ",
+                                  absl::StrJoin(result.restart_required_keys, " ")));
+    return result;
+  };
+
+  PortSyncService service(
+      &engine, &hub,
+      ServiceInfo{PORTSYNCD_VERSION, start_time, DescribeConfig(config_file, config)}, reload,
+      *token);
+  service_ptr = &service;
+  absl::StatusOr<std::unique_ptr<grpc::Server>> server =
+      StartGrpcServer(config.grpc, config.grpc.unix_socket, &service);
+  if (!server.ok()) {
+    std::cerr << "portsyncd: " << server.status().message() << "\n";
+    return 1;
+  }
+  LOG_NOTICE("gRPC: listening on unix:", config.grpc.unix_socket,
+             config.grpc.tcp_address.empty()
+                 ? ""
+                 : absl::StrCat(" and ", config.grpc.tcp_address,
+                                config.grpc.tcp_insecure                 ? " (insecure, loopback)"
+                                : config.grpc.tls_client_ca_file.empty() ? " (TLS)"
+                                                                         : " (mTLS)"));
+
+  // grpc.health.v1 follows GetHealth: SERVING unless NOT_SERVING.
   std::atomic<bool> main_done{false};
-  std::thread signal_thread([&signals, &main_done, e = engine->get()] {
+  std::thread health_thread([&] {
+    grpc::HealthCheckServiceInterface* health = (*server)->GetHealthCheckService();
+    std::optional<bool> last;
+    while (!main_done.load()) {
+      const bool serving = service.Health().status() != v1::SERVING_STATUS_NOT_SERVING;
+      if (last != serving) {
+        health->SetServingStatus(serving);
+        health->SetServingStatus("portsyncd.v1.PortSync", serving);
+        last = serving;
+      }
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+  });
+
+  std::thread signal_thread([&] {
     while (true) {
       int sig = 0;
       if (sigwait(&signals, &sig) != 0) continue;
       if (sig == SIGHUP) {
-        LOG_NOTICE("SIGHUP: configuration reload is not implemented yet; ignoring");
+        absl::StatusOr<ReloadResult> result = reload();
+        if (!result.ok()) LOG_ERROR("SIGHUP reload refused: ", result.status().message());
         continue;
       }
       if (sig == SIGUSR1) {
@@ -178,22 +343,25 @@ int Main(int argc, char** argv) {
         continue;  // someone else's SIGUSR1: not ours to act on
       }
       LOG_NOTICE("received ", strsignal(sig), "; stopping");
-      e->Stop();
+      engine.Stop();
       return;
     }
   });
 
   LOG_NOTICE("portsyncd ", PORTSYNCD_VERSION, " starting: db config ", config.engine.db_config_path,
-             ", runtime dir ", config.engine.runtime_dir);
-  absl::Status status = (*engine)->Run();
+             ", runtime dir ", config.engine.runtime_dir, ", instance ", hub.instance_id());
+  absl::Status status = engine.Run();
   main_done.store(true);
+  hub.Shutdown();
+  (*server)->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   pthread_kill(signal_thread.native_handle(), SIGUSR1);
   signal_thread.join();
+  health_thread.join();
   if (!status.ok()) {
-    LOG_ERROR("fatal: ", status.message(), "; counters: ", (*engine)->counters().Summary());
+    LOG_ERROR("fatal: ", status.message(), "; counters: ", engine.counters().Summary());
     return 1;
   }
-  LOG_NOTICE("portsyncd stopped; counters: ", (*engine)->counters().Summary());
+  LOG_NOTICE("portsyncd stopped; counters: ", engine.counters().Summary());
   return 0;
 }
 

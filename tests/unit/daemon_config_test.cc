@@ -69,7 +69,7 @@ INSTANTIATE_TEST_SUITE_P(
                 "/etc/p.conf:2: colour: unknown key"},
         BadCase{"UnknownKeyInTable", "[netlink]\nreceive_buffer_bytes = 1048576\nbufsize = 2\n",
                 "/etc/p.conf:3: netlink.bufsize: unknown key"},
-        BadCase{"UnknownTable", "\n[grpc]\nport = 1\n", "grpc: unknown table"},
+        BadCase{"UnknownTable", "\n[http]\nport = 1\n", "http: unknown table"},
         BadCase{"WrongType", "\n\nlog_level = 3\n", "/etc/p.conf:3: log_level: must be a string"},
         BadCase{"BadLogLevel", "log_level = \"LOUD\"\n",
                 "/etc/p.conf:1: log_level: 'LOUD' is not one of"},

@@ -1,0 +1,69 @@
+// PortSyncService: the portsyncd.v1.PortSync gRPC service on the callback API.
+//
+// Unary RPCs read the engine's model under its lock and answer at once; StreamLinkEvents is
+// served by the EventHub. Reactions never block beyond that brief lock.
+#ifndef PORTSYNCD_SERVER_PORT_SYNC_SERVICE_H_
+#define PORTSYNCD_SERVER_PORT_SYNC_SERVICE_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "core/engine.h"
+#include "portsyncd/v1/portsyncd.grpc.pb.h"
+#include "server/event_hub.h"
+
+namespace portsyncd {
+
+// What Reload did; filled by the ReloadFunction.
+struct ReloadResult {
+  std::string config_version;
+  std::vector<std::string> changed_keys;
+  std::vector<std::string> restart_required_keys;
+};
+// Re-reads, validates and applies the config; INVALID_ARGUMENT (file:line: key) when bad.
+using ReloadFunction = std::function<absl::StatusOr<ReloadResult>()>;
+
+struct ServiceInfo {
+  std::string version;
+  absl::Time start_time;
+  std::string config_description;  // "loaded from PATH (version V)" or "defaults"
+};
+
+class PortSyncService : public v1::PortSync::CallbackService {
+ public:
+  // Not owned: `engine` and `hub` must outlive the service. `reload_token` authorizes Reload
+  // (callers send "authorization: Bearer <token>"); empty refuses every Reload.
+  PortSyncService(Engine* engine, EventHub* hub, ServiceInfo info, ReloadFunction reload,
+                  std::string reload_token);
+
+  grpc::ServerUnaryReactor* GetPortState(grpc::CallbackServerContext* context,
+                                         const v1::GetPortStateRequest* request,
+                                         v1::GetPortStateResponse* response) override;
+  grpc::ServerWriteReactor<v1::LinkEvent>* StreamLinkEvents(
+      grpc::CallbackServerContext* context, const v1::StreamLinkEventsRequest* request) override;
+  grpc::ServerUnaryReactor* GetHealth(grpc::CallbackServerContext* context,
+                                      const v1::GetHealthRequest* request,
+                                      v1::GetHealthResponse* response) override;
+  grpc::ServerUnaryReactor* Reload(grpc::CallbackServerContext* context,
+                                   const v1::ReloadRequest* request,
+                                   v1::ReloadResponse* response) override;
+
+  // The health GetHealth reports (also feeds grpc.health.v1).
+  v1::GetHealthResponse Health() const;
+  void set_config_description(std::string description);
+
+ private:
+  Engine* const engine_;
+  EventHub* const hub_;
+  ServiceInfo info_;
+  ReloadFunction reload_;
+  const std::string reload_token_;
+  mutable absl::Mutex mu_;  // config_description_
+};
+
+}  // namespace portsyncd
+
+#endif  // PORTSYNCD_SERVER_PORT_SYNC_SERVICE_H_
