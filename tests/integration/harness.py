@@ -202,6 +202,14 @@ class Daemon:
         with open(self.log_path) as f:
             return f.read()
 
+    @property
+    def socket(self):
+        return os.path.join(self.h.runtime_dir, "portsyncd.sock")
+
+    def token(self):
+        with open(os.path.join(self.h.runtime_dir, "reload.token")) as f:
+            return f.read().strip()
+
     def wait_log(self, text, timeout=10):
         wait_until(lambda: text in self.output(), timeout=timeout, what=f"log line {text!r}")
 
