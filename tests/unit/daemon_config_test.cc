@@ -1,5 +1,7 @@
 #include "server/daemon_config.h"
 
+#include "absl/strings/str_cat.h"
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -111,6 +113,52 @@ TEST(DaemonConfigTest, ShippedConfigFileHoldsExactlyTheDefaults) {
   EXPECT_EQ(a.pending_poll_interval, b.pending_poll_interval);
   EXPECT_EQ(a.audit_interval, b.audit_interval);
   EXPECT_EQ(a.logger_poll_interval, b.logger_poll_interval);
+  // And every key, including [grpc], through the same flattening Reload uses.
+  EXPECT_EQ(FlattenConfig(*shipped), FlattenConfig(defaults));
+}
+
+TEST(DaemonConfigTest, TcpListenerRules) {
+  // TCP needs TLS, or insecure on loopback only.
+  absl::StatusOr<DaemonConfig> no_tls =
+      ParseDaemonConfig("[grpc]\ntcp_address = \"127.0.0.1:50051\"\n", "/etc/p.conf");
+  ASSERT_FALSE(no_tls.ok());
+  EXPECT_THAT(no_tls.status().message(),
+              HasSubstr("/etc/p.conf:2: grpc.tcp_address: a TCP listener needs grpc.tls_cert_file"));
+  absl::StatusOr<DaemonConfig> insecure_remote = ParseDaemonConfig(
+      "[grpc]\ntcp_address = \"10.0.0.1:50051\"\ntcp_insecure = true\n", "/etc/p.conf");
+  ASSERT_FALSE(insecure_remote.ok());
+  EXPECT_THAT(insecure_remote.status().message(),
+              HasSubstr("/etc/p.conf:3: grpc.tcp_insecure: allowed only on a loopback address"));
+  for (const char* address : {"127.0.0.1:50051", "[::1]:50051", "localhost:50051"}) {
+    absl::StatusOr<DaemonConfig> loopback = ParseDaemonConfig(
+        absl::StrCat("[grpc]\ntcp_address = \"", address, "\"\ntcp_insecure = true\n"),
+        "/etc/p.conf");
+    EXPECT_TRUE(loopback.ok()) << address << ": " << loopback.status();
+  }
+  absl::StatusOr<DaemonConfig> missing_cert = ParseDaemonConfig(
+      "[grpc]\ntcp_address = \"0.0.0.0:50051\"\ntls_cert_file = \"/nonexistent/cert.pem\"\n"
+      "tls_key_file = \"/nonexistent/key.pem\"\n",
+      "/etc/p.conf");
+  ASSERT_FALSE(missing_cert.ok());
+  EXPECT_THAT(missing_cert.status().message(),
+              HasSubstr("/etc/p.conf:3: grpc.tls_cert_file: cannot read '/nonexistent/cert.pem'"));
+}
+
+TEST(DaemonConfigTest, ReloadDiffNamesChangedKeysAndWhichAreLive) {
+  absl::StatusOr<DaemonConfig> a = ParseDaemonConfig("log_level = \"INFO\"\n", "a");
+  absl::StatusOr<DaemonConfig> b = ParseDaemonConfig(
+      "log_level = \"DEBUG\"\n[redis]\ntimeout_ms = 900\n[grpc]\nmax_streams = 2\n", "b");
+  ASSERT_TRUE(a.ok() && b.ok());
+  std::vector<std::string> changed;
+  const auto before = FlattenConfig(*a);
+  for (const auto& [key, value] : FlattenConfig(*b)) {
+    if (before.at(key) != value) changed.push_back(key);
+  }
+  EXPECT_THAT(changed, ::testing::ElementsAre("grpc.max_streams", "log_level", "redis.timeout_ms"));
+  EXPECT_TRUE(IsLiveKey("log_level"));
+  EXPECT_TRUE(IsLiveKey("grpc.max_streams"));
+  EXPECT_FALSE(IsLiveKey("redis.timeout_ms"));
+  EXPECT_NE(a->version, b->version);
 }
 
 }  // namespace

@@ -1,0 +1,77 @@
+"""The TCP listener: TLS, mutual TLS, and insecure only on loopback. The daemon's TCP listener
+is on its namespace's loopback, so the client (portsyncctl) runs inside that namespace."""
+
+import os
+import subprocess
+import unittest
+
+from harness import IntegrationTest
+
+PORTSYNCCTL = os.environ.get("PORTSYNCCTL", "portsyncctl")
+PORT = 50051  # inside the test's own namespace: cannot collide with anything else
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_pki(d):
+    """A CA, a server certificate for 127.0.0.1/localhost and a client certificate."""
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
+            "ca.pem", "-days", "2", "-subj", "/CN=portsyncd test CA", cwd=d)
+    with open(os.path.join(d, "san.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    for name, ext in (("server", ["-extfile", "san.ext"]), ("client", [])):
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out",
+                f"{name}.csr", "-subj", f"/CN={name}", cwd=d)
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-out", f"{name}.pem", "-days", "2", *ext, cwd=d)
+
+
+class TcpListenerTest(IntegrationTest):
+    def ctl_in_ns(self, *args):
+        return subprocess.run(["ip", "netns", "exec", self.h.ns.sw, PORTSYNCCTL, "--timeout", "3",
+                               "--target", f"127.0.0.1:{PORT}", *args],
+                              capture_output=True, text=True, timeout=20)
+
+    def test_mutual_tls(self):
+        h = self.h
+        make_pki(h.dir)
+        p = lambda name: os.path.join(h.dir, name)  # noqa: E731
+        conf = h.write_config(
+            f'[grpc]\ntcp_address = "127.0.0.1:{PORT}"\ntls_cert_file = "{p("server.pem")}"\n'
+            f'tls_key_file = "{p("server.key")}"\ntls_client_ca_file = "{p("ca.pem")}"\n')
+        d = h.daemon(config=conf)
+        d.wait_log("startup: cold start")
+        self.assertIn(f"and 127.0.0.1:{PORT} (mTLS)", d.output())
+        ok = self.ctl_in_ns("--ca", p("ca.pem"), "--cert", p("client.pem"), "--key",
+                            p("client.key"), "health")
+        self.assertEqual(ok.returncode, 0, ok.stderr)
+        self.assertIn("SERVING", ok.stdout)
+        no_cert = self.ctl_in_ns("--ca", p("ca.pem"), "health")
+        self.assertEqual(no_cert.returncode, 1)
+        self.assertIn("cannot reach portsyncd", no_cert.stderr)
+        plaintext = self.ctl_in_ns("health")
+        self.assertEqual(plaintext.returncode, 1)
+        # The unix socket stays available.
+        self.assertEqual(subprocess.run([PORTSYNCCTL, "--target", d.socket, "health"],
+                                        capture_output=True).returncode, 0)
+        self.stop_clean(d)
+
+    def test_insecure_only_on_loopback(self):
+        h = self.h
+        conf = h.write_config(f'[grpc]\ntcp_address = "127.0.0.1:{PORT}"\ntcp_insecure = true\n')
+        d = h.daemon(config=conf)
+        d.wait_log("startup: cold start")
+        r = self.ctl_in_ns("ports")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.stop_clean(d)
+        bad = h.write_config('[grpc]\ntcp_address = "0.0.0.0:50051"\ntcp_insecure = true\n')
+        d2 = h.daemon(config=bad)
+        self.assertEqual(d2.proc.wait(10), 1)
+        self.assertIn(f"{bad}:3: grpc.tcp_insecure: allowed only on a loopback address",
+                      d2.output())
+
+
+if __name__ == "__main__":
+    unittest.main()
