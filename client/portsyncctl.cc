@@ -388,14 +388,15 @@ int Watch(const Options& o, const std::shared_ptr<grpc::Channel>& channel,
     for (const std::string& name : names) request.add_names(name);
     request.set_resume_after(last_sequence);
     request.set_instance_id(instance);
-    std::unique_ptr<grpc::ClientReader<v1::LinkEvent>> reader =
-        stub->StreamLinkEvents(&context, request);
-    // Cancel the stream when interrupted, so Read() returns.
+    // Cancel the call when interrupted, so a wait for the daemon or Read() returns. Started
+    // before the call: with wait_for_ready, creating the reader blocks until the daemon is back.
     std::atomic<bool> done{false};
     std::thread canceller([&] {
       while (!done.load() && !g_interrupted.load()) absl::SleepFor(absl::Milliseconds(100));
       if (g_interrupted.load()) context.TryCancel();
     });
+    std::unique_ptr<grpc::ClientReader<v1::LinkEvent>> reader =
+        stub->StreamLinkEvents(&context, request);
     v1::LinkEvent event;
     bool got_any = false;
     while (reader->Read(&event)) {

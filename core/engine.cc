@@ -576,10 +576,9 @@ void Engine::WriterLoop() {
         }
         if (down_since == absl::InfinitePast()) down_since = now;
         if (down_log.Allow(now)) {
-          LOG_WARN("Redis unreachable (down ",
-                   absl::FormatDuration(absl::Trunc(now - down_since, absl::Milliseconds(1))),
-                   " so far; the model keeps following the kernel): ", connected.status().message(),
-                   "; retrying with backoff up to ", absl::FormatDuration(options_.reconnect_max));
+          LOG_WARN("Redis unreachable (the model keeps following the kernel): ",
+                   connected.status().message(), "; retrying with backoff up to ",
+                   absl::FormatDuration(options_.reconnect_max));
         }
         next_connect = now + backoff;
         backoff = std::min(backoff * 2, options_.reconnect_max);

@@ -12,13 +12,16 @@ build_dir=${1:-build}
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build_dir" -j "$(nproc)"
 portsyncd=$PWD/$build_dir/server/portsyncd
+portsyncctl=$PWD/$build_dir/client/portsyncctl
 
 work=$(mktemp -d /tmp/portsyncd-demo.XXXXXX)
 sw=demo-sw-$$
 wire=demo-wire-$$
 redis_pid=
 daemon_pid=
+watch_pid=
 cleanup() {
+  [ -n "$watch_pid" ] && kill -INT "$watch_pid" 2>/dev/null && wait "$watch_pid" 2>/dev/null
   [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
   [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null
   ip netns del "$sw" 2>/dev/null || true
@@ -74,10 +77,12 @@ for ns in "$sw" "$wire"; do
 done
 ip -n "$wire" link add pad0 type ifb  # keeps peer ifindexes distinct (fast carrier events)
 
-say "Starting portsyncd in $sw (cold start)"
+say "Starting portsyncd in $sw (cold start), with the shipped config file at INFO level"
 "$portsyncd" --version
-ip netns exec "$sw" "$portsyncd" --db-config "$work/database_config.json" \
-  --runtime-dir "$work/run" --log-level INFO 2>&1 | sed 's/^/    portsyncd| /' &
+sed 's/^log_level = .*/log_level = "INFO"/' deploy/portsyncd.conf >"$work/portsyncd.conf"
+ip netns exec "$sw" "$portsyncd" --config "$work/portsyncd.conf" \
+  --db-config "$work/database_config.json" --runtime-dir "$work/run" 2>&1 |
+  sed 's/^/    portsyncd| /' &
 sleep 0.2
 daemon_pid=$(pgrep -f -n -- "--runtime-dir $work/run")
 wait_for 10 has_hash 0 _PORT_TABLE:PortConfigDone
@@ -94,6 +99,15 @@ wait_for 10 has_hash 0 _PORT_TABLE:PortInitDone
 echo "APPL_DB _PORT_TABLE:PortInitDone: $(cli 0 HGETALL _PORT_TABLE:PortInitDone | paste -sd' ')"
 sleep 0.2
 show_state
+ctl() { "$portsyncctl" --target "unix:$work/run/portsyncd.sock" "$@"; }
+
+say "portsyncctl ports (the daemon's view over gRPC)"
+ctl ports
+
+say "portsyncctl watch, in the background, follows every change live"
+"$portsyncctl" --target "unix:$work/run/portsyncd.sock" watch > >(sed -u 's/^/    watch| /') 2>&1 &
+watch_pid=$!
+sleep 0.5
 
 say "Cable pull on Ethernet4 (its peer goes down), admin down on Ethernet8, MTU 1500 on Ethernet12"
 ip -n "$wire" link set w4 down
@@ -101,6 +115,7 @@ ip -n "$sw" link set Ethernet8 down
 ip -n "$sw" link set Ethernet12 mtu 1500
 sleep 0.3
 show_state
+ctl ports
 
 say "Redis restarts empty; portsyncd reconnects and rewrites every key it owns"
 kill "$redis_pid"; wait "$redis_pid" 2>/dev/null || true
@@ -117,9 +132,20 @@ ip -n "$sw" link del Ethernet0
 sleep 0.3
 show_state
 
-say "Stopping portsyncd (SIGTERM)"
+say "portsyncctl health"
+ctl health
+
+say "Editing the config file, then portsyncctl reload (authorized by the daemon's reload token)"
+sed -i 's/^audit_interval_ms = .*/audit_interval_ms = 2000/; s/^max_streams = .*/max_streams = 16/' \
+  "$work/portsyncd.conf"
+ctl --token-file "$work/run/reload.token" reload
+
+say "Stopping portsyncd (SIGTERM); watch is told and would reconnect to a new one"
 kill "$daemon_pid"
 wait_for 10 sh -c "! kill -0 $daemon_pid"
 daemon_pid=
-sleep 0.1
+sleep 0.3
+kill -INT "$watch_pid" 2>/dev/null || true
+wait "$watch_pid" 2>/dev/null || true
+watch_pid=
 say "Demo done"
