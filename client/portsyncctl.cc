@@ -140,6 +140,8 @@ std::shared_ptr<grpc::Channel> MakeChannel(const Options& o, std::string& error)
   // Detects a daemon that vanished while `watch` waits for events on an idle stream.
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20'000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // An idle watch sends no data; keep pinging anyway (the default stops after two pings).
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   // After a daemon restart, `watch` should be back within a second or two, not gRPC's default
   // reconnect backoff of up to two minutes.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
@@ -369,8 +371,15 @@ std::atomic<bool> g_interrupted{false};
 
 int Watch(const Options& o, const std::shared_ptr<grpc::Channel>& channel,
           const std::vector<std::string>& names) {
-  signal(SIGINT, [](int) { g_interrupted.store(true); });
-  signal(SIGTERM, [](int) { g_interrupted.store(true); });
+  // The first Ctrl-C stops cleanly; a second one (e.g. output blocked on a paused pipe) kills.
+  auto on_signal = [](int sig) {
+    if (g_interrupted.exchange(true)) {
+      signal(sig, SIG_DFL);
+      raise(sig);
+    }
+  };
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
   auto stub = v1::PortSync::NewStub(channel);
   std::map<std::string, v1::PortState> ports;
   uint64_t last_sequence = 0;
@@ -412,8 +421,15 @@ int Watch(const Options& o, const std::shared_ptr<grpc::Channel>& channel,
       }
       reconnecting = false;
       backoff = absl::Milliseconds(200);
-      last_sequence = event.sequence();
-      instance = event.instance_id();
+      // The resume point moves only on live events and at SYNCED: a stream that breaks in the
+      // middle of a snapshot must get the whole snapshot again, not the events after it.
+      const bool live = event.type() == v1::LinkEvent::TYPE_ADDED ||
+                        event.type() == v1::LinkEvent::TYPE_CHANGED ||
+                        event.type() == v1::LinkEvent::TYPE_REMOVED;
+      if (live || event.type() == v1::LinkEvent::TYPE_SYNCED) {
+        last_sequence = event.sequence();
+        instance = event.instance_id();
+      }
       if (o.json) {
         std::cout << ToJson(event, false) << std::endl;
         if (event.has_port()) ports[event.port().name()] = event.port();
@@ -475,7 +491,10 @@ int Watch(const Options& o, const std::shared_ptr<grpc::Channel>& channel,
       reconnecting = true;
     }
     (void)got_any;
-    absl::SleepFor(backoff);
+    snapshot.clear();  // an unfinished snapshot is sent again in full
+    for (absl::Time until = absl::Now() + backoff; absl::Now() < until && !g_interrupted.load();) {
+      absl::SleepFor(absl::Milliseconds(50));
+    }
     backoff = std::min(backoff * 2, absl::Seconds(5));
   }
   return kOk;

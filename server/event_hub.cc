@@ -32,7 +32,11 @@ class LinkEventStream : public grpc::ServerWriteReactor<v1::LinkEvent> {
   // A live event (hub lock held).
   void Enqueue(const SharedEvent& event, size_t queue_limit) {
     absl::MutexLock lock(&mu_);
-    if (finishing_ || resync_pending_) return;  // a resync snapshot will cover it
+    if (finishing_) return;
+    if (resync_pending_) {  // the resync snapshot will cover it
+      ++dropped_;
+      return;
+    }
     if (queue_.size() >= queue_limit + initial_size_) {
       // Too far behind: drop the backlog, resync when the client takes writes again.
       dropped_ = queue_.size() + 1;
@@ -218,7 +222,11 @@ bool EventHub::Subscribe(LinkEventStream* stream, const v1::StreamLinkEventsRequ
     std::string resync_reason;
     if (after > 0) {
       const uint64_t oldest = replay_.empty() ? current + 1 : replay_.front()->sequence();
-      if (!request.instance_id().empty() && request.instance_id() != instance_id_) {
+      if (request.instance_id().empty()) {
+        // Sequences restart with each instance: without one, N cannot be trusted.
+        resync_reason = absl::StrCat("resume_after ", after, " without an instance_id; this is ",
+                                     "instance ", instance_id_);
+      } else if (request.instance_id() != instance_id_) {
         resync_reason = absl::StrCat("instance ", request.instance_id(),
                                      " is gone; this is instance ", instance_id_);
       } else if (after > current) {

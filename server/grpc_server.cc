@@ -1,6 +1,8 @@
 #include "server/grpc_server.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -30,6 +32,18 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view 
 
 }  // namespace
 
+bool SocketIsLive(const std::string& path) {
+  sockaddr_un addr{};
+  if (path.size() >= sizeof(addr.sun_path)) return false;
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const bool live = connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return live;
+}
+
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(const GrpcOptions& options,
                                                               const std::string& unix_socket,
                                                               grpc::Service* service) {
@@ -51,7 +65,13 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(const GrpcOptions&
   // Accept client keepalives down to 10 s (portsyncctl watch uses 20 s) without GOAWAY.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
 
-  // A socket file left by a process that is gone would make bind fail.
+  // A socket file left by a process that is gone would make bind fail; one that a live daemon
+  // answers on must not be taken over.
+  if (SocketIsLive(unix_socket)) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "another process is serving on ", unix_socket,
+        "; is portsyncd already running? Stop it, or give this one another --runtime-dir"));
+  }
   if (unlink(unix_socket.c_str()) != 0 && errno != ENOENT) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot remove old socket ", unix_socket, ": ", std::strerror(errno)));

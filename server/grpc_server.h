@@ -12,6 +12,9 @@
 
 namespace portsyncd {
 
+// A process accepts connections on the unix socket at `path`.
+bool SocketIsLive(const std::string& path);
+
 // `unix_socket` is the resolved path. `service` is not owned and must outlive the server.
 [[nodiscard]] absl::StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(
     const GrpcOptions& options, const std::string& unix_socket, grpc::Service* service);

@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,7 +23,6 @@
 #include <string>
 #include <thread>
 
-#include "absl/random/random.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -160,12 +160,21 @@ void ApplyCommandLine(const CommandLine& cl, DaemonConfig& config) {
   }
 }
 
+// From the kernel's CSPRNG (getrandom(2)): the reload token is a credential.
 std::string RandomHex(size_t bytes) {
-  absl::BitGen gen;
-  std::string out;
-  for (size_t i = 0; i < bytes; ++i) {
-    absl::StrAppendFormat(&out, "%02x", absl::Uniform<unsigned>(gen, 0u, 256u));
+  std::vector<unsigned char> raw(bytes);
+  size_t filled = 0;
+  while (filled < bytes) {
+    const ssize_t n = getrandom(raw.data() + filled, bytes - filled, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      LOG_ERROR("getrandom failed: ", std::strerror(errno));
+      std::abort();  // no safe fallback for a credential
+    }
+    filled += static_cast<size_t>(n);
   }
+  std::string out;
+  for (unsigned char c : raw) absl::StrAppendFormat(&out, "%02x", c);
   return out;
 }
 
@@ -184,7 +193,8 @@ absl::StatusOr<std::string> ReloadToken(const DaemonConfig& config) {
   }
   const std::string path = config.engine.runtime_dir + "/reload.token";
   const std::string token = RandomHex(32);
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  // O_NOFOLLOW: never write a credential through a symlink someone planted.
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0 || fchmod(fd, 0600) != 0 ||
       write(fd, (token + "\n").data(), token.size() + 1) !=
           static_cast<ssize_t>(token.size() + 1)) {
@@ -243,6 +253,14 @@ int Main(int argc, char** argv) {
               << std::strerror(errno) << "\n";
     return 1;
   }
+  // Before touching anything in the runtime directory (the reload token): a second daemon must
+  // not disturb the first.
+  if (SocketIsLive(config.grpc.unix_socket)) {
+    std::cerr << "portsyncd: another process is serving on " << config.grpc.unix_socket
+              << "; is portsyncd already running? Stop it, or give this one another "
+                 "--runtime-dir\n";
+    return 1;
+  }
   absl::StatusOr<std::string> token = ReloadToken(config);
   if (!token.ok()) {
     std::cerr << "portsyncd: " << token.status().message() << "\n";
@@ -269,6 +287,8 @@ int Main(int argc, char** argv) {
     }
     DaemonConfig next = *std::move(loaded);
     ApplyCommandLine(cl, next);
+    // `config` is what runs: only the live keys change in it, so a key that needs a restart is
+    // reported by every reload until the restart.
     ReloadResult result;
     result.config_version = next.version;
     const std::map<std::string, std::string> before = FlattenConfig(config);
@@ -277,14 +297,25 @@ int Main(int argc, char** argv) {
       result.changed_keys.push_back(key);
       if (!IsLiveKey(key)) result.restart_required_keys.push_back(key);
     }
-    // Apply the live keys; everything else keeps its running value until a restart.
-    SetLogLevel(*ParseLogLevel(next.log_level));
+    if (config.log_level != next.log_level) {
+      // Only on a change: otherwise a level set since through CONFIG_DB LOGGER stays.
+      SetLogLevel(*ParseLogLevel(next.log_level));
+      config.log_level = next.log_level;
+    }
+    config.grpc.max_streams = next.grpc.max_streams;
+    config.grpc.stream_queue_limit = next.grpc.stream_queue_limit;
     hub.set_limits(static_cast<size_t>(next.grpc.max_streams),
                    static_cast<size_t>(next.grpc.stream_queue_limit));
-    config = std::move(next);
+    config.version = next.version;
     config_file = config_path;
-    if (service_ptr != nullptr)
-      service_ptr->set_config_description(DescribeConfig(config_file, config));
+    if (service_ptr != nullptr) {
+      service_ptr->set_config_description(
+          absl::StrCat(DescribeConfig(config_file, config),
+                       result.restart_required_keys.empty()
+                           ? ""
+                           : absl::StrCat("; waiting for a restart: ",
+                                          absl::StrJoin(result.restart_required_keys, " "))));
+    }
     LOG_NOTICE("reload: config ", config_path, " version ", result.config_version, ", changed: ",
                result.changed_keys.empty() ? "nothing" : absl::StrJoin(result.changed_keys, " "),
                result.restart_required_keys.empty()
@@ -294,24 +325,29 @@ int Main(int argc, char** argv) {
     return result;
   };
 
+  // Read before the signal thread and gRPC can reload `config` concurrently.
+  const GrpcOptions grpc_options = config.grpc;
+  const std::string start_message = absl::StrCat(
+      "portsyncd ", PORTSYNCD_VERSION, " starting: db config ", config.engine.db_config_path,
+      ", runtime dir ", config.engine.runtime_dir, ", instance ", hub.instance_id());
   PortSyncService service(
       &engine, &hub,
       ServiceInfo{PORTSYNCD_VERSION, start_time, DescribeConfig(config_file, config)}, reload,
       *token);
   service_ptr = &service;
   absl::StatusOr<std::unique_ptr<grpc::Server>> server =
-      StartGrpcServer(config.grpc, config.grpc.unix_socket, &service);
+      StartGrpcServer(grpc_options, grpc_options.unix_socket, &service);
   if (!server.ok()) {
     std::cerr << "portsyncd: " << server.status().message() << "\n";
     return 1;
   }
-  LOG_NOTICE("gRPC: listening on unix:", config.grpc.unix_socket,
-             config.grpc.tcp_address.empty()
+  LOG_NOTICE("gRPC: listening on unix:", grpc_options.unix_socket,
+             grpc_options.tcp_address.empty()
                  ? ""
-                 : absl::StrCat(" and ", config.grpc.tcp_address,
-                                config.grpc.tcp_insecure                 ? " (insecure, loopback)"
-                                : config.grpc.tls_client_ca_file.empty() ? " (TLS)"
-                                                                         : " (mTLS)"));
+                 : absl::StrCat(" and ", grpc_options.tcp_address,
+                                grpc_options.tcp_insecure                 ? " (insecure, loopback)"
+                                : grpc_options.tls_client_ca_file.empty() ? " (TLS)"
+                                                                          : " (mTLS)"));
 
   // grpc.health.v1 follows GetHealth: SERVING unless NOT_SERVING.
   std::atomic<bool> main_done{false};
@@ -348,8 +384,7 @@ int Main(int argc, char** argv) {
     }
   });
 
-  LOG_NOTICE("portsyncd ", PORTSYNCD_VERSION, " starting: db config ", config.engine.db_config_path,
-             ", runtime dir ", config.engine.runtime_dir, ", instance ", hub.instance_id());
+  LOG_NOTICE(start_message);
   absl::Status status = engine.Run();
   main_done.store(true);
   hub.Shutdown();

@@ -164,6 +164,11 @@ class StreamTest(ApiTest):
         self.assertEqual([first.sequence, second.sequence], [last.sequence + 1, last.sequence + 2])
         self.assertEqual([first.port.mtu, second.port.mtu], [1600, 1700])
         resumed.cancel()
+        # Without the instance it came from, a sequence cannot be trusted: RESYNC.
+        anonymous = self.stub.StreamLinkEvents(pb.StreamLinkEventsRequest(
+            resume_after=last.sequence))
+        self.assertEqual(next(anonymous).type, pb.LinkEvent.TYPE_RESYNC)
+        anonymous.cancel()
         # Beyond the buffer (64 events): RESYNC, then a snapshot and SYNCED.
         h.storm(PORTS, 10)
         h.wait_converged()
@@ -321,6 +326,10 @@ class ReloadTest(ApiTest):
         self.assertTrue(reply.config_version)
         self.h.ns.ip("link", "set", "Ethernet0", "mtu", "1235")
         self.d.wait_log("DEBUG netlink: NEWLINK Ethernet0")
+        # The restart-only key is not in effect: the next reload still reports it.
+        again = self.reload(token)
+        self.assertEqual(list(again.changed_keys), ["redis.timeout_ms"])
+        self.assertEqual(list(again.restart_required_keys), ["redis.timeout_ms"])
         # Invalid: refused with file, line and key; the running config stays.
         with open(path, "w") as f:
             f.write('log_level = "INFO"\n[grpc]\nmax_streamz = 5\n')

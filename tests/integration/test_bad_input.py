@@ -98,6 +98,18 @@ class BadInputTest(IntegrationTest):
         self.assertTrue(d.running())
         self.assertEqual(d.stop(timeout=5), 0)
 
+    def test_a_second_daemon_on_the_same_runtime_dir_is_refused(self):
+        h = self.h
+        d = h.daemon()
+        d.wait_log("startup: cold start")
+        token = d.token()
+        code, out = self.run_to_exit()
+        self.assertEqual(code, 1)
+        self.assertIn("is portsyncd already running?", out)
+        self.assertEqual(d.token(), token)  # the first daemon's token is untouched
+        self.assertTrue(d.running())
+        self.assertEqual(d.stop(), 0)
+
     def test_sigterm_exits_zero_promptly_even_while_redis_is_down(self):
         h = self.h
         d = h.daemon()
