@@ -68,6 +68,10 @@ class GetPortStateTest(ApiTest):
         self.assertEqual(by_name["Ethernet100"].admin_status, pb.LINK_STATUS_UNSPECIFIED)
         self.assertGreater(reply.sequence, 0)
         self.assertTrue(reply.instance_id)
+        # The socket is owner and group only; the reload token owner only.
+        self.assertEqual(os.stat(self.d.socket).st_mode & 0o777, 0o660)
+        token = os.path.join(self.h.runtime_dir, "reload.token")
+        self.assertEqual(os.stat(token).st_mode & 0o777, 0o600)
 
     def test_named_ports_and_errors(self):
         reply = self.stub.GetPortState(pb.GetPortStateRequest(names=["Ethernet8", "Ethernet0"]))

@@ -53,6 +53,14 @@ class TcpListenerTest(IntegrationTest):
         self.assertIn("cannot reach portsyncd", no_cert.stderr)
         plaintext = self.ctl_in_ns("health")
         self.assertEqual(plaintext.returncode, 1)
+        # Reload over TCP needs the token as well: a valid client certificate is not enough.
+        wrong = p("wrong.token")
+        with open(wrong, "w") as f:
+            f.write("00\n")
+        denied = self.ctl_in_ns("--ca", p("ca.pem"), "--cert", p("client.pem"), "--key",
+                                p("client.key"), "--token-file", wrong, "reload")
+        self.assertEqual(denied.returncode, 1)
+        self.assertIn("not authorized", denied.stderr)
         # The unix socket stays available.
         self.assertEqual(subprocess.run([PORTSYNCCTL, "--target", d.socket, "health"],
                                         capture_output=True).returncode, 0)
