@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/file_util.h"
 #include "core/status_macros.h"
 #include "nlohmann/json.hpp"
 
@@ -44,15 +45,13 @@ std::string DbEndpoint::Describe() const {
 }
 
 absl::StatusOr<DbConfig> DbConfig::Load(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
+  absl::StatusOr<std::string> text = ReadFileToString(path, "the SONiC database config");
+  if (!text.ok()) {
     return absl::NotFoundError(
-        absl::StrCat(path, ": cannot read the SONiC database config (", std::strerror(errno),
-                     "); pass the right path with --db-config or db_config in the config file"));
+        absl::StrCat(text.status().message(),
+                     "; pass the right path with --db-config or db_config in the config file"));
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  return Parse(text.str(), path);
+  return Parse(*text, path);
 }
 
 absl::StatusOr<DbConfig> DbConfig::Parse(absl::string_view json_text, absl::string_view path) {

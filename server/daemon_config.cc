@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/file_util.h"
 #include "core/logging.h"
 #include "core/status_macros.h"
 
@@ -267,14 +268,8 @@ bool IsLiveKey(absl::string_view key) {
 }
 
 absl::StatusOr<DaemonConfig> LoadDaemonConfig(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    return absl::NotFoundError(
-        absl::StrCat(path, ": cannot read the config file: ", std::strerror(errno)));
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  return ParseDaemonConfig(text.str(), path);
+  ASSIGN_OR_RETURN(std::string text, ReadFileToString(path, "the config file"));
+  return ParseDaemonConfig(text, path);
 }
 
 }  // namespace portsyncd

@@ -7,30 +7,15 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/file_util.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 
 namespace portsyncd {
-namespace {
-
-absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view what) {
-  std::ifstream in(path);
-  if (!in) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot read ", what, " ", path, ": ", std::strerror(errno)));
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-}  // namespace
 
 bool SocketIsLive(const std::string& path) {
   sockaddr_un addr{};
@@ -85,14 +70,15 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(const GrpcOptions&
       credentials = grpc::InsecureServerCredentials();
     } else {
       grpc::SslServerCredentialsOptions ssl;
-      absl::StatusOr<std::string> cert = ReadFile(options.tls_cert_file, "grpc.tls_cert_file");
+      absl::StatusOr<std::string> cert =
+          ReadFileToString(options.tls_cert_file, "grpc.tls_cert_file");
       if (!cert.ok()) return cert.status();
-      absl::StatusOr<std::string> key = ReadFile(options.tls_key_file, "grpc.tls_key_file");
+      absl::StatusOr<std::string> key = ReadFileToString(options.tls_key_file, "grpc.tls_key_file");
       if (!key.ok()) return key.status();
       ssl.pem_key_cert_pairs.push_back({*key, *cert});
       if (!options.tls_client_ca_file.empty()) {
         absl::StatusOr<std::string> ca =
-            ReadFile(options.tls_client_ca_file, "grpc.tls_client_ca_file");
+            ReadFileToString(options.tls_client_ca_file, "grpc.tls_client_ca_file");
         if (!ca.ok()) return ca.status();
         ssl.pem_root_certs = *ca;
         ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
