@@ -92,6 +92,7 @@ Engine::~Engine() {
   Stop();
   if (writer_.joinable()) writer_.join();
   if (wake_fd_ >= 0) close(wake_fd_);
+  if (ping_fd_ >= 0) close(ping_fd_);
 }
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(EngineOptions options) {
@@ -99,6 +100,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(EngineOptions options) {
   auto engine = std::unique_ptr<Engine>(new Engine(std::move(options), std::move(db_config)));
   engine->wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (engine->wake_fd_ < 0) return absl::ErrnoToStatus(errno, "eventfd");
+  engine->ping_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (engine->ping_fd_ < 0) return absl::ErrnoToStatus(errno, "eventfd");
   return engine;
 }
 
@@ -111,6 +114,12 @@ void Engine::Stop() {
   }
   absl::MutexLock lock(&mu_);
   writer_stop_ = true;
+}
+
+void Engine::Ping() {
+  const uint64_t one = 1;
+  ssize_t ignored = write(ping_fd_, &one, sizeof(one));
+  (void)ignored;
 }
 
 void Engine::WithModel(absl::FunctionRef<void(const PortModel&)> fn) const {
@@ -167,6 +176,8 @@ absl::Status Engine::Startup() {
   const absl::Time began = absl::Now();
   StartupProgress progress;
   while (!stopping_.load()) {
+    // Waiting for Redis is progress too (each pass is at most reconnect_max apart).
+    heartbeat_ns_.store(absl::ToUnixNanos(absl::Now()));
     absl::StatusOr<std::unique_ptr<Connections>> db = Connect();
     absl::Status status = db.ok() ? TryStartup(**db, progress) : db.status();
     if (status.ok()) return absl::OkStatus();
@@ -384,13 +395,19 @@ absl::Status Engine::EventLoop() {
   StartDump();
   bool need_redump = dump_seq_ == 0;
   while (!stopping_.load()) {
-    pollfd fds[2] = {{netlink_->fd(), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    pollfd fds[3] = {{netlink_->fd(), POLLIN, 0}, {wake_fd_, POLLIN, 0}, {ping_fd_, POLLIN, 0}};
     // Wake up without traffic only to retry a dump request, or to notice a dump that stalled.
     const int timeout_ms = dump_seq_ != 0 ? 1000 : need_redump ? 100 : -1;
-    if (poll(fds, 2, timeout_ms) < 0 && errno != EINTR) {
+    if (poll(fds, 3, timeout_ms) < 0 && errno != EINTR) {
       return absl::ErrnoToStatus(errno, "poll");
     }
     if (stopping_.load()) break;
+    if ((fds[2].revents & POLLIN) != 0) {
+      uint64_t pings = 0;
+      ssize_t ignored = read(ping_fd_, &pings, sizeof(pings));
+      (void)ignored;
+    }
+    heartbeat_ns_.store(absl::ToUnixNanos(absl::Now()));
     bool dump_done = false;
     ProcessNetlink(dump_done, need_redump);
     if (dump_done) {
@@ -598,7 +615,10 @@ void Engine::WriterLoop() {
     absl::Status status = absl::OkStatus();
     if (need_reconcile) {
       status = Reconcile(*db, /*rewrite_all=*/true);
-      if (status.ok()) need_reconcile = false;
+      if (status.ok()) {
+        need_reconcile = false;
+        initial_write_done_.store(true);
+      }
     }
     if (status.ok()) status = WriterTick(*db, now);
     if (status.ok() && stop) {

@@ -125,6 +125,12 @@ class Engine {
   bool initial_sync_done() const { return initial_sync_done_.load(); }
   absl::Time initial_sync_time() const { return absl::FromUnixNanos(initial_sync_ns_.load()); }
   bool port_init_done() const { return port_init_done_.load(); }
+  // The first reconcile after the initial dump has been written to STATE_DB.
+  bool initial_write_done() const { return initial_write_done_.load(); }
+  // Liveness for the systemd watchdog: Ping() asks the engine thread to show it is turning;
+  // heartbeat() is when it last did (its event loop, or the startup loop while it waits).
+  void Ping();
+  absl::Time heartbeat() const { return absl::FromUnixNanos(heartbeat_ns_.load()); }
   absl::Time port_init_done_time() const { return absl::FromUnixNanos(port_init_done_ns_.load()); }
   // Kernel changes that needed no write of their own (see PortModel::merged_writes).
   uint64_t merged_writes() const;
@@ -185,6 +191,9 @@ class Engine {
   std::atomic<bool> port_init_done_{false};
   std::atomic<int64_t> port_init_done_ns_{0};
   std::atomic<int> netlink_receive_buffer_{0};
+  std::atomic<bool> initial_write_done_{false};
+  std::atomic<int64_t> heartbeat_ns_{absl::ToUnixNanos(absl::Now())};
+  int ping_fd_ = -1;  // eventfd: Ping() -> the engine loop updates heartbeat_ns_
   // Engine thread only: the dump in progress (seq 0: none).
   uint32_t dump_seq_ = 0;
   bool dump_interrupted_ = false;

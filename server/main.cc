@@ -23,6 +23,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -36,6 +37,7 @@
 #include "server/event_hub.h"
 #include "server/grpc_server.h"
 #include "server/port_sync_service.h"
+#include "server/systemd_notifier.h"
 
 namespace portsyncd {
 namespace {
@@ -276,10 +278,18 @@ int Main(int argc, char** argv) {
   engine.SetListener(&hub);
 
   // Reload (RPC and SIGHUP): validate the whole file, then apply what can change live.
+  const SystemdNotifier notifier;
+  std::atomic<bool> ready_sent{false};  // READY=1 went out (startup complete for systemd)
   absl::Mutex config_mu;
   PortSyncService* service_ptr = nullptr;
   auto reload = [&]() -> absl::StatusOr<ReloadResult> {
     absl::MutexLock lock(&config_mu);
+    // RELOADING=1 ... READY=1 around it, once systemd considers the start complete.
+    const bool started = ready_sent.load();
+    if (started) notifier.Notify("RELOADING=1");
+    absl::Cleanup ready = [&] {
+      if (started) notifier.Notify("READY=1");
+    };
     absl::StatusOr<DaemonConfig> loaded = LoadDaemonConfig(config_path);
     if (!loaded.ok()) {
       return absl::InvalidArgumentError(
@@ -349,17 +359,50 @@ int Main(int argc, char** argv) {
                                 : grpc_options.tls_client_ca_file.empty() ? " (TLS)"
                                                                           : " (mTLS)"));
 
-  // grpc.health.v1 follows GetHealth: SERVING unless NOT_SERVING.
+  // The health thread: grpc.health.v1 follows GetHealth (SERVING unless NOT_SERVING); systemd
+  // gets READY=1 once the initial dump is in STATE_DB (PortConfigDone is out before that on a
+  // cold start), STATUS= lines, and WATCHDOG=1 while the engine answers pings.
   std::atomic<bool> main_done{false};
   std::thread health_thread([&] {
     grpc::HealthCheckServiceInterface* health = (*server)->GetHealthCheckService();
     std::optional<bool> last;
+    std::string last_status;
+    absl::Time next_status = absl::InfinitePast();
+    std::optional<WatchdogGate> watchdog;
+    if (notifier.watchdog_period()) {
+      watchdog.emplace(*notifier.watchdog_period());
+      LOG_INFO("systemd watchdog: WATCHDOG=1 every ",
+               absl::FormatDuration(*notifier.watchdog_period()), " while the engine is alive");
+    }
     while (!main_done.load()) {
-      const bool serving = service.Health().status() != v1::SERVING_STATUS_NOT_SERVING;
+      const absl::Time now = absl::Now();
+      const v1::GetHealthResponse h = service.Health();
+      const bool serving = h.status() != v1::SERVING_STATUS_NOT_SERVING;
       if (last != serving) {
         health->SetServingStatus(serving);
         health->SetServingStatus("portsyncd.v1.PortSync", serving);
         last = serving;
+      }
+      if (notifier.enabled()) {
+        const bool ready_now = !ready_sent.load() && engine.initial_write_done();
+        if (now >= next_status || ready_now) {
+          std::string status = absl::StrCat("STATUS=", h.ports_tracked(), " ports tracked, ",
+                                            h.ports_in_sync(), " in sync with STATE_DB; Redis ",
+                                            engine.redis_connected() ? "connected" : "UNREACHABLE",
+                                            "; ", h.counters().netlink_resyncs(),
+                                            " netlink resyncs; ", h.start_mode(), " start");
+          if (ready_now) {
+            notifier.Notify(absl::StrCat("READY=1\n", status));
+            ready_sent.store(true);
+          } else if (status != last_status) {
+            notifier.Notify(status);
+          }
+          last_status = std::move(status);
+          next_status = now + absl::Seconds(1);
+        }
+        if (watchdog && watchdog->Tick(now, engine.heartbeat(), [&] { engine.Ping(); })) {
+          notifier.Notify("WATCHDOG=1");
+        }
       }
       absl::SleepFor(absl::Milliseconds(200));
     }
@@ -379,6 +422,7 @@ int Main(int argc, char** argv) {
         continue;  // someone else's SIGUSR1: not ours to act on
       }
       LOG_NOTICE("received ", strsignal(sig), "; stopping");
+      notifier.Notify("STOPPING=1");
       engine.Stop();
       return;
     }

@@ -1,7 +1,6 @@
 #include "server/daemon_config.h"
 
 #include "absl/strings/str_cat.h"
-
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -122,8 +121,9 @@ TEST(DaemonConfigTest, TcpListenerRules) {
   absl::StatusOr<DaemonConfig> no_tls =
       ParseDaemonConfig("[grpc]\ntcp_address = \"127.0.0.1:50051\"\n", "/etc/p.conf");
   ASSERT_FALSE(no_tls.ok());
-  EXPECT_THAT(no_tls.status().message(),
-              HasSubstr("/etc/p.conf:2: grpc.tcp_address: a TCP listener needs grpc.tls_cert_file"));
+  EXPECT_THAT(
+      no_tls.status().message(),
+      HasSubstr("/etc/p.conf:2: grpc.tcp_address: a TCP listener needs grpc.tls_cert_file"));
   absl::StatusOr<DaemonConfig> insecure_remote = ParseDaemonConfig(
       "[grpc]\ntcp_address = \"10.0.0.1:50051\"\ntcp_insecure = true\n", "/etc/p.conf");
   ASSERT_FALSE(insecure_remote.ok());

@@ -1,0 +1,99 @@
+"""sd_notify protocol with a real NOTIFY_SOCKET (a datagram socket the test listens on)."""
+
+import os
+import signal
+import socket
+import time
+import unittest
+
+from harness import IntegrationTest, wait_until
+
+PORTS = ["Ethernet0", "Ethernet4"]
+
+
+class NotifyTest(IntegrationTest):
+    def listen(self):
+        path = os.path.join(self.h.dir, "notify.sock")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        sock.settimeout(0.1)
+        self.addCleanup(sock.close)
+        self.messages = []  # (time, {key: value})
+
+        def drain():
+            while True:
+                try:
+                    data = sock.recv(4096).decode()
+                except socket.timeout:
+                    return
+                fields = dict(line.split("=", 1) for line in data.splitlines() if "=" in line)
+                self.messages.append((time.monotonic(), fields))
+        self.drain = drain
+        return path
+
+    def sent(self, key, value=None):
+        self.drain()
+        return [f for _, f in self.messages if key in f and (value is None or f[key] == value)]
+
+    def test_ready_status_watchdog_reloading_stopping(self):
+        h = self.h
+        h.configure_ports(PORTS)
+        h.ns.add_ports(PORTS)  # exist before: a restart start keeps them; see below
+        os.makedirs(h.runtime_dir, exist_ok=True)
+        open(os.path.join(h.runtime_dir, "portsyncd.started"), "w").close()
+        path = self.listen()
+        conf = h.write_config('log_level = "INFO"\n')
+        d = h.daemon(config=conf, log_level=None,
+                     env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "1000000"})
+        wait_until(lambda: self.sent("READY", "1"), what="READY=1")
+        # READY=1 only once STATE_DB holds the initial dump.
+        self.assertTrue(h.converged())
+        self.assertTrue(h.state.exists("PORT_TABLE|Ethernet0"))
+        status = self.sent("STATUS")
+        self.assertTrue(status)
+        self.assertRegex(status[-1]["STATUS"], r"2 ports tracked, 2 in sync with STATE_DB; Redis "
+                                               r"connected")
+        # WATCHDOG=1 at half of WATCHDOG_USEC while the engine is alive.
+        before = len(self.sent("WATCHDOG"))
+        time.sleep(2.1)
+        pets = len(self.sent("WATCHDOG")) - before
+        self.assertGreaterEqual(pets, 3)
+        # Redis away: the status says so.
+        h.redis.kill()
+        wait_until(lambda: any("UNREACHABLE" in f["STATUS"] for f in self.sent("STATUS")),
+                   what="STATUS with Redis unreachable")
+        h.redis.start()
+        # Reload: RELOADING=1 then READY=1.
+        os.kill(d.proc.pid, signal.SIGHUP)
+        wait_until(lambda: self.sent("RELOADING", "1"), what="RELOADING=1")
+        wait_until(lambda: len(self.sent("READY", "1")) == 2, what="READY=1 after the reload")
+        self.assertEqual(d.stop(), 0)
+        self.assertTrue(self.sent("STOPPING", "1"))
+
+    def test_a_stopped_engine_gets_no_watchdog(self):
+        h = self.h
+        path = self.listen()
+        d = h.daemon(env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"})
+        wait_until(lambda: self.sent("READY", "1"), what="READY=1")
+        os.kill(d.proc.pid, signal.SIGSTOP)
+        try:
+            time.sleep(0.3)
+            self.sent("WATCHDOG")
+            count = len(self.messages)
+            time.sleep(1)
+            self.drain()
+            self.assertEqual(len(self.messages), count)
+        finally:
+            os.kill(d.proc.pid, signal.SIGCONT)
+        wait_until(lambda: len(self.sent("WATCHDOG")) > 0, what="WATCHDOG=1 again")
+
+    def test_nothing_is_sent_without_notify_socket(self):
+        # The daemon runs normally; the harness gives it no NOTIFY_SOCKET.
+        d = self.h.daemon()
+        d.wait_log("startup: cold start")
+        self.assertNotIn("systemd watchdog", d.output())
+        self.assertEqual(d.stop(), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()

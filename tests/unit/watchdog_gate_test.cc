@@ -1,0 +1,38 @@
+#include "gtest/gtest.h"
+#include "server/systemd_notifier.h"
+
+namespace portsyncd {
+namespace {
+
+const absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
+
+TEST(WatchdogGateTest, PetsOnlyWhileTheEngineAnswersPings) {
+  WatchdogGate gate(absl::Seconds(5));
+  int pings = 0;
+  auto ping = [&] { ++pings; };
+  // First tick: nothing asked yet, pet and ping.
+  EXPECT_TRUE(gate.Tick(t0, t0 - absl::Hours(1), ping));
+  EXPECT_EQ(pings, 1);
+  // Before the period: nothing.
+  EXPECT_FALSE(gate.Tick(t0 + absl::Seconds(1), t0 + absl::Seconds(1), ping));
+  EXPECT_EQ(pings, 1);
+  // The engine turned after the ping: pet.
+  EXPECT_TRUE(gate.Tick(t0 + absl::Seconds(5), t0 + absl::Milliseconds(10), ping));
+  // The engine did not turn after the second ping (stuck): no pet, however long it lasts.
+  EXPECT_FALSE(gate.Tick(t0 + absl::Seconds(10), t0 + absl::Milliseconds(10), ping));
+  EXPECT_FALSE(gate.Tick(t0 + absl::Seconds(15), t0 + absl::Milliseconds(10), ping));
+  // It recovers: pet again.
+  EXPECT_TRUE(gate.Tick(t0 + absl::Seconds(20), t0 + absl::Seconds(16), ping));
+  EXPECT_EQ(pings, 5);
+}
+
+TEST(SystemdNotifierTest, DisabledWithoutNotifySocket) {
+  unsetenv("NOTIFY_SOCKET");
+  SystemdNotifier notifier;
+  EXPECT_FALSE(notifier.enabled());
+  EXPECT_FALSE(notifier.watchdog_period().has_value());
+  notifier.Notify("READY=1");  // no-op, no crash
+}
+
+}  // namespace
+}  // namespace portsyncd
