@@ -14,7 +14,7 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # runtime for tests and the demo
   redis-server redis-tools iproute2 jq procps util-linux python3 python3-redis python3-grpcio
-  python3-protobuf openssl
+  python3-protobuf openssl systemd dpkg-dev
 )
 
 if [ "$(id -u)" -ne 0 ]; then
