@@ -1,5 +1,6 @@
 """Startup (sonic-compat.md sections 2, 4, 5 and 7.7) on the real kernel, Redis and daemon."""
 
+import threading
 import time
 import unittest
 
@@ -157,6 +158,35 @@ class RestartTest(IntegrationTest):
             self.assertIn("UP", links[p]["flags"], p)
         self.assertEqual(h.state.hget("WARM_RESTART_TABLE|portsyncd", "restore_count"), "7")
         self.assertFalse(h.state.exists("PORT_TABLE|Ethernet4"))
+        self.stop_clean(d2)
+
+    def test_sigkill_during_a_storm_then_restart_as_systemd_would(self):
+        h = self.h
+        ports = [f"Ethernet{i * 4}" for i in range(16)]
+        h.configure_ports(ports + ["Ethernet200"])
+        d = h.daemon()
+        d.wait_log("startup: cold start")
+        h.ns.add_ports(ports)
+        h.wait_converged()
+        storm = threading.Thread(target=h.storm, args=(ports, 20))
+        storm.start()
+        time.sleep(0.05)
+        d.proc.kill()  # crash, mid-storm
+        d.proc.wait()
+        storm.join()
+        # While it is down: one port deleted, one created.
+        h.ns.ip("link", "del", "Ethernet8")
+        h.ns.add_port("Ethernet200")
+        d2 = h.daemon()  # same runtime directory, as systemd's RuntimeDirectoryPreserve=restart
+        d2.wait_log("startup: restart start")
+        took = h.wait_converged()
+        print(f"converged {took:.3f}s after the restart was logged")
+        self.assertFalse(h.state.exists("PORT_TABLE|Ethernet8"))
+        links = h.ns.links()
+        # No port was brought down by the restart: the storm's last round left every port admin
+        # up, and so they stay (a cold start would have set them all down).
+        for p in [p for p in ports if p != "Ethernet8"] + ["Ethernet200"]:
+            self.assertIn("UP", links[p]["flags"], p)
         self.stop_clean(d2)
 
     def test_fresh_runtime_dir_is_a_cold_start(self):
