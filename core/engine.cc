@@ -487,6 +487,8 @@ void Engine::ProcessNetlink(bool& dump_done, bool& need_redump) {
             return;
         }
         counters_.netlink_messages.fetch_add(1, std::memory_order_relaxed);
+        (nlh->nlmsg_type == RTM_NEWLINK ? counters_.netlink_newlinks : counters_.netlink_dellinks)
+            .fetch_add(1, std::memory_order_relaxed);
         absl::StatusOr<LinkEvent> event = ParseLinkMessage(nlh);
         if (!event.ok()) {
           counters_.netlink_parse_errors.fetch_add(1);
@@ -691,7 +693,10 @@ absl::Status Engine::Flush(Connections& db) {
       }
       if (write.set) commands.push_back(StateFieldsHset(key, *write.set));
     }
+    const absl::Time sent = absl::Now();
     ASSIGN_OR_RETURN(std::vector<RedisReply> replies, db.state->Pipeline(commands));
+    const absl::Time acked = absl::Now();
+    counters_.redis_round_trip.Record(acked - sent);
     counters_.state_db_batches.fetch_add(1);
     counters_.state_db_writes.fetch_add(commands.size() - deletes);
     counters_.state_db_deletes.fetch_add(deletes);
@@ -706,6 +711,9 @@ absl::Status Engine::Flush(Connections& db) {
         // A refused write is not recorded: the audit sees the port unwritten and retries it.
         if (ok) {
           model_.MarkWritten(write);
+          if (write.since != absl::InfinitePast()) {
+            counters_.event_to_state_db.Record(acked - write.since);
+          }
         } else if (refused.ok()) {
           refused = CheckReplies({commands.begin() + i, commands.begin() + i + n},
                                  {replies.begin() + i, replies.begin() + i + n});

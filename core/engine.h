@@ -35,6 +35,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "core/db_config.h"
+#include "core/histogram.h"
 #include "core/port_model.h"
 
 namespace portsyncd {
@@ -72,6 +73,8 @@ absl::string_view StartModeName(StartMode mode);
 // Monotonic counters; read from any thread.
 struct EngineCounters {
   std::atomic<uint64_t> netlink_messages{0};
+  std::atomic<uint64_t> netlink_newlinks{0};
+  std::atomic<uint64_t> netlink_dellinks{0};
   std::atomic<uint64_t> netlink_parse_errors{0};
   std::atomic<uint64_t> netlink_overflows{0};
   std::atomic<uint64_t> netlink_dumps{0};
@@ -84,6 +87,10 @@ struct EngineCounters {
   std::atomic<uint64_t> reconciles{0};
   std::atomic<uint64_t> drift_repairs{0};
   std::atomic<uint64_t> old_interfaces{0};
+  // From a port becoming dirty (a kernel message) to Redis acknowledging its STATE_DB write.
+  Histogram event_to_state_db;
+  // One pipelined STATE_DB batch: send to last reply.
+  Histogram redis_round_trip;
 
   // "name=value ..." of every counter, for logs.
   std::string Summary() const;

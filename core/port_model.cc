@@ -42,8 +42,12 @@ Port& PortModel::GetOrCreate(const std::string& name) {
   return it->second;
 }
 
-void PortModel::MarkDirty(Port& port) {
-  if (port.dirty) ++merged_writes_;
+void PortModel::MarkDirty(Port& port, absl::Time since) {
+  if (port.dirty) {
+    ++merged_writes_;
+  } else {
+    port.dirty_since = since;
+  }
   port.dirty = true;
   dirty_.insert(port.name);
 }
@@ -68,7 +72,7 @@ ApplyOutcome PortModel::Apply(const LinkEvent& event, absl::Time now) {
     awaiting_appl_db_.erase(port.name);
     port.delete_first = true;
     port.last_change = now;
-    MarkDirty(port);
+    MarkDirty(port, now);
     RecordChange(port, ApplyOutcome::kRemoved, now);
     return ApplyOutcome::kRemoved;
   }
@@ -98,7 +102,7 @@ ApplyOutcome PortModel::Apply(const LinkEvent& event, absl::Time now) {
     pending_.erase(port.name);
     // Upstream writes STATE_DB on every NEWLINK of a known port; we write when what STATE_DB
     // holds differs (TakeDirty compares), so mark dirty every time and let it decide.
-    MarkDirty(port);
+    MarkDirty(port, now);
   }
   if (!changed) return ApplyOutcome::kUnchanged;
   port.last_change = now;
@@ -133,7 +137,7 @@ bool PortModel::SetInApplDb(const std::string& name, absl::Time now) {
   RecordChange(port, ApplyOutcome::kChanged, now);
   // The netdev was seen before APPL_DB knew the port: publish the remembered state now.
   pending_.erase(name);
-  MarkDirty(port);
+  MarkDirty(port, now);
   return true;
 }
 
@@ -174,6 +178,7 @@ std::vector<StateWrite> PortModel::TakeDirty() {
     StateWrite write;
     write.name = name;
     write.del = port.delete_first;
+    write.since = port.dirty_since;
     if (port.wants_state()) {
       const StateFields fields = port.fields();
       if (write.del || !port.written || *port.written != fields) write.set = fields;

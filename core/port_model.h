@@ -71,6 +71,7 @@ struct Port {
   std::optional<StateFields> written;  // what our last successful write left there
   bool dirty = false;
   bool delete_first = false;  // a DELLINK happened since the last write: DEL before any HSET
+  absl::Time dirty_since = absl::InfinitePast();  // the kernel message that made it dirty
 
   // admin from IFF_UP, oper from IFF_RUNNING (not IFF_LOWER_UP: a dormant link is down).
   StateFields fields() const;
@@ -99,7 +100,12 @@ struct StateWrite {
   std::string name;
   bool del = false;
   std::optional<StateFields> set;
-  bool operator==(const StateWrite&) const = default;
+  // When the oldest kernel change this write carries arrived (InfinitePast: not from the
+  // kernel, e.g. a reconcile); for the event-to-STATE_DB latency histogram.
+  absl::Time since = absl::InfinitePast();
+  bool operator==(const StateWrite& o) const {
+    return name == o.name && del == o.del && set == o.set;
+  }
 };
 
 class PortModel {
@@ -166,7 +172,7 @@ class PortModel {
 
  private:
   Port& GetOrCreate(const std::string& name);
-  void MarkDirty(Port& port);
+  void MarkDirty(Port& port, absl::Time since = absl::InfinitePast());
   void RecordChange(Port& port, ApplyOutcome outcome, absl::Time now);
 
   std::map<std::string, Port, std::less<>> ports_;

@@ -9,7 +9,7 @@ packages=(
   # libraries
   libmnl-dev libhiredis-dev libabsl-dev libsystemd-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-  libtoml11-dev nlohmann-json3-dev
+  libtoml11-dev nlohmann-json3-dev libcpp-httplib-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # runtime for tests and the demo

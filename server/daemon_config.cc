@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/file_util.h"
@@ -226,6 +227,17 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view text, const std
           absl::StrCat("cannot read '", v->as_string().str, "': ", std::strerror(errno)));
     }
   }
+  RETURN_IF_ERROR(reader.String("metrics", "listen", config.metrics_listen, /*allow_empty=*/true));
+  if (!config.metrics_listen.empty()) {
+    const size_t colon = config.metrics_listen.rfind(':');
+    int port = 0;
+    if (colon == std::string::npos ||
+        !absl::SimpleAtoi(config.metrics_listen.substr(colon + 1), &port) || port <= 0 ||
+        port > 65535) {
+      return ValueError(path, *reader.Value("metrics", "listen"), "metrics.listen",
+                        "must be host:port, e.g. 127.0.0.1:9108");
+    }
+  }
   RETURN_IF_ERROR(reader.CheckNoUnknownKeys());
   // FNV-1a of the text: a short, stable version for Reload's answer.
   uint64_t hash = 1469598103934665603ull;
@@ -260,6 +272,7 @@ std::map<std::string, std::string> FlattenConfig(const DaemonConfig& c) {
       {"grpc.max_streams", absl::StrCat(g.max_streams)},
       {"grpc.stream_queue_limit", absl::StrCat(g.stream_queue_limit)},
       {"grpc.replay_buffer", absl::StrCat(g.replay_buffer)},
+      {"metrics.listen", c.metrics_listen},
   };
 }
 

@@ -44,6 +44,8 @@ struct DaemonConfig {
   std::string log_level = "NOTICE";  // log_level
   EngineOptions engine;              // db_config, runtime_dir, [netlink], [redis]
   GrpcOptions grpc;                  // [grpc]
+  // [metrics] listen: "host:port" of the Prometheus /metrics endpoint; empty: off.
+  std::string metrics_listen;
   std::string version = "defaults";  // content hash of the file it came from
 };
 

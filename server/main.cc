@@ -36,6 +36,7 @@
 #include "server/daemon_config.h"
 #include "server/event_hub.h"
 #include "server/grpc_server.h"
+#include "server/metrics.h"
 #include "server/port_sync_service.h"
 #include "server/systemd_notifier.h"
 
@@ -279,6 +280,7 @@ int Main(int argc, char** argv) {
 
   // Reload (RPC and SIGHUP): validate the whole file, then apply what can change live.
   const SystemdNotifier notifier;
+  ServerCounters server_counters;
   std::atomic<bool> ready_sent{false};  // READY=1 went out (startup complete for systemd)
   absl::Mutex config_mu;
   PortSyncService* service_ptr = nullptr;
@@ -292,6 +294,7 @@ int Main(int argc, char** argv) {
     };
     absl::StatusOr<DaemonConfig> loaded = LoadDaemonConfig(config_path);
     if (!loaded.ok()) {
+      server_counters.reloads_failed.fetch_add(1);
       return absl::InvalidArgumentError(
           absl::StrCat(loaded.status().message(), "; the running configuration is unchanged"));
     }
@@ -318,6 +321,7 @@ int Main(int argc, char** argv) {
                    static_cast<size_t>(next.grpc.stream_queue_limit));
     config.version = next.version;
     config_file = config_path;
+    server_counters.reloads_ok.fetch_add(1);
     if (service_ptr != nullptr) {
       service_ptr->set_config_description(
           absl::StrCat(DescribeConfig(config_file, config),
@@ -358,6 +362,18 @@ int Main(int argc, char** argv) {
                                 grpc_options.tcp_insecure                 ? " (insecure, loopback)"
                                 : grpc_options.tls_client_ca_file.empty() ? " (TLS)"
                                                                           : " (mTLS)"));
+
+  std::unique_ptr<MetricsServer> metrics;
+  if (!config.metrics_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<MetricsServer>> started = MetricsServer::Start(
+        config.metrics_listen, [&] { return RenderMetrics(engine, hub, server_counters); });
+    if (!started.ok()) {
+      std::cerr << "portsyncd: " << started.status().message() << "\n";
+      return 1;
+    }
+    metrics = *std::move(started);
+    LOG_NOTICE("metrics: http://", config.metrics_listen, "/metrics");
+  }
 
   // The health thread: grpc.health.v1 follows GetHealth (SERVING unless NOT_SERVING); systemd
   // gets READY=1 once the initial dump is in STATE_DB (PortConfigDone is out before that on a
@@ -432,6 +448,7 @@ int Main(int argc, char** argv) {
   absl::Status status = engine.Run();
   main_done.store(true);
   hub.Shutdown();
+  metrics.reset();
   (*server)->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   pthread_kill(signal_thread.native_handle(), SIGUSR1);
   signal_thread.join();

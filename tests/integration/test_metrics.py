@@ -1,0 +1,84 @@
+"""The Prometheus endpoint: scraped from inside the daemon's namespace; values move."""
+
+import os
+import re
+import signal
+import subprocess
+import unittest
+
+from harness import IntegrationTest
+
+SCRAPE = ("import sys, urllib.request; "
+          "sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())")
+
+
+def parse(text):
+    """{series (name plus labels): value}, and checks every series has HELP and TYPE."""
+    values, typed = {}, set()
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            typed.add(line.split()[2])
+        elif line and not line.startswith("#"):
+            series, value = line.rsplit(" ", 1)
+            name = re.sub(r"(_bucket|_sum|_count)$", "", series.split("{")[0])
+            assert name in typed, f"{series} has no # TYPE"
+            values[series] = float(value)
+    return values
+
+
+class MetricsTest(IntegrationTest):
+    def scrape(self):
+        out = subprocess.run(["ip", "netns", "exec", self.h.ns.sw, "/usr/bin/python3", "-c",
+                              SCRAPE, "http://127.0.0.1:9108/metrics"],
+                             capture_output=True, text=True, check=True, timeout=20).stdout
+        return parse(out)
+
+    def test_every_series_moves(self):
+        h = self.h
+        ports = ["Ethernet0", "Ethernet4"]
+        h.configure_ports(ports + ["Ethernet8"])
+        conf = h.write_config('[metrics]\nlisten = "127.0.0.1:9108"\n'
+                              '[redis]\naudit_interval_ms = 300\n')
+        d = h.daemon(config=conf)
+        d.wait_log("metrics: http://127.0.0.1:9108/metrics")
+        d.wait_log("startup: cold start")
+        before = self.scrape()
+        h.ns.add_ports(ports)
+        h.ns.ip("link", "set", "Ethernet0", "mtu", "2000")
+        h.ns.wire_ip("link", "set", "w4", "down")
+        h.wait_converged()
+        h.ns.ip("link", "del", "Ethernet0")
+        h.wait_converged()
+        h.state.hset("PORT_TABLE|Ethernet4", "mtu", "1")  # drift
+        h.wait_converged(timeout=3)
+        h.redis.kill()
+        h.redis.start()
+        h.configure_ports(ports + ["Ethernet8"])
+        h.wait_converged(timeout=5)
+        os.kill(d.proc.pid, signal.SIGHUP)
+        d.wait_log("reload: config")
+        after = self.scrape()
+        moved = {k for k in after if after[k] != before.get(k)}
+        for series in [
+                'portsyncd_netlink_messages_total{type="newlink"}',
+                'portsyncd_netlink_messages_total{type="dellink"}',
+                "portsyncd_state_db_writes_total", "portsyncd_state_db_deletes_total",
+                "portsyncd_state_db_merged_writes_total", "portsyncd_state_db_batches_total",
+                "portsyncd_event_to_state_db_seconds_count",
+                "portsyncd_redis_round_trip_seconds_count", "portsyncd_redis_connects_total",
+                "portsyncd_redis_errors_total", "portsyncd_reconciles_total",
+                "portsyncd_drift_repairs_total", 'portsyncd_ports{oper="down"}',
+                'portsyncd_ports{oper="absent"}', 'portsyncd_reloads_total{result="ok"}']:
+            self.assertIn(series, moved, series)
+        self.assertEqual(after['portsyncd_ports{oper="down"}'], 1)  # Ethernet4, cable pulled
+        self.assertEqual(after['portsyncd_ports{oper="absent"}'], 2)  # Ethernet0 gone, Ethernet8
+        self.assertEqual(after["portsyncd_redis_connected"], 1)
+        self.assertEqual(after["portsyncd_initial_sync_done"], 1)
+        # Histogram buckets are cumulative and end at the count.
+        count = after["portsyncd_event_to_state_db_seconds_count"]
+        self.assertEqual(after['portsyncd_event_to_state_db_seconds_bucket{le="+Inf"}'], count)
+        self.stop_clean(d)
+
+
+if __name__ == "__main__":
+    unittest.main()
