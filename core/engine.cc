@@ -402,6 +402,10 @@ absl::Status Engine::EventLoop() {
       return absl::ErrnoToStatus(errno, "poll");
     }
     if (stopping_.load()) break;
+    while (!options_.test_stall_file.empty() &&
+           access(options_.test_stall_file.c_str(), F_OK) == 0 && !stopping_.load()) {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
     if ((fds[2].revents & POLLIN) != 0) {
       uint64_t pings = 0;
       ssize_t ignored = read(ping_fd_, &pings, sizeof(pings));

@@ -64,6 +64,9 @@ struct EngineOptions {
   absl::Duration audit_interval = absl::Seconds(5);
   // How often to read CONFIG_DB LOGGER|portsyncd for run-time log level changes.
   absl::Duration logger_poll_interval = absl::Seconds(1);
+  // Tests only (set from the PORTSYNCD_TEST_STALL_FILE environment variable): while this file
+  // exists the engine loop stalls, as a stuck engine would, so the watchdog can be tested.
+  std::string test_stall_file;
 };
 
 // How the process started (sonic-compat.md 2, 4 and 7.7).

@@ -232,6 +232,9 @@ int Main(int argc, char** argv) {
   }
   ApplyCommandLine(cl, config);
   SetLogLevel(*ParseLogLevel(config.log_level));
+  if (const char* stall = std::getenv("PORTSYNCD_TEST_STALL_FILE")) {
+    config.engine.test_stall_file = stall;
+  }
 
   // Block the signals before any thread starts, so only the signal thread receives them.
   sigset_t signals;

@@ -70,6 +70,18 @@ class BadInputTest(IntegrationTest):
         self.assertEqual(code, 1)
         self.assertIn("/nonexistent/portsyncd.conf: cannot read", out)
 
+    def test_command_line_options_override_the_config_file(self):
+        h = self.h
+        # The file names a database config and a runtime directory that do not exist; the
+        # command line (the harness passes --db-config and --runtime-dir) wins.
+        path = self.write("o.conf", 'db_config = "/nonexistent/db.json"\n'
+                                    'runtime_dir = "/nonexistent/run"\nlog_level = "ERROR"\n')
+        d = h.daemon(config=path, log_level="INFO")
+        d.wait_log("startup: cold start")
+        d.wait_log("INFO reconcile: rewriting every port")  # --log-level INFO beat ERROR
+        self.assertIn(f"runtime dir {h.runtime_dir}", d.output())
+        self.assertEqual(d.stop(), 0)
+
     def test_check_config_validates_and_exits(self):
         path = self.write("ok.conf", 'log_level = "INFO"\n')
         code, out = self.run_to_exit("--check-config", config=path)

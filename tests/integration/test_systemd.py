@@ -70,6 +70,25 @@ class NotifyTest(IntegrationTest):
         self.assertEqual(d.stop(), 0)
         self.assertTrue(self.sent("STOPPING", "1"))
 
+    def test_a_stalled_engine_gets_no_watchdog_while_the_rest_runs(self):
+        h = self.h
+        path = self.listen()
+        stall = os.path.join(h.dir, "stall")
+        d = h.daemon(env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000",
+                          "PORTSYNCD_TEST_STALL_FILE": stall})
+        wait_until(lambda: self.sent("READY", "1"), what="READY=1")
+        time.sleep(0.5)
+        self.assertGreaterEqual(len(self.sent("WATCHDOG")), 2)
+        open(stall, "w").close()  # the engine loop now hangs; gRPC, health, systemd threads run
+        time.sleep(0.6)  # the ping in flight when it stalled may still be answered
+        count = len(self.sent("WATCHDOG"))
+        time.sleep(1.2)  # six watchdog periods
+        self.assertEqual(len(self.sent("WATCHDOG")), count)
+        self.assertTrue(self.sent("STATUS"))  # the daemon itself still talks
+        os.unlink(stall)
+        wait_until(lambda: len(self.sent("WATCHDOG")) > count, what="WATCHDOG=1 again")
+        self.assertEqual(d.stop(), 0)
+
     def test_a_stopped_engine_gets_no_watchdog(self):
         h = self.h
         path = self.listen()
