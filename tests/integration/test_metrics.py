@@ -47,6 +47,9 @@ class MetricsTest(IntegrationTest):
         h.ns.ip("link", "set", "Ethernet0", "mtu", "2000")
         h.ns.wire_ip("link", "set", "w4", "down")
         h.wait_converged()
+        # A change that leaves our four fields as they are: its write is skipped (merged).
+        h.ns.ip("link", "set", "Ethernet4", "txqueuelen", "500")
+        h.ns.ip("link", "set", "Ethernet4", "alias", "uplink")
         h.ns.ip("link", "del", "Ethernet0")
         h.wait_converged()
         h.state.hset("PORT_TABLE|Ethernet4", "mtu", "1")  # drift
