@@ -18,12 +18,10 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
-#include <map>
 #include <optional>
 #include <string>
 #include <thread>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -33,9 +31,11 @@
 #include "absl/time/clock.h"
 #include "core/engine.h"
 #include "core/logging.h"
+#include "server/config_reloader.h"
 #include "server/daemon_config.h"
 #include "server/event_hub.h"
 #include "server/grpc_server.h"
+#include "server/health_reporter.h"
 #include "server/metrics.h"
 #include "server/port_sync_service.h"
 #include "server/systemd_notifier.h"
@@ -209,11 +209,6 @@ absl::StatusOr<std::string> ReloadToken(const DaemonConfig& config) {
   return token;
 }
 
-std::string DescribeConfig(const std::optional<std::string>& path, const DaemonConfig& config) {
-  return path ? absl::StrCat("loaded from ", *path, " (version ", config.version, ")")
-              : "built-in defaults (no config file)";
-}
-
 int Main(int argc, char** argv) {
   CommandLine cl;
   if (std::optional<int> exit_status = ParseCommandLine(argc, argv, cl)) return *exit_status;
@@ -281,66 +276,12 @@ int Main(int argc, char** argv) {
   EventHub hub(&engine, RandomHex(8), hub_options);
   engine.SetListener(&hub);
 
-  // Reload (RPC and SIGHUP): validate the whole file, then apply what can change live.
   const SystemdNotifier notifier;
   ServerCounters server_counters;
-  std::atomic<bool> ready_sent{false};  // READY=1 went out (startup complete for systemd)
-  absl::Mutex config_mu;
-  PortSyncService* service_ptr = nullptr;
-  auto reload = [&]() -> absl::StatusOr<ReloadResult> {
-    absl::MutexLock lock(&config_mu);
-    // RELOADING=1 ... READY=1 around it, once systemd considers the start complete.
-    const bool started = ready_sent.load();
-    if (started) notifier.Notify("RELOADING=1");
-    absl::Cleanup ready = [&] {
-      if (started) notifier.Notify("READY=1");
-    };
-    absl::StatusOr<DaemonConfig> loaded = LoadDaemonConfig(config_path);
-    if (!loaded.ok()) {
-      server_counters.reloads_failed.fetch_add(1);
-      return absl::InvalidArgumentError(
-          absl::StrCat(loaded.status().message(), "; the running configuration is unchanged"));
-    }
-    DaemonConfig next = *std::move(loaded);
-    ApplyCommandLine(cl, next);
-    // `config` is what runs: only the live keys change in it, so a key that needs a restart is
-    // reported by every reload until the restart.
-    ReloadResult result;
-    result.config_version = next.version;
-    const std::map<std::string, std::string> before = FlattenConfig(config);
-    for (const auto& [key, value] : FlattenConfig(next)) {
-      if (before.at(key) == value) continue;
-      result.changed_keys.push_back(key);
-      if (!IsLiveKey(key)) result.restart_required_keys.push_back(key);
-    }
-    if (config.log_level != next.log_level) {
-      // Only on a change: otherwise a level set since through CONFIG_DB LOGGER stays.
-      SetLogLevel(*ParseLogLevel(next.log_level));
-      config.log_level = next.log_level;
-    }
-    config.grpc.max_streams = next.grpc.max_streams;
-    config.grpc.stream_queue_limit = next.grpc.stream_queue_limit;
-    hub.set_limits(static_cast<size_t>(next.grpc.max_streams),
-                   static_cast<size_t>(next.grpc.stream_queue_limit));
-    config.version = next.version;
-    config_file = config_path;
-    server_counters.reloads_ok.fetch_add(1);
-    if (service_ptr != nullptr) {
-      service_ptr->set_config_description(
-          absl::StrCat(DescribeConfig(config_file, config),
-                       result.restart_required_keys.empty()
-                           ? ""
-                           : absl::StrCat("; waiting for a restart: ",
-                                          absl::StrJoin(result.restart_required_keys, " "))));
-    }
-    LOG_NOTICE("reload: config ", config_path, " version ", result.config_version, ", changed: ",
-               result.changed_keys.empty() ? "nothing" : absl::StrJoin(result.changed_keys, " "),
-               result.restart_required_keys.empty()
-                   ? ""
-                   : absl::StrCat("; needing a restart: ",
-                                  absl::StrJoin(result.restart_required_keys, " ")));
-    return result;
-  };
+  // Reload (RPC and SIGHUP): validate the whole file, then apply what can change live.
+  ConfigReloader reloader(
+      config_path, config_file.has_value(), config,
+      [&cl](DaemonConfig& c) { ApplyCommandLine(cl, c); }, &hub, &notifier, &server_counters);
 
   // Read before the signal thread and gRPC can reload `config` concurrently.
   const GrpcOptions grpc_options = config.grpc;
@@ -349,9 +290,8 @@ int Main(int argc, char** argv) {
       ", runtime dir ", config.engine.runtime_dir, ", instance ", hub.instance_id());
   PortSyncService service(
       &engine, &hub,
-      ServiceInfo{PORTSYNCD_VERSION, start_time, DescribeConfig(config_file, config)}, reload,
-      *token);
-  service_ptr = &service;
+      ServiceInfo{PORTSYNCD_VERSION, start_time, [&reloader] { return reloader.Description(); }},
+      [&reloader] { return reloader.Reload(); }, *token);
   absl::StatusOr<std::unique_ptr<grpc::Server>> server =
       StartGrpcServer(grpc_options, grpc_options.unix_socket, &service);
   if (!server.ok()) {
@@ -378,61 +318,16 @@ int Main(int argc, char** argv) {
     LOG_NOTICE("metrics: http://", config.metrics_listen, "/metrics");
   }
 
-  // The health thread: grpc.health.v1 follows GetHealth (SERVING unless NOT_SERVING); systemd
-  // gets READY=1 once the initial dump is in STATE_DB (PortConfigDone is out before that on a
-  // cold start), STATUS= lines, and WATCHDOG=1 while the engine answers pings.
+  HealthReporter health_reporter((*server).get(), &service, &engine, &notifier,
+                                 [&reloader] { reloader.MarkStarted(); });
   std::atomic<bool> main_done{false};
-  std::thread health_thread([&] {
-    grpc::HealthCheckServiceInterface* health = (*server)->GetHealthCheckService();
-    std::optional<bool> last;
-    std::string last_status;
-    absl::Time next_status = absl::InfinitePast();
-    std::optional<WatchdogGate> watchdog;
-    if (notifier.watchdog_period()) {
-      watchdog.emplace(*notifier.watchdog_period());
-      LOG_INFO("systemd watchdog: WATCHDOG=1 every ",
-               absl::FormatDuration(*notifier.watchdog_period()), " while the engine is alive");
-    }
-    while (!main_done.load()) {
-      const absl::Time now = absl::Now();
-      const v1::GetHealthResponse h = service.Health();
-      const bool serving = h.status() != v1::SERVING_STATUS_NOT_SERVING;
-      if (last != serving) {
-        health->SetServingStatus(serving);
-        health->SetServingStatus("portsyncd.v1.PortSync", serving);
-        last = serving;
-      }
-      if (notifier.enabled()) {
-        const bool ready_now = !ready_sent.load() && engine.initial_write_done();
-        if (now >= next_status || ready_now) {
-          std::string status = absl::StrCat("STATUS=", h.ports_tracked(), " ports tracked, ",
-                                            h.ports_in_sync(), " in sync with STATE_DB; Redis ",
-                                            engine.redis_connected() ? "connected" : "UNREACHABLE",
-                                            "; ", h.counters().netlink_resyncs(),
-                                            " netlink resyncs; ", h.start_mode(), " start");
-          if (ready_now) {
-            notifier.Notify(absl::StrCat("READY=1\n", status));
-            ready_sent.store(true);
-          } else if (status != last_status) {
-            notifier.Notify(status);
-          }
-          last_status = std::move(status);
-          next_status = now + absl::Seconds(1);
-        }
-        if (watchdog && watchdog->Tick(now, engine.heartbeat(), [&] { engine.Ping(); })) {
-          notifier.Notify("WATCHDOG=1");
-        }
-      }
-      absl::SleepFor(absl::Milliseconds(200));
-    }
-  });
 
   std::thread signal_thread([&] {
     while (true) {
       int sig = 0;
       if (sigwait(&signals, &sig) != 0) continue;
       if (sig == SIGHUP) {
-        absl::StatusOr<ReloadResult> result = reload();
+        absl::StatusOr<ReloadResult> result = reloader.Reload();
         if (!result.ok()) LOG_ERROR("SIGHUP reload refused: ", result.status().message());
         continue;
       }
@@ -450,12 +345,12 @@ int Main(int argc, char** argv) {
   LOG_NOTICE(start_message);
   absl::Status status = engine.Run();
   main_done.store(true);
+  health_reporter.Stop();
   hub.Shutdown();
   metrics.reset();
   (*server)->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   pthread_kill(signal_thread.native_handle(), SIGUSR1);
   signal_thread.join();
-  health_thread.join();
   if (!status.ok()) {
     LOG_ERROR("fatal: ", status.message(), "; counters: ", engine.counters().Summary());
     return 1;

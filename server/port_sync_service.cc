@@ -52,11 +52,6 @@ PortSyncService::PortSyncService(Engine* engine, EventHub* hub, ServiceInfo info
       reload_(std::move(reload)),
       reload_token_(std::move(reload_token)) {}
 
-void PortSyncService::set_config_description(std::string description) {
-  absl::MutexLock lock(&mu_);
-  info_.config_description = std::move(description);
-}
-
 grpc::ServerUnaryReactor* PortSyncService::GetPortState(grpc::CallbackServerContext* context,
                                                         const v1::GetPortStateRequest* request,
                                                         v1::GetPortStateResponse* response) {
@@ -151,11 +146,8 @@ v1::GetHealthResponse PortSyncService::Health() const {
                      pending.empty() ? "(none; about to publish)" : absl::StrJoin(pending, " ")),
         info_.start_time);
   }
-  {
-    absl::MutexLock lock(&mu_);
-    AddComponent(health, "config", v1::SERVING_STATUS_SERVING, info_.config_description,
-                 info_.start_time);
-  }
+  AddComponent(health, "config", v1::SERVING_STATUS_SERVING, info_.describe_config(),
+               info_.start_time);
 
   health.set_version(info_.version);
   const absl::Duration uptime = now - info_.start_time;

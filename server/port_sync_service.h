@@ -29,7 +29,8 @@ using ReloadFunction = std::function<absl::StatusOr<ReloadResult>()>;
 struct ServiceInfo {
   std::string version;
   absl::Time start_time;
-  std::string config_description;  // "loaded from PATH (version V)" or "defaults"
+  // The config in effect, for GetHealth ("loaded from PATH (version V)").
+  std::function<std::string()> describe_config;
 };
 
 class PortSyncService : public v1::PortSync::CallbackService {
@@ -53,15 +54,13 @@ class PortSyncService : public v1::PortSync::CallbackService {
 
   // The health GetHealth reports (also feeds grpc.health.v1).
   v1::GetHealthResponse Health() const;
-  void set_config_description(std::string description);
 
  private:
   Engine* const engine_;
   EventHub* const hub_;
-  ServiceInfo info_;
-  ReloadFunction reload_;
+  const ServiceInfo info_;
+  const ReloadFunction reload_;
   const std::string reload_token_;
-  mutable absl::Mutex mu_;  // config_description_
 };
 
 }  // namespace portsyncd

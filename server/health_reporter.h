@@ -1,0 +1,43 @@
+// HealthReporter: the thread that reports the daemon's health outward, every 200 ms:
+//   - grpc.health.v1 follows GetHealth (SERVING unless NOT_SERVING);
+//   - systemd (when NOTIFY_SOCKET is set): READY=1 once the initial dump is in STATE_DB
+//     (PortConfigDone is out before that on a cold start), STATUS= lines at most once a second,
+//     and WATCHDOG=1 at the watchdog period while the engine answers pings (WatchdogGate).
+#ifndef PORTSYNCD_SERVER_HEALTH_REPORTER_H_
+#define PORTSYNCD_SERVER_HEALTH_REPORTER_H_
+
+#include <atomic>
+#include <functional>
+#include <thread>
+
+#include "core/engine.h"
+#include "grpcpp/grpcpp.h"
+#include "server/port_sync_service.h"
+#include "server/systemd_notifier.h"
+
+namespace portsyncd {
+
+class HealthReporter {
+ public:
+  // Starts the thread. Not owned, must outlive Stop(): everything passed. `on_ready` runs once,
+  // right after READY=1 is sent.
+  HealthReporter(grpc::Server* server, const PortSyncService* service, Engine* engine,
+                 const SystemdNotifier* notifier, std::function<void()> on_ready);
+  ~HealthReporter() { Stop(); }
+  void Stop();
+
+ private:
+  void Run();
+
+  grpc::Server* const server_;
+  const PortSyncService* const service_;
+  Engine* const engine_;
+  const SystemdNotifier* const notifier_;
+  const std::function<void()> on_ready_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace portsyncd
+
+#endif  // PORTSYNCD_SERVER_HEALTH_REPORTER_H_
