@@ -270,6 +270,16 @@ class Harness:
         self.daemons.append(d)
         return d.start() if start else d
 
+    def start_converged(self, ports, configured=None, **daemon_kwargs):
+        """The usual opening: `configured` (default `ports`) in CONFIG_DB and APPL_DB, the
+        daemon started cold, then `ports` created and STATE_DB converged. Returns the daemon."""
+        self.configure_ports(ports if configured is None else configured)
+        d = self.daemon(**daemon_kwargs)
+        d.wait_log("startup: cold start")
+        self.ns.add_ports(ports)
+        self.wait_converged()
+        return d
+
     # --- playing the other SONiC daemons ---------------------------------------------------
 
     def configure_ports(self, names, appl=True, **fields):

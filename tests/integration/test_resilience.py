@@ -14,11 +14,7 @@ PORTS = [f"Ethernet{i * 4}" for i in range(32)]
 class RedisOutageTest(IntegrationTest):
     def test_redis_killed_and_restarted_empty_during_a_storm(self):
         h = self.h
-        h.configure_ports(PORTS)
-        d = h.daemon()
-        d.wait_log("startup: cold start")
-        h.ns.add_ports(PORTS)
-        h.wait_converged()
+        d = h.start_converged(PORTS)
 
         storm = threading.Thread(target=h.storm, args=(PORTS, 40))
         storm.start()
@@ -101,11 +97,7 @@ class DriftTest(IntegrationTest):
     def test_keys_changed_by_someone_else_are_repaired_and_counted(self):
         h = self.h
         conf = h.write_config("[redis]\naudit_interval_ms = 300\n")
-        h.configure_ports(PORTS[:4])
-        d = h.daemon(config=conf)
-        d.wait_log("startup: cold start")
-        h.ns.add_ports(PORTS[:4])
-        h.wait_converged()
+        d = h.start_converged(PORTS[:4], config=conf)
         h.state.delete("PORT_TABLE|Ethernet0")
         h.state.hset("PORT_TABLE|Ethernet4", "mtu", "1")
         h.state.hdel("PORT_TABLE|Ethernet8", "admin_status")

@@ -163,11 +163,7 @@ class RestartTest(IntegrationTest):
     def test_sigkill_during_a_storm_then_restart_as_systemd_would(self):
         h = self.h
         ports = [f"Ethernet{i * 4}" for i in range(16)]
-        h.configure_ports(ports + ["Ethernet200"])
-        d = h.daemon()
-        d.wait_log("startup: cold start")
-        h.ns.add_ports(ports)
-        h.wait_converged()
+        d = h.start_converged(ports, configured=ports + ["Ethernet200"])
         storm = threading.Thread(target=h.storm, args=(ports, 20))
         storm.start()
         time.sleep(0.05)
