@@ -423,6 +423,7 @@ absl::Status Engine::EventLoop() {
       {
         absl::MutexLock lock(&mu_);
         removed = model_.EndDump(absl::Now(), complete);
+        writer_wake_ = true;  // rewrite after a resync; the initial reconcile; PortInitDone
         if (complete && !initial_dump_done_) {
           initial_dump_done_ = true;
           initial_sync_ns_.store(absl::ToUnixNanos(absl::Now()));
@@ -450,7 +451,6 @@ absl::Status Engine::EventLoop() {
       StartDump();
       need_redump = dump_seq_ == 0;
     }
-    WakeWriter();
   }
   return absl::OkStatus();
 }
@@ -513,6 +513,9 @@ void Engine::ProcessNetlink(bool& dump_done, bool& need_redump) {
       },
       kMaxDatagramsPerBatch);
   PublishChangesLocked();
+  // Wake the writer in the same critical section, and only when messages arrived: a ping or a
+  // dump-retry timeout has nothing for it.
+  if (result.ok() && result->messages > 0) writer_wake_ = true;
   if (!result.ok()) {
     LOG_ERROR("netlink: ", result.status().message());
     return;
@@ -543,11 +546,6 @@ uint64_t Engine::merged_writes() const {
 }
 
 int Engine::netlink_receive_buffer() const { return netlink_receive_buffer_.load(); }
-
-void Engine::WakeWriter() {
-  absl::MutexLock lock(&mu_);
-  writer_wake_ = true;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Writer thread

@@ -170,7 +170,6 @@ class Engine {
   [[nodiscard]] absl::Status Reconcile(Connections& db, bool rewrite_all);
   [[nodiscard]] absl::Status PollPendingApplDb(Connections& db);
   [[nodiscard]] absl::Status PollLogger(Connections& db);
-  void WakeWriter();
   void SetRedisConnected(bool connected);
   // Hands the model's recorded changes to the listener.
   void PublishChangesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
