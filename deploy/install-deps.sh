@@ -13,7 +13,7 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # runtime for tests and the demo
-  redis-server redis-tools iproute2 jq procps util-linux python3 python3-redis python3-grpcio
+  redis-server redis-tools iproute2 jq procps util-linux python3 python3-redis python3-matplotlib python3-grpcio
   python3-protobuf openssl systemd dpkg-dev
 )
 

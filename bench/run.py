@@ -1,0 +1,634 @@
+#!/usr/bin/python3
+"""End-to-end benchmark of a portsyncd on the real kernel and a real Redis, side by side with the
+floor probe (the least work any portsyncd could do), in the same run.
+
+    bench/run.py [--daemon 'CMD {db_config} ...'] [--scenarios ...] [--ports 64,1024,4096]
+
+For every scenario and port count it builds a fresh world: a private redis-server on a unix
+socket, a SONiC database_config.json, CONFIG_DB PORT|<p> and APPL_DB PORT_TABLE:<p> for N ports
+(it plays orchagent), a "switch" namespace holding Ethernet<i> and a "wire" namespace holding the
+veth peers w<i>. It starts the daemon under test in the switch namespace from the command template,
+runs the scenario with psbench (native generators and probes), then does the same with the floor
+probe in place of the daemon, and tears everything down with `ip netns del`.
+
+Template placeholders: {db_config} {runtime_dir} {socket} (gRPC unix socket) {config} (a TOML
+file the harness writes for portsyncd; ignore it for other daemons) {redis_socket}.
+
+Output: a table on stdout, and in --out (default bench/results/<label>-<time>/): results.json
+(every run, with the machine and the command), summary.md, and PNG plots.
+See docs/PERFORMANCE.md for the method and the figures.
+"""
+
+import argparse
+import datetime
+import itertools
+import json
+import os
+import platform
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import redis
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+BUILD = os.environ.get("PORTSYNCD_BUILD", os.path.join(ROOT, "build"))
+APPL_DB, CONFIG_DB, STATE_DB = 0, 4, 6
+DEFAULT_DAEMON = (os.path.join(BUILD, "server", "portsyncd") +
+                  " --db-config {db_config} --runtime-dir {runtime_dir} --config {config}"
+                  " --log-level NOTICE")
+SCENARIOS = ("latency", "storm", "startup", "footprint", "streaming")
+_counter = itertools.count()
+_live = []
+
+
+def sh(*args, check=True, **kw):
+    return subprocess.run(args, check=check, capture_output=True, text=True, **kw)
+
+
+def wait_until(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.01)
+    raise RuntimeError(f"timed out after {timeout}s waiting for {what}")
+
+
+def proc_status(pid):
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.strip()
+    return out
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def context_switches(pid):
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            st = proc_status(f"{pid}/task/{tid}")
+        except FileNotFoundError:
+            continue
+        total += int(st["voluntary_ctxt_switches"]) + int(st["nonvoluntary_ctxt_switches"])
+    return total
+
+
+class World:
+    """One scenario's redis-server, namespaces, ports and daemon; close() undoes all of it."""
+
+    def __init__(self, args, ports, ipv6):
+        self.args, self.n = args, ports
+        self.tag = f"{os.getpid()}-{next(_counter)}"
+        self.dir = tempfile.mkdtemp(prefix="psbench-")
+        self.redis_socket = os.path.join(self.dir, "redis.sock")
+        self.runtime_dir = os.path.join(self.dir, "run")
+        self.socket = os.path.join(self.runtime_dir, "portsyncd.sock")
+        self.sw, self.wire = f"psb-sw-{self.tag}", f"psb-wi-{self.tag}"
+        self.redis_proc = self.daemon = None
+        self.namespaces = []
+        _live.append(self)
+        self.redis_proc = subprocess.Popen(
+            ["redis-server", "--port", "0", "--unixsocket", self.redis_socket,
+             "--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--dir", self.dir,
+             "--databases", "16"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.db = {d: redis.Redis(unix_socket_path=self.redis_socket, db=d,
+                                  decode_responses=True) for d in (APPL_DB, CONFIG_DB, STATE_DB)}
+        wait_until(self._ping, 10, "redis-server")
+        self.db_config = os.path.join(self.dir, "database_config.json")
+        with open(self.db_config, "w") as f:
+            json.dump({"INSTANCES": {"redis": {"hostname": "127.0.0.1", "port": 6379,
+                                               "unix_socket_path": self.redis_socket}},
+                       "DATABASES": {
+                           "APPL_DB": {"id": APPL_DB, "separator": ":", "instance": "redis"},
+                           "CONFIG_DB": {"id": CONFIG_DB, "separator": "|", "instance": "redis"},
+                           "STATE_DB": {"id": STATE_DB, "separator": "|", "instance": "redis"}},
+                       "VERSION": "1.0"}, f)
+        self.config = os.path.join(self.dir, "portsyncd.conf")
+        with open(self.config, "w") as f:
+            f.write(f"[grpc]\nmax_streams = {max(64, args.max_subscribers + 16)}\n")
+        for ns in (self.sw, self.wire):
+            sh("ip", "netns", "add", ns)
+            self.namespaces.append(ns)
+            if not ipv6:
+                for key in ("all", "default"):
+                    sh("ip", "netns", "exec", ns, "sysctl", "-qw",
+                       f"net.ipv6.conf.{key}.disable_ipv6=1")
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+        # A spare device so peer ifindexes differ from ours: carrier changes then skip
+        # linkwatch's 1-per-10ms slow path (spec/test-kernel-notes.md).
+        sh("ip", "-n", self.wire, "link", "add", "pad0", "type", "ifb")
+        pipe = self.db[CONFIG_DB].pipeline(transaction=False)
+        appl = self.db[APPL_DB].pipeline(transaction=False)
+        for i in range(ports):
+            fields = {"lanes": str(i), "mtu": "1500", "alias": f"eth{i}"}
+            pipe.hset(f"PORT|Ethernet{i}", mapping={**fields, "admin_status": "up"})
+            # As orchagent has it before it applied admin_status: a cold start then waits for
+            # every port before PortInitDone (sonic-compat.md section 2 step 5).
+            appl.hset(f"PORT_TABLE:Ethernet{i}", mapping=fields)
+        pipe.execute()
+        appl.execute()
+
+    def _ping(self):
+        try:
+            return self.db[STATE_DB].ping()
+        except (redis.exceptions.ConnectionError, FileNotFoundError):
+            return False
+
+    def batch_files(self):
+        """Writes the ip -batch files creating the ports; returns (switch, wire) paths."""
+        sw, wire = os.path.join(self.dir, "sw.batch"), os.path.join(self.dir, "wire.batch")
+        with open(sw, "w") as f:
+            for i in range(self.n):
+                f.write(f"link add Ethernet{i} type veth peer name w{i} netns {self.wire}\n")
+            for i in range(self.n):
+                f.write(f"link set Ethernet{i} up\n")
+        with open(wire, "w") as f:
+            for i in range(self.n):
+                f.write(f"link set w{i} up\n")
+        return sw, wire
+
+    def create_ports(self):
+        sw, wire = self.batch_files()
+        sh("ip", "-n", self.sw, "-batch", sw)
+        sh("ip", "-n", self.wire, "-batch", wire)
+
+    def enable_warm_restart(self):
+        self.db[STATE_DB].hset("WARM_RESTART_ENABLE_TABLE|system", "enable", "true")
+        self.db[STATE_DB].hset("WARM_RESTART_TABLE|portsyncd", "restore_count", "0")
+
+    def daemon_argv(self, template):
+        cmd = template.format(db_config=self.db_config, runtime_dir=self.runtime_dir,
+                              socket=self.socket, config=self.config,
+                              redis_socket=self.redis_socket)
+        return ["ip", "netns", "exec", self.sw, *shlex.split(cmd)]
+
+    def start(self, template):
+        """Starts the daemon (`ip netns exec` execs it, so the PID is the daemon's)."""
+        self.log = open(os.path.join(self.dir, "daemon.log"), "a")
+        self.daemon = subprocess.Popen(self.daemon_argv(template), stdout=self.log,
+                                       stderr=subprocess.STDOUT)
+        return self.daemon
+
+    def wait_started(self, floor):
+        """A daemon is up once it announced itself in STATE_DB (WARM_RESTART_TABLE, which every
+        portsyncd writes first); the floor probe writes nothing until there are ports."""
+        if floor:
+            time.sleep(0.3)
+        else:
+            wait_until(lambda: self.db[STATE_DB].exists("WARM_RESTART_TABLE|portsyncd"), 30,
+                       "the daemon to start")
+            time.sleep(0.2)
+        if self.daemon.poll() is not None:
+            raise RuntimeError(f"the daemon exited with {self.daemon.returncode}; log: "
+                               f"{os.path.join(self.dir, 'daemon.log')}")
+
+    def wait_ports_synced(self, timeout=60):
+        """Every port in STATE_DB as the kernel has it after creation: up, up, 1500."""
+        want = ["ok", "up", "up", "1500"]
+
+        def synced():
+            pipe = self.db[STATE_DB].pipeline(transaction=False)
+            for i in range(self.n):
+                pipe.hmget(f"PORT_TABLE|Ethernet{i}", "state", "admin_status",
+                           "netdev_oper_status", "mtu")
+            return all(v == want for v in pipe.execute())
+        wait_until(synced, timeout, f"{self.n} ports in STATE_DB")
+
+    def health(self):
+        """Our daemon's health counters over gRPC, or None for another daemon."""
+        if not os.path.exists(self.socket):
+            return None
+        r = sh(os.path.join(BUILD, "client", "portsyncctl"), "--target", f"unix:{self.socket}",
+               "health", "--json", check=False)
+        if r.returncode != 0:
+            print(f"portsyncctl health failed: {r.stderr.strip()}", file=sys.stderr)
+            return None
+        return json.loads(r.stdout)
+
+    def commandstats(self):
+        info = self.db[STATE_DB].info("commandstats")
+        return {k[len("cmdstat_"):]: v["calls"] for k, v in info.items()}
+
+    def stop_daemon(self):
+        if self.daemon and self.daemon.poll() is None:
+            self.daemon.send_signal(signal.SIGTERM)
+            try:
+                self.daemon.wait(10)
+            except subprocess.TimeoutExpired:
+                self.daemon.kill()
+                self.daemon.wait()
+        self.daemon = None
+
+    def close(self):
+        if self not in _live:
+            return
+        _live.remove(self)
+        if self.daemon and self.daemon.poll() is None:
+            self.daemon.kill()
+            self.daemon.wait()
+        for c in self.db.values():
+            c.close()
+        if self.redis_proc and self.redis_proc.poll() is None:
+            self.redis_proc.kill()
+            self.redis_proc.wait()
+        for ns in self.namespaces:
+            sh("ip", "netns", "del", ns, check=False)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _close_all(*_):
+    for w in list(_live):
+        w.close()
+
+
+def psbench(*args, extra=()):
+    r = subprocess.run([os.path.join(BUILD, "bench", "psbench"), *args, *extra],
+                       capture_output=True, text=True)
+    if r.returncode not in (0, 3) or not r.stdout.strip():
+        raise RuntimeError(f"psbench {args[0]} failed ({r.returncode}): {r.stderr.strip()}")
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    if r.stderr.strip():
+        out["stderr"] = r.stderr.strip()[-2000:]
+    return out
+
+
+# --- scenarios: each runs once for the daemon under test and once for the floor ---------------
+
+def running_world(args, n, template, floor, notifications):
+    w = World(args, n, ipv6=n <= 64)
+    w.db[STATE_DB].config_set("notify-keyspace-events", "Kh" if notifications else "")
+    w.start(template)
+    w.wait_started(floor)
+    w.create_ports()
+    w.wait_ports_synced()
+    time.sleep(0.5)
+    return w
+
+
+def scenario_latency(args, n, template, floor, subscribers=0):
+    w = running_world(args, n, template, floor, notifications=True)
+    try:
+        events = args.events if subscribers < 1000 else max(200, args.events // 10)
+        extra = ["--subscribers", str(subscribers), "--grpc", w.socket] if subscribers else []
+        return psbench("latency", "--redis", w.redis_socket, "--sw", w.sw, "--wire", w.wire,
+                       "--ports", str(n), "--events", str(events), "--gap-us",
+                       str(args.gap_us), extra=extra)
+    finally:
+        w.close()
+
+
+def scenario_storm(args, n, template, floor, subscribers=0):
+    w = running_world(args, n, template, floor, notifications=False)
+    try:
+        before = w.commandstats()
+        extra = ["--subscribers", str(subscribers), "--grpc", w.socket] if subscribers else []
+        r = psbench("storm", "--redis", w.redis_socket, "--sw", w.sw, "--ports", str(n),
+                    "--duration-s", str(args.storm_seconds),
+                    "--cpu-pids", f"{w.daemon.pid},{w.redis_proc.pid}", extra=extra)
+        after = w.commandstats()
+        writes = {k: after.get(k, 0) - before.get(k, 0) for k in after
+                  if k in ("hset", "hmset", "del", "hdel", "evalsha", "eval", "sadd")}
+        writes.pop("hget", None)
+        r["redis_write_commands"] = writes
+        r["redis_writes_total"] = sum(writes.values())
+        lag = [p["kernel"] - p["state_db"] for p in r["timeline"]]
+        r["max_lag_events"] = max(lag, default=0)
+        cpu = r.pop("cpu_seconds")
+        r["daemon_cpu_s"], r["redis_cpu_s"] = cpu
+        r["daemon_cpu_ms_per_1k_events"] = 1e6 * cpu[0] / max(1, r["kernel_events"])
+        health = w.health()
+        if health:
+            c = health.get("counters", {})
+            r["daemon_overruns"] = int(c.get("netlinkOverruns", c.get("netlink_overruns", 0)))
+            r["daemon_resyncs"] = int(c.get("netlinkResyncs", c.get("netlink_resyncs", 0)))
+        if floor:
+            w.stop_daemon()
+        return r
+    finally:
+        w.close()
+
+
+def scenario_startup(args, n, template, floor):
+    out = {"scenario": "startup", "ports": n}
+    # Warm: the ports exist, SONiC warm restart is enabled, the daemon starts.
+    w = World(args, n, ipv6=n <= 64)
+    try:
+        w.create_ports()
+        w.enable_warm_restart()
+        time.sleep(0.5)
+        r = psbench("startup", "--redis", w.redis_socket, "--ports", str(n), "--log",
+                    os.path.join(w.dir, "daemon.log"), extra=["--", *w.daemon_argv(template)])
+        out["warm_all_ports_ms"] = r["all_ports_ms"]
+        os.kill(r["pid"], signal.SIGKILL)
+    finally:
+        w.close()
+    # Cold: the daemon is up, then the ports are created (as at boot).
+    w = World(args, n, ipv6=n <= 64)
+    try:
+        w.start(template)
+        w.wait_started(floor)
+        sw, wire = w.batch_files()
+        create = f"ip -n {w.sw} -batch {sw} && ip -n {w.wire} -batch {wire}"
+        r = psbench("startup", "--redis", w.redis_socket, "--ports", str(n), "--want-oper", "up",
+                    "--init-done", "0" if floor else "1", "--allow-exit", "1",
+                    extra=["--", "sh", "-c", create])
+        out["cold_all_ports_ms"] = r["all_ports_ms"]
+        if not floor:
+            out["cold_init_done_ms"] = r.get("init_done_ms")
+    finally:
+        w.close()
+    return out
+
+
+def scenario_footprint(args, n, template, floor):
+    w = running_world(args, n, template, floor, notifications=False)
+    try:
+        pid = w.daemon.pid
+        time.sleep(2)
+        st = proc_status(pid)
+        out = {"scenario": "footprint", "ports": n, "rss_kib": int(st["VmRSS"].split()[0]),
+               "threads": int(st["Threads"])}
+        cpu0, cs0 = cpu_seconds(pid), context_switches(pid)
+        time.sleep(args.idle_seconds)
+        out["idle_cpu_s"] = cpu_seconds(pid) - cpu0
+        out["idle_wakeups_per_s"] = (context_switches(pid) - cs0) / args.idle_seconds
+        out["idle_seconds"] = args.idle_seconds
+        if not floor and os.path.exists(w.socket):
+            sub = subprocess.Popen([os.path.join(BUILD, "bench", "psbench"), "subscribe",
+                                    "--grpc", w.socket, "--count", "100"],
+                                   stdout=subprocess.PIPE, text=True)
+            try:
+                ready = json.loads(sub.stdout.readline())
+                time.sleep(1)
+                st = proc_status(pid)
+                out["rss_kib_100_subscribers"] = int(st["VmRSS"].split()[0])
+                out["threads_100_subscribers"] = int(st["Threads"])
+                out["subscribers_ready"] = ready["ready"]
+            finally:
+                sub.send_signal(signal.SIGTERM)
+                sub.wait(20)
+        return out
+    finally:
+        w.close()
+
+
+# --- reporting ------------------------------------------------------------------------------
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def fmt(v, unit=""):
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:,.1f}{unit}" if abs(v) >= 10 else f"{v:.3g}{unit}"
+    return f"{v:,}{unit}"
+
+
+def report(results, out_dir):
+    lines = []
+
+    def table(title, header, rows):
+        lines.append(f"\n### {title}\n")
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "---|" * len(header))
+        for row in rows:
+            lines.append("| " + " | ".join(fmt(c) if not isinstance(c, str) else c
+                                           for c in row) + " |")
+
+    by = {}
+    for r in results:
+        by.setdefault((r["scenario"], r["ports"], r.get("subscribers", 0)), {})[r["who"]] = r
+
+    rows = []
+    for (sc, n, subs), rs in sorted(by.items()):
+        if sc != "latency" or subs:
+            continue
+        d, f = rs.get("daemon"), rs.get("floor")
+        da, fa = (d or {}).get("all", {}), (f or {}).get("all", {})
+        rows.append([n, "off" if n > 64 else "on", da.get("count"), da.get("p50_us"),
+                     da.get("p90_us"), da.get("p99_us"), da.get("p999_us"), da.get("max_us"),
+                     fa.get("p50_us"), fa.get("p99_us"), ratio(da.get("p50_us"), fa.get("p50_us")),
+                     ratio(da.get("p99_us"), fa.get("p99_us"))])
+    if rows:
+        table("Single-event latency, kernel change -> STATE_DB keyspace notification (µs)",
+              ["ports", "IPv6", "events", "p50", "p90", "p99", "p99.9", "max", "floor p50",
+               "floor p99", "p50 / floor", "p99 / floor"], rows)
+
+    rows = []
+    for (sc, n, subs), rs in sorted(by.items()):
+        if sc != "storm":
+            continue
+        for who in ("daemon", "floor"):
+            r = rs.get(who)
+            if r:
+                rows.append([n, subs, who, r["kernel_events"], r["kernel_rate"], r["applied_rate"],
+                             r["keep_up"], r["converge_ms"], r["redis_writes_total"],
+                             r.get("daemon_overruns", "-"), r["daemon_cpu_ms_per_1k_events"],
+                             (r.get("stream") or {}).get("resyncs", "-")])
+    if rows:
+        table("Storm: every port's MTU changed as fast as the kernel takes it",
+              ["ports", "subscribers", "who", "kernel events", "kernel/s", "STATE_DB applied/s",
+               "keep-up", "converge ms", "Redis writes", "overruns", "CPU ms / 1k events",
+               "stream resyncs"], rows)
+
+    rows = []
+    for (sc, n, subs), rs in sorted(by.items()):
+        if sc != "startup":
+            continue
+        d, f = rs.get("daemon", {}), rs.get("floor", {})
+        rows.append([n, d.get("warm_all_ports_ms"), f.get("warm_all_ports_ms"),
+                     ratio(d.get("warm_all_ports_ms"), f.get("warm_all_ports_ms")),
+                     d.get("cold_all_ports_ms"), d.get("cold_init_done_ms"),
+                     f.get("cold_all_ports_ms")])
+    if rows:
+        table("Startup (ms)", ["ports", "warm: all in STATE_DB", "floor", "ratio",
+                               "cold: all up in STATE_DB", "cold: PortInitDone", "floor cold"],
+              rows)
+
+    rows = []
+    for (sc, n, subs), rs in sorted(by.items()):
+        if sc != "footprint":
+            continue
+        for who in ("daemon", "floor"):
+            r = rs.get(who)
+            if r:
+                rows.append([n, who, r["rss_kib"] / 1024, r["threads"],
+                             (r.get("rss_kib_100_subscribers") or 0) / 1024 or None,
+                             r["idle_cpu_s"], r["idle_wakeups_per_s"]])
+    if rows:
+        table("Footprint", ["ports", "who", "RSS MiB", "threads", "RSS MiB, 100 subscribers",
+                            "idle CPU s / 10 s", "idle wake-ups/s"], rows)
+
+    rows = []
+    for (sc, n, subs), rs in sorted(by.items()):
+        if sc == "latency" and subs:
+            d = rs.get("daemon", {})
+            s = (d.get("stream") or {}).get("latency", {})
+            rows.append([n, subs, d.get("all", {}).get("p50_us"), d.get("all", {}).get("p99_us"),
+                         s.get("count"), s.get("p50_us"), s.get("p99_us"), s.get("max_us"),
+                         d.get("subscriber_missed")])
+    if rows:
+        table("Streaming: kernel change -> each subscriber (µs)",
+              ["ports", "subscribers", "STATE_DB p50", "STATE_DB p99", "deliveries",
+               "subscriber p50", "subscriber p99", "max", "missed"], rows)
+    text = "\n".join(lines) + "\n"
+    with open(os.path.join(out_dir, "summary.md"), "w") as f:
+        f.write(text)
+    return text
+
+
+def plots(results, out_dir):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not installed (python3-matplotlib): no plots", file=sys.stderr)
+        return
+    lat = [r for r in results if r["scenario"] == "latency" and not r.get("subscribers")]
+    if lat:
+        fig, ax = plt.subplots(figsize=(8, 5))
+        for r in lat:
+            xs = sorted(r["samples_us"])
+            if xs:
+                ys = [(i + 1) / len(xs) for i in range(len(xs))]
+                ax.plot(xs, ys, label=f"{r['who']} N={r['ports']}",
+                        linestyle="-" if r["who"] == "daemon" else "--")
+        ax.set_xscale("log")
+        ax.set_xlabel("kernel change -> STATE_DB notification (µs, log)")
+        ax.set_ylabel("fraction of events")
+        ax.set_title("Single-event latency (CDF)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+        fig.savefig(os.path.join(out_dir, "latency_cdf.png"), dpi=100)
+        plt.close(fig)
+    storms = [r for r in results if r["scenario"] == "storm" and not r.get("subscribers")]
+    if storms:
+        fig, axes = plt.subplots(1, len({r["ports"] for r in storms}), figsize=(12, 4),
+                                 squeeze=False)
+        for ax, n in zip(axes[0], sorted({r["ports"] for r in storms})):
+            for r in storms:
+                if r["ports"] != n:
+                    continue
+                t = [p["t_ms"] / 1000 for p in r["timeline"]]
+                if r["who"] == "daemon":
+                    ax.plot(t, [p["kernel"] / 1e3 for p in r["timeline"]], "k:",
+                            label="kernel events")
+                ax.plot(t, [p["state_db"] / 1e3 for p in r["timeline"]],
+                        label=f"STATE_DB ({r['who']})")
+            ax.set_title(f"Storm, N={n}")
+            ax.set_xlabel("s")
+            ax.set_ylabel("thousand events (cumulative)")
+            ax.legend()
+            ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(os.path.join(out_dir, "storm_timeline.png"), dpi=100)
+        plt.close(fig)
+    streams = [r for r in results if r["scenario"] == "latency" and r.get("subscribers")
+               and r.get("stream")]
+    if streams:
+        fig, ax = plt.subplots(figsize=(8, 5))
+        for r in streams:
+            xs = sorted(r["stream"]["latency_sample_us"])
+            if xs:
+                ax.plot(xs, [(i + 1) / len(xs) for i in range(len(xs))],
+                        label=f"{r['subscribers']} subscribers")
+        ax.set_xscale("log")
+        ax.set_xlabel("kernel change -> subscriber receives it (µs, log)")
+        ax.set_ylabel("fraction of deliveries")
+        ax.set_title(f"StreamLinkEvents latency (CDF), N={streams[0]['ports']}")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+        fig.savefig(os.path.join(out_dir, "stream_latency_cdf.png"), dpi=100)
+        plt.close(fig)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="Example: bench/run.py --scenarios latency --ports 64")
+    p.add_argument("--daemon", default=DEFAULT_DAEMON,
+                   help="command template of the daemon under test (default: this build)")
+    p.add_argument("--label", default="portsyncd", help="names the results directory")
+    p.add_argument("--scenarios", default=",".join(SCENARIOS),
+                   help=f"comma-separated, from {','.join(SCENARIOS)}")
+    p.add_argument("--ports", default="64,1024,4096", help="port counts (comma-separated)")
+    p.add_argument("--events", type=int, default=2000, help="events per latency run")
+    p.add_argument("--gap-us", type=int, default=3000, help="idle time between latency events")
+    p.add_argument("--storm-seconds", type=float, default=5.0)
+    p.add_argument("--idle-seconds", type=float, default=10.0)
+    p.add_argument("--subscribers", default="1,100,1000",
+                   help="streaming scenario subscriber counts")
+    p.add_argument("--stream-ports", type=int, default=64,
+                   help="ports in the streaming latency runs (storms use 1024)")
+    p.add_argument("--no-floor", action="store_true", help="skip the floor probe runs")
+    p.add_argument("--out", help="results directory (default bench/results/<label>-<time>)")
+    args = p.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("run.py needs root (ip netns)")
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda s, f: (_close_all(), os._exit(128 + s)))
+    scenarios = args.scenarios.split(",")
+    ports = [int(x) for x in args.ports.split(",")]
+    subs = [int(x) for x in args.subscribers.split(",") if x]
+    args.max_subscribers = max(subs) if "streaming" in scenarios else 100
+    floor_cmd = os.path.join(BUILD, "bench", "psbench") + " floor --redis {redis_socket}"
+    out_dir = args.out or os.path.join(
+        HERE, "results", f"{args.label}-{datetime.datetime.now():%Y%m%d-%H%M%S}")
+    os.makedirs(out_dir, exist_ok=True)
+
+    results = []
+    runs = {"latency": scenario_latency, "storm": scenario_storm, "startup": scenario_startup,
+            "footprint": scenario_footprint}
+    whos = [("daemon", args.daemon, False)] + ([] if args.no_floor else
+                                                [("floor", floor_cmd, True)])
+    try:
+        for sc in scenarios:
+            if sc == "streaming":
+                for k in subs:
+                    print(f"streaming: latency, {args.stream_ports} ports, {k} subscribers",
+                          file=sys.stderr, flush=True)
+                    r = scenario_latency(args, args.stream_ports, args.daemon, False, k)
+                    results.append({**r, "who": "daemon", "subscribers": k})
+                for k in [0] + subs:
+                    print(f"streaming: storm, 1024 ports, {k} subscribers", file=sys.stderr,
+                          flush=True)
+                    r = scenario_storm(args, 1024, args.daemon, False, k)
+                    results.append({**r, "who": "daemon", "subscribers": k})
+                continue
+            for n in ports:
+                for who, cmd, floor in whos:
+                    print(f"{sc}: {n} ports, {who}", file=sys.stderr, flush=True)
+                    r = runs[sc](args, n, cmd, floor)
+                    r.update(who=who, ipv6=n <= 64)
+                    results.append(r)
+    finally:
+        _close_all()
+        meta = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
+                "machine": {"cpus": os.cpu_count(), "kernel": platform.release(),
+                            "redis": sh("redis-server", "--version").stdout.strip()},
+                "daemon": args.daemon, "argv": sys.argv, "results": results}
+        with open(os.path.join(out_dir, "results.json"), "w") as f:
+            json.dump(meta, f, indent=1)
+    print(report(results, out_dir))
+    plots(results, out_dir)
+    print(f"results: {out_dir}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
