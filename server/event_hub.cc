@@ -9,9 +9,11 @@
 
 namespace portsyncd {
 
-// One StreamLinkEvents call: a bounded queue of shared events and at most one write in flight,
-// as in gRPC's default health service Watch reactor. Finish is idempotent and deferred while a
-// write is in flight.
+// One StreamLinkEvents call. It sends, in order: `prefix_` (a RESYNC marker), then `snapshot_`,
+// then live events from the hub's ring after `cursor_`, one write in flight at a time. `busy_`
+// is held by whoever is choosing or writing the next event (the kicker or the write-done
+// callback); a kick that finds it busy leaves `kicked_` for the owner to re-check. Finish is
+// idempotent and deferred while busy.
 class LinkEventStream : public grpc::ServerWriteReactor<v1::LinkEvent> {
  public:
   LinkEventStream(EventHub* hub, const v1::StreamLinkEventsRequest& request)
@@ -20,32 +22,60 @@ class LinkEventStream : public grpc::ServerWriteReactor<v1::LinkEvent> {
   const absl::flat_hash_set<std::string>& filter() const { return filter_; }
   bool Matches(const std::string& name) const { return filter_.empty() || filter_.contains(name); }
 
-  // Initial events (snapshot or replay); called once, under the model and hub locks.
-  void Start(std::vector<SharedEvent> initial, size_t queue_limit) {
+  // Where the stream starts (before it is registered).
+  void StartAt(uint64_t cursor, SharedEvent marker, EventHub::SharedSnapshot snapshot) {
     absl::MutexLock lock(&mu_);
-    queue_limit_ = queue_limit;
-    initial_size_ = initial.size();
-    for (SharedEvent& e : initial) queue_.push_back(std::move(e));
-    MaybeWriteLocked();
+    cursor_ = cursor;
+    if (marker) prefix_.push_back(std::move(marker));
+    snapshot_ = std::move(snapshot);
+    snapshot_pos_ = 0;
   }
 
-  // A live event (hub lock held).
-  void Enqueue(const SharedEvent& event, size_t queue_limit) {
-    absl::MutexLock lock(&mu_);
-    if (finishing_) return;
-    if (resync_pending_) {  // the resync snapshot will cover it
-      ++dropped_;
-      return;
+  // Starts the next write unless one is in flight. Called with no hub lock held.
+  void Pump() {
+    {
+      absl::MutexLock lock(&mu_);
+      kicked_ = true;
+      if (busy_ || finished_) return;
+      busy_ = true;
     }
-    if (queue_.size() >= queue_limit + initial_size_) {
-      // Too far behind: drop the backlog, resync when the client takes writes again.
-      dropped_ = queue_.size() + 1;
-      queue_.clear();
-      resync_pending_ = true;
-      return;
+    for (;;) {
+      SharedEvent next;
+      uint64_t cursor;
+      {
+        absl::MutexLock lock(&mu_);
+        kicked_ = false;
+        if (finishing_) {
+          busy_ = false;
+          FinishLocked(finish_status_.value_or(grpc::Status::CANCELLED));
+          return;
+        }
+        next = NextQueuedLocked();
+        cursor = cursor_;
+      }
+      if (!next) {
+        std::string resync;
+        next = hub_->NextLive(*this, &cursor, &resync);
+        if (!resync.empty()) next = Resync(std::move(resync));
+        absl::MutexLock lock(&mu_);
+        if (resync.empty()) cursor_ = std::max(cursor_, cursor);
+      }
+      absl::MutexLock lock(&mu_);
+      if (finishing_) {
+        busy_ = false;
+        FinishLocked(finish_status_.value_or(grpc::Status::CANCELLED));
+        return;
+      }
+      if (next) {
+        in_flight_ = std::move(next);
+        StartWrite(in_flight_.get());
+        return;  // still busy until OnWriteDone
+      }
+      if (!kicked_) {
+        busy_ = false;
+        return;
+      }
     }
-    queue_.push_back(event);
-    MaybeWriteLocked();
   }
 
   void FinishWith(grpc::Status status) {
@@ -54,23 +84,20 @@ class LinkEventStream : public grpc::ServerWriteReactor<v1::LinkEvent> {
   }
 
   void OnWriteDone(bool ok) override {
-    bool resync = false;
     {
       absl::MutexLock lock(&mu_);
-      writing_ = false;
+      busy_ = false;
       in_flight_.reset();
       if (!ok) {
         FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
         return;
       }
-      if (finish_status_) {
-        FinishLocked(*finish_status_);
+      if (finishing_) {
+        FinishLocked(finish_status_.value_or(grpc::Status::CANCELLED));
         return;
       }
-      resync = resync_pending_;
-      if (!resync) MaybeWriteLocked();
     }
-    if (resync) Resync();
+    Pump();
   }
 
   void OnCancel() override { FinishWith(grpc::Status::CANCELLED); }
@@ -81,57 +108,55 @@ class LinkEventStream : public grpc::ServerWriteReactor<v1::LinkEvent> {
   }
 
  private:
-  // Replaces the dropped backlog by RESYNC + snapshot + SYNCED, consistent with the model:
-  // events cannot be published while the model lock is held.
-  void Resync() {
-    hub_->engine()->WithModel([&](const PortModel& model) {
-      std::vector<SharedEvent> events;
-      absl::MutexLock lock(&mu_);
-      if (finishing_) return;
-      events.push_back(
-          hub_->MakeMarker(v1::LinkEvent::TYPE_RESYNC, model.sequence(),
-                           absl::StrCat("subscriber fell behind: ", dropped_,
-                                        " queued events dropped; restarting from a snapshot")));
-      hub_->AppendSnapshot(model, filter_, events);
-      queue_.assign(events.begin(), events.end());
-      initial_size_ = events.size();
-      resync_pending_ = false;
-      MaybeWriteLocked();
-    });
+  // The next prefix or snapshot event, if any.
+  SharedEvent NextQueuedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!prefix_.empty()) {
+      SharedEvent e = std::move(prefix_.front());
+      prefix_.pop_front();
+      return e;
+    }
+    if (snapshot_) {
+      SharedEvent e = snapshot_->events[snapshot_pos_++];
+      if (snapshot_pos_ == snapshot_->events.size()) snapshot_.reset();  // free it early
+      return e;
+    }
+    return nullptr;
   }
 
-  void MaybeWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (writing_ || finishing_ || queue_.empty()) return;
-    in_flight_ = std::move(queue_.front());
-    queue_.pop_front();
-    if (initial_size_ > 0) --initial_size_;
-    writing_ = true;
-    StartWrite(in_flight_.get());
+  // Too far behind: restart from a snapshot. Returns the RESYNC marker to write first.
+  SharedEvent Resync(std::string why) {
+    EventHub::SharedSnapshot snapshot = hub_->TakeSnapshot(filter_);
+    SharedEvent marker = hub_->MakeMarker(v1::LinkEvent::TYPE_RESYNC, snapshot->sequence,
+                                          std::move(why));
+    absl::MutexLock lock(&mu_);
+    cursor_ = snapshot->sequence;
+    prefix_.clear();
+    snapshot_ = std::move(snapshot);
+    snapshot_pos_ = 0;
+    return marker;
   }
 
   void FinishLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_) return;
-    if (writing_) {  // finish once the write in flight completes
-      finishing_ = true;
-      if (!finish_status_) finish_status_ = std::move(status);
-      return;
-    }
     finishing_ = true;
+    if (!finish_status_) finish_status_ = std::move(status);
+    if (busy_) return;  // the owner finishes
     finished_ = true;
-    queue_.clear();
-    Finish(std::move(status));
+    prefix_.clear();
+    snapshot_.reset();
+    Finish(*finish_status_);
   }
 
   EventHub* const hub_;
   const absl::flat_hash_set<std::string> filter_;
   absl::Mutex mu_;
-  std::deque<SharedEvent> queue_ ABSL_GUARDED_BY(mu_);
-  SharedEvent in_flight_ ABSL_GUARDED_BY(mu_);  // kept alive until OnWriteDone
-  size_t queue_limit_ ABSL_GUARDED_BY(mu_) = 0;
-  size_t initial_size_ ABSL_GUARDED_BY(mu_) = 0;  // snapshot events still queued
-  size_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool resync_pending_ ABSL_GUARDED_BY(mu_) = false;
+  std::deque<SharedEvent> prefix_ ABSL_GUARDED_BY(mu_);
+  EventHub::SharedSnapshot snapshot_ ABSL_GUARDED_BY(mu_);
+  size_t snapshot_pos_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t cursor_ ABSL_GUARDED_BY(mu_) = 0;      // live events after this one are next
+  SharedEvent in_flight_ ABSL_GUARDED_BY(mu_);    // kept alive until OnWriteDone
+  bool busy_ ABSL_GUARDED_BY(mu_) = false;
+  bool kicked_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);
@@ -142,11 +167,24 @@ EventHub::EventHub(Engine* engine, std::string instance_id, EventHubOptions opti
       instance_id_(std::move(instance_id)),
       max_streams_(options.max_streams),
       stream_queue_limit_(options.stream_queue_limit),
-      replay_buffer_size_(options.replay_buffer) {}
+      replay_buffer_size_(options.replay_buffer),
+      ring_capacity_(std::max(options.replay_buffer, options.stream_queue_limit)) {
+  kicker_ = std::thread([this] { KickerLoop(); });
+}
+
+EventHub::~EventHub() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_kicker_ = true;
+  }
+  kicker_.join();
+}
 
 void EventHub::set_limits(size_t max_streams, size_t stream_queue_limit) {
   max_streams_.store(max_streams);
   stream_queue_limit_.store(stream_queue_limit);
+  absl::MutexLock lock(&mu_);
+  ring_capacity_ = std::max(ring_capacity_, stream_queue_limit);
 }
 
 size_t EventHub::subscribers() const {
@@ -165,32 +203,80 @@ SharedEvent EventHub::MakeMarker(v1::LinkEvent::Type type, uint64_t sequence,
   return event;
 }
 
-void EventHub::AppendSnapshot(const PortModel& model,
-                              const absl::flat_hash_set<std::string>& filter,
-                              std::vector<SharedEvent>& out) const {
-  std::vector<const Port*> ports;
-  for (const auto& [name, port] : model.ports()) {
-    if (IsTracked(port) && (filter.empty() || filter.contains(name))) ports.push_back(&port);
+EventHub::SharedSnapshot EventHub::TakeSnapshot(const absl::flat_hash_set<std::string>& filter) {
+  if (filter.empty()) {
+    // A snapshot at sequence S is good for any stream while the events after S are in the ring
+    // and not too many: share the last one while it is within half the lag limit.
+    absl::MutexLock lock(&mu_);
+    if (shared_snapshot_ && shared_snapshot_->sequence >= evicted_upto_ &&
+        head_sequence_ - shared_snapshot_->sequence <= stream_queue_limit_.load() / 2) {
+      return shared_snapshot_;
+    }
   }
+  // Copies under the model lock; protos are built after it is released.
+  std::vector<std::pair<Port, bool>> ports;
+  uint64_t sequence = 0;
+  engine_->WithModel([&](const PortModel& model) {
+    sequence = model.sequence();
+    for (const auto& [name, port] : model.ports()) {
+      if (IsTracked(port) && (filter.empty() || filter.contains(name))) {
+        ports.emplace_back(port, model.pending().contains(name));
+      }
+    }
+  });
   std::sort(ports.begin(), ports.end(),
-            [](const Port* a, const Port* b) { return NaturalLess(a->name, b->name); });
+            [](const auto& a, const auto& b) { return NaturalLess(a.first.name, b.first.name); });
+  auto snapshot = std::make_shared<Snapshot>();
+  snapshot->sequence = sequence;
+  snapshot->events.reserve(ports.size() + 1);
   const absl::Time now = absl::Now();
-  for (const Port* port : ports) {
+  for (const auto& [port, pending] : ports) {
     auto event = std::make_shared<v1::LinkEvent>();
     event->set_type(v1::LinkEvent::TYPE_SNAPSHOT);
-    event->set_sequence(model.sequence());
+    event->set_sequence(sequence);
     event->set_instance_id(instance_id_);
     ToProto(now, event->mutable_time());
-    ToProto(model, *port, event->mutable_port());
-    out.push_back(std::move(event));
+    ToProto(port, pending, event->mutable_port());
+    snapshot->events.push_back(std::move(event));
   }
-  out.push_back(MakeMarker(v1::LinkEvent::TYPE_SYNCED, model.sequence(), ""));
+  snapshot->events.push_back(MakeMarker(v1::LinkEvent::TYPE_SYNCED, sequence, ""));
+  if (filter.empty()) {
+    absl::MutexLock lock(&mu_);
+    if (!shared_snapshot_ || shared_snapshot_->sequence < sequence) shared_snapshot_ = snapshot;
+  }
+  return snapshot;
+}
+
+SharedEvent EventHub::NextLive(const LinkEventStream& stream, uint64_t* cursor,
+                               std::string* resync) {
+  absl::MutexLock lock(&mu_);
+  if (*cursor >= head_sequence_) return nullptr;
+  if (*cursor < evicted_upto_) {
+    *resync = absl::StrCat("subscriber fell behind: events after ", *cursor,
+                           " left the buffer; restarting from a snapshot");
+    return nullptr;
+  }
+  // Sequences in the ring increase: find the first after the cursor.
+  auto it = std::upper_bound(ring_.begin(), ring_.end(), *cursor,
+                             [](uint64_t c, const SharedEvent& e) { return c < e->sequence(); });
+  const size_t behind = static_cast<size_t>(ring_.end() - it);
+  if (behind > stream_queue_limit_.load()) {
+    *resync = absl::StrCat("subscriber fell behind: ", behind,
+                           " events queued; restarting from a snapshot");
+    return nullptr;
+  }
+  for (; it != ring_.end(); ++it) {
+    *cursor = (*it)->sequence();
+    if (stream.Matches((*it)->port().name())) return *it;
+  }
+  return nullptr;
 }
 
 void EventHub::OnPortChanges(const PortModel& model, const std::vector<PortChange>& changes) {
-  absl::MutexLock lock(&mu_);
-  if (replay_buffer_size_ == 0 && streams_.empty()) return;
-  const size_t queue_limit = stream_queue_limit_.load();
+  if (changes.empty()) return;
+  // Protos are built before taking mu_, so gRPC threads wait on it only for the appends.
+  std::vector<SharedEvent> events;
+  events.reserve(changes.size());
   for (const PortChange& change : changes) {
     auto event = std::make_shared<v1::LinkEvent>();
     event->set_sequence(change.sequence);
@@ -200,28 +286,50 @@ void EventHub::OnPortChanges(const PortModel& model, const std::vector<PortChang
                     : change.outcome == ApplyOutcome::kRemoved ? v1::LinkEvent::TYPE_REMOVED
                                                                : v1::LinkEvent::TYPE_CHANGED);
     ToProto(model, change.port, event->mutable_port());
-    SharedEvent shared = std::move(event);
-    if (replay_buffer_size_ > 0) {
-      replay_.push_back(shared);
-      if (replay_.size() > replay_buffer_size_) replay_.pop_front();
+    events.push_back(std::move(event));
+  }
+  absl::MutexLock lock(&mu_);
+  for (SharedEvent& e : events) {
+    head_sequence_ = e->sequence();
+    ring_.push_back(std::move(e));
+  }
+  while (ring_.size() > ring_capacity_) {
+    evicted_upto_ = ring_.front()->sequence();
+    ring_.pop_front();
+  }
+  if (!streams_.empty()) kick_ = true;
+}
+
+void EventHub::KickerLoop() {
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](EventHub* hub) ABSL_NO_THREAD_SAFETY_ANALYSIS { return hub->kick_ || hub->stop_kicker_; },
+          this));
+      if (stop_kicker_) return;
     }
-    for (LinkEventStream* stream : streams_) {
-      if (stream->Matches(change.name)) stream->Enqueue(shared, queue_limit);
+    // Unregister waits for kick_mu_, so no stream in the copy is deleted while it is used.
+    absl::MutexLock kick_lock(&kick_mu_);
+    std::vector<LinkEventStream*> streams;
+    {
+      absl::MutexLock lock(&mu_);
+      kick_ = false;
+      streams = streams_;
     }
+    for (LinkEventStream* stream : streams) stream->Pump();
   }
 }
 
 bool EventHub::Subscribe(LinkEventStream* stream, const v1::StreamLinkEventsRequest& request) {
-  bool accepted = false;
-  engine_->WithModel([&](const PortModel& model) {
+  std::string resync_reason;
+  bool replay = false;
+  {
     absl::MutexLock lock(&mu_);
-    if (shut_down_ || streams_.size() >= max_streams_.load()) return;
-    std::vector<SharedEvent> initial;
-    const uint64_t current = model.sequence();
+    if (shut_down_ || streams_.size() >= max_streams_.load()) return false;
+    const uint64_t current = head_sequence_;
     const uint64_t after = request.resume_after();
-    std::string resync_reason;
     if (after > 0) {
-      const uint64_t oldest = replay_.empty() ? current + 1 : replay_.front()->sequence();
       if (request.instance_id().empty()) {
         // Sequences restart with each instance: without one, N cannot be trusted.
         resync_reason = absl::StrCat("resume_after ", after, " without an instance_id; this is ",
@@ -232,29 +340,35 @@ bool EventHub::Subscribe(LinkEventStream* stream, const v1::StreamLinkEventsRequ
       } else if (after > current) {
         resync_reason =
             absl::StrCat("resume_after ", after, " is beyond the last sequence ", current);
-      } else if (after + 1 < oldest) {
+      } else if (after < evicted_upto_ || after < current - std::min<uint64_t>(
+                                                                current, replay_buffer_size_)) {
+        const uint64_t oldest = ring_.empty() ? current + 1 : ring_.front()->sequence();
         resync_reason = absl::StrCat("events after ", after,
                                      " are no longer in the replay buffer (oldest ", oldest, ")");
       } else {
-        for (const SharedEvent& e : replay_) {
-          if (e->sequence() > after && stream->Matches(e->port().name())) initial.push_back(e);
-        }
+        replay = true;  // everything after `after` is still in the ring
+        stream->StartAt(after, nullptr, nullptr);
+        streams_.push_back(stream);
       }
-      if (!resync_reason.empty()) {
-        initial.push_back(MakeMarker(v1::LinkEvent::TYPE_RESYNC, current, resync_reason));
-        AppendSnapshot(model, stream->filter(), initial);
-      }
-    } else {
-      AppendSnapshot(model, stream->filter(), initial);
     }
+  }
+  if (!replay) {
+    SharedSnapshot snapshot = TakeSnapshot(stream->filter());
+    const uint64_t sequence = snapshot->sequence;
+    SharedEvent marker = resync_reason.empty()
+                             ? nullptr
+                             : MakeMarker(v1::LinkEvent::TYPE_RESYNC, sequence, resync_reason);
+    stream->StartAt(sequence, std::move(marker), std::move(snapshot));
+    absl::MutexLock lock(&mu_);
+    if (shut_down_ || streams_.size() >= max_streams_.load()) return false;
     streams_.push_back(stream);
-    stream->Start(std::move(initial), stream_queue_limit_.load());
-    accepted = true;
-  });
-  return accepted;
+  }
+  stream->Pump();
+  return true;
 }
 
 void EventHub::Unregister(LinkEventStream* stream) {
+  absl::MutexLock kick_lock(&kick_mu_);
   absl::MutexLock lock(&mu_);
   streams_.erase(std::remove(streams_.begin(), streams_.end(), stream), streams_.end());
 }

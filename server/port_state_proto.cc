@@ -47,12 +47,16 @@ void ToProto(absl::Time time, google::protobuf::Timestamp* out) {
 }
 
 void ToProto(const PortModel& model, const Port& port, v1::PortState* out) {
+  ToProto(port, model.pending().contains(port.name), out);
+}
+
+void ToProto(const Port& port, bool pending, v1::PortState* out) {
   out->set_name(port.name);
   out->set_in_kernel(port.in_kernel);
   out->set_in_appl_db(port.in_appl_db);
   out->set_in_config_db(port.in_config_db);
   out->set_state_db_in_sync(port.state_db_in_sync());
-  out->set_pending(model.pending().contains(port.name));
+  out->set_pending(pending);
   if (port.in_kernel) {
     const StateFields fields = port.fields();
     out->set_ifindex(port.ifindex);

@@ -23,6 +23,8 @@ bool NaturalLess(absl::string_view a, absl::string_view b);
 bool IsTracked(const Port& port);
 
 void ToProto(const PortModel& model, const Port& port, v1::PortState* out);
+// The same from a copy of the port, taken with the model lock (`pending`: in the pending set).
+void ToProto(const Port& port, bool pending, v1::PortState* out);
 void ToProto(absl::Time time, google::protobuf::Timestamp* out);
 
 }  // namespace portsyncd
