@@ -1,5 +1,6 @@
 #include "server/health_reporter.h"
 
+#include <algorithm>
 #include <optional>
 #include <string>
 
@@ -19,7 +20,10 @@ HealthReporter::HealthReporter(grpc::Server* server, const PortSyncService* serv
       thread_([this] { Run(); }) {}
 
 void HealthReporter::Stop() {
-  stop_.store(true);
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
   if (thread_.joinable()) thread_.join();
 }
 
@@ -35,7 +39,10 @@ void HealthReporter::Run() {
     LOG_INFO("systemd watchdog: WATCHDOG=1 every ",
              absl::FormatDuration(*notifier_->watchdog_period()), " while the engine is alive");
   }
-  while (!stop_.load()) {
+  // After READY: once a second, or four times per watchdog period when that is shorter.
+  absl::Duration period = absl::Seconds(1);
+  if (watchdog) period = std::min(period, *notifier_->watchdog_period() / 4);
+  for (;;) {
     const absl::Time now = absl::Now();
     const v1::GetHealthResponse h = service_->Health();
     const bool serving = h.status() != v1::SERVING_STATUS_NOT_SERVING;
@@ -66,7 +73,10 @@ void HealthReporter::Run() {
         notifier_->Notify("WATCHDOG=1");
       }
     }
-    absl::SleepFor(absl::Milliseconds(200));
+    const bool starting = !engine_->initial_write_done();
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(&stop_), starting ? absl::Milliseconds(50) : period);
+    if (stop_) return;
   }
 }
 

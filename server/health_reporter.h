@@ -1,4 +1,6 @@
-// HealthReporter: the thread that reports the daemon's health outward, every 200 ms:
+// HealthReporter: the thread that reports the daemon's health outward: every 50 ms until the
+// initial dump is in STATE_DB, then once a second (or four times per watchdog period, if that is
+// shorter), so an idle daemon wakes rarely:
 //   - grpc.health.v1 follows GetHealth (SERVING unless NOT_SERVING);
 //   - systemd (when NOTIFY_SOCKET is set): READY=1 once the initial dump is in STATE_DB
 //     (PortConfigDone is out before that on a cold start), STATUS= lines at most once a second,
@@ -9,6 +11,8 @@
 #include <atomic>
 #include <functional>
 #include <thread>
+
+#include "absl/synchronization/mutex.h"
 
 #include "core/engine.h"
 #include "grpcpp/grpcpp.h"
@@ -34,7 +38,8 @@ class HealthReporter {
   Engine* const engine_;
   const SystemdNotifier* const notifier_;
   const std::function<void()> on_ready_;
-  std::atomic<bool> stop_{false};
+  absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

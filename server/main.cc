@@ -3,7 +3,7 @@
 // Threads: the main thread runs the engine (startup, then netlink); the engine starts its Redis
 // writer thread; gRPC runs its own (callback API) threads; a signal thread waits for
 // SIGTERM/SIGINT/SIGHUP with sigwait (all other threads block them), stops the engine or
-// reloads; a health thread mirrors GetHealth into grpc.health.v1 every 200 ms.
+// reloads; a health thread mirrors GetHealth into grpc.health.v1 (once a second).
 #include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
