@@ -255,6 +255,11 @@ int RunLatency(const Args& args) {
   json raw = json::array();
   for (double v : all) raw.push_back(std::round(v * 10) / 10);
   out["samples_us"] = raw;
+  for (int k = 0; k < 3; ++k) {
+    json kind = json::array();
+    for (double v : by_kind[k]) kind.push_back(std::round(v * 10) / 10);
+    if (!by_kind[k].empty()) out["samples_by_kind_us"][kKindNames[k]] = kind;
+  }
   if (pool) out["stream"] = SubscriberStats(*pool);
   std::printf("%s\n", out.dump().c_str());
   return lost == 0 ? 0 : 3;

@@ -124,7 +124,8 @@ class World:
                        "VERSION": "1.0"}, f)
         self.config = os.path.join(self.dir, "portsyncd.conf")
         with open(self.config, "w") as f:
-            f.write(f"[grpc]\nmax_streams = {max(64, args.max_subscribers + 16)}\n")
+            # Room for the footprint scenario's 100 subscribers and the streaming ones.
+            f.write(f"[grpc]\nmax_streams = {max(100, args.max_subscribers) + 16}\n")
         for ns in (self.sw, self.wire):
             sh("ip", "netns", "add", ns)
             self.namespaces.append(ns)
@@ -217,8 +218,8 @@ class World:
         """Our daemon's health counters over gRPC, or None for another daemon."""
         if not os.path.exists(self.socket):
             return None
-        r = sh(os.path.join(BUILD, "client", "portsyncctl"), "--target", f"unix:{self.socket}",
-               "health", "--json", check=False)
+        r = sh(os.path.join(BUILD, "client", "portsyncctl"), "--json", "--target",
+               f"unix:{self.socket}", "health", check=False)
         if r.returncode != 0:
             print(f"portsyncctl health failed: {r.stderr.strip()}", file=sys.stderr)
             return None
@@ -258,6 +259,39 @@ class World:
 def _close_all(*_):
     for w in list(_live):
         w.close()
+
+
+def percentile(values, p):
+    """Nearest-rank percentile, as psbench computes it."""
+    v = sorted(values)
+    if not v:
+        return None
+    rank = max(1, min(len(v), -(-int(p * len(v) * 1000) // 100000)))
+    return v[rank - 1]
+
+
+def summary(us):
+    if not us:
+        return {"count": 0}
+    return {"count": len(us), "mean_us": sum(us) / len(us), "p50_us": percentile(us, 50),
+            "p90_us": percentile(us, 90), "p99_us": percentile(us, 99),
+            "p999_us": percentile(us, 99.9), "max_us": max(us)}
+
+
+def merge_latency(runs):
+    """One latency result from repeated runs: percentiles over all their events together."""
+    out = dict(runs[0])
+    out["events"] = sum(r["events"] for r in runs)
+    out["lost"] = sum(r["lost"] for r in runs)
+    out["samples_us"] = [x for r in runs for x in r["samples_us"]]
+    out["all"] = summary(out["samples_us"])
+    kinds = {k for r in runs for k in r.get("samples_by_kind_us", {})}
+    out["by_kind"] = {k: summary([x for r in runs for x in r["samples_by_kind_us"].get(k, [])])
+                      for k in sorted(kinds)}
+    out.pop("samples_by_kind_us", None)
+    out["repeats"] = [{"p50_us": r["all"].get("p50_us"), "p99_us": r["all"].get("p99_us")}
+                      for r in runs]
+    return out
 
 
 def psbench(*args, extra=()):
@@ -437,6 +471,21 @@ def report(results, out_dir):
 
     rows = []
     for (sc, n, subs), rs in sorted(by.items()):
+        if sc != "latency" or subs:
+            continue
+        d, f = rs.get("daemon") or {}, rs.get("floor") or {}
+        for kind in sorted(d.get("by_kind", {})):
+            dk, fk = d["by_kind"][kind], f.get("by_kind", {}).get(kind, {})
+            rows.append([n, kind, dk.get("count"), dk.get("p50_us"), dk.get("p99_us"),
+                         fk.get("p50_us"), fk.get("p99_us"), ratio(dk.get("p50_us"), fk.get("p50_us")),
+                         ratio(dk.get("p99_us"), fk.get("p99_us"))])
+    if rows:
+        table("Single-event latency by kind of change (µs)",
+              ["ports", "change", "events", "p50", "p99", "floor p50", "floor p99", "p50 / floor",
+               "p99 / floor"], rows)
+
+    rows = []
+    for (sc, n, subs), rs in sorted(by.items()):
         if sc != "storm":
             continue
         for who in ("daemon", "floor"):
@@ -575,13 +624,17 @@ def main():
                    help=f"comma-separated, from {','.join(SCENARIOS)}")
     p.add_argument("--ports", default="64,1024,4096", help="port counts (comma-separated)")
     p.add_argument("--events", type=int, default=2000, help="events per latency run")
+    p.add_argument("--repeat", type=int, default=3,
+                   help="latency and startup runs per port count, alternating daemon and floor")
     p.add_argument("--gap-us", type=int, default=3000, help="idle time between latency events")
     p.add_argument("--storm-seconds", type=float, default=5.0)
     p.add_argument("--idle-seconds", type=float, default=10.0)
     p.add_argument("--subscribers", default="1,100,1000",
                    help="streaming scenario subscriber counts")
     p.add_argument("--stream-ports", type=int, default=64,
-                   help="ports in the streaming latency runs (storms use 1024)")
+                   help="ports in the streaming latency runs")
+    p.add_argument("--stream-storm-ports", type=int, default=1024,
+                   help="ports in the streaming storm runs")
     p.add_argument("--no-floor", action="store_true", help="skip the floor probe runs")
     p.add_argument("--out", help="results directory (default bench/results/<label>-<time>)")
     args = p.parse_args()
@@ -612,12 +665,41 @@ def main():
                     r = scenario_latency(args, args.stream_ports, args.daemon, False, k)
                     results.append({**r, "who": "daemon", "subscribers": k})
                 for k in [0] + subs:
-                    print(f"streaming: storm, 1024 ports, {k} subscribers", file=sys.stderr,
-                          flush=True)
-                    r = scenario_storm(args, 1024, args.daemon, False, k)
+                    print(f"streaming: storm, {args.stream_storm_ports} ports, {k} subscribers",
+                          file=sys.stderr, flush=True)
+                    r = scenario_storm(args, args.stream_storm_ports, args.daemon, False, k)
                     results.append({**r, "who": "daemon", "subscribers": k})
                 continue
             for n in ports:
+                if sc == "startup":
+                    # Repeats alternate too; each figure is the median of the repeats.
+                    per_who = {who: [] for who, _, _ in whos}
+                    for rep in range(args.repeat):
+                        for who, cmd, floor in whos:
+                            print(f"{sc}: {n} ports, {who}, run {rep + 1}/{args.repeat}",
+                                  file=sys.stderr, flush=True)
+                            per_who[who].append(runs[sc](args, n, cmd, floor))
+                    for who, rs in per_who.items():
+                        merged = {"scenario": "startup", "ports": n, "who": who, "ipv6": n <= 64,
+                                  "repeats": rs}
+                        for key in rs[0]:
+                            if key.endswith("_ms"):
+                                vals = sorted(r[key] for r in rs if r.get(key) is not None)
+                                merged[key] = vals[len(vals) // 2] if vals else None
+                        results.append(merged)
+                    continue
+                if sc == "latency":
+                    # Repeats alternate daemon and floor, so a noisy moment of the machine
+                    # lands on both; percentiles are over every event of every repeat.
+                    per_who = {who: [] for who, _, _ in whos}
+                    for rep in range(args.repeat):
+                        for who, cmd, floor in whos:
+                            print(f"{sc}: {n} ports, {who}, run {rep + 1}/{args.repeat}",
+                                  file=sys.stderr, flush=True)
+                            per_who[who].append(runs[sc](args, n, cmd, floor))
+                    for who, rs in per_who.items():
+                        results.append({**merge_latency(rs), "who": who, "ipv6": n <= 64})
+                    continue
                 for who, cmd, floor in whos:
                     print(f"{sc}: {n} ports, {who}", file=sys.stderr, flush=True)
                     r = runs[sc](args, n, cmd, floor)

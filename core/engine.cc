@@ -531,7 +531,7 @@ void Engine::ProcessNetlink(bool& dump_done, bool& need_redump) {
 
 void Engine::PublishChangesLocked() {
   std::vector<PortChange> changes = model_.TakeChanges();
-  if (listener_ != nullptr && !changes.empty()) listener_->OnPortChanges(model_, changes);
+  if (listener_ != nullptr && !changes.empty()) listener_->OnPortChanges(model_, std::move(changes));
 }
 
 void Engine::SetRedisConnected(bool connected) {

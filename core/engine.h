@@ -106,7 +106,7 @@ struct EngineCounters {
 class PortChangeListener {
  public:
   virtual ~PortChangeListener() = default;
-  virtual void OnPortChanges(const PortModel& model, const std::vector<PortChange>& changes) = 0;
+  virtual void OnPortChanges(const PortModel& model, std::vector<PortChange>&& changes) = 0;
 };
 
 class Engine {

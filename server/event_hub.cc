@@ -258,7 +258,7 @@ SharedEvent EventHub::NextLive(const LinkEventStream& stream, uint64_t* cursor,
   }
   // Sequences in the ring increase: find the first after the cursor.
   auto it = std::upper_bound(ring_.begin(), ring_.end(), *cursor,
-                             [](uint64_t c, const SharedEvent& e) { return c < e->sequence(); });
+                             [](uint64_t c, const RingEntry& e) { return c < e.change.sequence; });
   const size_t behind = static_cast<size_t>(ring_.end() - it);
   if (behind > stream_queue_limit_.load()) {
     *resync = absl::StrCat("subscriber fell behind: ", behind,
@@ -266,35 +266,37 @@ SharedEvent EventHub::NextLive(const LinkEventStream& stream, uint64_t* cursor,
     return nullptr;
   }
   for (; it != ring_.end(); ++it) {
-    *cursor = (*it)->sequence();
-    if (stream.Matches((*it)->port().name())) return *it;
+    *cursor = it->change.sequence;
+    if (stream.Matches(it->change.name)) return EventOf(*it);
   }
   return nullptr;
 }
 
-void EventHub::OnPortChanges(const PortModel& model, const std::vector<PortChange>& changes) {
+SharedEvent EventHub::EventOf(RingEntry& entry) const {
+  if (entry.event) return entry.event;
+  const PortChange& change = entry.change;
+  auto event = std::make_shared<v1::LinkEvent>();
+  event->set_sequence(change.sequence);
+  event->set_instance_id(instance_id_);
+  ToProto(change.time, event->mutable_time());
+  event->set_type(change.outcome == ApplyOutcome::kAdded     ? v1::LinkEvent::TYPE_ADDED
+                  : change.outcome == ApplyOutcome::kRemoved ? v1::LinkEvent::TYPE_REMOVED
+                                                             : v1::LinkEvent::TYPE_CHANGED);
+  ToProto(change.port, entry.pending, event->mutable_port());
+  entry.event = std::move(event);
+  return entry.event;
+}
+
+void EventHub::OnPortChanges(const PortModel& model, std::vector<PortChange>&& changes) {
   if (changes.empty()) return;
-  // Protos are built before taking mu_, so gRPC threads wait on it only for the appends.
-  std::vector<SharedEvent> events;
-  events.reserve(changes.size());
-  for (const PortChange& change : changes) {
-    auto event = std::make_shared<v1::LinkEvent>();
-    event->set_sequence(change.sequence);
-    event->set_instance_id(instance_id_);
-    ToProto(change.time, event->mutable_time());
-    event->set_type(change.outcome == ApplyOutcome::kAdded     ? v1::LinkEvent::TYPE_ADDED
-                    : change.outcome == ApplyOutcome::kRemoved ? v1::LinkEvent::TYPE_REMOVED
-                                                               : v1::LinkEvent::TYPE_CHANGED);
-    ToProto(model, change.port, event->mutable_port());
-    events.push_back(std::move(event));
-  }
   absl::MutexLock lock(&mu_);
-  for (SharedEvent& e : events) {
-    head_sequence_ = e->sequence();
-    ring_.push_back(std::move(e));
+  for (PortChange& change : changes) {
+    head_sequence_ = change.sequence;
+    const bool pending = model.pending().contains(change.name);
+    ring_.push_back(RingEntry{std::move(change), pending, nullptr});
   }
   while (ring_.size() > ring_capacity_) {
-    evicted_upto_ = ring_.front()->sequence();
+    evicted_upto_ = ring_.front().change.sequence;
     ring_.pop_front();
   }
   if (!streams_.empty()) kick_ = true;
@@ -342,7 +344,7 @@ bool EventHub::Subscribe(LinkEventStream* stream, const v1::StreamLinkEventsRequ
             absl::StrCat("resume_after ", after, " is beyond the last sequence ", current);
       } else if (after < evicted_upto_ || after < current - std::min<uint64_t>(
                                                                 current, replay_buffer_size_)) {
-        const uint64_t oldest = ring_.empty() ? current + 1 : ring_.front()->sequence();
+        const uint64_t oldest = ring_.empty() ? current + 1 : ring_.front().change.sequence;
         resync_reason = absl::StrCat("events after ", after,
                                      " are no longer in the replay buffer (oldest ", oldest, ")");
       } else {

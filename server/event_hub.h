@@ -1,8 +1,9 @@
 // EventHub: fans the engine's port changes out to StreamLinkEvents subscribers.
 //
-// Pull, not push: the engine calls OnPortChanges with the model lock held, and the hub only turns
-// each change into one immutable LinkEvent and appends it to one shared ring (O(1) per change,
-// whatever the number of subscribers), then wakes its kicker thread. Each stream keeps a cursor
+// Pull, not push: the engine calls OnPortChanges with the model lock held, and the hub only moves
+// each change into one shared ring (O(1) per change, whatever the number of subscribers), then
+// wakes its kicker thread. The immutable LinkEvent of a change is built once, by the first
+// stream that takes it, and shared. Each stream keeps a cursor
 // (the last sequence it took) and, whenever it can write, takes the next event after its cursor
 // from the ring. A stream more than stream_queue_limit events behind, or whose next event has
 // left the ring, restarts from RESYNC + a snapshot + SYNCED. So the engine's cost and the
@@ -58,7 +59,7 @@ class EventHub : public PortChangeListener {
   ~EventHub() override;
 
   // PortChangeListener (model lock held).
-  void OnPortChanges(const PortModel& model, const std::vector<PortChange>& changes) override;
+  void OnPortChanges(const PortModel& model, std::vector<PortChange>&& changes) override;
 
   // Starts a StreamLinkEvents stream; the reactor deletes itself when done.
   grpc::ServerWriteReactor<v1::LinkEvent>* StartStream(const v1::StreamLinkEventsRequest& request);
@@ -103,7 +104,15 @@ class EventHub : public PortChangeListener {
   // while the kicker may touch it.
   absl::Mutex kick_mu_;
   mutable absl::Mutex mu_;
-  std::deque<SharedEvent> ring_ ABSL_GUARDED_BY(mu_);
+  // A change as the engine gave it; its LinkEvent is built the first time a stream takes it, so
+  // with no subscriber no proto is ever built.
+  struct RingEntry {
+    PortChange change;
+    bool pending = false;
+    SharedEvent event;
+  };
+  SharedEvent EventOf(RingEntry& entry) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::deque<RingEntry> ring_ ABSL_GUARDED_BY(mu_);
   size_t ring_capacity_ ABSL_GUARDED_BY(mu_);
   uint64_t head_sequence_ ABSL_GUARDED_BY(mu_) = 0;  // newest event appended
   uint64_t evicted_upto_ ABSL_GUARDED_BY(mu_) = 0;   // newest event dropped from the ring
