@@ -1,5 +1,7 @@
 #include "core/logging.h"
 
+#include <ctime>
+
 #include <unistd.h>
 
 #include <atomic>
@@ -50,6 +52,19 @@ void LogLine(LogLevel level, absl::string_view message) {
   // One write(2) per line keeps lines from different threads whole.
   ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
   (void)ignored;
+}
+
+bool LogRateLimiter::Allow(uint64_t* suppressed) {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  const int64_t now = int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+  int64_t next = next_ns_.load();
+  if (now < next || !next_ns_.compare_exchange_strong(next, now + interval_ns_)) {
+    suppressed_.fetch_add(1);
+    return false;
+  }
+  *suppressed = suppressed_.exchange(0);
+  return true;
 }
 
 }  // namespace portsyncd

@@ -8,6 +8,8 @@
 #ifndef PORTSYNCD_CORE_LOGGING_H_
 #define PORTSYNCD_CORE_LOGGING_H_
 
+#include <atomic>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -42,6 +44,21 @@ inline bool LogEnabled(LogLevel level) {
 // Writes one line; use the LOG_* helpers below.
 void LogLine(LogLevel level, absl::string_view message);
 
+// Lets through at most one line per `interval_s` seconds for one call site, so input from
+// outside (unauthorized calls, malformed requests) cannot flood the log; the next line that
+// passes says how many were suppressed. Thread-safe.
+class LogRateLimiter {
+ public:
+  explicit LogRateLimiter(double interval_s) : interval_ns_(static_cast<int64_t>(interval_s * 1e9)) {}
+  // Returns true when a line may be written; `*suppressed` is how many were dropped before it.
+  bool Allow(uint64_t* suppressed);
+
+ private:
+  const int64_t interval_ns_;
+  std::atomic<int64_t> next_ns_{0};
+  std::atomic<uint64_t> suppressed_{0};
+};
+
 }  // namespace portsyncd
 
 // Arguments are concatenated with absl::StrCat, and evaluated only when the level is enabled.
@@ -56,5 +73,18 @@ void LogLine(LogLevel level, absl::string_view message);
 #define LOG_NOTICE(...) PSLOG(::portsyncd::LogLevel::kNotice, __VA_ARGS__)
 #define LOG_INFO(...) PSLOG(::portsyncd::LogLevel::kInfo, __VA_ARGS__)
 #define LOG_DEBUG(...) PSLOG(::portsyncd::LogLevel::kDebug, __VA_ARGS__)
+// At most one line per second from this call site (see LogRateLimiter).
+#define PSLOG_RATE_LIMITED(level, ...)                                                    \
+  do {                                                                                    \
+    static ::portsyncd::LogRateLimiter psl_limiter(1.0);                                  \
+    uint64_t psl_suppressed = 0;                                                          \
+    if (::portsyncd::LogEnabled(level) && psl_limiter.Allow(&psl_suppressed)) {           \
+      ::portsyncd::LogLine(level, ::absl::StrCat(__VA_ARGS__,                             \
+                                                 psl_suppressed                           \
+                                                     ? ::absl::StrCat(" (", psl_suppressed, \
+                                                                      " similar suppressed)") \
+                                                     : std::string()));                   \
+    }                                                                                     \
+  } while (0)
 
 #endif  // PORTSYNCD_CORE_LOGGING_H_

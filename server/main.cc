@@ -30,6 +30,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "core/engine.h"
+#include "google/protobuf/stubs/logging.h"
 #include "core/logging.h"
 #include "server/config_reloader.h"
 #include "server/daemon_config.h"
@@ -209,7 +210,17 @@ absl::StatusOr<std::string> ReloadToken(const DaemonConfig& config) {
   return token;
 }
 
+// protobuf reports requests it cannot parse (e.g. a name that is not UTF-8: gRPC then answers
+// UNIMPLEMENTED before our handlers run) on stderr, one line per request; route them to our log,
+// rate-limited, so a client cannot flood it.
+void ProtobufLogHandler(google::protobuf::LogLevel level, const char* /*file*/, int /*line*/,
+                        const std::string& message) {
+  if (level < google::protobuf::LOGLEVEL_WARNING) return;
+  PSLOG_RATE_LIMITED(LogLevel::kWarn, "protobuf: ", message);
+}
+
 int Main(int argc, char** argv) {
+  google::protobuf::SetLogHandler(ProtobufLogHandler);
   CommandLine cl;
   if (std::optional<int> exit_status = ParseCommandLine(argc, argv, cl)) return *exit_status;
 

@@ -189,7 +189,8 @@ grpc::ServerUnaryReactor* PortSyncService::Reload(grpc::CallbackServerContext* c
       it == metadata.end() ? "" : std::string(it->second.data(), it->second.size());
   if (reload_token_.empty() || !absl::StartsWith(presented, "Bearer ") ||
       !TokenEquals(absl::string_view(presented).substr(7), reload_token_)) {
-    LOG_WARN("Reload refused: caller ", context->peer(), " is not authorized");
+    PSLOG_RATE_LIMITED(LogLevel::kWarn, "Reload refused: caller ", context->peer(),
+                       " is not authorized");
     return Done(context,
                 grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                              "Reload needs authorization: send 'authorization: Bearer <token>' "

@@ -43,3 +43,40 @@ def reflection_services(channel):
                                  response_deserializer=lambda b: b)
     replies = list(info(iter([b":\x00"]), timeout=5))  # field 7 (list_services) = ""
     return replies[0]
+
+
+# --- Helpers for the hardening tests --------------------------------------------------------
+
+def health(stub):
+    return stub.GetHealth(pb.GetHealthRequest(), timeout=5)
+
+
+def subscribers(stub):
+    return health(stub).counters.stream_subscribers
+
+
+def raw_unary(channel, method):
+    """A unary call of PortSync.<method> that sends and returns raw bytes: for requests the
+    generated stubs refuse to build (e.g. a `string` field holding bytes that are not UTF-8)."""
+    return channel.unary_unary(f"/portsyncd.v1.PortSync/{method}",
+                               request_serializer=lambda b: b, response_deserializer=lambda b: b)
+
+
+def raw_stream(channel, method):
+    return channel.unary_stream(f"/portsyncd.v1.PortSync/{method}",
+                                request_serializer=lambda b: b, response_deserializer=lambda b: b)
+
+
+def encode_names(names):
+    """`repeated string names = 1` encoded by hand from bytes (field 1, wire type 2)."""
+    out = b""
+    for n in names:
+        size, varint = len(n), b""
+        while True:
+            byte = size & 0x7F
+            size >>= 7
+            varint += bytes([byte | (0x80 if size else 0)])
+            if not size:
+                break
+        out += b"\x0a" + varint + n
+    return out

@@ -384,3 +384,129 @@ class IntegrationTest(unittest.TestCase):
 
     def stop_clean(self, daemon):
         self.assertEqual(daemon.stop(), 0, daemon.output())
+
+
+# --- Helpers for the hardening tests (test_faults, test_hostile_grpc, test_privilege) ----------
+
+def proc_status(pid):
+    """/proc/<pid>/status as {field: value string}."""
+    with open(f"/proc/{pid}/status") as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+
+
+def rss_kib(pid):
+    """The process's resident set size in KiB (VmRSS)."""
+    return int(proc_status(pid)["VmRSS"].split()[0])
+
+
+class RssSampler:
+    """Samples a process's VmRSS every `interval` seconds in a thread, between start() and
+    stop(); `peak` is the largest sample (KiB), `baseline` the first."""
+
+    def __init__(self, pid, interval=0.01):
+        import threading
+        self.pid, self.interval = pid, interval
+        self.baseline = self.peak = rss_kib(pid)
+        self.samples = 1
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.wait(self.interval):
+            try:
+                rss = rss_kib(self.pid)
+            except (FileNotFoundError, ProcessLookupError, KeyError):
+                return  # the process is gone: the test's own liveness check says so
+            self.peak = max(self.peak, rss)
+            self.samples += 1
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+class WrappedDaemon(Daemon):
+    """A daemon started through a wrapper inside the namespace, e.g. setpriv: `ip netns exec NS
+    WRAPPER... PORTSYNCD ARGS`. The wrapper must exec the daemon, so proc.pid stays the daemon's
+    PID. Executables are named by absolute path, so the daemon can run with any PATH."""
+
+    def __init__(self, harness, wrapper, extra_args=(), config=None, env=None, log_level="INFO"):
+        super().__init__(harness, extra_args, config, env, log_level)
+        self.wrapper = list(wrapper)
+
+    def start(self):
+        args = [shutil.which("ip"), "netns", "exec", self.h.ns.sw, *self.wrapper,
+                os.path.abspath(shutil.which(PORTSYNCD) or PORTSYNCD),
+                "--db-config", self.h.db_config, "--runtime-dir", self.h.runtime_dir,
+                *self.extra_args]
+        if self.log_level:
+            args += ["--log-level", self.log_level]
+        if self.config:
+            args += ["--config", self.config]
+        self.log = open(self.log_path, "a")
+        env = {**os.environ, **self.env} if self.env else None
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        return self
+
+
+def wrapped_daemon(harness, wrapper, *extra_args, config=None, env=None, log_level="INFO",
+                   start=True):
+    """Like Harness.daemon(), through `wrapper` (see WrappedDaemon); stopped by Harness.close()."""
+    d = WrappedDaemon(harness, wrapper, extra_args, config, env, log_level)
+    harness.daemons.append(d)
+    return d.start() if start else d
+
+
+def start_redis_seeded(harness, seed, extra=()):
+    """Starts the harness's redis-server so that it becomes reachable at its usual socket path
+    only once `seed(client_for_db)` has filled it: redis-server listens on a side path first,
+    is seeded there, and the socket is then renamed into place (a unix socket is found by its
+    inode, so the rename is atomic for clients). Returns time.monotonic() at the rename: the
+    moment Redis became reachable for the daemon."""
+    redis_ = harness.redis
+    final = redis_.socket
+    redis_.socket = final + ".seeding"
+    try:
+        redis_.start(extra=extra)
+        clients = {}
+
+        def client(db):
+            if db not in clients:
+                clients[db] = redis_.client(db)
+            return clients[db]
+        seed(client)
+        for c in clients.values():
+            c.close()
+    finally:
+        seeding, redis_.socket = redis_.socket, final
+    os.rename(seeding, final)
+    return time.monotonic()
+
+
+def storm_in_background(harness, ports, rounds):
+    """Harness.storm in a thread, started; its join() re-raises what the storm raised (an `ip`
+    command that failed), so a broken storm fails the test instead of printing a traceback."""
+    import threading
+
+    class Storm(threading.Thread):
+        error = None
+
+        def run(self):
+            try:
+                harness.storm(ports, rounds)
+            except BaseException as e:  # noqa: B902 - handed to join()
+                self.error = e
+
+        def join(self, timeout=None):
+            super().join(timeout)
+            if self.error is not None:
+                raise self.error
+
+    thread = Storm()
+    thread.start()
+    return thread
