@@ -187,7 +187,10 @@ int RunLatency(const Args& args) {
   std::vector<size_t> step_of(ports, 0);
   for (int i = 0; i < events; ++i) {
     const int p = i % ports;
-    const Step step = cycle[step_of[p]++ % cycle.size()];
+    // Steps come in pairs that restore the port (down/up, 9000/1500); ports start at different
+    // pairs, so every kind of change is measured even when there are more ports than events.
+    const size_t pairs = cycle.size() / 2;
+    const Step step = cycle[(step_of[p]++ + 2 * (p % pairs)) % cycle.size()];
     const std::string key = table + names[p];
     const std::string want = step.field == ExpectedEvent::kMtu ? std::to_string(step.value)
                              : step.value                      ? "up"
@@ -311,9 +314,13 @@ int RunStorm(const Args& args) {
   };
   std::vector<int> every(ports);
   for (int p = 0; p < ports; ++p) every[p] = p;
-  for (uint32_t g : read_generations(every)) {
-    if (g != 0) Die("STATE_DB MTUs must start at 1500 (fresh ports)");
-  }
+  // Fresh ports start at generation 0; with --resume 1 (soak), wherever STATE_DB (converged
+  // with the kernel) has them.
+  std::vector<uint32_t> sent_gen = read_generations(every);
+  uint64_t base = 0;
+  for (uint32_t g : sent_gen) base += g;
+  if (base != 0 && args.Get("resume") != "1") Die("STATE_DB MTUs must start at 1500 (fresh ports)");
+  const long rate = args.GetInt("rate", 0);  // events/s; 0: as fast as the kernel takes them
 
   // The listener counts what the kernel broadcast, as a check on the generator's count.
   std::atomic<bool> stop_listen{false};
@@ -341,7 +348,6 @@ int RunStorm(const Args& args) {
     }
   });
 
-  std::vector<uint32_t> sent_gen(ports, 0);
   std::atomic<uint64_t> sent{0};
   std::atomic<bool> stop_gen{false};
   int send_errors = 0;
@@ -354,8 +360,12 @@ int RunStorm(const Args& args) {
     for (int p = 0; !stop_gen.load(std::memory_order_relaxed); p = (p + 1) % ports) {
       if (kBase + sent_gen[p] + 1 > kMaxMtu) break;
       SetLink(gen_nl, port_idx[p], 0, 0, kBase + ++sent_gen[p], false);
-      if ((sent.fetch_add(1, std::memory_order_relaxed) & 4095) == 4095) {
-        send_errors += DrainErrors(gen_nl);
+      const uint64_t n = sent.fetch_add(1, std::memory_order_relaxed) + 1;
+      if ((n & 4095) == 0) send_errors += DrainErrors(gen_nl);
+      if (rate > 0 && (n & 63) == 0) {
+        const int64_t due = start + static_cast<int64_t>(n * 1e9 / rate);
+        const int64_t now = NowNs();
+        if (due > now) usleep(static_cast<useconds_t>((due - now) / 1000));
       }
     }
   });
@@ -367,6 +377,7 @@ int RunStorm(const Args& args) {
     const int64_t t = NowNs();
     uint64_t applied = 0;
     for (uint32_t g : read_generations(every)) applied += g;
+    applied -= base;
     timeline.push_back({{"t_ms", (t - start) / 1e6}, {"kernel", kernel}, {"state_db", applied}});
   }
   stop_gen = true;
@@ -376,6 +387,7 @@ int RunStorm(const Args& args) {
   const uint64_t kernel_events = sent.load();
   uint64_t applied_at_end = 0;
   for (uint32_t g : read_generations(every)) applied_at_end += g;
+  applied_at_end -= base;
   const int64_t first_read = NowNs();
 
   // After the storm: poll only the ports not yet at their final MTU.

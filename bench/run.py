@@ -42,7 +42,7 @@ APPL_DB, CONFIG_DB, STATE_DB = 0, 4, 6
 DEFAULT_DAEMON = (os.path.join(BUILD, "server", "portsyncd") +
                   " --db-config {db_config} --runtime-dir {runtime_dir} --config {config}"
                   " --log-level NOTICE")
-SCENARIOS = ("latency", "storm", "startup", "footprint", "streaming")
+SCENARIOS = ("latency", "storm", "startup", "footprint", "streaming")  # soak: on request
 _counter = itertools.count()
 _live = []
 
@@ -425,6 +425,68 @@ def scenario_footprint(args, n, template, floor):
         w.close()
 
 
+def fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def scenario_soak(args, n, template, floor):
+    """A moderate storm (--soak-rate events/s) with --soak-subscribers StreamLinkEvents
+    subscribers, for --soak-seconds, in chunks of --soak-chunk seconds. After each chunk:
+    STATE_DB must have converged, and the daemon's RSS, open files and threads are sampled.
+    The subscribers are replaced every chunk (stream setup and teardown must not leak either).
+    Growth after the warm-up (the first two chunks) fails the run."""
+    w = running_world(args, n, template, floor, notifications=False)
+    try:
+        pid = w.daemon.pid
+        samples, failures = [], []
+        start = time.monotonic()
+        chunk = 0
+        while time.monotonic() - start < args.soak_seconds:
+            sub = None
+            if not floor and args.soak_subscribers:
+                sub = subprocess.Popen([os.path.join(BUILD, "bench", "psbench"), "subscribe",
+                                        "--grpc", w.socket, "--count",
+                                        str(args.soak_subscribers)],
+                                       stdout=subprocess.PIPE, text=True)
+                if not json.loads(sub.stdout.readline())["ready"]:
+                    failures.append(f"chunk {chunk}: subscribers not all SYNCED")
+            r = psbench("storm", "--redis", w.redis_socket, "--sw", w.sw, "--ports", str(n),
+                        "--duration-s", str(args.soak_chunk), "--rate", str(args.soak_rate),
+                        "--resume", "1", "--sample-ms", "1000")
+            stream = None
+            if sub:
+                sub.send_signal(signal.SIGTERM)
+                out, _ = sub.communicate(timeout=30)
+                stream = json.loads(out.strip().splitlines()[-1])
+            time.sleep(0.5)  # let stream teardown finish
+            st = proc_status(pid)
+            samples.append({"t_s": round(time.monotonic() - start, 1), "chunk": chunk,
+                            "rss_kib": int(st["VmRSS"].split()[0]), "fds": fd_count(pid),
+                            "threads": int(st["Threads"]), "events": r["kernel_events"],
+                            "converge_ms": r["converge_ms"],
+                            "stream_events": stream["events"] if stream else None,
+                            "stream_resyncs": stream["resyncs"] if stream else None})
+            print(f"soak: chunk {chunk}: {samples[-1]}", file=sys.stderr, flush=True)
+            if not r["converged"]:
+                failures.append(f"chunk {chunk}: STATE_DB did not converge")
+            chunk += 1
+        warm = samples[min(2, len(samples) - 1)]
+        last = samples[-1]
+        rss_growth = last["rss_kib"] - warm["rss_kib"]
+        if rss_growth > max(2048, warm["rss_kib"] // 10):
+            failures.append(f"RSS grew {rss_growth} KiB after the warm-up")
+        if last["fds"] > warm["fds"]:
+            failures.append(f"open files grew {warm['fds']} -> {last['fds']}")
+        if last["threads"] > warm["threads"] + 2:
+            failures.append(f"threads grew {warm['threads']} -> {last['threads']}")
+        return {"scenario": "soak", "ports": n, "rate": args.soak_rate,
+                "subscribers": 0 if floor else args.soak_subscribers,
+                "seconds": round(time.monotonic() - start, 1), "samples": samples,
+                "rss_growth_kib": rss_growth, "failures": failures}
+    finally:
+        w.close()
+
+
 # --- reporting ------------------------------------------------------------------------------
 
 def ratio(a, b):
@@ -531,6 +593,25 @@ def report(results, out_dir):
 
     rows = []
     for (sc, n, subs), rs in sorted(by.items()):
+        if sc != "soak":
+            continue
+        for who, r in rs.items():
+            first, warm, last = r["samples"][0], r["samples"][min(2, len(r["samples"]) - 1)], \
+                r["samples"][-1]
+            rows.append([n, who, r["rate"], r["subscribers"], r["seconds"],
+                         sum(x["events"] for x in r["samples"]), first["rss_kib"] / 1024,
+                         warm["rss_kib"] / 1024, last["rss_kib"] / 1024,
+                         f"{warm['fds']} -> {last['fds']}",
+                         f"{warm['threads']} -> {last['threads']}",
+                         max(x["converge_ms"] for x in r["samples"]),
+                         "; ".join(r["failures"]) or "none"])
+    if rows:
+        table("Soak", ["ports", "who", "events/s", "subscribers", "seconds", "kernel events",
+                       "RSS MiB first", "after warm-up", "last", "fds", "threads",
+                       "worst converge ms", "failures"], rows)
+
+    rows = []
+    for (sc, n, subs), rs in sorted(by.items()):
         if sc == "latency" and subs:
             d = rs.get("daemon", {})
             s = (d.get("stream") or {}).get("latency", {})
@@ -594,6 +675,26 @@ def plots(results, out_dir):
         fig.tight_layout()
         fig.savefig(os.path.join(out_dir, "storm_timeline.png"), dpi=100)
         plt.close(fig)
+    soaks = [r for r in results if r["scenario"] == "soak"]
+    if soaks:
+        fig, ax = plt.subplots(figsize=(8, 4))
+        ax2 = ax.twinx()
+        for r in soaks:
+            t = [x["t_s"] for x in r["samples"]]
+            ax.plot(t, [x["rss_kib"] / 1024 for x in r["samples"]], label=f"RSS ({r['who']})")
+            ax2.plot(t, [x["fds"] for x in r["samples"]], linestyle=":",
+                     label=f"open files ({r['who']})")
+        ax.set_xlabel("s")
+        ax.set_ylabel("RSS MiB")
+        ax2.set_ylabel("open files")
+        ax.set_ylim(bottom=0)
+        ax2.set_ylim(bottom=0)
+        ax.set_title(f"Soak: {soaks[0]['rate']} events/s, {soaks[0]['subscribers']} subscribers "
+                     f"replaced every chunk")
+        fig.legend(loc="lower right")
+        fig.tight_layout()
+        fig.savefig(os.path.join(out_dir, "soak.png"), dpi=100)
+        plt.close(fig)
     streams = [r for r in results if r["scenario"] == "latency" and r.get("subscribers")
                and r.get("stream")]
     if streams:
@@ -621,7 +722,7 @@ def main():
                    help="command template of the daemon under test (default: this build)")
     p.add_argument("--label", default="portsyncd", help="names the results directory")
     p.add_argument("--scenarios", default=",".join(SCENARIOS),
-                   help=f"comma-separated, from {','.join(SCENARIOS)}")
+                   help=f"comma-separated, from {','.join(SCENARIOS)},soak")
     p.add_argument("--ports", default="64,1024,4096", help="port counts (comma-separated)")
     p.add_argument("--events", type=int, default=2000, help="events per latency run")
     p.add_argument("--repeat", type=int, default=3,
@@ -635,6 +736,11 @@ def main():
                    help="ports in the streaming latency runs")
     p.add_argument("--stream-storm-ports", type=int, default=1024,
                    help="ports in the streaming storm runs")
+    p.add_argument("--soak-seconds", type=float, default=600,
+                   help="soak scenario length (not in the default scenarios)")
+    p.add_argument("--soak-chunk", type=float, default=10, help="soak sampling period")
+    p.add_argument("--soak-rate", type=int, default=5000, help="soak storm rate, events/s")
+    p.add_argument("--soak-subscribers", type=int, default=20)
     p.add_argument("--no-floor", action="store_true", help="skip the floor probe runs")
     p.add_argument("--out", help="results directory (default bench/results/<label>-<time>)")
     args = p.parse_args()
@@ -653,7 +759,7 @@ def main():
 
     results = []
     runs = {"latency": scenario_latency, "storm": scenario_storm, "startup": scenario_startup,
-            "footprint": scenario_footprint}
+            "footprint": scenario_footprint, "soak": scenario_soak}
     whos = [("daemon", args.daemon, False)] + ([] if args.no_floor else
                                                 [("floor", floor_cmd, True)])
     try:
@@ -716,6 +822,9 @@ def main():
     print(report(results, out_dir))
     plots(results, out_dir)
     print(f"results: {out_dir}", file=sys.stderr)
+    failed = [f for r in results for f in r.get("failures", [])]
+    if failed:
+        sys.exit("FAILED: " + "; ".join(failed))
 
 
 if __name__ == "__main__":
