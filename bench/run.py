@@ -195,12 +195,14 @@ class World:
         if floor:
             time.sleep(0.3)
         else:
-            wait_until(lambda: self.db[STATE_DB].exists("WARM_RESTART_TABLE|portsyncd"), 30,
+            wait_until(lambda: self.daemon.poll() is not None or
+                       self.db[STATE_DB].exists("WARM_RESTART_TABLE|portsyncd"), 30,
                        "the daemon to start")
             time.sleep(0.2)
         if self.daemon.poll() is not None:
-            raise RuntimeError(f"the daemon exited with {self.daemon.returncode}; log: "
-                               f"{os.path.join(self.dir, 'daemon.log')}")
+            with open(os.path.join(self.dir, "daemon.log")) as f:
+                tail = f.read()[-2000:]
+            raise RuntimeError(f"the daemon exited with {self.daemon.returncode}:\n{tail}")
 
     def wait_ports_synced(self, timeout=60):
         """Every port in STATE_DB as the kernel has it after creation: up, up, 1500."""
