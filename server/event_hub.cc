@@ -56,9 +56,12 @@ class LinkEventStream : public grpc::ServerWriteReactor<v1::LinkEvent> {
       if (!next) {
         std::string resync;
         next = hub_->NextLive(*this, &cursor, &resync);
-        if (!resync.empty()) next = Resync(std::move(resync));
-        absl::MutexLock lock(&mu_);
-        if (resync.empty()) cursor_ = std::max(cursor_, cursor);
+        if (!resync.empty()) {
+          next = Resync(std::move(resync));  // sets cursor_ to the snapshot's sequence
+        } else {
+          absl::MutexLock lock(&mu_);
+          cursor_ = std::max(cursor_, cursor);
+        }
       }
       absl::MutexLock lock(&mu_);
       if (finishing_) {
