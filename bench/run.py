@@ -516,7 +516,10 @@ def report(results, out_dir):
 
     by = {}
     for r in results:
-        by.setdefault((r["scenario"], r["ports"], r.get("subscribers", 0)), {})[r["who"]] = r
+        # The streaming scenario's storm without subscribers is its own row, next to the rest.
+        who = r["who"] + (" (streaming)" if r.get("streaming") and r["scenario"] == "storm" and
+                          not r.get("subscribers") else "")
+        by.setdefault((r["scenario"], r["ports"], r.get("subscribers", 0)), {})[who] = r
 
     rows = []
     for (sc, n, subs), rs in sorted(by.items()):
@@ -552,7 +555,7 @@ def report(results, out_dir):
     for (sc, n, subs), rs in sorted(by.items()):
         if sc != "storm":
             continue
-        for who in ("daemon", "floor"):
+        for who in ("daemon", "daemon (streaming)", "floor"):
             r = rs.get(who)
             if r:
                 rows.append([n, subs, who, r["kernel_events"], r["kernel_rate"], r["applied_rate"],
@@ -655,7 +658,7 @@ def plots(results, out_dir):
         ax.legend()
         fig.savefig(os.path.join(out_dir, "latency_cdf.png"), dpi=100)
         plt.close(fig)
-    storms = [r for r in results if r["scenario"] == "storm" and not r.get("subscribers")]
+    storms = [r for r in results if r["scenario"] == "storm" and not r.get("streaming")]
     if storms:
         fig, axes = plt.subplots(1, len({r["ports"] for r in storms}), figsize=(12, 4),
                                  squeeze=False)
@@ -745,7 +748,15 @@ def main():
     p.add_argument("--soak-subscribers", type=int, default=20)
     p.add_argument("--no-floor", action="store_true", help="skip the floor probe runs")
     p.add_argument("--out", help="results directory (default bench/results/<label>-<time>)")
+    p.add_argument("--replot", metavar="DIR",
+                   help="only redo the table and plots of an earlier run's results.json")
     args = p.parse_args()
+    if args.replot:
+        with open(os.path.join(args.replot, "results.json")) as f:
+            results = json.load(f)["results"]
+        print(report(results, args.replot))
+        plots(results, args.replot)
+        return
     if os.geteuid() != 0:
         sys.exit("run.py needs root (ip netns)")
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -771,12 +782,12 @@ def main():
                     print(f"streaming: latency, {args.stream_ports} ports, {k} subscribers",
                           file=sys.stderr, flush=True)
                     r = scenario_latency(args, args.stream_ports, args.daemon, False, k)
-                    results.append({**r, "who": "daemon", "subscribers": k})
+                    results.append({**r, "who": "daemon", "subscribers": k, "streaming": True})
                 for k in [0] + subs:
                     print(f"streaming: storm, {args.stream_storm_ports} ports, {k} subscribers",
                           file=sys.stderr, flush=True)
                     r = scenario_storm(args, args.stream_storm_ports, args.daemon, False, k)
-                    results.append({**r, "who": "daemon", "subscribers": k})
+                    results.append({**r, "who": "daemon", "subscribers": k, "streaming": True})
                 continue
             for n in ports:
                 if sc == "startup":
