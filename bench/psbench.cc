@@ -265,6 +265,10 @@ int RunLatency(const Args& args) {
   }
   if (pool) out["stream"] = SubscriberStats(*pool);
   std::printf("%s\n", out.dump().c_str());
+  redisFree(sub);
+  redisFree(query);
+  mnl_socket_close(sw_nl);
+  mnl_socket_close(wire_nl);
   return lost == 0 ? 0 : 3;
 }
 
@@ -434,6 +438,9 @@ int RunStorm(const Args& args) {
   };
   if (pool) out["stream"] = SubscriberStats(*pool);
   std::printf("%s\n", out.dump().c_str());
+  redisFree(rc);
+  mnl_socket_close(gen_nl);
+  mnl_socket_close(listen_nl);
   return converged >= 0 ? 0 : 3;
 }
 
@@ -511,6 +518,8 @@ int RunStartup(const Args& args) {
               {"ports_missing", missing.size()}};
   if (need_init) out["init_done_ms"] = init_done >= 0 ? (init_done - start) / 1e6 : -1.0;
   std::printf("%s\n", out.dump().c_str());
+  redisFree(state);
+  redisFree(appl);
   return all_ports >= 0 ? 0 : 3;
 }
 

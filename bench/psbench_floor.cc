@@ -141,6 +141,8 @@ int RunFloor(const Args& args) {
       "{\"messages\": %llu, \"writes\": %llu, \"batches\": %llu, \"overruns\": %llu}\n",
       static_cast<unsigned long long>(messages), static_cast<unsigned long long>(writes),
       static_cast<unsigned long long>(batches), static_cast<unsigned long long>(overruns));
+  redisFree(rc);
+  mnl_socket_close(events);
   return 0;
 }
 

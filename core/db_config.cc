@@ -61,7 +61,7 @@ absl::StatusOr<DbConfig> DbConfig::Parse(absl::string_view json_text, absl::stri
     try {
       json ignored = json::parse(json_text);
       (void)ignored;
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, and out_of_range for 1e400
       return absl::InvalidArgumentError(absl::StrCat(path, ": not valid JSON: ", e.what()));
     }
     return absl::InvalidArgumentError(absl::StrCat(path, ": not valid JSON"));

@@ -458,8 +458,10 @@ absl::Status Engine::EventLoop() {
 void Engine::ProcessNetlink(bool& dump_done, bool& need_redump) {
   const absl::Time now = absl::Now();
   absl::MutexLock lock(&mu_);
+  // ReadAvailable calls the callback synchronously, with mu_ still held (the annotation tells
+  // clang's -Wthread-safety, which does not follow a lambda into its caller).
   absl::StatusOr<NetlinkSocket::ReadResult> result = netlink_->ReadAvailable(
-      [&](const nlmsghdr* nlh) {
+      [&](const nlmsghdr* nlh) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         const bool from_dump = dump_seq_ != 0 && nlh->nlmsg_seq == dump_seq_;
         if (from_dump) {
           dump_activity_ = now;

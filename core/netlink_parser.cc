@@ -78,6 +78,10 @@ absl::Status ParseLinkInfo(const nlattr* linkinfo, LinkEvent& event) {
 
 }  // namespace
 
+bool NetlinkMessageOk(const nlmsghdr* nlh, int len) {
+  return mnl_nlmsg_ok(nlh, len) && nlh->nlmsg_len <= static_cast<uint32_t>(len);
+}
+
 bool LinkEvent::admin_up() const { return (flags & IFF_UP) != 0; }
 bool LinkEvent::oper_up() const { return (flags & IFF_RUNNING) != 0; }
 
@@ -135,7 +139,7 @@ absl::StatusOr<LinkEvent> ParseLinkMessage(const nlmsghdr* nlh) {
             const auto* bytes = static_cast<const uint8_t*>(mnl_attr_get_payload(attr));
             event.mac.clear();
             for (size_t i = 0; i < len; ++i) {
-              absl::StrAppendFormat(&event.mac, i == 0 ? "%02x" : ":%02x", bytes[i]);
+              absl::StrAppendFormat(&event.mac, "%s%02x", i == 0 ? "" : ":", bytes[i]);
             }
             return absl::OkStatus();
           }

@@ -18,6 +18,12 @@ namespace portsyncd {
 // what is wrong: wrong type, short header, truncated or oversized attribute, missing or bad name.
 [[nodiscard]] absl::StatusOr<LinkEvent> ParseLinkMessage(const nlmsghdr* nlh);
 
+// True when a whole message (its header and nlmsg_len bytes) fits in the `len` bytes at `nlh`:
+// use it instead of mnl_nlmsg_ok to walk a datagram. libmnl's check compares
+// (int)nlmsg_len <= len, so a header claiming 2 GiB or more passes it and mnl_nlmsg_next then
+// steps outside the buffer (found by tests/fuzz/netlink_fuzzer).
+[[nodiscard]] bool NetlinkMessageOk(const nlmsghdr* nlh, int len);
+
 }  // namespace portsyncd
 
 #endif  // PORTSYNCD_CORE_NETLINK_PARSER_H_

@@ -113,7 +113,7 @@ absl::StatusOr<NetlinkSocket::ReadResult> NetlinkSocket::ReadAvailable(
     }
     const auto* nlh = reinterpret_cast<const nlmsghdr*>(buffer_.data());
     int left = static_cast<int>(len);
-    while (mnl_nlmsg_ok(nlh, left)) {
+    while (NetlinkMessageOk(nlh, left)) {
       ++result.messages;
       on_message(nlh);
       nlh = mnl_nlmsg_next(nlh, &left);
@@ -137,7 +137,7 @@ absl::StatusOr<std::vector<LinkEvent>> NetlinkSocket::ListLinks() {
     if (n < 0) return Errno("receive RTM_GETLINK dump");
     const auto* nlh = reinterpret_cast<const nlmsghdr*>(buf.data());
     int left = static_cast<int>(n);
-    for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+    for (; NetlinkMessageOk(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
       if (nlh->nlmsg_seq != seq) continue;
       if (nlh->nlmsg_type == NLMSG_DONE) return links;
       if (nlh->nlmsg_type == NLMSG_ERROR) {
@@ -176,7 +176,7 @@ absl::Status NetlinkSocket::SetAdminDown(int32_t ifindex) {
     if (n < 0) return Errno(absl::StrCat("receive ack for set-down of ifindex ", ifindex));
     const auto* r = reinterpret_cast<const nlmsghdr*>(reply);
     int left = static_cast<int>(n);
-    for (; mnl_nlmsg_ok(r, left); r = mnl_nlmsg_next(r, &left)) {
+    for (; NetlinkMessageOk(r, left); r = mnl_nlmsg_next(r, &left)) {
       if (r->nlmsg_seq != seq || r->nlmsg_type != NLMSG_ERROR) continue;
       const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(r));
       if (err->error == 0) return absl::OkStatus();

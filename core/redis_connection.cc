@@ -9,9 +9,8 @@
 #include "core/status_macros.h"
 
 namespace portsyncd {
-namespace {
 
-RedisReply CopyReply(const redisReply* reply) {
+RedisReply CopyRedisReply(const redisReply* reply) {
   RedisReply out;
   switch (reply->type) {
     case REDIS_REPLY_INTEGER:
@@ -34,7 +33,7 @@ RedisReply CopyReply(const redisReply* reply) {
       out.type = RedisReply::Type::kArray;
       out.elements.reserve(reply->elements);
       for (size_t i = 0; i < reply->elements; ++i) {
-        out.elements.push_back(CopyReply(reply->element[i]));
+        out.elements.push_back(CopyRedisReply(reply->element[i]));
       }
       break;
     default:
@@ -42,6 +41,8 @@ RedisReply CopyReply(const redisReply* reply) {
   }
   return out;
 }
+
+namespace {
 
 struct ReplyDeleter {
   void operator()(void* reply) const { freeReplyObject(reply); }
@@ -117,7 +118,7 @@ absl::StatusOr<std::vector<RedisReply>> RedisConnection::Pipeline(
       return IoError(absl::StrCat(commands[i].empty() ? "" : commands[i][0], " failed"));
     }
     std::unique_ptr<void, ReplyDeleter> owned(raw);
-    replies.push_back(CopyReply(static_cast<redisReply*>(raw)));
+    replies.push_back(CopyRedisReply(static_cast<redisReply*>(raw)));
   }
   return replies;
 }

@@ -33,6 +33,9 @@ struct RedisReply {
   bool is_error() const { return type == Type::kError; }
 };
 
+// Copies a hiredis reply (and its elements, recursively) out of hiredis' memory. Pure.
+RedisReply CopyRedisReply(const redisReply* reply);
+
 class RedisConnection {
  public:
   // Connects (unix socket when the endpoint has one, else TCP), then SELECTs the database.

@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config ccache clang
+  # sanitizer builds and libFuzzer (clang's runtimes), symbolized reports (llvm-symbolizer)
+  libclang-rt-14-dev llvm
   # libraries
   libmnl-dev libhiredis-dev libabsl-dev libsystemd-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc

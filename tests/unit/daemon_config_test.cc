@@ -79,8 +79,24 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"BackoffInverted", "[redis]\nreconnect_initial_ms = 900\n",
                 "/etc/p.conf:2: redis.reconnect_initial_ms: redis.reconnect_initial_ms (900) "
                 "must not exceed"},
-        BadCase{"SyntaxError", "log_level = \n", "p.conf"}),
+        BadCase{"SyntaxError", "log_level = \n", "p.conf"},
+        // Found by tests/fuzz/daemon_config_fuzzer: toml11 read outside the text while
+        // reporting invalid UTF-8 inside a '...' string (ASan: heap-buffer-overflow).
+        BadCase{"InvalidUtf8InLiteralString", "log_level = 'NOTICE'\nruntime_dir = '\x8d'\n",
+                "/etc/p.conf:2: not valid UTF-8 (byte 0x8d at offset 36)"},
+        BadCase{"InvalidUtf8Minimal", "'\x8d'", "/etc/p.conf:1: not valid UTF-8"},
+        BadCase{"Utf8Overlong", "# \xc0\xaf\n", "/etc/p.conf:1: not valid UTF-8 (byte 0xc0"},
+        BadCase{"Utf8Surrogate", "\n# \xed\xa0\x80\n", "/etc/p.conf:2: not valid UTF-8"},
+        BadCase{"Utf8Truncated", "# \xe2\x82", "/etc/p.conf:1: not valid UTF-8"}),
     [](const auto& test_info) { return test_info.param.name; });
+
+TEST(DaemonConfigTest, AcceptsUtf8) {
+  absl::StatusOr<DaemonConfig> config = ParseDaemonConfig(
+      "# caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\nruntime_dir = '/run/\xc3\xa9'\n",
+      "/etc/p.conf");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->engine.runtime_dir, "/run/\xc3\xa9");
+}
 
 TEST(DaemonConfigTest, MissingFileIsAnError) {
   absl::StatusOr<DaemonConfig> config = LoadDaemonConfig("/nonexistent/portsyncd.conf");

@@ -93,6 +93,10 @@ INSTANTIATE_TEST_SUITE_P(
                               R"({"INSTANCES": {"r": {"hostname": "h"}},
                     "DATABASES": {"APPL_DB": {"id": 0, "separator": ":", "instance": "r"}}})",
                               "INSTANCES.r.port: missing"},
+                      // Found by tests/fuzz/db_config_fuzzer: a number JSON cannot hold
+                      // threw json::out_of_range past the parse_error handler (terminate).
+                      BadCase{"NumberOverflow", R"({"INSTANCES": {}, "DATABASES": 1e400})",
+                              "not valid JSON: [json.exception.out_of_range.406] number overflow"},
                       BadCase{"EmptySeparator",
                               R"({"INSTANCES": {"r": {"hostname": "h", "port": 1}},
                     "DATABASES": {"APPL_DB": {"id": 0, "separator": "", "instance": "r"}}})",

@@ -250,5 +250,22 @@ TEST(NetlinkParserTest, NeverCrashesOnAnyTruncationOfAValidMessage) {
   }
 }
 
+// Found by tests/fuzz/netlink_fuzzer: libmnl's mnl_nlmsg_ok compares (int)nlmsg_len <= len, so
+// a header claiming 2 GiB or more passed it and mnl_nlmsg_next stepped outside the datagram.
+TEST(NetlinkMessageOkTest, RefusesLengthsPastTheBuffer) {
+  LinkMessage m;
+  m.Name("Ethernet0");
+  const int available = static_cast<int>(m.nlh()->nlmsg_len);
+  EXPECT_TRUE(NetlinkMessageOk(m.nlh(), available));
+  EXPECT_FALSE(NetlinkMessageOk(m.nlh(), available - 1));
+  EXPECT_FALSE(NetlinkMessageOk(m.nlh(), static_cast<int>(sizeof(nlmsghdr)) - 1));
+  for (uint32_t len : {0x80000000u, 0xfffffff0u, 0xffffffffu}) {
+    m.nlh()->nlmsg_len = len;
+    EXPECT_FALSE(NetlinkMessageOk(m.nlh(), available)) << len;
+  }
+  m.nlh()->nlmsg_len = sizeof(nlmsghdr) - 1;
+  EXPECT_FALSE(NetlinkMessageOk(m.nlh(), available));
+}
+
 }  // namespace
 }  // namespace portsyncd

@@ -1,0 +1,48 @@
+// libFuzzer target: the small string parsers and orders that see outside input.
+//   ParseLogLevel       (--log-level, the config file, CONFIG_DB LOGGER|portsyncd LOGLEVEL)
+//   ValidatePortName    (gRPC requests: GetPortState and StreamLinkEvents filters)
+//   NaturalLess         (the API's port order; must be a strict weak order)
+//   PortModel::IsPortName (netlink names)
+// The input is two strings separated by the first NUL byte (the second may be empty).
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/string_view.h"
+#include "core/logging.h"
+#include "core/port_model.h"
+#include "server/port_state_proto.h"
+
+namespace {
+
+void Check(bool ok) {
+  if (!ok) __builtin_trap();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace portsyncd;
+  const absl::string_view input(reinterpret_cast<const char*>(data), size);
+  const size_t nul = input.find('\0');
+  const absl::string_view a = input.substr(0, nul);
+  const absl::string_view b = nul == absl::string_view::npos ? "" : input.substr(nul + 1);
+
+  for (absl::string_view s : {a, b}) {
+    if (std::optional<LogLevel> level = ParseLogLevel(s)) {
+      // A level's own name parses back to it.
+      Check(ParseLogLevel(LogLevelName(*level)) == level);
+    }
+    if (ValidatePortName(s).ok()) {
+      Check(!s.empty() && s.size() <= kMaxInterfaceNameLength);
+      for (char c : s) Check(static_cast<unsigned char>(c) > 0x20 && c != 0x7f && c != '/');
+    }
+    (void)PortModel::IsPortName(s);
+    Check(!NaturalLess(s, s));
+  }
+  const bool ab = NaturalLess(a, b);
+  const bool ba = NaturalLess(b, a);
+  Check(!(ab && ba));
+  if (!ab && !ba) Check(a == b);  // NaturalLess ends with the whole string: a total order
+  return 0;
+}
