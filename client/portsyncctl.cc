@@ -338,6 +338,7 @@ int Health(const Options& o, v1::PortSync::Stub& stub) {
             << " batches, " << c.ports_deleted() << " deletes, " << c.writes_merged() << " merged\n"
             << "  Redis connects        " << c.redis_reconnects() << "\n"
             << "  drift repairs         " << c.drift_repairs() << "\n"
+            << "  netdev renames        " << c.netdev_renames() << "\n"
             << "  stream subscribers    " << c.stream_subscribers() << "\n";
   return kOk;
 }

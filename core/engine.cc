@@ -547,6 +547,11 @@ uint64_t Engine::merged_writes() const {
   return model_.merged_writes();
 }
 
+uint64_t Engine::netdev_renames() const {
+  absl::MutexLock lock(&mu_);
+  return model_.renames();
+}
+
 int Engine::netlink_receive_buffer() const { return netlink_receive_buffer_.load(); }
 
 // ---------------------------------------------------------------------------------------------

@@ -144,6 +144,8 @@ class Engine {
   absl::Time port_init_done_time() const { return absl::FromUnixNanos(port_init_done_ns_.load()); }
   // Kernel changes that needed no write of their own (see PortModel::merged_writes).
   uint64_t merged_writes() const;
+  // Netdevs renamed while in the kernel (see PortModel::renames).
+  uint64_t netdev_renames() const;
   int netlink_receive_buffer() const;
 
  private:

@@ -52,12 +52,37 @@ void PortModel::MarkDirty(Port& port, absl::Time since) {
   dirty_.insert(port.name);
 }
 
+void PortModel::MarkGone(Port& port, absl::Time now) {
+  if (port.in_kernel) {
+    auto it = name_by_ifindex_.find(port.ifindex);
+    if (it != name_by_ifindex_.end() && it->second == port.name) name_by_ifindex_.erase(it);
+  }
+  port.in_kernel = false;
+  awaiting_appl_db_.erase(port.name);
+  port.delete_first = true;
+  port.last_change = now;
+  RecordChange(port, ApplyOutcome::kRemoved, now);
+}
+
 void PortModel::RecordChange(Port& port, ApplyOutcome outcome, absl::Time now) {
   ++port.changes;
   changes_.push_back(PortChange{port.name, outcome, ++sequence_, now, port});
 }
 
 ApplyOutcome PortModel::Apply(const LinkEvent& event, absl::Time now) {
+  if (event.type == LinkEvent::Type::kNewLink) {
+    // A NEWLINK for an ifindex we know under another name: the netdev was renamed (the kernel
+    // sends no DELLINK for the old name). The old name is gone as if deleted; the new name is
+    // judged below like any other (it may not be a port name at all).
+    if (auto it = name_by_ifindex_.find(event.ifindex);
+        it != name_by_ifindex_.end() && it->second != event.name) {
+      Port& renamed = ports_.at(it->second);
+      seen_in_dump_.erase(renamed.name);
+      MarkGone(renamed, now);
+      MarkDirty(renamed, now);
+      ++renames_;
+    }
+  }
   if (!IsPortName(event.name)) return ApplyOutcome::kIgnoredName;
   if (event.kind == "team") return ApplyOutcome::kIgnoredTeam;
   const bool is_del = event.type == LinkEvent::Type::kDelLink;
@@ -68,12 +93,8 @@ ApplyOutcome PortModel::Apply(const LinkEvent& event, absl::Time now) {
   if (is_del) {
     seen_in_dump_.erase(event.name);
     // Upstream deletes the STATE_DB key on every such DELLINK, whether or not it wrote it.
-    port.in_kernel = false;
-    awaiting_appl_db_.erase(port.name);
-    port.delete_first = true;
-    port.last_change = now;
+    MarkGone(port, now);
     MarkDirty(port, now);
-    RecordChange(port, ApplyOutcome::kRemoved, now);
     return ApplyOutcome::kRemoved;
   }
 
@@ -85,8 +106,14 @@ ApplyOutcome PortModel::Apply(const LinkEvent& event, absl::Time now) {
   const bool changed = added || port.flags != event.flags || port.mtu != new_mtu ||
                        port.master != event.master || port.mac != event.mac ||
                        port.operstate != event.operstate;
+  if (port.in_kernel && port.ifindex != event.ifindex) {
+    // A new netdev under this name without a DELLINK for the old one (lost in an overflow).
+    auto it = name_by_ifindex_.find(port.ifindex);
+    if (it != name_by_ifindex_.end() && it->second == port.name) name_by_ifindex_.erase(it);
+  }
   port.in_kernel = true;
   port.ifindex = event.ifindex;
+  name_by_ifindex_[event.ifindex] = port.name;
   port.flags = event.flags;
   port.mtu = new_mtu;
   port.master = event.master;
@@ -156,11 +183,7 @@ std::vector<std::string> PortModel::EndDump(absl::Time now, bool complete) {
   for (auto& [name, port] : ports_) {
     if (port.in_kernel && !seen_in_dump_.contains(name)) {
       // Its DELLINK was among the lost messages.
-      port.in_kernel = false;
-      awaiting_appl_db_.erase(name);
-      port.delete_first = true;
-      port.last_change = now;
-      RecordChange(port, ApplyOutcome::kRemoved, now);
+      MarkGone(port, now);
       removed.push_back(name);
     }
   }

@@ -13,6 +13,10 @@
 // into one write, sonic-compat.md 7.5) and skips writes identical to what STATE_DB already holds
 // from us. A deletion followed by a re-creation keeps both steps (DEL, then HSET), so other
 // daemons' fields are cleared exactly as upstream's per-event writes would clear them.
+//
+// Renames: the kernel announces `ip link set X name Y` with a NEWLINK for Y carrying X's ifindex,
+// and nothing for X. The model keeps ports' ifindexes, so such a NEWLINK removes X as a DELLINK
+// would (beyond upstream, which leaves X's key behind; docs/COMPATIBILITY.md).
 #ifndef PORTSYNCD_CORE_PORT_MODEL_H_
 #define PORTSYNCD_CORE_PORT_MODEL_H_
 
@@ -24,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -169,15 +174,22 @@ class PortModel {
   // Kernel changes that needed no STATE_DB write of their own: merged into a pending write of
   // the same port, or identical to what STATE_DB already holds.
   uint64_t merged_writes() const { return merged_writes_; }
+  // Netdevs renamed while in the kernel (their old name was removed like a DELLINK).
+  uint64_t renames() const { return renames_; }
 
  private:
   Port& GetOrCreate(const std::string& name);
   void MarkDirty(Port& port, absl::Time since = absl::InfinitePast());
   void RecordChange(Port& port, ApplyOutcome outcome, absl::Time now);
+  // The netdev left the kernel (DELLINK, rename, or absent from a dump): the STATE_DB key is
+  // deleted at the next write (the caller marks it dirty) and a kRemoved change is recorded.
+  void MarkGone(Port& port, absl::Time now);
 
   std::map<std::string, Port, std::less<>> ports_;
   std::set<std::string> pending_;
   absl::flat_hash_set<int32_t> old_ifindexes_;
+  absl::flat_hash_map<int32_t, std::string> name_by_ifindex_;  // ports in_kernel, by ifindex
+  uint64_t renames_ = 0;
   std::set<std::string, std::less<>> old_names_;
   std::set<std::string> dirty_;
   std::set<std::string> awaiting_appl_db_;  // in_kernel && !in_appl_db

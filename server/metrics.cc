@@ -64,6 +64,9 @@ std::string RenderMetrics(const Engine& engine, const EventHub& hub, const Serve
   Counter(out, "portsyncd_state_db_merged_writes_total",
           "Kernel changes that needed no write of their own (merged or identical).",
           engine.merged_writes());
+  Counter(out, "portsyncd_netdev_renames_total",
+          "Netdevs renamed while in the kernel (the old name's STATE_DB key removed).",
+          engine.netdev_renames());
   Counter(out, "portsyncd_state_db_batches_total", "Pipelined STATE_DB batches (round trips).",
           c.state_db_batches.load());
   HistogramSeries(out, "portsyncd_event_to_state_db_seconds",

@@ -170,6 +170,7 @@ v1::GetHealthResponse PortSyncService::Health() const {
   out->set_drift_repairs(c.drift_repairs.load());
   out->set_stream_subscribers(hub_->subscribers());
   out->set_state_db_batches(c.state_db_batches.load());
+  out->set_netdev_renames(engine_->netdev_renames());
   return health;
 }
 

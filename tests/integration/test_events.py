@@ -3,6 +3,7 @@
 import time
 import unittest
 
+import api
 from harness import IntegrationTest, wait_until
 
 FIELDS = ("state", "admin_status", "netdev_oper_status", "mtu")
@@ -76,6 +77,29 @@ class LinkEventTest(IntegrationTest):
         h.state.hset("PORT_TABLE|Ethernet0", "host_tx_ready", "true")
         h.ns.ip("link", "del", "Ethernet0")
         wait_until(lambda: not h.state.exists("PORT_TABLE|Ethernet0"), what="key deleted")
+        self.stop_clean(self.d)
+
+    def test_a_renamed_netdev_leaves_no_key_behind(self):
+        # Beyond upstream (docs/COMPATIBILITY.md): the kernel announces a rename with one NEWLINK
+        # for the new name and nothing for the old; upstream leaves the old key saying "ok".
+        h = self.h
+        h.ns.add_port("Ethernet0")
+        self.expect("Ethernet0", "up", "up", 1500)
+        h.ns.ip("link", "set", "Ethernet0", "down")  # a netdev is renamed while down
+        h.ns.ip("link", "set", "Ethernet0", "name", "Ethernet4")
+        wait_until(lambda: not h.state.exists("PORT_TABLE|Ethernet0"), what="old key deleted")
+        self.expect("Ethernet4", "down", "down", 1500)
+        # Renamed to a name that is not a port's: the key goes too.
+        h.ns.ip("link", "set", "Ethernet4", "name", "spare0")
+        wait_until(lambda: not h.state.exists("PORT_TABLE|Ethernet4"), what="key deleted")
+        # And back.
+        h.ns.ip("link", "set", "spare0", "name", "Ethernet0")
+        self.expect("Ethernet0", "down", "down", 1500)
+        h.wait_converged()
+        channel, stub = api.connect(self.d.socket)
+        self.addCleanup(channel.close)
+        # Counted: renames away from a port's name (spare0 -> Ethernet0 is a new port appearing).
+        self.assertEqual(api.health(stub).counters.netdev_renames, 2)
         self.stop_clean(self.d)
 
     def test_master_rules(self):

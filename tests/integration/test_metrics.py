@@ -51,6 +51,8 @@ class MetricsTest(IntegrationTest):
         h.ns.ip("link", "set", "Ethernet4", "txqueuelen", "500")
         h.ns.ip("link", "set", "Ethernet4", "alias", "uplink")
         h.ns.ip("link", "del", "Ethernet0")
+        h.ns.add_port("Ethernet12", up=False)  # not configured: only its rename counts
+        h.ns.ip("link", "set", "Ethernet12", "name", "spare12")
         h.wait_converged()
         h.state.hset("PORT_TABLE|Ethernet4", "mtu", "1")  # drift
         h.wait_converged(timeout=3)
@@ -70,7 +72,8 @@ class MetricsTest(IntegrationTest):
                 "portsyncd_event_to_state_db_seconds_count",
                 "portsyncd_redis_round_trip_seconds_count", "portsyncd_redis_connects_total",
                 "portsyncd_redis_errors_total", "portsyncd_reconciles_total",
-                "portsyncd_drift_repairs_total", 'portsyncd_ports{oper="down"}',
+                "portsyncd_drift_repairs_total", "portsyncd_netdev_renames_total",
+                'portsyncd_ports{oper="down"}',
                 'portsyncd_ports{oper="absent"}', 'portsyncd_reloads_total{result="ok"}']:
             self.assertIn(series, moved, series)
         self.assertEqual(after['portsyncd_ports{oper="down"}'], 1)  # Ethernet4, cable pulled

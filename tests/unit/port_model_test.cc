@@ -209,6 +209,63 @@ TEST_F(PortModelTest, DellinkDuringDumpIsNotResurrected) {
   EXPECT_THAT(Flush(model_), ElementsAre(Del("Ethernet0")));
 }
 
+TEST_F(PortModelTest, RenameRemovesTheOldNameAsADellinkWould) {
+  // `ip link set Ethernet0 name Ethernet4`: one NEWLINK for Ethernet4 with Ethernet0's ifindex.
+  model_.Apply(NewLink("Ethernet0", 5), kNow);
+  Flush(model_);
+  model_.TakeChanges();
+  EXPECT_EQ(model_.Apply(NewLink("Ethernet4", 5, IFF_UP), kNow), ApplyOutcome::kAdded);
+  EXPECT_FALSE(model_.Find("Ethernet0")->in_kernel);
+  EXPECT_THAT(Flush(model_), ElementsAre(Del("Ethernet0"), Set("Ethernet4", true, false, 9100)));
+  EXPECT_EQ(model_.renames(), 1u);
+  std::vector<PortChange> changes = model_.TakeChanges();
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0].name, "Ethernet0");
+  EXPECT_EQ(changes[0].outcome, ApplyOutcome::kRemoved);
+  EXPECT_EQ(changes[1].name, "Ethernet4");
+  EXPECT_EQ(changes[1].outcome, ApplyOutcome::kAdded);
+  // And back: Ethernet4 goes, Ethernet0 returns.
+  model_.Apply(NewLink("Ethernet0", 5), kNow);
+  EXPECT_THAT(Flush(model_), ElementsAre(Set("Ethernet0", true, true, 9100), Del("Ethernet4")));
+  EXPECT_EQ(model_.renames(), 2u);
+}
+
+TEST_F(PortModelTest, RenameToANameThatIsNotAPortStillRemovesTheOldName) {
+  model_.Apply(NewLink("Ethernet0", 5), kNow);
+  Flush(model_);
+  EXPECT_EQ(model_.Apply(NewLink("eth9", 5), kNow), ApplyOutcome::kIgnoredName);
+  EXPECT_THAT(Flush(model_), ElementsAre(Del("Ethernet0")));
+  // Later messages for eth9 change nothing.
+  model_.Apply(NewLink("eth9", 5, 0), kNow);
+  EXPECT_THAT(model_.TakeDirty(), IsEmpty());
+  EXPECT_EQ(model_.renames(), 1u);
+}
+
+TEST_F(PortModelTest, AnIfindexNoLongerAPortsDoesNotRemoveIt) {
+  // Ethernet0 recreated under a new ifindex without a DELLINK for the old one (lost in an
+  // overflow); a later netdev with the old ifindex is not a rename of Ethernet0.
+  model_.Apply(NewLink("Ethernet0", 5), kNow);
+  model_.Apply(NewLink("Ethernet0", 9), kNow);
+  model_.Apply(NewLink("Ethernet4", 5), kNow);
+  EXPECT_TRUE(model_.Find("Ethernet0")->in_kernel);
+  EXPECT_EQ(model_.renames(), 0u);
+  // Nor does one whose port was deleted.
+  model_.Apply(DelLink("Ethernet4", 5), kNow);
+  model_.Apply(NewLink("PortChannel1", 5), kNow);
+  EXPECT_EQ(model_.renames(), 0u);
+  EXPECT_TRUE(model_.Find("Ethernet0")->in_kernel);
+}
+
+TEST_F(PortModelTest, RenameSeenInADumpRemovesTheOldName) {
+  model_.Apply(NewLink("Ethernet0", 5), kNow);
+  Flush(model_);
+  model_.BeginDump();
+  model_.Apply(NewLink("Ethernet4", 5), kNow);
+  model_.EndDump(kNow);
+  EXPECT_FALSE(model_.Find("Ethernet0")->in_kernel);
+  EXPECT_THAT(Flush(model_), ElementsAre(Del("Ethernet0"), Set("Ethernet4", true, true, 9100)));
+}
+
 TEST_F(PortModelTest, ForgetWrittenRewritesEveryPortWithState) {
   model_.Apply(NewLink("Ethernet0", 5), kNow);
   model_.Apply(NewLink("Ethernet8", 7), kNow);  // no APPL_DB entry: nothing to write
