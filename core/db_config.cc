@@ -1,8 +1,10 @@
 #include "core/db_config.h"
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "absl/status/status.h"
@@ -31,6 +33,13 @@ absl::StatusOr<T> Required(const json& object, absl::string_view name, absl::str
     return it->template get<std::string>();
   } else {
     if (!it->is_number_integer()) return KeyError(path, key_path, "must be an integer");
+    // get<T>() would wrap silently: 4294967302 read as int is 6, a valid database id.
+    const bool fits = it->is_number_unsigned()
+                          ? it->template get<uint64_t>() <=
+                                static_cast<uint64_t>(std::numeric_limits<T>::max())
+                          : it->template get<int64_t>() >= std::numeric_limits<T>::min() &&
+                                it->template get<int64_t>() <= std::numeric_limits<T>::max();
+    if (!fits) return KeyError(path, key_path, absl::StrCat("out of range: ", it->dump()));
     return it->template get<T>();
   }
 }

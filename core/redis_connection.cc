@@ -62,8 +62,30 @@ void AppendArgv(redisContext* context, const RedisArgv& argv) {
 
 }  // namespace
 
+void ReplyElementLimit::Attach(redisReader* reader) {
+  functions_ = *reader->fn;
+  base_create_array_ = functions_.createArray;
+  functions_.createArray = &ReplyElementLimit::CreateArray;
+  reader->fn = &functions_;
+  reader->privdata = this;
+  used_ = 0;
+}
+
+void* ReplyElementLimit::CreateArray(const redisReadTask* task, int elements) {
+  auto* self = static_cast<ReplyElementLimit*>(task->privdata);
+  if (task->parent == nullptr) self->used_ = 0;  // the outermost array: a new reply
+  if (elements > 0) self->used_ += elements;
+  if (elements < -1 || self->used_ > self->max_elements_) {
+    self->exceeded_ = true;
+    return nullptr;  // hiredis turns this into a reader error ("Out of memory")
+  }
+  return self->base_create_array_(task, elements);
+}
+
 RedisConnection::RedisConnection(redisContext* context, DbEndpoint endpoint)
-    : context_(context), endpoint_(std::move(endpoint)) {}
+    : context_(context), endpoint_(std::move(endpoint)) {
+  reply_limit_.Attach(context_->reader);
+}
 
 RedisConnection::~RedisConnection() { redisFree(context_); }
 
@@ -96,6 +118,12 @@ absl::StatusOr<std::unique_ptr<RedisConnection>> RedisConnection::Connect(
 
 absl::Status RedisConnection::IoError(absl::string_view what) {
   broken_ = true;
+  if (reply_limit_.exceeded()) {
+    // Unavailable, like any broken connection: the owner reconnects with backoff.
+    return absl::UnavailableError(
+        absl::StrCat(endpoint_.Describe(), ": ", what, ": the reply declares more than ",
+                     reply_limit_.max_elements(), " array elements; refused, connection dropped"));
+  }
   return absl::UnavailableError(absl::StrCat(endpoint_.Describe(), ": ", what, ": ",
                                              context_->errstr[0] ? context_->errstr : "I/O error"));
 }

@@ -8,6 +8,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,6 +37,38 @@ struct RedisReply {
 // Copies a hiredis reply (and its elements, recursively) out of hiredis' memory. Pure.
 RedisReply CopyRedisReply(const redisReply* reply);
 
+// hiredis 0.14 allocates an array reply's element pointers as soon as it reads the header
+// ("*<n>\r\n"), before any element arrives, so ten bytes from a misbehaving server could make it
+// ask for gigabytes (hiredis 1.x caps this; Debian 12 ships 0.14). ReplyElementLimit bounds the
+// elements all arrays of one reply may declare in total; past the bound the reader fails the
+// reply instead, as hiredis fails on out-of-memory, and the connection is dropped.
+// 4,194,304 elements (32 MiB of pointers) is far above anything portsyncd reads: SCAN pages of
+// about 1,000 keys, HGETALL of a port's dozen fields.
+inline constexpr int64_t kMaxReplyElements = int64_t{1} << 22;
+
+class ReplyElementLimit {
+ public:
+  explicit ReplyElementLimit(int64_t max_elements = kMaxReplyElements)
+      : max_elements_(max_elements) {}
+  ReplyElementLimit(const ReplyElementLimit&) = delete;
+  ReplyElementLimit& operator=(const ReplyElementLimit&) = delete;
+
+  // Makes `reader` use this limit. `this` must outlive the reader.
+  void Attach(redisReader* reader);
+  // True once a reply was refused for declaring more than max_elements().
+  bool exceeded() const { return exceeded_; }
+  int64_t max_elements() const { return max_elements_; }
+
+ private:
+  static void* CreateArray(const redisReadTask* task, int elements);
+
+  const int64_t max_elements_;
+  int64_t used_ = 0;  // elements declared so far by the reply being read
+  bool exceeded_ = false;
+  redisReplyObjectFunctions functions_{};  // hiredis' own, with CreateArray in front
+  void* (*base_create_array_)(const redisReadTask*, int) = nullptr;
+};
+
 class RedisConnection {
  public:
   // Connects (unix socket when the endpoint has one, else TCP), then SELECTs the database.
@@ -63,6 +96,7 @@ class RedisConnection {
   absl::Status IoError(absl::string_view what);
 
   redisContext* context_;
+  ReplyElementLimit reply_limit_;
   DbEndpoint endpoint_;
   bool broken_ = false;
 };
