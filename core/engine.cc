@@ -75,8 +75,16 @@ std::string EngineCounters::Summary() const {
       " state_db_batches=", state_db_batches.load(), " state_db_writes=", state_db_writes.load(),
       " state_db_deletes=", state_db_deletes.load(), " redis_connects=", redis_connects.load(),
       " redis_errors=", redis_errors.load(), " reconciles=", reconciles.load(),
-      " drift_repairs=", drift_repairs.load(), " old_interfaces=", old_interfaces.load());
+      " drift_repairs=", drift_repairs.load(), " old_interfaces=", old_interfaces.load(),
+      " keyspace_events=", keyspace_events.load(), " keyspace_checks=", keyspace_checks.load());
 }
+
+namespace {
+// KeyspaceWatch tags.
+constexpr int kWatchState = 1;   // STATE_DB PORT_TABLE
+constexpr int kWatchAppl = 2;    // APPL_DB PORT_TABLE
+constexpr int kWatchLogger = 3;  // CONFIG_DB LOGGER|portsyncd
+}  // namespace
 
 struct Engine::Connections {
   std::unique_ptr<RedisConnection> config;
@@ -91,6 +99,7 @@ Engine::Engine(EngineOptions options, DbConfig db_config)
 Engine::~Engine() {
   Stop();
   if (writer_.joinable()) writer_.join();
+  if (watcher_) watcher_->Stop();
   if (wake_fd_ >= 0) close(wake_fd_);
   if (ping_fd_ >= 0) close(ping_fd_);
 }
@@ -160,6 +169,23 @@ absl::Status Engine::Run() {
                                              : " (SO_RCVBUF, capped by net.core.rmem_max)");
   RETURN_IF_ERROR(Startup());
   if (stopping_.load()) return absl::OkStatus();
+  if (options_.keyspace_notifications) {
+    std::vector<KeyspaceWatch> watches;
+    ASSIGN_OR_RETURN(DbEndpoint state, db_config_.Endpoint("STATE_DB"));
+    ASSIGN_OR_RETURN(DbEndpoint appl, db_config_.Endpoint("APPL_DB"));
+    ASSIGN_OR_RETURN(DbEndpoint config, db_config_.Endpoint("CONFIG_DB"));
+    watches.push_back({state, absl::StrCat(kPortTable, state.separator), kWatchState});
+    watches.push_back({appl, absl::StrCat(kPortTable, appl.separator), kWatchAppl});
+    watches.push_back(
+        {config, absl::StrCat(kLoggerTable, config.separator, "portsyncd"), kWatchLogger});
+    KeyspaceWatcher::Options watch_options;
+    watch_options.timeout = options_.redis_timeout;
+    watch_options.reconnect_initial = options_.reconnect_initial;
+    watch_options.reconnect_max = options_.reconnect_max;
+    KeyspaceListener* listener = this;  // a private base: convertible here only
+    watcher_ = std::make_unique<KeyspaceWatcher>(std::move(watches), listener, watch_options);
+    watcher_->Start();
+  }
   writer_ = std::thread([this] { WriterLoop(); });
   absl::Status status = EventLoop();
   {
@@ -167,6 +193,7 @@ absl::Status Engine::Run() {
     writer_stop_ = true;
   }
   writer_.join();
+  if (watcher_) watcher_->Stop();
   return status;
 }
 
@@ -575,11 +602,17 @@ void Engine::WriterLoop() {
                        ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return writer_wake_ || writer_stop_; };
       // Sleep until woken or the next timer is due; nothing is due before the initial dump,
       // and the APPL_DB poll only while some port waits for APPL_DB. Idle, that leaves the
-      // LOGGER poll (1 s) and the audit (5 s).
+      // LOGGER poll (1 s) and the audit (5 s), or with keyspace notifications on, the backstop
+      // (60 s).
       absl::Time deadline = absl::InfiniteFuture();
       if (initial_dump_done_) {
-        deadline = db ? std::min(next_audit_, next_logger_poll_) : next_connect;
-        if (db && model_.HasAwaitingApplDb()) deadline = std::min(deadline, next_pending_poll_);
+        deadline = db ? std::min(last_audit_ + Backstop(options_.audit_interval),
+                                 last_logger_poll_ + Backstop(options_.logger_poll_interval))
+                      : next_connect;
+        if (db && model_.HasAwaitingApplDb()) {
+          deadline =
+              std::min(deadline, last_pending_poll_ + Backstop(options_.pending_poll_interval));
+        }
       }
       mu_.AwaitWithDeadline(absl::Condition(&ready), deadline);
       writer_wake_ = false;
@@ -660,26 +693,138 @@ void Engine::WriterLoop() {
   }
 }
 
+absl::Duration Engine::Backstop(absl::Duration polling) const {
+  return keyspace_active_.load() ? std::max(polling, options_.audit_interval_notified) : polling;
+}
+
 absl::Status Engine::WriterTick(Connections& db, absl::Time now) {
   RETURN_IF_ERROR(Flush(db));
+  RETURN_IF_ERROR(HandleKeyspace(db, now));
   bool newly_awaiting = false;
   {
     absl::MutexLock lock(&mu_);
     newly_awaiting = model_.TakeNewlyAwaiting();
   }
-  if (newly_awaiting || now >= next_pending_poll_) {
+  if (newly_awaiting || now >= last_pending_poll_ + Backstop(options_.pending_poll_interval)) {
     RETURN_IF_ERROR(PollPendingApplDb(db));
-    next_pending_poll_ = now + options_.pending_poll_interval;
+    last_pending_poll_ = now;
   }
-  if (now >= next_audit_) {
-    if (next_audit_ != absl::InfinitePast()) RETURN_IF_ERROR(Reconcile(db, /*rewrite_all=*/false));
-    next_audit_ = now + options_.audit_interval;
+  if (now >= last_audit_ + Backstop(options_.audit_interval)) {
+    // The first pass comes right after the reconcile that rewrote everything: nothing to audit.
+    if (last_audit_ != absl::InfinitePast()) RETURN_IF_ERROR(FullAudit(db));
+    last_audit_ = now;
   }
-  if (now >= next_logger_poll_) {
+  if (now >= last_logger_poll_ + Backstop(options_.logger_poll_interval)) {
     RETURN_IF_ERROR(PollLogger(db));
-    next_logger_poll_ = now + options_.logger_poll_interval;
+    last_logger_poll_ = now;
   }
   return absl::OkStatus();
+}
+
+absl::Status Engine::FullAudit(Connections& db) {
+  if (watcher_) {
+    // Expectations left by writes whose notification never came (a refused write, or one made
+    // before the subscription) would hide someone else's next write to that key: start afresh.
+    // Notifications of writes still in transit then count as someone else's: one extra check.
+    absl::MutexLock lock(&watch_mu_);
+    expect_hset_.clear();
+    expect_del_.clear();
+  }
+  return Reconcile(db, /*rewrite_all=*/false);
+}
+
+absl::Status Engine::HandleKeyspace(Connections& db, absl::Time now) {
+  if (!watcher_) return absl::OkStatus();
+  std::vector<std::string> suspects;
+  bool appl = false, logger = false, resync = false;
+  {
+    absl::MutexLock lock(&watch_mu_);
+    suspects.assign(suspects_.begin(), suspects_.end());
+    suspects_.clear();
+    appl = std::exchange(appl_changed_, false);
+    logger = std::exchange(logger_changed_, false);
+    resync = std::exchange(watch_resync_, false);
+  }
+  if (resync) {
+    // Just subscribed: whatever happened before was not notified. Check everything once.
+    RETURN_IF_ERROR(FullAudit(db));
+    last_audit_ = now;
+    RETURN_IF_ERROR(PollPendingApplDb(db));
+    last_pending_poll_ = now;
+    RETURN_IF_ERROR(PollLogger(db));
+    last_logger_poll_ = now;
+    return absl::OkStatus();
+  }
+  if (!suspects.empty()) RETURN_IF_ERROR(Reconcile(db, /*rewrite_all=*/false, &suspects));
+  if (appl) {
+    bool awaiting = false;
+    {
+      absl::MutexLock lock(&mu_);
+      awaiting = model_.HasAwaitingApplDb();
+    }
+    if (awaiting) {
+      RETURN_IF_ERROR(PollPendingApplDb(db));
+      last_pending_poll_ = now;
+    }
+  }
+  if (logger) RETURN_IF_ERROR(PollLogger(db));
+  return absl::OkStatus();
+}
+
+void Engine::WakeWriter() {
+  absl::MutexLock lock(&mu_);
+  writer_wake_ = true;
+}
+
+void Engine::OnKeyspaceEvent(int tag, absl::string_view key_suffix, absl::string_view event) {
+  counters_.keyspace_events.fetch_add(1);
+  {
+    absl::MutexLock lock(&watch_mu_);
+    switch (tag) {
+      case kWatchState: {
+        // Our own write's notification: expected, nothing to check.
+        auto* expected = event == "hset" ? &expect_hset_ : event == "del" ? &expect_del_ : nullptr;
+        if (expected != nullptr) {
+          auto it = expected->find(key_suffix);
+          if (it != expected->end()) {
+            if (--it->second == 0) expected->erase(it);
+            return;
+          }
+        }
+        if (!PortModel::IsPortName(key_suffix)) return;
+        suspects_.emplace(key_suffix);
+        counters_.keyspace_checks.fetch_add(1);
+        break;
+      }
+      case kWatchAppl:
+        if (!PortModel::IsPortName(key_suffix)) return;
+        appl_changed_ = true;
+        break;
+      case kWatchLogger:
+        if (!key_suffix.empty()) return;  // LOGGER|portsyncd-something
+        logger_changed_ = true;
+        break;
+      default:
+        return;
+    }
+  }
+  WakeWriter();
+}
+
+void Engine::OnKeyspaceActive(bool active, absl::string_view why) {
+  keyspace_active_.store(active);
+  if (active) {
+    LOG_NOTICE("keyspace notifications: subscribed; APPL_DB entries, changes to our STATE_DB "
+               "keys and LOGGER are seen as they happen; full audit every ",
+               absl::FormatDuration(options_.audit_interval_notified));
+    absl::MutexLock lock(&watch_mu_);
+    watch_resync_ = true;
+  } else {
+    LOG_NOTICE("keyspace notifications: not in use (", why, "); polling: audit every ",
+               absl::FormatDuration(options_.audit_interval), ", APPL_DB every ",
+               absl::FormatDuration(options_.pending_poll_interval));
+  }
+  WakeWriter();  // the timers changed
 }
 
 absl::Status Engine::Flush(Connections& db) {
@@ -702,8 +847,25 @@ absl::Status Engine::Flush(Connections& db) {
       }
       if (write.set) commands.push_back(StateFieldsHset(key, *write.set));
     }
+    if (watcher_) {
+      // The notifications these writes will cause are ours (OnKeyspaceEvent skips them).
+      absl::MutexLock lock(&watch_mu_);
+      for (const StateWrite& write : writes) {
+        if (write.del) ++expect_del_[write.name];
+        if (write.set) ++expect_hset_[write.name];
+      }
+    }
     const absl::Time sent = absl::Now();
-    ASSIGN_OR_RETURN(std::vector<RedisReply> replies, db.state->Pipeline(commands));
+    absl::StatusOr<std::vector<RedisReply>> pipelined = db.state->Pipeline(commands);
+    if (!pipelined.ok()) {
+      if (watcher_) {
+        absl::MutexLock lock(&watch_mu_);  // unknown what was applied; reconnect audits all
+        expect_hset_.clear();
+        expect_del_.clear();
+      }
+      return pipelined.status();
+    }
+    std::vector<RedisReply>& replies = *pipelined;
     const absl::Time acked = absl::Now();
     counters_.redis_round_trip.Record(acked - sent);
     counters_.state_db_batches.fetch_add(1);
@@ -715,6 +877,13 @@ absl::Status Engine::Flush(Connections& db) {
       size_t i = 0;
       for (const StateWrite& write : writes) {
         const size_t n = (write.del ? 1 : 0) + (write.set ? 1 : 0);
+        if (write.del && watcher_ && replies[i].type == RedisReply::Type::kInteger &&
+            replies[i].integer == 0) {
+          // DEL of a key that did not exist: Redis notifies nothing.
+          absl::MutexLock watch_lock(&watch_mu_);
+          auto it = expect_del_.find(write.name);
+          if (it != expect_del_.end() && --it->second == 0) expect_del_.erase(it);
+        }
         bool ok = true;
         for (size_t j = i; j < i + n; ++j) ok = ok && !replies[j].is_error();
         // A refused write is not recorded: the audit sees the port unwritten and retries it.
@@ -747,10 +916,16 @@ absl::Status Engine::Flush(Connections& db) {
   return absl::OkStatus();
 }
 
-absl::Status Engine::Reconcile(Connections& db, bool rewrite_all) {
+absl::Status Engine::Reconcile(Connections& db, bool rewrite_all,
+                               const std::vector<std::string>* only) {
   // Keys in STATE_DB PORT_TABLE that look like ours.
   const std::string prefix = db.state->Key(kPortTable, "");
-  ASSIGN_OR_RETURN(std::vector<std::string> keys, ScanKeys(*db.state, absl::StrCat(prefix, "*")));
+  std::vector<std::string> keys;
+  if (only != nullptr) {
+    for (const std::string& name : *only) keys.push_back(prefix + name);
+  } else {
+    ASSIGN_OR_RETURN(keys, ScanKeys(*db.state, absl::StrCat(prefix, "*")));
+  }
 
   // Candidates for deletion: a port name whose netdev is gone (or never seen), not an old
   // interface, whose key carries our `state` field. Everything else is left to the model.
@@ -768,6 +943,11 @@ absl::Status Engine::Reconcile(Connections& db, bool rewrite_all) {
     }
     if (rewrite_all) {
       model_.ForgetWritten();
+    } else if (only != nullptr) {
+      for (const std::string& name : *only) {
+        const Port* port = model_.Find(name);
+        if (port != nullptr && port->wants_state() && !port->dirty) audited.push_back(name);
+      }
     } else {
       for (const auto& [name, port] : model_.ports()) {
         if (port.wants_state() && !port.dirty) audited.push_back(name);
@@ -787,6 +967,7 @@ absl::Status Engine::Reconcile(Connections& db, bool rewrite_all) {
   ASSIGN_OR_RETURN(std::vector<RedisReply> replies, db.state->Pipeline(reads));
 
   std::vector<RedisArgv> deletes;
+  std::vector<std::string> deleted_names;
   uint64_t drifted = 0;
   {
     absl::MutexLock lock(&mu_);
@@ -794,6 +975,7 @@ absl::Status Engine::Reconcile(Connections& db, bool rewrite_all) {
       const Port* port = model_.Find(stale_candidates[i]);
       if (replies[i].integer == 1 && (port == nullptr || !port->in_kernel)) {
         deletes.push_back({"DEL", db.state->Key(kPortTable, stale_candidates[i])});
+        deleted_names.push_back(stale_candidates[i]);
       }
     }
     for (size_t i = 0; i < audited.size(); ++i) {
@@ -818,7 +1000,19 @@ absl::Status Engine::Reconcile(Connections& db, bool rewrite_all) {
     }
   }
   if (!deletes.empty()) {
+    if (watcher_) {
+      absl::MutexLock lock(&watch_mu_);  // ours (a DEL of a vanished key is settled below)
+      for (const std::string& name : deleted_names) ++expect_del_[name];
+    }
     ASSIGN_OR_RETURN(std::vector<RedisReply> deleted, db.state->Pipeline(deletes));
+    if (watcher_) {
+      absl::MutexLock lock(&watch_mu_);
+      for (size_t i = 0; i < deleted.size() && i < deleted_names.size(); ++i) {
+        if (deleted[i].type != RedisReply::Type::kInteger || deleted[i].integer != 0) continue;
+        auto it = expect_del_.find(deleted_names[i]);
+        if (it != expect_del_.end() && --it->second == 0) expect_del_.erase(it);
+      }
+    }
     RETURN_IF_ERROR(CheckReplies(deletes, deleted));
     counters_.state_db_deletes.fetch_add(deletes.size());
   }
@@ -827,8 +1021,14 @@ absl::Status Engine::Reconcile(Connections& db, bool rewrite_all) {
     LOG_INFO("reconcile: rewriting every port, ", deletes.size(), " stale keys deleted");
   } else if (drifted + deletes.size() > 0) {
     counters_.drift_repairs.fetch_add(drifted + deletes.size());
-    LOG_WARN("audit: STATE_DB drifted from what we wrote: ", drifted, " ports repaired, ",
-             deletes.size(), " stale keys deleted");
+    // Notified drift can come at any rate: log it at most once a second.
+    const absl::Time now = absl::Now();
+    if (only == nullptr || now - drift_logged_ >= absl::Seconds(1)) {
+      drift_logged_ = now;
+      LOG_WARN(only == nullptr ? "audit" : "keyspace notification",
+               ": STATE_DB drifted from what we wrote: ", drifted, " ports repaired, ",
+               deletes.size(), " stale keys deleted");
+    }
   }
   return Flush(db);
 }

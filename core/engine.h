@@ -10,6 +10,12 @@
 //     connections, retries with capped exponential backoff and, once connected, reconciles every
 //     key we own. It also runs the periodic work: the pending-APPL_DB poll, the drift audit and
 //     the LOGGER poll.
+//   - The *keyspace watcher* threads (core/keyspace_watcher.h, one per Redis instance) receive
+//     Redis keyspace notifications when the server has them on. Then an APPL_DB entry, a touch
+//     of one of our STATE_DB keys by someone else, or a LOGGER change wakes the writer at once,
+//     and the polls and the full audit only run as a backstop (`audit_interval_notified`).
+//     Our own writes' notifications are told apart by counting: the writer records, per key,
+//     how many notifications its writes will cause; the watcher consumes those.
 // The model is shared under one mutex, held only for in-memory work, never across Redis I/O.
 // Memory is bounded by the number of ports: a backlog for one port is its latest state.
 //
@@ -24,10 +30,12 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
@@ -36,6 +44,7 @@
 #include "absl/time/time.h"
 #include "core/db_config.h"
 #include "core/histogram.h"
+#include "core/keyspace_watcher.h"
 #include "core/port_model.h"
 
 namespace portsyncd {
@@ -64,6 +73,11 @@ struct EngineOptions {
   absl::Duration audit_interval = absl::Seconds(5);
   // How often to read CONFIG_DB LOGGER|portsyncd for run-time log level changes.
   absl::Duration logger_poll_interval = absl::Seconds(1);
+  // Use Redis keyspace notifications when the server has them on (see the file comment).
+  bool keyspace_notifications = true;
+  // While notifications are on: the full audit, the pending-APPL_DB poll and the LOGGER poll
+  // run this often, as a backstop for what notifications cannot tell (FLUSHDB sends none).
+  absl::Duration audit_interval_notified = absl::Seconds(60);
   // Tests only (set from the PORTSYNCD_TEST_STALL_FILE environment variable): while this file
   // exists the engine loop stalls, as a stuck engine would, so the watchdog can be tested.
   std::string test_stall_file;
@@ -89,6 +103,9 @@ struct EngineCounters {
   std::atomic<uint64_t> redis_errors{0};
   std::atomic<uint64_t> reconciles{0};
   std::atomic<uint64_t> drift_repairs{0};
+  // Keyspace notifications received, and those not caused by our own writes (checked).
+  std::atomic<uint64_t> keyspace_events{0};
+  std::atomic<uint64_t> keyspace_checks{0};
   std::atomic<uint64_t> old_interfaces{0};
   // From a port becoming dirty (a kernel message) to Redis acknowledging its STATE_DB write.
   Histogram event_to_state_db;
@@ -109,7 +126,7 @@ class PortChangeListener {
   virtual void OnPortChanges(const PortModel& model, std::vector<PortChange>&& changes) = 0;
 };
 
-class Engine {
+class Engine : private KeyspaceListener {
  public:
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<Engine>> Create(EngineOptions options);
   ~Engine();
@@ -146,6 +163,8 @@ class Engine {
   uint64_t merged_writes() const;
   // Netdevs renamed while in the kernel (see PortModel::renames).
   uint64_t netdev_renames() const;
+  // Keyspace notifications are subscribed on every instance (else the engine polls).
+  bool keyspace_active() const { return keyspace_active_.load(); }
   int netlink_receive_buffer() const;
 
  private:
@@ -169,7 +188,19 @@ class Engine {
   void WriterLoop();
   [[nodiscard]] absl::Status WriterTick(Connections& db, absl::Time now);
   [[nodiscard]] absl::Status Flush(Connections& db);
-  [[nodiscard]] absl::Status Reconcile(Connections& db, bool rewrite_all);
+  // Compares our STATE_DB keys with what we wrote and repairs what differs; rewrite_all: forget
+  // what we wrote and rewrite every port. `only`: just these ports, without a SCAN.
+  [[nodiscard]] absl::Status Reconcile(Connections& db, bool rewrite_all,
+                                       const std::vector<std::string>* only = nullptr);
+  // Handles what the keyspace watcher reported since the last tick.
+  [[nodiscard]] absl::Status HandleKeyspace(Connections& db, absl::Time now);
+  // Reconcile without rewrite_all, over every key.
+  [[nodiscard]] absl::Status FullAudit(Connections& db);
+  void OnKeyspaceEvent(int tag, absl::string_view key_suffix, absl::string_view event) override;
+  void OnKeyspaceActive(bool active, absl::string_view why) override;
+  void WakeWriter();
+  // The period of the audit and the polls: longer while notifications are on.
+  absl::Duration Backstop(absl::Duration polling) const;
   [[nodiscard]] absl::Status PollPendingApplDb(Connections& db);
   [[nodiscard]] absl::Status PollLogger(Connections& db);
   void SetRedisConnected(bool connected);
@@ -186,9 +217,10 @@ class Engine {
   std::atomic<StartMode> start_mode_{StartMode::kCold};
   // Writer thread only.
   std::string logger_level_seen_;  // LOGGER|portsyncd LOGLEVEL as of the last poll
-  absl::Time next_pending_poll_ = absl::InfinitePast();
-  absl::Time next_audit_ = absl::InfinitePast();
-  absl::Time next_logger_poll_ = absl::InfinitePast();
+  absl::Time last_pending_poll_ = absl::InfinitePast();
+  absl::Time last_audit_ = absl::InfinitePast();
+  absl::Time last_logger_poll_ = absl::InfinitePast();
+  absl::Time drift_logged_ = absl::InfinitePast();  // notified drift is logged once a second
   // Engine thread only: last time a malformed message was logged, and how many were not.
   absl::Time parse_error_logged_ = absl::InfinitePast();
   uint64_t parse_errors_unlogged_ = 0;
@@ -218,6 +250,18 @@ class Engine {
   bool writer_wake_ ABSL_GUARDED_BY(mu_) = false;
   bool writer_stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread writer_;
+
+  // Keyspace notifications (see the file comment). Lock order: never mu_ inside watch_mu_.
+  std::unique_ptr<KeyspaceWatcher> watcher_;
+  std::atomic<bool> keyspace_active_{false};
+  absl::Mutex watch_mu_;
+  // STATE_DB keys' notifications our own writes will cause, not yet seen.
+  absl::flat_hash_map<std::string, uint32_t> expect_hset_ ABSL_GUARDED_BY(watch_mu_);
+  absl::flat_hash_map<std::string, uint32_t> expect_del_ ABSL_GUARDED_BY(watch_mu_);
+  std::set<std::string> suspects_ ABSL_GUARDED_BY(watch_mu_);   // port names to check
+  bool appl_changed_ ABSL_GUARDED_BY(watch_mu_) = false;  // an APPL_DB PORT_TABLE entry
+  bool logger_changed_ ABSL_GUARDED_BY(watch_mu_) = false;
+  bool watch_resync_ ABSL_GUARDED_BY(watch_mu_) = false;  // (re)subscribed: check everything
 };
 
 }  // namespace portsyncd

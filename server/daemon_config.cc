@@ -216,6 +216,9 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view text, const std
       reader.Milliseconds("redis", "audit_interval_ms", 100, 3'600'000, engine.audit_interval));
   RETURN_IF_ERROR(
       reader.Milliseconds("redis", "logger_poll_ms", 100, 60'000, engine.logger_poll_interval));
+  RETURN_IF_ERROR(reader.Bool("redis", "keyspace_notifications", engine.keyspace_notifications));
+  RETURN_IF_ERROR(reader.Milliseconds("redis", "audit_interval_notified_ms", 100, 3'600'000,
+                                      engine.audit_interval_notified));
   if (engine.reconnect_initial > engine.reconnect_max) {
     // At least one of the two is in the file (the defaults are consistent); name that one.
     const toml::table& redis = toml::find(root, "redis").as_table();
@@ -307,6 +310,8 @@ std::map<std::string, std::string> FlattenConfig(const DaemonConfig& c) {
       {"redis.pending_poll_ms", ms(e.pending_poll_interval)},
       {"redis.audit_interval_ms", ms(e.audit_interval)},
       {"redis.logger_poll_ms", ms(e.logger_poll_interval)},
+      {"redis.keyspace_notifications", e.keyspace_notifications ? "true" : "false"},
+      {"redis.audit_interval_notified_ms", ms(e.audit_interval_notified)},
       {"grpc.unix_socket", g.unix_socket},
       {"grpc.unix_socket_mode", absl::StrCat(g.unix_socket_mode)},
       {"grpc.tcp_address", g.tcp_address},

@@ -1,0 +1,259 @@
+#include "core/keyspace_watcher.h"
+
+#include <hiredis/hiredis.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "core/logging.h"
+#include "core/redis_connection.h"
+
+namespace portsyncd {
+
+bool KeyspaceEventsSufficient(absl::string_view flags) {
+  auto has = [&](char c) { return flags.find(c) != absl::string_view::npos; };
+  return has('K') && (has('A') || (has('g') && has('h')));
+}
+
+struct KeyspaceWatcher::Instance {
+  DbEndpoint endpoint;  // where to connect (the first watch's; id unused)
+  std::string label;    // "unix:/path" or "tcp:host:port"
+  std::vector<KeyspaceWatch> watches;
+  bool active = false;  // this thread only, and SetActive under mu_
+};
+
+namespace {
+
+std::string InstanceLabel(const DbEndpoint& e) {
+  return e.unix_socket_path.empty() ? absl::StrCat("tcp:", e.hostname, ":", e.port)
+                                    : absl::StrCat("unix:", e.unix_socket_path);
+}
+
+struct ContextDeleter {
+  void operator()(redisContext* c) const { redisFree(c); }
+};
+using Context = std::unique_ptr<redisContext, ContextDeleter>;
+
+struct ReplyDeleter {
+  void operator()(redisReply* r) const { freeReplyObject(r); }
+};
+using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+
+absl::string_view Str(const redisReply* r) {
+  return r != nullptr && r->str != nullptr ? absl::string_view(r->str, r->len)
+                                           : absl::string_view();
+}
+
+// One blocking round trip on a context not (yet) in subscribe mode.
+absl::StatusOr<Reply> RoundTrip(redisContext* c, const std::vector<std::string>& argv) {
+  std::vector<const char*> ptrs;
+  std::vector<size_t> lens;
+  for (const std::string& a : argv) {
+    ptrs.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  redisAppendCommandArgv(c, static_cast<int>(argv.size()), ptrs.data(), lens.data());
+  void* raw = nullptr;
+  if (redisGetReply(c, &raw) != REDIS_OK || raw == nullptr) {
+    return absl::UnavailableError(absl::StrCat(argv[0], " failed: ", c->errstr));
+  }
+  return Reply(static_cast<redisReply*>(raw));
+}
+
+}  // namespace
+
+KeyspaceWatcher::KeyspaceWatcher(std::vector<KeyspaceWatch> watches, KeyspaceListener* listener,
+                                 Options options)
+    : listener_(listener), options_(options) {
+  for (KeyspaceWatch& watch : watches) {
+    const std::string label = InstanceLabel(watch.endpoint);
+    auto it = std::find_if(instances_.begin(), instances_.end(),
+                           [&](const auto& i) { return i->label == label; });
+    if (it == instances_.end()) {
+      auto instance = std::make_unique<Instance>();
+      instance->endpoint = watch.endpoint;
+      instance->label = label;
+      instances_.push_back(std::move(instance));
+      it = instances_.end() - 1;
+    }
+    (*it)->watches.push_back(std::move(watch));
+  }
+  stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+KeyspaceWatcher::~KeyspaceWatcher() {
+  Stop();
+  if (stop_fd_ >= 0) close(stop_fd_);
+}
+
+void KeyspaceWatcher::Start() {
+  for (auto& instance : instances_) {
+    Instance* i = instance.get();
+    threads_.emplace_back([this, i] { Run(*i); });
+  }
+}
+
+void KeyspaceWatcher::Stop() {
+  if (!stopping_.exchange(true)) {
+    const uint64_t one = 1;
+    ssize_t ignored = write(stop_fd_, &one, sizeof(one));
+    (void)ignored;
+  }
+  for (std::thread& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+bool KeyspaceWatcher::Sleep(absl::Duration d) {
+  pollfd pfd{stop_fd_, POLLIN, 0};
+  poll(&pfd, 1, static_cast<int>(absl::ToInt64Milliseconds(d)));
+  return stopping_.load();
+}
+
+void KeyspaceWatcher::SetActive(Instance& instance, bool active, absl::string_view why) {
+  bool report = false;
+  bool now_active = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (instance.active != active) {
+      instance.active = active;
+      if (active) {
+        ++active_instances_;
+      } else {
+        --active_instances_;
+      }
+    }
+    now_active = active_instances_ == instances_.size();
+    // Transitions of the whole, and the first failure (so the reason is heard once).
+    report = now_active != reported_active_ || (!reported_once_ && !active);
+    reported_once_ = true;
+    reported_active_ = now_active;
+  }
+  if (report) {
+    const std::string message =
+        now_active ? std::string("subscribed") : absl::StrCat(instance.label, ": ", why);
+    listener_->OnKeyspaceActive(now_active, message);
+  }
+}
+
+void KeyspaceWatcher::Run(Instance& instance) {
+  const timeval tv = absl::ToTimeval(options_.timeout);
+  absl::Duration backoff = options_.reconnect_initial;
+  while (!stopping_.load()) {
+    absl::Duration wait = backoff;
+    std::string why;
+    {
+      const DbEndpoint& e = instance.endpoint;
+      Context c(e.unix_socket_path.empty()
+                    ? redisConnectWithTimeout(e.hostname.c_str(), e.port, tv)
+                    : redisConnectUnixWithTimeout(e.unix_socket_path.c_str(), tv));
+      ReplyElementLimit limit;
+      if (c == nullptr || c->err != 0) {
+        why = absl::StrCat("cannot connect: ", c ? c->errstr : "out of memory");
+      } else {
+        redisSetTimeout(c.get(), tv);
+        limit.Attach(c->reader);
+        absl::StatusOr<Reply> flags = RoundTrip(c.get(), {"CONFIG", "GET", "notify-keyspace-events"});
+        if (!flags.ok()) {
+          why = std::string(flags.status().message());
+        } else if ((*flags)->type != REDIS_REPLY_ARRAY || (*flags)->elements != 2) {
+          // An error reply: CONFIG renamed or refused by an ACL.
+          why = absl::StrCat("cannot read notify-keyspace-events: ", Str(flags->get()));
+          wait = options_.recheck_interval;
+        } else if (!KeyspaceEventsSufficient(Str((*flags)->element[1]))) {
+          why = absl::StrCat("notify-keyspace-events is \"", Str((*flags)->element[1]),
+                             "\" on the server (needs K with A, or K with g and h)");
+          wait = options_.recheck_interval;
+        } else {
+          std::vector<std::string> argv = {"PSUBSCRIBE"};
+          for (const KeyspaceWatch& w : instance.watches) {
+            argv.push_back(absl::StrCat("__keyspace@", w.endpoint.id, "__:", w.key_prefix, "*"));
+          }
+          absl::StatusOr<Reply> first = RoundTrip(c.get(), argv);
+          bool subscribed = first.ok() && (*first)->type == REDIS_REPLY_ARRAY;
+          // One confirmation per pattern; the first came with the round trip.
+          for (size_t n = 1; subscribed && n < instance.watches.size(); ++n) {
+            void* raw = nullptr;
+            subscribed = redisGetReply(c.get(), &raw) == REDIS_OK && raw != nullptr;
+            Reply owned(static_cast<redisReply*>(raw));
+            subscribed = subscribed && owned->type == REDIS_REPLY_ARRAY;
+          }
+          if (!subscribed) {
+            why = first.ok() ? absl::StrCat("PSUBSCRIBE refused: ", Str(first->get()))
+                             : std::string(first.status().message());
+          } else {
+            SetActive(instance, true, "");
+            backoff = options_.reconnect_initial;
+            why = Listen(instance, c.get(), limit);
+          }
+        }
+      }
+    }
+    if (stopping_.load()) break;
+    SetActive(instance, false, why);
+    if (Sleep(wait)) break;
+    if (wait == backoff) backoff = std::min(backoff * 2, options_.reconnect_max);
+  }
+  absl::MutexLock lock(&mu_);
+  if (instance.active) {
+    instance.active = false;
+    --active_instances_;
+  }
+}
+
+std::string KeyspaceWatcher::Listen(Instance& instance, redisContext* c,
+                                    const ReplyElementLimit& limit) {
+  pollfd fds[2] = {{c->fd, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+  while (!stopping_.load()) {
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return absl::StrCat("poll: ", std::strerror(errno));
+    }
+    if (fds[1].revents != 0) return "stopping";
+    if (redisBufferRead(c) != REDIS_OK) {
+      return c->errstr[0] ? std::string(c->errstr) : std::string("connection closed");
+    }
+    while (true) {
+      void* raw = nullptr;
+      if (redisGetReplyFromReader(c, &raw) != REDIS_OK) {
+        return limit.exceeded() ? std::string("a message declared too many array elements")
+                                : absl::StrCat("protocol error: ", c->errstr);
+      }
+      if (raw == nullptr) break;
+      Reply reply(static_cast<redisReply*>(raw));
+      // ["pmessage", pattern, "__keyspace@<db>__:<key>", event]
+      if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4 ||
+          Str(reply->element[0]) != "pmessage") {
+        continue;
+      }
+      absl::string_view channel = Str(reply->element[2]);
+      if (!absl::ConsumePrefix(&channel, "__keyspace@")) continue;
+      const size_t end = channel.find("__:");
+      int db = -1;
+      if (end == absl::string_view::npos || !absl::SimpleAtoi(channel.substr(0, end), &db)) {
+        continue;
+      }
+      absl::string_view key = channel.substr(end + 3);
+      for (const KeyspaceWatch& w : instance.watches) {
+        if (w.endpoint.id == db && absl::StartsWith(key, w.key_prefix)) {
+          listener_->OnKeyspaceEvent(w.tag, key.substr(w.key_prefix.size()),
+                                     Str(reply->element[3]));
+          break;
+        }
+      }
+    }
+  }
+  return "stopping";
+}
+
+}  // namespace portsyncd
