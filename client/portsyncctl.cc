@@ -339,6 +339,8 @@ int Health(const Options& o, v1::PortSync::Stub& stub) {
             << "  Redis connects        " << c.redis_reconnects() << "\n"
             << "  drift repairs         " << c.drift_repairs() << "\n"
             << "  netdev renames        " << c.netdev_renames() << "\n"
+            << "  keyspace events       " << c.keyspace_events() << " (" << c.keyspace_checks()
+            << " checked)\n"
             << "  stream subscribers    " << c.stream_subscribers() << "\n";
   return kOk;
 }

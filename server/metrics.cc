@@ -81,6 +81,15 @@ std::string RenderMetrics(const Engine& engine, const EventHub& hub, const Serve
           c.redis_errors.load());
   Gauge(out, "portsyncd_redis_connected", "1 while the Redis connections are up.",
         engine.redis_connected() ? 1 : 0);
+  Gauge(out, "portsyncd_keyspace_notifications_active",
+        "1 while Redis keyspace notifications are subscribed (else the engine polls).",
+        engine.keyspace_active() ? 1 : 0);
+  Counter(out, "portsyncd_keyspace_events_total",
+          "Keyspace notifications received for our keys, APPL_DB PORT_TABLE and LOGGER.",
+          c.keyspace_events.load());
+  Counter(out, "portsyncd_keyspace_checks_total",
+          "STATE_DB notifications not caused by our own writes, each checked.",
+          c.keyspace_checks.load());
   Counter(out, "portsyncd_reconciles_total", "Full rewrites of our STATE_DB keys (reconnects).",
           c.reconciles.load());
   Counter(out, "portsyncd_drift_repairs_total",

@@ -105,7 +105,11 @@ v1::GetHealthResponse PortSyncService::Health() const {
                    c.netlink_parse_errors.load(), " malformed messages skipped"),
       info_.start_time);
   if (engine_->redis_connected()) {
-    AddComponent(health, "redis", v1::SERVING_STATUS_SERVING, "connected", engine_->redis_since());
+    AddComponent(health, "redis", v1::SERVING_STATUS_SERVING,
+                 engine_->keyspace_active()
+                     ? "connected; keyspace notifications subscribed"
+                     : "connected; keyspace notifications not in use (polling; the log says why)",
+                 engine_->redis_since());
   } else {
     AddComponent(health, "redis", v1::SERVING_STATUS_DEGRADED,
                  "unreachable: STATE_DB lags the kernel until it returns; the model keeps "
@@ -171,6 +175,8 @@ v1::GetHealthResponse PortSyncService::Health() const {
   out->set_stream_subscribers(hub_->subscribers());
   out->set_state_db_batches(c.state_db_batches.load());
   out->set_netdev_renames(engine_->netdev_renames());
+  out->set_keyspace_events(c.keyspace_events.load());
+  out->set_keyspace_checks(c.keyspace_checks.load());
   return health;
 }
 

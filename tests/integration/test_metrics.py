@@ -37,11 +37,14 @@ class MetricsTest(IntegrationTest):
         h = self.h
         ports = ["Ethernet0", "Ethernet4"]
         h.configure_ports(ports + ["Ethernet8"])
+        # Notifications on until the Redis restart below (which comes back without them).
+        h.state.config_set("notify-keyspace-events", "AKE")
         conf = h.write_config('[metrics]\nlisten = "127.0.0.1:9108"\n'
                               '[redis]\naudit_interval_ms = 300\n')
         d = h.daemon(config=conf)
         d.wait_log("metrics: http://127.0.0.1:9108/metrics")
         d.wait_log("startup: cold start")
+        d.wait_log("keyspace notifications: subscribed")
         before = self.scrape()
         h.ns.add_ports(ports)
         h.ns.ip("link", "set", "Ethernet0", "mtu", "2000")
@@ -73,6 +76,8 @@ class MetricsTest(IntegrationTest):
                 "portsyncd_redis_round_trip_seconds_count", "portsyncd_redis_connects_total",
                 "portsyncd_redis_errors_total", "portsyncd_reconciles_total",
                 "portsyncd_drift_repairs_total", "portsyncd_netdev_renames_total",
+                "portsyncd_keyspace_events_total", "portsyncd_keyspace_checks_total",
+                "portsyncd_keyspace_notifications_active",
                 'portsyncd_ports{oper="down"}',
                 'portsyncd_ports{oper="absent"}', 'portsyncd_reloads_total{result="ok"}']:
             self.assertIn(series, moved, series)
