@@ -113,6 +113,9 @@ class World:
         self.db = {d: redis.Redis(unix_socket_path=self.redis_socket, db=d,
                                   decode_responses=True) for d in (APPL_DB, CONFIG_DB, STATE_DB)}
         wait_until(self._ping, 10, "redis-server")
+        # As SONiC's database runs (AKE), unless --keyspace-events says otherwise: the daemon
+        # under test uses keyspace notifications when the server has them on.
+        self.db[STATE_DB].config_set("notify-keyspace-events", args.keyspace_events)
         self.db_config = os.path.join(self.dir, "database_config.json")
         with open(self.db_config, "w") as f:
             json.dump({"INSTANCES": {"redis": {"hostname": "127.0.0.1", "port": 6379,
@@ -309,9 +312,8 @@ def psbench(*args, extra=()):
 
 # --- scenarios: each runs once for the daemon under test and once for the floor ---------------
 
-def running_world(args, n, template, floor, notifications):
+def running_world(args, n, template, floor):
     w = World(args, n, ipv6=n <= 64)
-    w.db[STATE_DB].config_set("notify-keyspace-events", "Kh" if notifications else "")
     w.start(template)
     w.wait_started(floor)
     w.create_ports()
@@ -321,7 +323,7 @@ def running_world(args, n, template, floor, notifications):
 
 
 def scenario_latency(args, n, template, floor, subscribers=0):
-    w = running_world(args, n, template, floor, notifications=True)
+    w = running_world(args, n, template, floor)
     try:
         events = args.events if subscribers < 1000 else max(200, args.events // 10)
         extra = ["--subscribers", str(subscribers), "--grpc", w.socket] if subscribers else []
@@ -333,7 +335,7 @@ def scenario_latency(args, n, template, floor, subscribers=0):
 
 
 def scenario_storm(args, n, template, floor, subscribers=0):
-    w = running_world(args, n, template, floor, notifications=False)
+    w = running_world(args, n, template, floor)
     try:
         before = w.commandstats()
         extra = ["--subscribers", str(subscribers), "--grpc", w.socket] if subscribers else []
@@ -396,7 +398,7 @@ def scenario_startup(args, n, template, floor):
 
 
 def scenario_footprint(args, n, template, floor):
-    w = running_world(args, n, template, floor, notifications=False)
+    w = running_world(args, n, template, floor)
     try:
         pid = w.daemon.pid
         time.sleep(2)
@@ -437,7 +439,7 @@ def scenario_soak(args, n, template, floor):
     STATE_DB must have converged, and the daemon's RSS, open files and threads are sampled.
     The subscribers are replaced every chunk (stream setup and teardown must not leak either).
     Growth after the warm-up (the first two chunks) fails the run."""
-    w = running_world(args, n, template, floor, notifications=False)
+    w = running_world(args, n, template, floor)
     try:
         pid = w.daemon.pid
         samples, failures = [], []
@@ -747,6 +749,9 @@ def main():
     p.add_argument("--soak-rate", type=int, default=5000, help="soak storm rate, events/s")
     p.add_argument("--soak-subscribers", type=int, default=20)
     p.add_argument("--no-floor", action="store_true", help="skip the floor probe runs")
+    p.add_argument("--keyspace-events", default="AKE",
+                   help="the private Redis' notify-keyspace-events, for every scenario (default "
+                        "AKE, as SONiC's database runs; the latency probe needs K and h)")
     p.add_argument("--out", help="results directory (default bench/results/<label>-<time>)")
     p.add_argument("--replot", metavar="DIR",
                    help="only redo the table and plots of an earlier run's results.json")
