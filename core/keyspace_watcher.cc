@@ -154,10 +154,10 @@ void KeyspaceWatcher::Run(Instance& instance) {
     std::string why;
     {
       const DbEndpoint& e = instance.endpoint;
+      ReplyElementLimit limit;  // before the context: it must outlive the context's reader
       Context c(e.unix_socket_path.empty()
                     ? redisConnectWithTimeout(e.hostname.c_str(), e.port, tv)
                     : redisConnectUnixWithTimeout(e.unix_socket_path.c_str(), tv));
-      ReplyElementLimit limit;
       if (c == nullptr || c->err != 0) {
         why = absl::StrCat("cannot connect: ", c ? c->errstr : "out of memory");
       } else {
