@@ -182,6 +182,9 @@ absl::Status Engine::Run() {
     watch_options.timeout = options_.redis_timeout;
     watch_options.reconnect_initial = options_.reconnect_initial;
     watch_options.reconnect_max = options_.reconnect_max;
+    // Blind for at most the backstop period: recheck the server's setting as often.
+    watch_options.recheck_interval =
+        std::min(watch_options.recheck_interval, options_.audit_interval_notified);
     KeyspaceListener* listener = this;  // a private base: convertible here only
     watcher_ = std::make_unique<KeyspaceWatcher>(std::move(watches), listener, watch_options);
     watcher_->Start();
@@ -194,6 +197,7 @@ absl::Status Engine::Run() {
   }
   writer_.join();
   if (watcher_) watcher_->Stop();
+  keyspace_active_.store(false);
   return status;
 }
 
@@ -705,32 +709,53 @@ absl::Status Engine::WriterTick(Connections& db, absl::Time now) {
     absl::MutexLock lock(&mu_);
     newly_awaiting = model_.TakeNewlyAwaiting();
   }
+  // Each timer advances before its step runs: a step that fails on a Redis error reply (the
+  // connection stays up) is retried at its next period, not at once in a loop.
   if (newly_awaiting || now >= last_pending_poll_ + Backstop(options_.pending_poll_interval)) {
-    RETURN_IF_ERROR(PollPendingApplDb(db));
     last_pending_poll_ = now;
+    RETURN_IF_ERROR(PollPendingApplDb(db));
   }
   if (now >= last_audit_ + Backstop(options_.audit_interval)) {
     // The first pass comes right after the reconcile that rewrote everything: nothing to audit.
-    if (last_audit_ != absl::InfinitePast()) RETURN_IF_ERROR(FullAudit(db));
+    const bool first = last_audit_ == absl::InfinitePast();
     last_audit_ = now;
+    if (!first) RETURN_IF_ERROR(FullAudit(db));
   }
   if (now >= last_logger_poll_ + Backstop(options_.logger_poll_interval)) {
-    RETURN_IF_ERROR(PollLogger(db));
     last_logger_poll_ = now;
+    RETURN_IF_ERROR(PollLogger(db));
   }
   return absl::OkStatus();
 }
 
 absl::Status Engine::FullAudit(Connections& db) {
-  if (watcher_) {
-    // Expectations left by writes whose notification never came (a refused write, or one made
-    // before the subscription) would hide someone else's next write to that key: start afresh.
-    // Notifications of writes still in transit then count as someone else's: one extra check.
-    absl::MutexLock lock(&watch_mu_);
-    expect_hset_.clear();
-    expect_del_.clear();
-  }
+  // Expectations left by writes whose notification never came (one made before the
+  // subscription) would hide someone else's next write to that key: start afresh. Notifications
+  // of writes still in transit then count as someone else's: one extra check.
+  ClearExpectations();
   return Reconcile(db, /*rewrite_all=*/false);
+}
+
+void Engine::ClearExpectations() {
+  if (!watcher_) return;
+  absl::MutexLock lock(&watch_mu_);
+  expect_hset_.clear();
+  expect_del_.clear();
+}
+
+bool Engine::TakeBackExpectation(bool del, const std::string& name) {
+  absl::MutexLock lock(&watch_mu_);
+  absl::flat_hash_map<std::string, uint32_t>& expected = del ? expect_del_ : expect_hset_;
+  auto it = expected.find(name);
+  if (it == expected.end()) {
+    // Already consumed, by a notification that was not ours (someone else's DEL or HSET landed
+    // between our command and its reply): check the key.
+    if (!PortModel::IsPortName(name) || !suspects_.insert(name).second) return false;
+    counters_.keyspace_checks.fetch_add(1);
+    return true;
+  }
+  if (--it->second == 0) expected.erase(it);
+  return false;
 }
 
 absl::Status Engine::HandleKeyspace(Connections& db, absl::Time now) {
@@ -746,13 +771,17 @@ absl::Status Engine::HandleKeyspace(Connections& db, absl::Time now) {
     resync = std::exchange(watch_resync_, false);
   }
   if (resync) {
-    // Just subscribed: whatever happened before was not notified. Check everything once.
-    RETURN_IF_ERROR(FullAudit(db));
+    // Just subscribed: whatever happened before was not notified. Check everything once. The
+    // polls are made due first, so if the audit fails on an error reply they still run at the
+    // next tick.
+    last_pending_poll_ = absl::InfinitePast();
+    last_logger_poll_ = absl::InfinitePast();
     last_audit_ = now;
-    RETURN_IF_ERROR(PollPendingApplDb(db));
+    RETURN_IF_ERROR(FullAudit(db));
     last_pending_poll_ = now;
-    RETURN_IF_ERROR(PollLogger(db));
+    RETURN_IF_ERROR(PollPendingApplDb(db));
     last_logger_poll_ = now;
+    RETURN_IF_ERROR(PollLogger(db));
     return absl::OkStatus();
   }
   if (!suspects.empty()) RETURN_IF_ERROR(Reconcile(db, /*rewrite_all=*/false, &suspects));
@@ -858,11 +887,7 @@ absl::Status Engine::Flush(Connections& db) {
     const absl::Time sent = absl::Now();
     absl::StatusOr<std::vector<RedisReply>> pipelined = db.state->Pipeline(commands);
     if (!pipelined.ok()) {
-      if (watcher_) {
-        absl::MutexLock lock(&watch_mu_);  // unknown what was applied; reconnect audits all
-        expect_hset_.clear();
-        expect_del_.clear();
-      }
+      ClearExpectations();  // unknown what was applied; the reconnect audits everything
       return pipelined.status();
     }
     std::vector<RedisReply>& replies = *pipelined;
@@ -877,12 +902,16 @@ absl::Status Engine::Flush(Connections& db) {
       size_t i = 0;
       for (const StateWrite& write : writes) {
         const size_t n = (write.del ? 1 : 0) + (write.set ? 1 : 0);
-        if (write.del && watcher_ && replies[i].type == RedisReply::Type::kInteger &&
-            replies[i].integer == 0) {
-          // DEL of a key that did not exist: Redis notifies nothing.
-          absl::MutexLock watch_lock(&watch_mu_);
-          auto it = expect_del_.find(write.name);
-          if (it != expect_del_.end() && --it->second == 0) expect_del_.erase(it);
+        if (watcher_) {
+          // Commands that notify nothing: a DEL of a key that did not exist, and any command
+          // Redis refused. Take their expectations back.
+          const bool del_silent = write.del && (replies[i].is_error() ||
+                                                (replies[i].type == RedisReply::Type::kInteger &&
+                                                 replies[i].integer == 0));
+          const bool set_silent = write.set && replies[i + n - 1].is_error();
+          // (mu_ is held here: wake the writer directly.)
+          if (del_silent && TakeBackExpectation(/*del=*/true, write.name)) writer_wake_ = true;
+          if (set_silent && TakeBackExpectation(/*del=*/false, write.name)) writer_wake_ = true;
         }
         bool ok = true;
         for (size_t j = i; j < i + n; ++j) ok = ok && !replies[j].is_error();
@@ -931,13 +960,18 @@ absl::Status Engine::Reconcile(Connections& db, bool rewrite_all,
   // interface, whose key carries our `state` field. Everything else is left to the model.
   std::vector<std::string> stale_candidates;
   std::vector<std::string> audited;  // ports whose fields we compare (audit only)
+  std::vector<std::string> requeue;  // notified keys to look at again after the dump
   {
     absl::MutexLock lock(&mu_);
     for (const std::string& key : keys) {
       std::string name = key.substr(prefix.size());
       if (!PortModel::IsPortName(name) || model_.IsOldInterfaceName(name)) continue;
-      // During a re-dump the model's kernel view is being rebuilt; EndDump deletes what is gone.
-      if (model_.dump_in_progress()) continue;
+      // During a re-dump the model's kernel view is being rebuilt; EndDump deletes what is gone
+      // from the model, but a notified key of a port the model never knew waits for the dump.
+      if (model_.dump_in_progress()) {
+        if (only != nullptr) requeue.push_back(std::move(name));
+        continue;
+      }
       const Port* port = model_.Find(name);
       if (port == nullptr || !port->in_kernel) stale_candidates.push_back(std::move(name));
     }
@@ -946,7 +980,14 @@ absl::Status Engine::Reconcile(Connections& db, bool rewrite_all,
     } else if (only != nullptr) {
       for (const std::string& name : *only) {
         const Port* port = model_.Find(name);
-        if (port != nullptr && port->wants_state() && !port->dirty) audited.push_back(name);
+        if (port == nullptr || !port->wants_state()) continue;
+        if (!port->dirty) {
+          audited.push_back(name);
+        } else {
+          // A write is pending, but it may be skipped as identical to what we last wrote, which
+          // someone else has just changed: make sure it is sent.
+          model_.MarkDrifted(name);
+        }
       }
     } else {
       for (const auto& [name, port] : model_.ports()) {
@@ -955,6 +996,10 @@ absl::Status Engine::Reconcile(Connections& db, bool rewrite_all,
     }
   }
 
+  if (!requeue.empty()) {
+    absl::MutexLock lock(&watch_mu_);
+    suspects_.insert(requeue.begin(), requeue.end());
+  }
   std::vector<RedisArgv> reads;
   for (const std::string& name : stale_candidates) {
     reads.push_back({"HEXISTS", db.state->Key(kPortTable, name), kStateField});
@@ -1004,13 +1049,16 @@ absl::Status Engine::Reconcile(Connections& db, bool rewrite_all,
       absl::MutexLock lock(&watch_mu_);  // ours (a DEL of a vanished key is settled below)
       for (const std::string& name : deleted_names) ++expect_del_[name];
     }
-    ASSIGN_OR_RETURN(std::vector<RedisReply> deleted, db.state->Pipeline(deletes));
+    absl::StatusOr<std::vector<RedisReply>> pipelined = db.state->Pipeline(deletes);
+    if (!pipelined.ok()) {
+      ClearExpectations();  // unknown what was applied; the reconnect audits everything
+      return pipelined.status();
+    }
+    std::vector<RedisReply>& deleted = *pipelined;
     if (watcher_) {
-      absl::MutexLock lock(&watch_mu_);
       for (size_t i = 0; i < deleted.size() && i < deleted_names.size(); ++i) {
-        if (deleted[i].type != RedisReply::Type::kInteger || deleted[i].integer != 0) continue;
-        auto it = expect_del_.find(deleted_names[i]);
-        if (it != expect_del_.end() && --it->second == 0) expect_del_.erase(it);
+        if (deleted[i].type == RedisReply::Type::kInteger && deleted[i].integer != 0) continue;
+        if (TakeBackExpectation(/*del=*/true, deleted_names[i])) WakeWriter();
       }
     }
     RETURN_IF_ERROR(CheckReplies(deletes, deleted));

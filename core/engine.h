@@ -199,6 +199,12 @@ class Engine : private KeyspaceListener {
   void OnKeyspaceEvent(int tag, absl::string_view key_suffix, absl::string_view event) override;
   void OnKeyspaceActive(bool active, absl::string_view why) override;
   void WakeWriter();
+  // Expectations of our own writes' notifications (see the file comment).
+  void ClearExpectations();
+  // One expected notification will not come (the command notified nothing). Returns true when
+  // it had already been consumed, so by someone else's write: the key became a suspect and the
+  // caller must wake the writer.
+  bool TakeBackExpectation(bool del, const std::string& name);
   // The period of the audit and the polls: longer while notifications are on.
   absl::Duration Backstop(absl::Duration polling) const;
   [[nodiscard]] absl::Status PollPendingApplDb(Connections& db);

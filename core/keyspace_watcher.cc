@@ -97,6 +97,10 @@ KeyspaceWatcher::~KeyspaceWatcher() {
 }
 
 void KeyspaceWatcher::Start() {
+  if (stop_fd_ < 0) {
+    listener_->OnKeyspaceActive(false, absl::StrCat("eventfd: ", std::strerror(errno)));
+    return;
+  }
   for (auto& instance : instances_) {
     Instance* i = instance.get();
     threads_.emplace_back([this, i] { Run(*i); });
@@ -121,24 +125,22 @@ bool KeyspaceWatcher::Sleep(absl::Duration d) {
 }
 
 void KeyspaceWatcher::SetActive(Instance& instance, bool active, absl::string_view why) {
-  bool report = false;
-  bool now_active = false;
-  {
-    absl::MutexLock lock(&mu_);
-    if (instance.active != active) {
-      instance.active = active;
-      if (active) {
-        ++active_instances_;
-      } else {
-        --active_instances_;
-      }
+  // The listener is called with mu_ held, so that reports from several instances' threads
+  // reach it in the order they were decided (the listener never calls back into the watcher).
+  absl::MutexLock lock(&mu_);
+  if (instance.active != active) {
+    instance.active = active;
+    if (active) {
+      ++active_instances_;
+    } else {
+      --active_instances_;
     }
-    now_active = active_instances_ == instances_.size();
-    // Transitions of the whole, and the first failure (so the reason is heard once).
-    report = now_active != reported_active_ || (!reported_once_ && !active);
-    reported_once_ = true;
-    reported_active_ = now_active;
   }
+  const bool now_active = active_instances_ == instances_.size();
+  // Transitions of the whole, and the first failure (so the reason is heard once).
+  const bool report = now_active != reported_active_ || (!reported_once_ && !active);
+  reported_once_ = true;
+  reported_active_ = now_active;
   if (report) {
     const std::string message =
         now_active ? std::string("subscribed") : absl::StrCat(instance.label, ": ", why);
@@ -146,32 +148,49 @@ void KeyspaceWatcher::SetActive(Instance& instance, bool active, absl::string_vi
   }
 }
 
-void KeyspaceWatcher::Run(Instance& instance) {
+absl::StatusOr<std::string> KeyspaceWatcher::ReadFlags(redisContext* c) {
+  absl::StatusOr<Reply> flags = RoundTrip(c, {"CONFIG", "GET", "notify-keyspace-events"});
+  if (!flags.ok()) return flags.status();
+  if ((*flags)->type != REDIS_REPLY_ARRAY || (*flags)->elements != 2) {
+    // An error reply: CONFIG renamed or refused by an ACL.
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot read notify-keyspace-events: ", Str(flags->get())));
+  }
+  return std::string(Str((*flags)->element[1]));
+}
+
+redisContext* KeyspaceWatcher::Connect(const Instance& instance) {
   const timeval tv = absl::ToTimeval(options_.timeout);
+  const DbEndpoint& e = instance.endpoint;
+  redisContext* c = e.unix_socket_path.empty()
+                        ? redisConnectWithTimeout(e.hostname.c_str(), e.port, tv)
+                        : redisConnectUnixWithTimeout(e.unix_socket_path.c_str(), tv);
+  if (c != nullptr && c->err == 0) {
+    redisSetTimeout(c, tv);
+    // A subscribed TCP connection is silent when idle: keepalive notices a vanished peer.
+    if (e.unix_socket_path.empty()) redisEnableKeepAlive(c);
+  }
+  return c;
+}
+
+void KeyspaceWatcher::Run(Instance& instance) {
   absl::Duration backoff = options_.reconnect_initial;
   while (!stopping_.load()) {
     absl::Duration wait = backoff;
     std::string why;
     {
-      const DbEndpoint& e = instance.endpoint;
       ReplyElementLimit limit;  // before the context: it must outlive the context's reader
-      Context c(e.unix_socket_path.empty()
-                    ? redisConnectWithTimeout(e.hostname.c_str(), e.port, tv)
-                    : redisConnectUnixWithTimeout(e.unix_socket_path.c_str(), tv));
+      Context c(Connect(instance));
       if (c == nullptr || c->err != 0) {
         why = absl::StrCat("cannot connect: ", c ? c->errstr : "out of memory");
       } else {
-        redisSetTimeout(c.get(), tv);
         limit.Attach(c->reader);
-        absl::StatusOr<Reply> flags = RoundTrip(c.get(), {"CONFIG", "GET", "notify-keyspace-events"});
+        absl::StatusOr<std::string> flags = ReadFlags(c.get());
         if (!flags.ok()) {
           why = std::string(flags.status().message());
-        } else if ((*flags)->type != REDIS_REPLY_ARRAY || (*flags)->elements != 2) {
-          // An error reply: CONFIG renamed or refused by an ACL.
-          why = absl::StrCat("cannot read notify-keyspace-events: ", Str(flags->get()));
-          wait = options_.recheck_interval;
-        } else if (!KeyspaceEventsSufficient(Str((*flags)->element[1]))) {
-          why = absl::StrCat("notify-keyspace-events is \"", Str((*flags)->element[1]),
+          if (absl::IsFailedPrecondition(flags.status())) wait = options_.recheck_interval;
+        } else if (!KeyspaceEventsSufficient(*flags)) {
+          why = absl::StrCat("notify-keyspace-events is \"", *flags,
                              "\" on the server (needs K with A, or K with g and h)");
           wait = options_.recheck_interval;
         } else {
@@ -191,6 +210,7 @@ void KeyspaceWatcher::Run(Instance& instance) {
           if (!subscribed) {
             why = first.ok() ? absl::StrCat("PSUBSCRIBE refused: ", Str(first->get()))
                              : std::string(first.status().message());
+            if (first.ok()) wait = options_.recheck_interval;  // an ACL, say: not transient
           } else {
             SetActive(instance, true, "");
             backoff = options_.reconnect_initial;
@@ -214,15 +234,36 @@ void KeyspaceWatcher::Run(Instance& instance) {
 std::string KeyspaceWatcher::Listen(Instance& instance, redisContext* c,
                                     const ReplyElementLimit& limit) {
   pollfd fds[2] = {{c->fd, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+  bool read_first = false;  // hiredis may hold notifications that came with the confirmations
   while (!stopping_.load()) {
-    if (poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      return absl::StrCat("poll: ", std::strerror(errno));
+    if (read_first) {
+      const int ready =
+          poll(fds, 2, static_cast<int>(absl::ToInt64Milliseconds(options_.recheck_interval)));
+      if (ready < 0) {
+        if (errno == EINTR) continue;
+        return absl::StrCat("poll: ", std::strerror(errno));
+      }
+      if (fds[1].revents != 0) return "stopping";
+      if (ready == 0) {
+        // Quiet for a while: is the server still notifying? (A subscribed connection cannot
+        // ask; a short side connection can. If it cannot connect, the subscription will tell.)
+        ReplyElementLimit side_limit;
+        Context side(Connect(instance));
+        if (side != nullptr && side->err == 0) {
+          side_limit.Attach(side->reader);
+          absl::StatusOr<std::string> flags = ReadFlags(side.get());
+          if (flags.ok() && !KeyspaceEventsSufficient(*flags)) {
+            return absl::StrCat("notify-keyspace-events changed to \"", *flags,
+                                "\" on the server (needs K with A, or K with g and h)");
+          }
+        }
+        continue;
+      }
+      if (redisBufferRead(c) != REDIS_OK) {
+        return c->errstr[0] ? std::string(c->errstr) : std::string("connection closed");
+      }
     }
-    if (fds[1].revents != 0) return "stopping";
-    if (redisBufferRead(c) != REDIS_OK) {
-      return c->errstr[0] ? std::string(c->errstr) : std::string("connection closed");
-    }
+    read_first = true;
     while (true) {
       void* raw = nullptr;
       if (redisGetReplyFromReader(c, &raw) != REDIS_OK) {

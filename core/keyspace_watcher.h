@@ -10,7 +10,9 @@
 // PSUBSCRIBEs to `__keyspace@<db>__:<prefix>*` for each watch, reports itself active, then hands
 // every notification to the listener. Idle, it sleeps in poll() with no timeout: no wake-ups. On
 // any error it reports itself inactive, waits with backoff and starts over; when the server's
-// notifications are off it checks again every `recheck_interval`. While a thread is not
+// notifications are off it checks again every `recheck_interval`. While subscribed and quiet for
+// `recheck_interval`, it reads the setting again on a short side connection, so turning
+// notifications off at run time is noticed within that time. While a thread is not
 // subscribed, notifications are lost: the listener must treat every activation as "anything may
 // have changed" (the engine audits everything then).
 #ifndef PORTSYNCD_CORE_KEYSPACE_WATCHER_H_
@@ -22,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -79,6 +82,10 @@ class KeyspaceWatcher {
   // Reads notifications until the connection fails or Stop(); returns why it ended.
   std::string Listen(Instance& instance, redisContext* c, const ReplyElementLimit& limit);
   void SetActive(Instance& instance, bool active, absl::string_view why);
+  // A new connection to the instance (keepalive on TCP); check c->err.
+  redisContext* Connect(const Instance& instance);
+  // CONFIG GET notify-keyspace-events; FailedPrecondition when the server refuses to say.
+  static absl::StatusOr<std::string> ReadFlags(redisContext* c);
   // Sleeps up to `d` unless stopped; returns true when stopped.
   bool Sleep(absl::Duration d);
 

@@ -126,6 +126,24 @@ class KeyspaceTest(IntegrationTest):
         d.wait_log("log level set to DEBUG from CONFIG_DB LOGGER|portsyncd", timeout=2)
         self.stop_clean(d)
 
+    def test_notifications_turned_off_at_run_time_bring_the_polls_back(self):
+        # While subscribed and quiet, the watcher rereads the setting every backstop period
+        # (here 1 s) on a side connection.
+        h = self.h
+        d = self.start(config="[redis]\naudit_interval_notified_ms = 1000\n")
+        d.wait_log("keyspace notifications: subscribed")
+        h.state.config_set("notify-keyspace-events", "")
+        d.wait_log('notify-keyspace-events changed to "" on the server', timeout=5)
+        components = {c.name: c.message for c in api.health(self.stub).components}
+        self.assertIn("not in use", components["redis"])
+        h.state.hset("PORT_TABLE|Ethernet0", "mtu", "1")  # the 5 s audit repairs it now
+        h.wait_converged(timeout=8)
+        # And on again: subscribed again within the recheck period.
+        h.state.config_set("notify-keyspace-events", "AKE")
+        wait_until(lambda: d.output().count("keyspace notifications: subscribed") == 2,
+                   timeout=5, what="a second subscription")
+        self.stop_clean(d)
+
     def test_after_a_redis_restart_it_subscribes_again(self):
         h = self.h
         d = self.start()
