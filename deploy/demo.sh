@@ -49,9 +49,9 @@ wait_for() {  # wait_for SECONDS COMMAND...: until COMMAND succeeds
   done
 }
 
-say "Private redis-server on $work/redis.sock"
+say "Private redis-server on $work/redis.sock (keyspace notifications on, as SONiC runs it)"
 redis-server --port 0 --unixsocket "$work/redis.sock" --save '' --appendonly no \
-  --dir "$work" >"$work/redis.log" 2>&1 &
+  --notify-keyspace-events AKE --dir "$work" >"$work/redis.log" 2>&1 &
 redis_pid=$!
 wait_for 5 cli 0 PING
 cat >"$work/database_config.json" <<JSON
@@ -121,7 +121,7 @@ say "Redis restarts empty; portsyncd reconnects and rewrites every key it owns"
 kill "$redis_pid"; wait "$redis_pid" 2>/dev/null || true
 ip -n "$wire" link set w4 up  # a change while Redis is away
 redis-server --port 0 --unixsocket "$work/redis.sock" --save '' --appendonly no \
-  --dir "$work" >>"$work/redis.log" 2>&1 &
+  --notify-keyspace-events AKE --dir "$work" >>"$work/redis.log" 2>&1 &
 redis_pid=$!
 wait_for 5 cli 0 PING
 wait_for 5 field_is 6 'PORT_TABLE|Ethernet4' netdev_oper_status up
@@ -130,6 +130,11 @@ show_state
 say "Ethernet0 deleted"
 ip -n "$sw" link del Ethernet0
 sleep 0.3
+show_state
+
+say "Someone else overwrites a field of ours (Ethernet12 mtu = 1): Redis notifies, portsyncd repairs"
+cli 6 HSET 'PORT_TABLE|Ethernet12' mtu 1 >/dev/null
+wait_for 5 field_is 6 'PORT_TABLE|Ethernet12' mtu 1500
 show_state
 
 say "portsyncctl health"
