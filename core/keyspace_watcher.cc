@@ -210,7 +210,8 @@ void KeyspaceWatcher::Run(Instance& instance) {
           if (!subscribed) {
             why = first.ok() ? absl::StrCat("PSUBSCRIBE refused: ", Str(first->get()))
                              : std::string(first.status().message());
-            if (first.ok()) wait = options_.recheck_interval;  // an ACL, say: not transient
+            // Refused (an ACL, say): not transient. A broken connection is retried with backoff.
+            if (first.ok() && (*first)->type != REDIS_REPLY_ARRAY) wait = options_.recheck_interval;
           } else {
             SetActive(instance, true, "");
             backoff = options_.reconnect_initial;
