@@ -3,7 +3,6 @@
 #include <hiredis/hiredis.h>
 #include <poll.h>
 #include <sys/eventfd.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -55,14 +54,8 @@ absl::string_view Str(const redisReply* r) {
 }
 
 // One blocking round trip on a context not (yet) in subscribe mode.
-absl::StatusOr<Reply> RoundTrip(redisContext* c, const std::vector<std::string>& argv) {
-  std::vector<const char*> ptrs;
-  std::vector<size_t> lens;
-  for (const std::string& a : argv) {
-    ptrs.push_back(a.data());
-    lens.push_back(a.size());
-  }
-  redisAppendCommandArgv(c, static_cast<int>(argv.size()), ptrs.data(), lens.data());
+absl::StatusOr<Reply> RoundTrip(redisContext* c, const RedisArgv& argv) {
+  AppendRedisCommand(c, argv);
   void* raw = nullptr;
   if (redisGetReply(c, &raw) != REDIS_OK || raw == nullptr) {
     return absl::UnavailableError(absl::StrCat(argv[0], " failed: ", c->errstr));
@@ -160,15 +153,10 @@ absl::StatusOr<std::string> KeyspaceWatcher::ReadFlags(redisContext* c) {
 }
 
 redisContext* KeyspaceWatcher::Connect(const Instance& instance) {
-  const timeval tv = absl::ToTimeval(options_.timeout);
-  const DbEndpoint& e = instance.endpoint;
-  redisContext* c = e.unix_socket_path.empty()
-                        ? redisConnectWithTimeout(e.hostname.c_str(), e.port, tv)
-                        : redisConnectUnixWithTimeout(e.unix_socket_path.c_str(), tv);
-  if (c != nullptr && c->err == 0) {
-    redisSetTimeout(c, tv);
-    // A subscribed TCP connection is silent when idle: keepalive notices a vanished peer.
-    if (e.unix_socket_path.empty()) redisEnableKeepAlive(c);
+  redisContext* c = ConnectRedisContext(instance.endpoint, options_.timeout);
+  // A subscribed TCP connection is silent when idle: keepalive notices a vanished peer.
+  if (c != nullptr && c->err == 0 && instance.endpoint.unix_socket_path.empty()) {
+    redisEnableKeepAlive(c);
   }
   return c;
 }

@@ -48,7 +48,19 @@ struct ReplyDeleter {
   void operator()(void* reply) const { freeReplyObject(reply); }
 };
 
-void AppendArgv(redisContext* context, const RedisArgv& argv) {
+}  // namespace
+
+redisContext* ConnectRedisContext(const DbEndpoint& endpoint, absl::Duration timeout) {
+  const timeval tv = absl::ToTimeval(timeout);
+  redisContext* context =
+      endpoint.unix_socket_path.empty()
+          ? redisConnectWithTimeout(endpoint.hostname.c_str(), endpoint.port, tv)
+          : redisConnectUnixWithTimeout(endpoint.unix_socket_path.c_str(), tv);
+  if (context != nullptr && context->err == 0) redisSetTimeout(context, tv);
+  return context;
+}
+
+void AppendRedisCommand(redisContext* context, const RedisArgv& argv) {
   std::vector<const char*> ptrs;
   std::vector<size_t> lens;
   ptrs.reserve(argv.size());
@@ -59,8 +71,6 @@ void AppendArgv(redisContext* context, const RedisArgv& argv) {
   }
   redisAppendCommandArgv(context, static_cast<int>(argv.size()), ptrs.data(), lens.data());
 }
-
-}  // namespace
 
 void ReplyElementLimit::Attach(redisReader* reader) {
   functions_ = *reader->fn;
@@ -91,11 +101,7 @@ RedisConnection::~RedisConnection() { redisFree(context_); }
 
 absl::StatusOr<std::unique_ptr<RedisConnection>> RedisConnection::Connect(
     const DbEndpoint& endpoint, absl::Duration timeout) {
-  const timeval tv = absl::ToTimeval(timeout);
-  redisContext* context =
-      endpoint.unix_socket_path.empty()
-          ? redisConnectWithTimeout(endpoint.hostname.c_str(), endpoint.port, tv)
-          : redisConnectUnixWithTimeout(endpoint.unix_socket_path.c_str(), tv);
+  redisContext* context = ConnectRedisContext(endpoint, timeout);
   if (context == nullptr) {
     return absl::ResourceExhaustedError(
         absl::StrCat("cannot allocate a Redis context for ", endpoint.Describe()));
@@ -106,7 +112,6 @@ absl::StatusOr<std::unique_ptr<RedisConnection>> RedisConnection::Connect(
     redisFree(context);
     return absl::UnavailableError(message);
   }
-  redisSetTimeout(context, tv);
   auto connection = std::unique_ptr<RedisConnection>(new RedisConnection(context, endpoint));
   ASSIGN_OR_RETURN(RedisReply reply, connection->Command({"SELECT", absl::StrCat(endpoint.id)}));
   if (reply.is_error()) {
@@ -137,7 +142,7 @@ absl::StatusOr<std::vector<RedisReply>> RedisConnection::Pipeline(
     const std::vector<RedisArgv>& commands) {
   if (broken_)
     return absl::UnavailableError(absl::StrCat(endpoint_.Describe(), ": connection broken"));
-  for (const RedisArgv& argv : commands) AppendArgv(context_, argv);
+  for (const RedisArgv& argv : commands) AppendRedisCommand(context_, argv);
   std::vector<RedisReply> replies;
   replies.reserve(commands.size());
   for (size_t i = 0; i < commands.size(); ++i) {

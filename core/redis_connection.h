@@ -69,6 +69,13 @@ class ReplyElementLimit {
   void* (*base_create_array_)(const redisReadTask*, int) = nullptr;
 };
 
+// A raw hiredis context to `endpoint` (unix socket when it has one, else TCP), with `timeout` as
+// the connect deadline and the socket's read/write timeout. nullptr or c->err set on failure.
+// For connections RedisConnection cannot own (the keyspace watcher's subscriptions).
+redisContext* ConnectRedisContext(const DbEndpoint& endpoint, absl::Duration timeout);
+// Queues one command (binary-safe arguments) on the context's output buffer.
+void AppendRedisCommand(redisContext* context, const RedisArgv& argv);
+
 class RedisConnection {
  public:
   // Connects (unix socket when the endpoint has one, else TCP), then SELECTs the database.
