@@ -84,6 +84,20 @@ namespace {
 constexpr int kWatchState = 1;   // STATE_DB PORT_TABLE
 constexpr int kWatchAppl = 2;    // APPL_DB PORT_TABLE
 constexpr int kWatchLogger = 3;  // CONFIG_DB LOGGER|portsyncd
+
+// Uses up one expected notification for `name`; false when none was expected.
+bool ConsumeExpectation(absl::flat_hash_map<std::string, uint32_t>& expected,
+                        absl::string_view name) {
+  auto it = expected.find(name);
+  if (it == expected.end()) return false;
+  if (--it->second == 0) expected.erase(it);
+  return true;
+}
+
+// A DEL that Redis refused or that found no key notifies nothing.
+bool DelNotifiedNothing(const RedisReply& reply) {
+  return reply.is_error() || (reply.type == RedisReply::Type::kInteger && reply.integer == 0);
+}
 }  // namespace
 
 struct Engine::Connections {
@@ -745,17 +759,12 @@ void Engine::ClearExpectations() {
 
 bool Engine::TakeBackExpectation(bool del, const std::string& name) {
   absl::MutexLock lock(&watch_mu_);
-  absl::flat_hash_map<std::string, uint32_t>& expected = del ? expect_del_ : expect_hset_;
-  auto it = expected.find(name);
-  if (it == expected.end()) {
-    // Already consumed, by a notification that was not ours (someone else's DEL or HSET landed
-    // between our command and its reply): check the key.
-    if (!PortModel::IsPortName(name) || !suspects_.insert(name).second) return false;
-    counters_.keyspace_checks.fetch_add(1);
-    return true;
-  }
-  if (--it->second == 0) expected.erase(it);
-  return false;
+  if (ConsumeExpectation(del ? expect_del_ : expect_hset_, name)) return false;
+  // Already consumed, by a notification that was not ours (someone else's DEL or HSET landed
+  // between our command and its reply): check the key.
+  if (!PortModel::IsPortName(name) || !suspects_.insert(name).second) return false;
+  counters_.keyspace_checks.fetch_add(1);
+  return true;
 }
 
 absl::Status Engine::HandleKeyspace(Connections& db, absl::Time now) {
@@ -812,13 +821,9 @@ void Engine::OnKeyspaceEvent(int tag, absl::string_view key_suffix, absl::string
     switch (tag) {
       case kWatchState: {
         // Our own write's notification: expected, nothing to check.
-        auto* expected = event == "hset" ? &expect_hset_ : event == "del" ? &expect_del_ : nullptr;
-        if (expected != nullptr) {
-          auto it = expected->find(key_suffix);
-          if (it != expected->end()) {
-            if (--it->second == 0) expected->erase(it);
-            return;
-          }
+        if ((event == "hset" && ConsumeExpectation(expect_hset_, key_suffix)) ||
+            (event == "del" && ConsumeExpectation(expect_del_, key_suffix))) {
+          return;
         }
         if (!PortModel::IsPortName(key_suffix)) return;
         suspects_.emplace(key_suffix);
@@ -905,9 +910,7 @@ absl::Status Engine::Flush(Connections& db) {
         if (watcher_) {
           // Commands that notify nothing: a DEL of a key that did not exist, and any command
           // Redis refused. Take their expectations back.
-          const bool del_silent = write.del && (replies[i].is_error() ||
-                                                (replies[i].type == RedisReply::Type::kInteger &&
-                                                 replies[i].integer == 0));
+          const bool del_silent = write.del && DelNotifiedNothing(replies[i]);
           const bool set_silent = write.set && replies[i + n - 1].is_error();
           // (mu_ is held here: wake the writer directly.)
           if (del_silent && TakeBackExpectation(/*del=*/true, write.name)) writer_wake_ = true;
@@ -1057,7 +1060,7 @@ absl::Status Engine::Reconcile(Connections& db, bool rewrite_all,
     std::vector<RedisReply>& deleted = *pipelined;
     if (watcher_) {
       for (size_t i = 0; i < deleted.size() && i < deleted_names.size(); ++i) {
-        if (deleted[i].type == RedisReply::Type::kInteger && deleted[i].integer != 0) continue;
+        if (!DelNotifiedNothing(deleted[i])) continue;
         if (TakeBackExpectation(/*del=*/true, deleted_names[i])) WakeWriter();
       }
     }
