@@ -12,14 +12,7 @@
 #include "core/logging.h"
 #include "core/port_model.h"
 #include "server/port_state_proto.h"
-
-namespace {
-
-void Check(bool ok) {
-  if (!ok) __builtin_trap();
-}
-
-}  // namespace
+#include "tests/fuzz/fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace portsyncd;
@@ -31,18 +24,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (absl::string_view s : {a, b}) {
     if (std::optional<LogLevel> level = ParseLogLevel(s)) {
       // A level's own name parses back to it.
-      Check(ParseLogLevel(LogLevelName(*level)) == level);
+      FuzzCheck(ParseLogLevel(LogLevelName(*level)) == level);
     }
     if (ValidatePortName(s).ok()) {
-      Check(!s.empty() && s.size() <= kMaxInterfaceNameLength);
-      for (char c : s) Check(static_cast<unsigned char>(c) > 0x20 && c != 0x7f && c != '/');
+      FuzzCheck(!s.empty() && s.size() <= kMaxInterfaceNameLength);
+      for (char c : s) FuzzCheck(static_cast<unsigned char>(c) > 0x20 && c != 0x7f && c != '/');
     }
     (void)PortModel::IsPortName(s);
-    Check(!NaturalLess(s, s));
+    FuzzCheck(!NaturalLess(s, s));
   }
   const bool ab = NaturalLess(a, b);
   const bool ba = NaturalLess(b, a);
-  Check(!(ab && ba));
-  if (!ab && !ba) Check(a == b);  // NaturalLess ends with the whole string: a total order
+  FuzzCheck(!(ab && ba));
+  if (!ab && !ba) FuzzCheck(a == b);  // NaturalLess ends with the whole string: a total order
   return 0;
 }

@@ -26,14 +26,7 @@
 #include "core/link_event.h"
 #include "core/netlink_parser.h"
 #include "core/port_model.h"
-
-namespace {
-
-void Check(bool ok) {
-  if (!ok) __builtin_trap();
-}
-
-}  // namespace
+#include "tests/fuzz/fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace portsyncd;
@@ -54,14 +47,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (nlh->nlmsg_type == RTM_NEWLINK || nlh->nlmsg_type == RTM_DELLINK) {
       absl::StatusOr<LinkEvent> event = ParseLinkMessage(nlh);
       if (event.ok()) {
-        Check(!event->name.empty() && event->name.size() <= kMaxInterfaceNameLength);
-        Check(event->name.find('\0') == std::string::npos);
-        Check(event->mac.size() <= 32 * 3);
+        FuzzCheck(!event->name.empty() && event->name.size() <= kMaxInterfaceNameLength);
+        FuzzCheck(event->name.find('\0') == std::string::npos);
+        FuzzCheck(event->mac.size() <= 32 * 3);
         name = event->name;
         ifindex = event->ifindex;
         (void)ApplyOutcomeName(model.Apply(*event, now));
       } else {
-        Check(!event.status().message().empty());
+        FuzzCheck(!event.status().message().empty());
       }
     }
     if (!name.empty()) {
@@ -75,15 +68,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (control & (1u << 4)) (void)model.EndDump(now, (control & (1u << 5)) != 0);
     if (control & (1u << 6)) {
       for (const StateWrite& write : model.TakeDirty()) model.MarkWritten(write);
-      Check(!model.HasDirty());
+      FuzzCheck(!model.HasDirty());
       for (const auto& [port_name, port] : model.ports()) {
-        Check(port_name == port.name);
-        if (port.wants_state()) Check(port.state_db_in_sync());
+        FuzzCheck(port_name == port.name);
+        if (port.wants_state()) FuzzCheck(port.state_db_in_sync());
       }
     }
     if (control & (1u << 7)) model.ForgetWritten();
     for (const PortChange& change : model.TakeChanges()) {
-      Check(change.sequence > last_sequence);
+      FuzzCheck(change.sequence > last_sequence);
       last_sequence = change.sequence;
     }
     (void)model.AwaitingApplDb();

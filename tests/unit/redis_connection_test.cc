@@ -134,6 +134,11 @@ class ScriptedServer {
     rmdir(dir_.c_str());
   }
   const std::string& path() const { return path_; }
+  // A RedisConnection to this server as STATE_DB (its SELECT gets the +OK).
+  absl::StatusOr<std::unique_ptr<RedisConnection>> Connect() const {
+    return RedisConnection::Connect(DbEndpoint{"STATE_DB", 6, "|", path_, "", 0},
+                                    absl::Seconds(5));
+  }
 
  private:
   void Serve() {
@@ -163,9 +168,7 @@ class ScriptedServer {
 
 TEST(RedisConnectionTest, AHugeArrayReplyBreaksTheConnectionWithAClearError) {
   ScriptedServer server("*1000000000\r\n");
-  DbEndpoint endpoint{"STATE_DB", 6, "|", server.path(), "", 0};
-  absl::StatusOr<std::unique_ptr<RedisConnection>> conn =
-      RedisConnection::Connect(endpoint, absl::Seconds(5));
+  absl::StatusOr<std::unique_ptr<RedisConnection>> conn = server.Connect();
   ASSERT_TRUE(conn.ok()) << conn.status();
   absl::StatusOr<RedisReply> reply = (*conn)->Command({"HGETALL", "PORT_TABLE|Ethernet0"});
   ASSERT_FALSE(reply.ok());
@@ -178,9 +181,7 @@ TEST(RedisConnectionTest, AHugeArrayReplyBreaksTheConnectionWithAClearError) {
 
 TEST(RedisConnectionTest, AnOrdinaryArrayReplyIsRead) {
   ScriptedServer server("*2\r\n$5\r\nspeed\r\n$6\r\n100000\r\n");
-  DbEndpoint endpoint{"STATE_DB", 6, "|", server.path(), "", 0};
-  absl::StatusOr<std::unique_ptr<RedisConnection>> conn =
-      RedisConnection::Connect(endpoint, absl::Seconds(5));
+  absl::StatusOr<std::unique_ptr<RedisConnection>> conn = server.Connect();
   ASSERT_TRUE(conn.ok()) << conn.status();
   absl::StatusOr<RedisReply> reply = (*conn)->Command({"HGETALL", "PORT_TABLE|Ethernet0"});
   ASSERT_TRUE(reply.ok()) << reply.status();
