@@ -54,18 +54,6 @@ class LogLimiter {
 
 }  // namespace
 
-absl::string_view StartModeName(StartMode mode) {
-  switch (mode) {
-    case StartMode::kCold:
-      return "cold";
-    case StartMode::kWarm:
-      return "warm";
-    case StartMode::kRestart:
-      return "restart";
-  }
-  return "unknown";
-}
-
 std::string EngineCounters::Summary() const {
   return absl::StrCat(
       "netlink_messages=", netlink_messages.load(),
@@ -225,6 +213,10 @@ absl::Status Engine::Startup() {
     heartbeat_ns_.store(absl::ToUnixNanos(absl::Now()));
     absl::StatusOr<std::unique_ptr<Connections>> db = Connect();
     absl::Status status = db.ok() ? TryStartup(**db, progress) : db.status();
+    {
+      absl::MutexLock lock(&startup_mu_);
+      startup_waiting_for_ = status.ok() ? "" : std::string(status.message());
+    }
     if (status.ok()) return absl::OkStatus();
     if (status.code() != absl::StatusCode::kUnavailable &&
         status.code() != absl::StatusCode::kInternal) {
@@ -254,37 +246,38 @@ absl::Status Engine::TryStartup(Connections& db, StartupProgress& progress) {
                        {"HGET", db.config->Key(kDeviceMetadataTable, "localhost"), "switch_type"}));
   const bool is_dpu = switch_type.str == "dpu";
 
-  // 2. Warm restart (sonic-compat.md 4) and our own restart marker (7.7): decided once.
+  // 2. Warm restart (sonic-compat.md 4) and a restart of the daemon alone (7.7): decided once,
+  // from what Redis and the runtime directory say (core/start_decision.h).
   const std::string warm_key = db.state->Key(kWarmRestartTable, "portsyncd");
   const std::string marker = RestartMarkerPath(options_.runtime_dir);
-  if (!progress.mode) {
-    auto enabled = [&](absl::string_view who) -> absl::StatusOr<bool> {
-      absl::StatusOr<RedisReply> r =
-          db.state->Command({"HGET", db.state->Key(kWarmRestartEnableTable, who), "enable"});
-      if (!r.ok()) return r.status();
-      return r->str == "true";
-    };
-    ASSIGN_OR_RETURN(bool warm_system, enabled("system"));
-    ASSIGN_OR_RETURN(bool warm_swss, enabled("swss"));
-    const bool restarted = access(marker.c_str(), F_OK) == 0;
-    StartMode mode = StartMode::kCold;
-    if (warm_system || warm_swss) {
-      ASSIGN_OR_RETURN(RedisReply count, db.state->Command({"HGET", warm_key, "restore_count"}));
-      int64_t restore_count = 0;
-      if (count.is_nil() || !absl::SimpleAtoi(count.str, &restore_count)) {
-        progress.restore_count = "0";
-      } else {
-        progress.restore_count = absl::StrCat(restore_count + 1);
-        mode = StartMode::kWarm;
-      }
-    } else if (!restarted) {
-      progress.restore_count = "0";
+  if (!progress.decision) {
+    StartEvidence evidence;
+    RedisArgv system = {"HGET", db.state->Key(kWarmRestartEnableTable, "system"), "enable"};
+    RedisArgv swss = {"HGET", db.state->Key(kWarmRestartEnableTable, "swss"), "enable"};
+    RedisArgv count = {"HGET", warm_key, "restore_count"};
+    // An error reply (a key of the wrong type) reads as absent, as upstream's does.
+    ASSIGN_OR_RETURN(std::vector<RedisReply> warm, db.state->Pipeline({system, swss, count}));
+    evidence.warm_requested = warm[0].str == "true" || warm[1].str == "true";
+    int64_t restore_count = 0;
+    if (!warm[2].is_nil() && absl::SimpleAtoi(warm[2].str, &restore_count)) {
+      evidence.restore_count = restore_count;
     }
-    if (mode == StartMode::kCold && restarted) mode = StartMode::kRestart;
-    progress.mode = mode;
+    const std::string consumed = db.appl->Key(kPortTable, "PortConfigDone");
+    RedisArgv staged_exists = {"EXISTS", absl::StrCat("_", consumed)};
+    RedisArgv consumed_exists = {"EXISTS", consumed};
+    ASSIGN_OR_RETURN(std::vector<RedisReply> done,
+                     db.appl->Pipeline({staged_exists, consumed_exists}));
+    RETURN_IF_ERROR(CheckReplies({staged_exists, consumed_exists}, done));
+    evidence.port_config_done_staged = done[0].integer == 1;
+    evidence.port_config_done_consumed = done[1].integer == 1;
+    evidence.marker = access(marker.c_str(), F_OK) == 0;
+    progress.decision = DecideStart(evidence);
+    LOG_NOTICE("start rule: ", progress.decision->reason);
   }
-  const StartMode mode = *progress.mode;
+  const StartMode mode = progress.decision->mode;
   const bool cold = mode == StartMode::kCold;
+  start_mode_.store(mode);
+  start_decided_.store(true);
 
   // Logging (sonic-compat.md 5).
   const std::string logger_key = db.config->Key(kLoggerTable, "portsyncd");
@@ -347,8 +340,8 @@ absl::Status Engine::TryStartup(Connections& db, StartupProgress& progress) {
     }
   }
   logger_level_seen_ = logger_complete ? logger.elements[0].str : "NOTICE";
-  if (progress.restore_count) {
-    RedisArgv set = {"HSET", warm_key, "restore_count", *progress.restore_count};
+  if (progress.decision->restore_count) {
+    RedisArgv set = {"HSET", warm_key, "restore_count", *progress.decision->restore_count};
     ASSIGN_OR_RETURN(RedisReply reply, db.state->Command(set));
     RETURN_IF_ERROR(CheckReplies({set}, {reply}));
   }
@@ -393,14 +386,17 @@ absl::Status Engine::TryStartup(Connections& db, StartupProgress& progress) {
         model_.RemoveFromPending(name);
       }
     }
-    for (const std::string& key : appl_keys) model_.SetInApplDb(key.substr(appl_prefix.size()));
+    for (const std::string& key : appl_keys) {
+      // Not PortConfigDone / PortInitDone (consumed by orchagent, they stay in PORT_TABLE).
+      std::string name = key.substr(appl_prefix.size());
+      if (PortModel::IsPortName(name)) model_.SetInApplDb(name);
+    }
     for (const auto& [ifindex, name] : old_interfaces) model_.AddOldInterface(ifindex, name);
   }
   counters_.old_interfaces.store(old_interfaces.size());
-  start_mode_.store(mode);
 
-  // The marker outlives a clean exit on purpose: only stop (RuntimeDirectory removed) or a reboot
-  // makes the next start a fresh one.
+  // The marker outlives every exit on purpose: only a reboot (/run is a tmpfs) or a new runtime
+  // directory removes it. Alone it decides nothing (see core/start_decision.h).
   if (mkdir(options_.runtime_dir.c_str(), 0755) != 0 && errno != EEXIST) {
     LOG_WARN("cannot create runtime directory ", options_.runtime_dir, ": ", std::strerror(errno),
              "; a restart of portsyncd will be taken for a fresh start");
@@ -578,7 +574,8 @@ void Engine::ProcessNetlink(bool& dump_done, bool& need_redump) {
 
 void Engine::PublishChangesLocked() {
   std::vector<PortChange> changes = model_.TakeChanges();
-  if (listener_ != nullptr && !changes.empty()) listener_->OnPortChanges(model_, std::move(changes));
+  if (listener_ != nullptr && !changes.empty())
+    listener_->OnPortChanges(model_, std::move(changes));
 }
 
 void Engine::SetRedisConnected(bool connected) {
@@ -597,6 +594,11 @@ uint64_t Engine::netdev_renames() const {
   return model_.renames();
 }
 
+std::string Engine::startup_waiting_for() const {
+  absl::MutexLock lock(&startup_mu_);
+  return startup_waiting_for_;
+}
+
 int Engine::netlink_receive_buffer() const { return netlink_receive_buffer_.load(); }
 
 // ---------------------------------------------------------------------------------------------
@@ -610,7 +612,10 @@ void Engine::WriterLoop() {
   LogLimiter down_log(absl::Seconds(10));
   LogLimiter refused_log(absl::Seconds(10));
   bool need_reconcile = true;  // the first pass after the initial dump removes stale keys
-  bool healthy = false;        // the current connection has completed a tick
+  // When a reconcile Redis refused (an error reply) is tried again: at the audit's period, so a
+  // key of the wrong type costs one refusal per period, never a retry loop.
+  absl::Time reconcile_at = absl::InfinitePast();
+  bool healthy = false;  // the current connection has completed a tick
 
   while (true) {
     bool stop = false;
@@ -627,6 +632,7 @@ void Engine::WriterLoop() {
         deadline = db ? std::min(last_audit_ + Backstop(options_.audit_interval),
                                  last_logger_poll_ + Backstop(options_.logger_poll_interval))
                       : next_connect;
+        if (db && need_reconcile) deadline = std::min(deadline, reconcile_at);
         if (db && model_.HasAwaitingApplDb()) {
           deadline =
               std::min(deadline, last_pending_poll_ + Backstop(options_.pending_poll_interval));
@@ -675,13 +681,15 @@ void Engine::WriterLoop() {
     }
 
     absl::Status status = absl::OkStatus();
-    if (need_reconcile) {
+    if (need_reconcile && now >= reconcile_at) {
+      reconcile_at = now + Backstop(options_.audit_interval);
       status = Reconcile(*db, /*rewrite_all=*/true);
-      if (status.ok()) {
-        need_reconcile = false;
-        initial_write_done_.store(true);
-      }
+      if (status.ok()) need_reconcile = false;
+      // Done, even when Redis refused some key: the rest is written (the refused port shows as
+      // out of sync, and its write is retried at the period).
+      if (status.ok() || !db->broken()) initial_write_done_.store(true);
     }
+    // While a refused reconcile waits for its period, new kernel changes are still written.
     if (status.ok()) status = WriterTick(*db, now);
     if (status.ok() && stop) {
       status = Flush(*db);
@@ -701,6 +709,7 @@ void Engine::WriterLoop() {
       db.reset();
       SetRedisConnected(false);
       need_reconcile = true;
+      reconcile_at = absl::InfinitePast();
       down_since = now;
       // A connection that worked may have dropped once: retry at once. One that failed right
       // after connecting will likely fail again: back off.
@@ -848,9 +857,10 @@ void Engine::OnKeyspaceEvent(int tag, absl::string_view key_suffix, absl::string
 void Engine::OnKeyspaceActive(bool active, absl::string_view why) {
   keyspace_active_.store(active);
   if (active) {
-    LOG_NOTICE("keyspace notifications: subscribed; APPL_DB entries, changes to our STATE_DB "
-               "keys and LOGGER are seen as they happen; full audit every ",
-               absl::FormatDuration(options_.audit_interval_notified));
+    LOG_NOTICE(
+        "keyspace notifications: subscribed; APPL_DB entries, changes to our STATE_DB "
+        "keys and LOGGER are seen as they happen; full audit every ",
+        absl::FormatDuration(options_.audit_interval_notified));
     absl::MutexLock lock(&watch_mu_);
     watch_resync_ = true;
   } else {

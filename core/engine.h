@@ -46,6 +46,7 @@
 #include "core/histogram.h"
 #include "core/keyspace_watcher.h"
 #include "core/port_model.h"
+#include "core/start_decision.h"
 
 namespace portsyncd {
 
@@ -82,10 +83,6 @@ struct EngineOptions {
   // exists the engine loop stalls, as a stuck engine would, so the watchdog can be tested.
   std::string test_stall_file;
 };
-
-// How the process started (sonic-compat.md 2, 4 and 7.7).
-enum class StartMode { kCold, kWarm, kRestart };
-absl::string_view StartModeName(StartMode mode);
 
 // Monotonic counters; read from any thread.
 struct EngineCounters {
@@ -143,6 +140,10 @@ class Engine : private KeyspaceListener {
 
   const EngineCounters& counters() const { return counters_; }
   StartMode start_mode() const { return start_mode_.load(); }
+  // start_mode() is decided: startup has read what it needs from Redis (until then it waits).
+  bool start_decided() const { return start_decided_.load(); }
+  // While startup waits for Redis: why (the last error); empty otherwise.
+  std::string startup_waiting_for() const;
   // Runs `fn` with the model locked (for the API: snapshots, health).
   void WithModel(absl::FunctionRef<void(const PortModel&)> fn) const;
   bool redis_connected() const { return redis_connected_.load(); }
@@ -175,8 +176,7 @@ class Engine : private KeyspaceListener {
   [[nodiscard]] absl::Status Startup();
   // What earlier startup attempts already decided or wrote (see TryStartup).
   struct StartupProgress {
-    std::optional<StartMode> mode;
-    std::optional<std::string> restore_count;  // value to write to WARM_RESTART_TABLE
+    std::optional<StartDecision> decision;
     std::optional<absl::flat_hash_set<std::string>> configured;  // step 5's result
     bool appl_published = false;
   };
@@ -221,6 +221,9 @@ class Engine : private KeyspaceListener {
   std::unique_ptr<NetlinkSocket> netlink_;
   int wake_fd_ = -1;  // eventfd: Stop() wakes the engine thread
   std::atomic<StartMode> start_mode_{StartMode::kCold};
+  std::atomic<bool> start_decided_{false};
+  mutable absl::Mutex startup_mu_;
+  std::string startup_waiting_for_ ABSL_GUARDED_BY(startup_mu_);
   // Writer thread only.
   std::string logger_level_seen_;  // LOGGER|portsyncd LOGLEVEL as of the last poll
   absl::Time last_pending_poll_ = absl::InfinitePast();
@@ -264,8 +267,8 @@ class Engine : private KeyspaceListener {
   // STATE_DB keys' notifications our own writes will cause, not yet seen.
   absl::flat_hash_map<std::string, uint32_t> expect_hset_ ABSL_GUARDED_BY(watch_mu_);
   absl::flat_hash_map<std::string, uint32_t> expect_del_ ABSL_GUARDED_BY(watch_mu_);
-  std::set<std::string> suspects_ ABSL_GUARDED_BY(watch_mu_);   // port names to check
-  bool appl_changed_ ABSL_GUARDED_BY(watch_mu_) = false;  // an APPL_DB PORT_TABLE entry
+  std::set<std::string> suspects_ ABSL_GUARDED_BY(watch_mu_);  // port names to check
+  bool appl_changed_ ABSL_GUARDED_BY(watch_mu_) = false;       // an APPL_DB PORT_TABLE entry
   bool logger_changed_ ABSL_GUARDED_BY(watch_mu_) = false;
   bool watch_resync_ ABSL_GUARDED_BY(watch_mu_) = false;  // (re)subscribed: check everything
 };

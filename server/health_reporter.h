@@ -3,7 +3,9 @@
 // shorter), so an idle daemon wakes rarely:
 //   - grpc.health.v1 follows GetHealth (SERVING unless NOT_SERVING);
 //   - systemd (when NOTIFY_SOCKET is set): READY=1 once the initial dump is in STATE_DB
-//     (PortConfigDone is out before that on a cold start), STATUS= lines at most once a second,
+//     (PortConfigDone is out before that on a cold start), or 10 s after the start while
+//     Redis is unreachable (the daemon is up and retrying; STATUS= says so, and waiting for
+//     Redis is never fatal), STATUS= lines at most once a second,
 //     and WATCHDOG=1 at the watchdog period while the engine answers pings (WatchdogGate).
 #ifndef PORTSYNCD_SERVER_HEALTH_REPORTER_H_
 #define PORTSYNCD_SERVER_HEALTH_REPORTER_H_
@@ -24,7 +26,7 @@ namespace portsyncd {
 class HealthReporter {
  public:
   // Starts the thread. Not owned, must outlive Stop(): everything passed. `on_ready` runs once,
-  // right after READY=1 is sent.
+  // once READY=1 has been sent (by this thread, or earlier by main while it waited).
   HealthReporter(grpc::Server* server, const PortSyncService* service, Engine* engine,
                  const SystemdNotifier* notifier, std::function<void()> on_ready);
   ~HealthReporter() { Stop(); }
@@ -32,6 +34,8 @@ class HealthReporter {
 
  private:
   void Run();
+  // The STATUS= text: what the daemon waits for, or how many ports are in sync.
+  std::string StatusLine(const v1::GetHealthResponse& h, bool synced) const;
 
   grpc::Server* const server_;
   const PortSyncService* const service_;

@@ -30,8 +30,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "core/engine.h"
-#include "google/protobuf/stubs/logging.h"
 #include "core/logging.h"
+#include "google/protobuf/stubs/logging.h"
 #include "server/config_reloader.h"
 #include "server/daemon_config.h"
 #include "server/event_hub.h"
@@ -219,6 +219,40 @@ void ProtobufLogHandler(google::protobuf::LogLevel level, const char* /*file*/, 
   PSLOG_RATE_LIMITED(LogLevel::kWarn, "protobuf: ", message);
 }
 
+// SONiC's database service writes database_config.json once Redis is up, and SONiC's daemons
+// wait for it; so do we, rather than exit and be restarted in a loop by the supervisor. Only a
+// file that does not exist (yet) is waited for: one that cannot be read or parsed is an error.
+// Returns false when a stop signal came first. READY=1 is sent after 10 s of waiting (as while
+// waiting for Redis: see HealthReporter), and the watchdog is kept fed.
+bool WaitForDbConfig(const std::string& path, const SystemdNotifier& notifier,
+                     const sigset_t& signals) {
+  if (access(path.c_str(), F_OK) == 0 || errno != ENOENT) return true;
+  const absl::Time began = absl::Now();
+  absl::Time next_log = began;
+  const std::string status = absl::StrCat("STATUS=waiting for the SONiC database config ", path,
+                                          " (SONiC's database service writes it once Redis is up)");
+  notifier.Notify(status);
+  while (access(path.c_str(), F_OK) != 0 && errno == ENOENT) {
+    const absl::Time now = absl::Now();
+    if (now >= next_log) {
+      LOG_WARN("waiting for the SONiC database config ", path, " (",
+               absl::FormatDuration(absl::Trunc(now - began, absl::Seconds(1))),
+               " so far): it does not exist yet; SONiC's database service writes it once Redis "
+               "is up (or give another path with --db-config)");
+      next_log = now + absl::Seconds(30);
+    }
+    if (now - began >= absl::Seconds(10)) notifier.NotifyReady(status);
+    if (notifier.watchdog_period()) notifier.Notify("WATCHDOG=1");
+    // Poll the file twice a second; a stop signal ends the wait at once.
+    const timespec half_second{0, 500'000'000};
+    const int sig = sigtimedwait(&signals, nullptr, &half_second);
+    if (sig == SIGTERM || sig == SIGINT) return false;
+  }
+  LOG_NOTICE("the SONiC database config ", path, " appeared after ",
+             absl::FormatDuration(absl::Trunc(absl::Now() - began, absl::Milliseconds(1))));
+  return true;
+}
+
 int Main(int argc, char** argv) {
   google::protobuf::SetLogHandler(ProtobufLogHandler);
   CommandLine cl;
@@ -249,6 +283,11 @@ int Main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  const SystemdNotifier notifier;
+  if (!cl.check_only && !WaitForDbConfig(config.engine.db_config_path, notifier, signals)) {
+    LOG_NOTICE("stopped while waiting for ", config.engine.db_config_path);
+    return 0;
+  }
   absl::StatusOr<std::unique_ptr<Engine>> created = Engine::Create(config.engine);
   if (!created.ok()) {
     std::cerr << "portsyncd: " << created.status().message() << "\n";
@@ -287,7 +326,6 @@ int Main(int argc, char** argv) {
   EventHub hub(&engine, RandomHex(8), hub_options);
   engine.SetListener(&hub);
 
-  const SystemdNotifier notifier;
   ServerCounters server_counters;
   // Reload (RPC and SIGHUP): validate the whole file, then apply what can change live.
   ConfigReloader reloader(

@@ -123,7 +123,11 @@ v1::GetHealthResponse PortSyncService::Health() const {
                  engine_->initial_sync_time());
   } else {
     AddComponent(health, "initial_sync", v1::SERVING_STATUS_NOT_SERVING,
-                 "starting: waiting for Redis or for the first link dump", info_.start_time);
+                 engine_->start_decided()
+                     ? "starting: waiting for the first link dump"
+                     : absl::StrCat("starting: waiting for Redis (", engine_->startup_waiting_for(),
+                                    "); start mode not decided yet"),
+                 info_.start_time);
   }
   uint32_t tracked = 0, in_sync = 0;
   std::vector<std::string> pending;
@@ -159,7 +163,8 @@ v1::GetHealthResponse PortSyncService::Health() const {
   health.mutable_uptime()->set_nanos(
       static_cast<int32_t>(absl::ToInt64Nanoseconds(uptime % absl::Seconds(1))));
   health.set_instance_id(hub_->instance_id());
-  health.set_start_mode(std::string(StartModeName(engine_->start_mode())));
+  health.set_start_mode(engine_->start_decided() ? std::string(StartModeName(engine_->start_mode()))
+                                                 : "pending");
   health.set_ports_tracked(tracked);
   health.set_ports_in_sync(in_sync);
   v1::HealthCounters* out = health.mutable_counters();

@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <string>
 
+#include "absl/strings/str_cat.h"
+
 namespace portsyncd {
 
 SystemdNotifier::SystemdNotifier() {
@@ -19,6 +21,12 @@ SystemdNotifier::SystemdNotifier() {
 void SystemdNotifier::Notify(absl::string_view state) const {
   if (!enabled_) return;
   sd_notify(/*unset_environment=*/0, std::string(state).c_str());
+}
+
+bool SystemdNotifier::NotifyReady(absl::string_view status) const {
+  if (ready_sent_.exchange(true)) return false;
+  Notify(absl::StrCat("READY=1\n", status));
+  return true;
 }
 
 }  // namespace portsyncd

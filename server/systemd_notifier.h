@@ -6,6 +6,7 @@
 #ifndef PORTSYNCD_SERVER_SYSTEMD_NOTIFIER_H_
 #define PORTSYNCD_SERVER_SYSTEMD_NOTIFIER_H_
 
+#include <atomic>
 #include <optional>
 #include <string>
 
@@ -22,12 +23,16 @@ class SystemdNotifier {
   bool enabled() const { return enabled_; }
   // Half of WATCHDOG_USEC when the watchdog is on.
   std::optional<absl::Duration> watchdog_period() const { return watchdog_period_; }
-  // Sends one notification ("READY=1", "STATUS=...", ...); ignored when not enabled.
+  // Sends one notification ("STATUS=...", "WATCHDOG=1", ...); ignored when not enabled.
   void Notify(absl::string_view state) const;
+  // Sends READY=1 with `status` ("STATUS=..."), the first time only; true when it did.
+  bool NotifyReady(absl::string_view status) const;
+  bool ready_sent() const { return ready_sent_.load(); }
 
  private:
   bool enabled_ = false;
   std::optional<absl::Duration> watchdog_period_;
+  mutable std::atomic<bool> ready_sent_{false};
 };
 
 // Decides when to pet the watchdog: only when the engine showed a heartbeat after the last ping,

@@ -510,3 +510,65 @@ def storm_in_background(harness, ports, rounds):
     thread = Storm()
     thread.start()
     return thread
+
+
+class Orchagent:
+    """Plays SONiC's orchagent for APPL_DB PORT_TABLE: consumes what portsyncd publishes
+    through the ProducerStateTable protocol (PORT_TABLE_KEY_SET + `_PORT_TABLE:<key>`) into
+    `PORT_TABLE:<key>`, as orchagent's ConsumerStateTable does, from a thread. Use as a context
+    manager, or start()/stop()."""
+
+    def __init__(self, harness, interval=0.01):
+        import threading
+        self.h = harness
+        self.interval = interval
+        self.consumed = []  # keys, in the order they were consumed
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.error = None
+
+    def _run(self):
+        client = self.h.redis.client(APPL_DB)
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    for key in sorted(client.smembers("PORT_TABLE_KEY_SET")):
+                        fields = client.hgetall(f"_PORT_TABLE:{key}")
+                        pipe = client.pipeline(transaction=True)
+                        pipe.srem("PORT_TABLE_KEY_SET", key)
+                        pipe.delete(f"_PORT_TABLE:{key}")
+                        if fields:
+                            pipe.hset(f"PORT_TABLE:{key}", mapping=fields)
+                        pipe.execute()
+                        self.consumed.append(key)
+                except (redis.exceptions.ConnectionError, FileNotFoundError):
+                    continue  # Redis restarting: so does orchagent's consumer
+        except BaseException as e:  # noqa: B902 - reported by stop()
+            self.error = e
+        finally:
+            client.close()
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def swss_flush(harness):
+    """What SONiC's swss.sh does before every non-warm start of swss (restart, config reload,
+    boot): APPL_DB FLUSHDB, and STATE_DB PORT_TABLE* deleted."""
+    harness.appl.flushdb()
+    keys = list(harness.state.scan_iter("PORT_TABLE*"))
+    if keys:
+        harness.state.delete(*keys)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import time
 import unittest
@@ -36,10 +37,31 @@ class BadInputTest(IntegrationTest):
         self.assertEqual(code, 2)
         self.assertIn("--log-level 'LOUD'", out)
 
-    def test_missing_db_config_names_the_file(self):
-        code, out = self.run_to_exit("--db-config", "/nonexistent/database_config.json")
+    def test_missing_db_config_is_waited_for_as_sonic_daemons_do(self):
+        h = self.h
+        path = os.path.join(h.dir, "later", "database_config.json")
+        d = h.daemon("--db-config", path)
+        d.wait_log(f"waiting for the SONiC database config {path}")
+        self.assertTrue(d.running())
+        os.makedirs(os.path.dirname(path))
+        shutil.copy(h.db_config, path)
+        d.wait_log(f"the SONiC database config {path} appeared after")
+        d.wait_log("startup: cold start")
+        self.stop_clean(d)
+        # A stop signal ends the wait at once, cleanly.
+        d2 = h.daemon("--db-config", "/nonexistent/database_config.json")
+        d2.wait_log("waiting for the SONiC database config /nonexistent/database_config.json")
+        self.stop_clean(d2)
+
+    def test_unreadable_db_config_names_the_file(self):
+        # Only a file that does not exist is waited for; --check-config never waits.
+        code, out = self.run_to_exit("--check-config", "--db-config",
+                                     "/nonexistent/database_config.json")
         self.assertEqual(code, 1)
         self.assertIn("/nonexistent/database_config.json: cannot read", out)
+        code, out = self.run_to_exit("--db-config", self.h.dir)  # exists, but not a file
+        self.assertEqual(code, 1)
+        self.assertIn(f"portsyncd: {self.h.dir}: ", out)
 
     def test_malformed_db_config_names_file_and_position(self):
         path = self.write("bad.json", '{"INSTANCES": {\n  "redis": }\n')

@@ -251,6 +251,8 @@ class RedisAbsentAtStartupTest(FaultTest):
         components = {comp.name: comp.status for comp in reply.components}
         self.assertEqual(components["redis"], api.pb.SERVING_STATUS_DEGRADED)
         self.assertEqual(components["initial_sync"], api.pb.SERVING_STATUS_NOT_SERVING)
+        # Cold or restart is decided from Redis: not yet.
+        self.assertEqual(reply.start_mode, "pending")
         # While the engine waits for Redis, the kernel changes: the netlink socket queues it.
         time.sleep(2)
         h.ns.ip("link", "del", "Ethernet4")
@@ -267,6 +269,7 @@ class RedisAbsentAtStartupTest(FaultTest):
             for p in ports + ["Ethernet200"]:
                 db(4).hset(f"PORT|{p}", mapping={"lanes": "0", "mtu": "9100"})
                 db(0).hset(f"PORT_TABLE:{p}", mapping={"admin_status": "up", "mtu": "9100"})
+            db(0).hset("PORT_TABLE:PortConfigDone", "count", str(len(ports) + 1))
             db(6).hset("PORT_TABLE|Ethernet4", mapping=OURS)
             db(6).hset("PORT_TABLE|Ethernet100", "host_tx_ready", "true")
 

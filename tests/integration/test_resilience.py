@@ -6,7 +6,7 @@ import threading
 import time
 import unittest
 
-from harness import IntegrationTest, wait_until
+from harness import IntegrationTest, start_redis_seeded, wait_until
 
 PORTS = [f"Ethernet{i * 4}" for i in range(32)]
 
@@ -132,6 +132,43 @@ class RedisRefusesTest(IntegrationTest):
         # timer due and the writer retried at once, thousands of times a second.
         self.assertLess(counters["redis_errors"], 30)
         self.assertLessEqual(counters["redis_connects"], 2)  # startup + writer: no reconnects
+
+    def test_a_refused_reconcile_waits_for_its_period_at_startup_and_after_a_reconnect(self):
+        # Deterministic, whatever the scheduling: the key of the wrong type is there before the
+        # daemon starts (and again before Redis comes back), and its port is in the kernel, so
+        # the first reconcile meets it every time. A correct writer retries a refused write once
+        # per audit period (an hour here), so how many refusals it counts does not depend on how
+        # long the test watches; the old writer retried the reconcile about every millisecond.
+        h = self.h
+        conf = h.write_config("[redis]\naudit_interval_ms = 3600000\n")
+        d = h.start_converged(PORTS[:4], config=conf)
+        self.stop_clean(d)
+        h.state.delete("PORT_TABLE|Ethernet0")
+        h.state.set("PORT_TABLE|Ethernet0", "not a hash")
+        d2 = h.daemon(config=conf)
+        d2.wait_log("startup: restart start")  # Ethernet0 stays a port: no old interface
+        d2.wait_log("WRONGTYPE")
+        time.sleep(1)  # a window in which a correct writer sends nothing more
+        self.assertTrue(d2.running())
+
+        def seed(db):  # Redis comes back from a dump with the same bad key
+            for p in PORTS[:4]:
+                db(4).hset(f"PORT|{p}", mapping={"lanes": "0", "mtu": "9100"})
+                db(0).hset(f"PORT_TABLE:{p}", mapping={"admin_status": "up", "mtu": "9100"})
+            db(0).hset("PORT_TABLE:PortConfigDone", "count", "4")
+            db(6).set("PORT_TABLE|Ethernet0", "not a hash")
+        h.redis.kill()
+        start_redis_seeded(h, seed)
+        wait_until(lambda: all(h.state.hget(f"PORT_TABLE|{p}", "state") == "ok"
+                               for p in PORTS[1:4]), what="the other ports rewritten")
+        time.sleep(1)
+        self.stop_clean(d2)
+        counters = d2.counters()
+        self.assertEqual(counters["reconciles"], 2, counters)  # startup + the reconnect
+        # One refusal per reconcile, plus at most one for the audit that follows each new
+        # keyspace subscription; the old writer counted 2,000 or more in these two seconds.
+        self.assertGreaterEqual(counters["redis_errors"], 2, counters)
+        self.assertLessEqual(counters["redis_errors"], 6, counters)
 
 
 class LoggerTest(IntegrationTest):

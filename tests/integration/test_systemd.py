@@ -39,8 +39,11 @@ class NotifyTest(IntegrationTest):
         h = self.h
         h.configure_ports(PORTS)
         h.ns.add_ports(PORTS)  # exist before: a restart start keeps them; see below
+        # A restart of the daemon alone (no port set down): a PortConfigDone of an earlier run in
+        # APPL_DB, and the restart marker.
         os.makedirs(h.runtime_dir, exist_ok=True)
         open(os.path.join(h.runtime_dir, "portsyncd.started"), "w").close()
+        h.appl.hset("PORT_TABLE:PortConfigDone", "count", "2")
         path = self.listen()
         conf = h.write_config('log_level = "INFO"\n')
         d = h.daemon(config=conf, log_level=None,
