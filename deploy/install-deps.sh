@@ -17,6 +17,8 @@ packages=(
   # runtime for tests and the demo
   redis-server redis-tools iproute2 jq procps util-linux python3 python3-redis python3-matplotlib python3-grpcio
   python3-protobuf openssl systemd dpkg-dev
+  # SONiC runs portsyncd under supervisord (tests/integration/test_supervisor.py)
+  supervisor
 )
 
 if [ "$(id -u)" -ne 0 ]; then

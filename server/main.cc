@@ -115,6 +115,9 @@ std::optional<int> ParseCommandLine(int argc, char** argv, CommandLine& cl) {
       case 'r':
         cl.runtime_dir = optarg;
         break;
+      case 's':
+        cl.socket = optarg;
+        break;
       case 'b': {
         int64_t n = 0;
         if (!absl::SimpleAtoi(optarg, &n) || n < 64 * 1024 || n > (1 << 30)) {
