@@ -1,11 +1,12 @@
 // portsyncctl: the command-line client of portsyncd's gRPC API.
 //
-//   portsyncctl [--target T] [--json] [--timeout S] [TLS options] COMMAND [ARGS]
-//   COMMAND: ports [NAME...] | watch [NAME...] | health | reload
+//   portsyncctl [--target T | -n asicN | -n all] [--json] [--timeout S] [TLS options] COMMAND
+//   [ARGS] COMMAND: ports [NAME...] | watch [NAME...] | health | reload
 //
 // Exit status: 0 success, 1 RPC or server error (including "not running" and "not authorized"),
 // 2 usage error.
 #include <getopt.h>
+#include <glob.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -15,6 +16,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -30,6 +32,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -47,6 +50,12 @@ constexpr int kRpcError = 1;
 constexpr int kUsage = 2;
 
 constexpr char kDefaultTarget[] = "unix:/run/portsyncd/portsyncd.sock";
+// Where the instance of ASIC namespace asicN listens: SONiC bind-mounts /var/run/redis<N> from
+// the host into that ASIC's swss container, and the shipped supervisord section
+// (deploy/sonic/portsyncd.supervisord.conf) puts the socket there. {N} is the ASIC number.
+// Single-ASIC SONiC: the same, without a number; used when kDefaultTarget does not exist.
+constexpr char kSonicTarget[] = "unix:/var/run/redis/portsyncd.sock";
+constexpr char kDefaultNamespaceSocket[] = "/var/run/redis{N}/portsyncd.sock";
 constexpr char kDefaultTokenFile[] = "/run/portsyncd/reload.token";
 
 constexpr char kHelp[] = R"(Usage: portsyncctl [OPTIONS] COMMAND [ARGS]
@@ -62,7 +71,14 @@ Commands:
 
 Options:
   -t, --target T       unix:/path, /path (a unix socket) or host:port
-                       (default unix:/run/portsyncd/portsyncd.sock)
+                       (default unix:/run/portsyncd/portsyncd.sock, or on a SONiC switch
+                       where that does not exist, unix:/var/run/redis/portsyncd.sock)
+  -n, --namespace NS   the instance of ASIC namespace NS on a multi-ASIC system, as SONiC's
+                       CLIs select one: asic0, asic1, ...; "all": every instance found
+                       (ports, health), with a NAMESPACE column
+      --namespace-socket TEMPLATE
+                       where instance asicN listens, {N} for the number (default
+                       /var/run/redis{N}/portsyncd.sock; or $PORTSYNCCTL_NAMESPACE_SOCKET)
   -j, --json           JSON output: one object (watch: one object per line)
   -T, --timeout S      seconds to wait for the daemon (default 5)
       --tls            use TLS (host:port targets)
@@ -114,6 +130,8 @@ Reload response.
 
 struct Options {
   std::string target = kDefaultTarget;
+  std::string ns;  // -n: "asicN" or "all"; empty: --target
+  std::string namespace_socket = kDefaultNamespaceSocket;
   bool json = false;
   double timeout_s = 5;
   bool tls = false;
@@ -162,9 +180,12 @@ std::optional<std::string> ProbeUnixSocket(const std::string& target) {
       return absl::StrCat(std::strerror(err), " (", path,
                           ": API access needs write permission on the socket, usually membership "
                           "in its group)");
-    case ENOENT: return absl::StrCat("no socket at ", path, ": is it running?");
-    case ECONNREFUSED: return absl::StrCat("nobody listens on ", path, ": is it running?");
-    default: return absl::StrCat(std::strerror(err), " (", path, ")");
+    case ENOENT:
+      return absl::StrCat("no socket at ", path, ": is it running?");
+    case ECONNREFUSED:
+      return absl::StrCat("nobody listens on ", path, ": is it running?");
+    default:
+      return absl::StrCat(std::strerror(err), " (", path, ")");
   }
 }
 
@@ -264,27 +285,8 @@ std::string SyncText(const v1::PortState& p) {
   return p.state_db_in_sync() ? "in sync" : "pending";
 }
 
-int Ports(const Options& o, v1::PortSync::Stub& stub, const std::vector<std::string>& names) {
-  grpc::ClientContext context;
-  context.set_deadline(Deadline(o));
-  v1::GetPortStateRequest request;
-  for (const std::string& name : names) request.add_names(name);
-  v1::GetPortStateResponse response;
-  grpc::Status status = stub.GetPortState(&context, request, &response);
-  if (!status.ok()) return Fail(RpcFailure(o, status));
-  if (o.json) {
-    std::cout << ToJson(response, true);
-    return kOk;
-  }
-  const absl::Time now = absl::Now();
-  std::vector<std::vector<std::string>> rows = {
-      {"PORT", "ADMIN", "OPER", "MTU", "IFINDEX", "STATE_DB", "LAST CHANGE", "FLAPS"}};
-  for (const v1::PortState& p : response.ports()) {
-    rows.push_back({p.name(), Status(p.admin_status()), Status(p.oper_status()),
-                    p.in_kernel() ? absl::StrCat(p.mtu()) : "-",
-                    p.in_kernel() ? absl::StrCat(p.ifindex()) : "-", SyncText(p),
-                    Ago(p.last_change(), now), absl::StrCat(p.counters().oper_flaps())});
-  }
+// Prints rows as columns two spaces apart, the first row being the header.
+void PrintTable(const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> widths(rows[0].size(), 0);
   for (const auto& row : rows) {
     for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
@@ -296,14 +298,58 @@ int Ports(const Options& o, v1::PortSync::Stub& stub, const std::vector<std::str
     }
     std::cout << std::string(absl::StripTrailingAsciiWhitespace(line)) << "\n";
   }
+}
+
+const std::vector<std::string>& PortHeader() {
+  static const auto* header = new std::vector<std::string>{
+      "PORT", "ADMIN", "OPER", "MTU", "IFINDEX", "STATE_DB", "LAST CHANGE", "FLAPS"};
+  return *header;
+}
+
+std::vector<std::string> PortRow(const v1::PortState& p, absl::Time now) {
+  return {p.name(),
+          Status(p.admin_status()),
+          Status(p.oper_status()),
+          p.in_kernel() ? absl::StrCat(p.mtu()) : "-",
+          p.in_kernel() ? absl::StrCat(p.ifindex()) : "-",
+          SyncText(p),
+          Ago(p.last_change(), now),
+          absl::StrCat(p.counters().oper_flaps())};
+}
+
+grpc::Status GetPorts(const Options& o, v1::PortSync::Stub& stub,
+                      const std::vector<std::string>& names, v1::GetPortStateResponse& response) {
+  grpc::ClientContext context;
+  context.set_deadline(Deadline(o));
+  v1::GetPortStateRequest request;
+  for (const std::string& name : names) request.add_names(name);
+  return stub.GetPortState(&context, request, &response);
+}
+
+int Ports(const Options& o, v1::PortSync::Stub& stub, const std::vector<std::string>& names) {
+  v1::GetPortStateResponse response;
+  grpc::Status status = GetPorts(o, stub, names, response);
+  if (!status.ok()) return Fail(RpcFailure(o, status));
+  if (o.json) {
+    std::cout << ToJson(response, true);
+    return kOk;
+  }
+  const absl::Time now = absl::Now();
+  std::vector<std::vector<std::string>> rows = {PortHeader()};
+  for (const v1::PortState& p : response.ports()) rows.push_back(PortRow(p, now));
+  PrintTable(rows);
   return kOk;
 }
 
-int Health(const Options& o, v1::PortSync::Stub& stub) {
+grpc::Status GetHealth(const Options& o, v1::PortSync::Stub& stub, v1::GetHealthResponse& h) {
   grpc::ClientContext context;
   context.set_deadline(Deadline(o));
+  return stub.GetHealth(&context, v1::GetHealthRequest(), &h);
+}
+
+int Health(const Options& o, v1::PortSync::Stub& stub) {
   v1::GetHealthResponse h;
-  grpc::Status status = stub.GetHealth(&context, v1::GetHealthRequest(), &h);
+  grpc::Status status = GetHealth(o, stub, h);
   if (!status.ok()) return Fail(RpcFailure(o, status));
   if (o.json) {
     std::cout << ToJson(h, true);
@@ -536,11 +582,134 @@ int Watch(const Options& o, const std::shared_ptr<grpc::Channel>& channel,
   return kOk;
 }
 
+// "asic3" -> 3; nothing for anything else.
+std::optional<int> AsicNumber(absl::string_view ns) {
+  int n = 0;
+  if (!absl::ConsumePrefix(&ns, "asic") || ns.empty() || ns.size() > 4 ||
+      !std::all_of(ns.begin(), ns.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+      !absl::SimpleAtoi(ns, &n)) {
+    return std::nullopt;
+  }
+  return n;
+}
+
+std::string NamespaceTarget(const Options& o, int asic) {
+  return absl::StrCat("unix:",
+                      absl::StrReplaceAll(o.namespace_socket, {{"{N}", absl::StrCat(asic)}}));
+}
+
+// Connects to o.target; on failure returns nullptr and says why in `error`.
+std::shared_ptr<grpc::Channel> Connect(const Options& o, std::string& error) {
+  // A unix socket the kernel refuses (no permission, no such file, nobody listening) is said
+  // at once and precisely, rather than after the timeout as "no connection".
+  if (std::optional<std::string> refused = ProbeUnixSocket(GrpcTarget(o.target))) {
+    error = absl::StrCat("cannot reach portsyncd at ", o.target, ": ", *refused);
+    return nullptr;
+  }
+  std::shared_ptr<grpc::Channel> channel = MakeChannel(o, error);
+  if (channel == nullptr) return nullptr;
+  if (!channel->WaitForConnected(Deadline(o))) {
+    error = absl::StrCat("cannot reach portsyncd at ", o.target,
+                         ": is it running? (no connection within ", o.timeout_s, " s)");
+    return nullptr;
+  }
+  return channel;
+}
+
+// -n all: every ASIC namespace that exists, by number: the path component of the template that
+// holds {N} (on SONiC /var/run/redis<N>, there for every ASIC whether or not its portsyncd
+// runs), so a stopped instance is reported as unreachable rather than silently left out.
+std::vector<std::pair<int, std::string>> FindNamespaces(const Options& o) {
+  const std::string& t = o.namespace_socket;
+  const size_t at = t.find("{N}");
+  const size_t end = std::min(t.find('/', at), t.size());  // end of the component with {N}
+  const std::string before = t.substr(0, at);
+  const std::string after = t.substr(at + 3, end - at - 3);
+  std::vector<std::pair<int, std::string>> found;
+  glob_t matches{};
+  if (glob(absl::StrCat(before, "*", after).c_str(), 0, nullptr, &matches) == 0) {
+    for (size_t i = 0; i < matches.gl_pathc; ++i) {
+      absl::string_view path = matches.gl_pathv[i];
+      if (!absl::ConsumePrefix(&path, before) || !absl::ConsumeSuffix(&path, after)) continue;
+      if (std::optional<int> n = AsicNumber(absl::StrCat("asic", path))) {
+        found.emplace_back(*n, NamespaceTarget(o, *n));
+      }
+    }
+  }
+  globfree(&matches);
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+// ports / health for every instance: a NAMESPACE column (ports), a section per instance
+// (health), or one JSON object keyed by namespace. An instance that cannot be reached is said
+// on stderr, the others are still shown, and the exit status is 1.
+int AllNamespaces(const Options& options, const std::string& command,
+                  const std::vector<std::string>& names) {
+  const std::vector<std::pair<int, std::string>> found = FindNamespaces(options);
+  if (found.empty()) {
+    return Fail(absl::StrCat("no ASIC namespace found: nothing matches ",
+                             absl::StrReplaceAll(options.namespace_socket, {{"{N}", "*"}}),
+                             " (--namespace-socket sets where the instances listen)"));
+  }
+  int exit_status = kOk;
+  const absl::Time now = absl::Now();
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> json;
+  for (const auto& [asic, target] : found) {
+    const std::string ns = absl::StrCat("asic", asic);
+    Options o = options;
+    o.target = target;
+    std::string error;
+    std::shared_ptr<grpc::Channel> channel = Connect(o, error);
+    grpc::Status status;
+    if (channel != nullptr) {
+      auto stub = v1::PortSync::NewStub(channel);
+      if (command == "ports") {
+        v1::GetPortStateResponse response;
+        status = GetPorts(o, *stub, names, response);
+        if (status.ok() && o.json)
+          json.push_back(absl::StrCat("\"", ns, "\": ", ToJson(response, false)));
+        if (status.ok() && !o.json) {
+          for (const v1::PortState& p : response.ports()) {
+            rows.push_back(PortRow(p, now));
+            rows.back().insert(rows.back().begin(), ns);
+          }
+        }
+      } else if (o.json) {
+        v1::GetHealthResponse h;
+        status = GetHealth(o, *stub, h);
+        if (status.ok()) json.push_back(absl::StrCat("\"", ns, "\": ", ToJson(h, false)));
+      } else {
+        std::cout << (ns == absl::StrCat("asic", found.front().first) ? "" : "\n") << ns << ": ";
+        if (Health(o, *stub) != kOk) exit_status = kRpcError;
+        continue;
+      }
+      if (!status.ok()) error = RpcFailure(o, status);
+    }
+    if (!error.empty()) {
+      std::cerr << "portsyncctl: " << ns << ": " << error << "\n";
+      exit_status = kRpcError;
+    }
+  }
+  if (options.json) {
+    std::cout << "{" << absl::StrJoin(json, ",\n ") << "}\n";
+  } else if (command == "ports") {
+    std::vector<std::string> header = PortHeader();
+    header.insert(header.begin(), "NAMESPACE");
+    rows.insert(rows.begin(), header);
+    PrintTable(rows);
+  }
+  return exit_status;
+}
+
 int Main(int argc, char** argv) {
   Options o;
-  enum { kTls = 1000, kCa, kCert, kKey, kServerName, kTokenFile };
+  enum { kTls = 1000, kCa, kCert, kKey, kServerName, kTokenFile, kNamespaceSocket };
   static const option kOptions[] = {
       {"target", required_argument, nullptr, 't'},
+      {"namespace", required_argument, nullptr, 'n'},
+      {"namespace-socket", required_argument, nullptr, kNamespaceSocket},
       {"json", no_argument, nullptr, 'j'},
       {"timeout", required_argument, nullptr, 'T'},
       {"tls", no_argument, nullptr, kTls},
@@ -552,12 +721,28 @@ int Main(int argc, char** argv) {
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
   };
+  if (const char* ns_socket = std::getenv("PORTSYNCCTL_NAMESPACE_SOCKET")) {
+    if (*ns_socket != '\0') o.namespace_socket = ns_socket;
+  }
+  bool target_given = false;
   int opt;
   // '+': stop at the command, whose own arguments (and --help) follow it.
-  while ((opt = getopt_long(argc, argv, "+t:jT:h", kOptions, nullptr)) != -1) {
+  while ((opt = getopt_long(argc, argv, "+t:n:jT:h", kOptions, nullptr)) != -1) {
     switch (opt) {
       case 't':
         o.target = optarg;
+        target_given = true;
+        break;
+      case 'n':
+        o.ns = optarg;
+        if (o.ns != "all" && !AsicNumber(o.ns)) {
+          std::cerr << "portsyncctl: -n '" << optarg
+                    << "': expected an ASIC namespace (asic0, asic1, ...) or all\n";
+          return kUsage;
+        }
+        break;
+      case kNamespaceSocket:
+        o.namespace_socket = optarg;
         break;
       case 'j':
         o.json = true;
@@ -628,19 +813,33 @@ int Main(int argc, char** argv) {
     std::cerr << "portsyncctl: --cert needs --key\n";
     return kUsage;
   }
+  if (!o.ns.empty() && target_given) {
+    std::cerr << "portsyncctl: -n and --target both name the instance: give one\n";
+    return kUsage;
+  }
+  if (!o.ns.empty() && !absl::StrContains(o.namespace_socket, "{N}")) {
+    std::cerr << "portsyncctl: --namespace-socket '" << o.namespace_socket
+              << "' must contain {N}, the ASIC number\n";
+    return kUsage;
+  }
+  if (o.ns == "all") {
+    if (command != "ports" && command != "health") {
+      std::cerr << "portsyncctl: -n all works with ports and health; " << command
+                << " needs one instance (-n asicN)\n";
+      return kUsage;
+    }
+    return AllNamespaces(o, command, args);
+  }
+  if (!o.ns.empty()) {
+    o.target = NamespaceTarget(o, *AsicNumber(o.ns));
+  } else if (!target_given && access(kDefaultTarget + 5, F_OK) != 0 &&
+             access(kSonicTarget + 5, F_OK) == 0) {
+    o.target = kSonicTarget;  // a SONiC switch: the swss container's socket, seen from the host
+  }
 
   std::string error;
-  // A unix socket the kernel refuses (no permission, no such file, nobody listening) is said
-  // at once and precisely, rather than after the timeout as "no connection".
-  if (std::optional<std::string> refused = ProbeUnixSocket(GrpcTarget(o.target))) {
-    return Fail(absl::StrCat("cannot reach portsyncd at ", o.target, ": ", *refused));
-  }
-  std::shared_ptr<grpc::Channel> channel = MakeChannel(o, error);
+  std::shared_ptr<grpc::Channel> channel = Connect(o, error);
   if (channel == nullptr) return Fail(error);
-  if (!channel->WaitForConnected(Deadline(o))) {
-    return Fail(absl::StrCat("cannot reach portsyncd at ", o.target,
-                             ": is it running? (no connection within ", o.timeout_s, " s)"));
-  }
   auto stub = v1::PortSync::NewStub(channel);
   if (command == "ports") return Ports(o, *stub, args);
   if (command == "health") return Health(o, *stub);
