@@ -5,6 +5,7 @@
 #include <set>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 
@@ -109,6 +110,13 @@ absl::StatusOr<std::unique_ptr<RedisConnection>> RedisConnection::Connect(
   if (context->err != 0) {
     std::string message =
         absl::StrCat("cannot connect to ", endpoint.Describe(), ": ", context->errstr);
+    if (!endpoint.unix_socket_path.empty() && absl::StrContains(context->errstr, "denied")) {
+      // Debian's redis-server makes its socket 0700 redis:redis; root without
+      // CAP_DAC_OVERRIDE (our systemd unit drops it) cannot open that.
+      absl::StrAppend(&message, " (the socket must be writable by portsyncd: e.g. redis.conf "
+                                "unixsocketperm 770 and portsyncd in the socket's group, "
+                                "SupplementaryGroups=redis in the unit; docs/OPERATIONS.md)");
+    }
     redisFree(context);
     return absl::UnavailableError(message);
   }

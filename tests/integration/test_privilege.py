@@ -96,6 +96,21 @@ class PrivilegeTest(IntegrationTest):
         d.wait_log("startup: cold start")
         return d
 
+    def test_a_redis_socket_it_may_not_open_is_named_with_the_fix_then_waited_for(self):
+        # Debian's redis-server makes its socket 0700 redis:redis: the daemon's user is not
+        # let in. The error says what the socket needs; once it is fixed the daemon starts.
+        h = self.h
+        os.chown(h.redis.socket, 0, 0)
+        h.configure_ports(PORTS[:2])
+        d = wrapped_daemon(h, as_user(self.uid, self.gid, caps="net_admin"))
+        d.wait_log("startup: waiting for Redis")
+        out = d.output()
+        self.assertIn(f"cannot connect to CONFIG_DB (unix:{h.redis.socket} db 4): Permission denied", out)
+        self.assertIn("unixsocketperm 770", out)
+        os.chown(h.redis.socket, 0, self.gid)
+        d.wait_log("startup: cold start", timeout=5)
+        self.stop_clean(d)
+
     def test_runs_as_nobody_with_only_cap_net_admin(self):
         h = self.h
         d = self.start_unprivileged()
