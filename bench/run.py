@@ -138,7 +138,7 @@ class World:
                        f"net.ipv6.conf.{key}.disable_ipv6=1")
             sh("ip", "-n", ns, "link", "set", "lo", "up")
         # A spare device so peer ifindexes differ from ours: carrier changes then skip
-        # linkwatch's 1-per-10ms slow path (spec/test-kernel-notes.md).
+        # linkwatch's 1-per-10ms slow path (docs/PERFORMANCE.md, kernel facts).
         sh("ip", "-n", self.wire, "link", "add", "pad0", "type", "ifb")
         pipe = self.db[CONFIG_DB].pipeline(transaction=False)
         appl = self.db[APPL_DB].pipeline(transaction=False)
@@ -146,7 +146,7 @@ class World:
             fields = {"lanes": str(i), "mtu": "1500", "alias": f"eth{i}"}
             pipe.hset(f"PORT|Ethernet{i}", mapping={**fields, "admin_status": "up"})
             # As orchagent has it before it applied admin_status: a cold start then waits for
-            # every port before PortInitDone (sonic-compat.md section 2 step 5).
+            # every port before PortInitDone (docs/COMPATIBILITY.md 2 step 5).
             appl.hset(f"PORT_TABLE:Ethernet{i}", mapping=fields)
         pipe.execute()
         appl.execute()

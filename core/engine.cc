@@ -246,8 +246,8 @@ absl::Status Engine::TryStartup(Connections& db, StartupProgress& progress) {
                        {"HGET", db.config->Key(kDeviceMetadataTable, "localhost"), "switch_type"}));
   const bool is_dpu = switch_type.str == "dpu";
 
-  // 2. Warm restart (sonic-compat.md 4) and a restart of the daemon alone (7.7): decided once,
-  // from what Redis and the runtime directory say (core/start_decision.h).
+  // 2. Warm restart (docs/COMPATIBILITY.md 4) and a restart of the daemon alone (7.7): decided
+  // once, from what Redis and the runtime directory say (core/start_decision.h).
   const std::string warm_key = db.state->Key(kWarmRestartTable, "portsyncd");
   const std::string marker = RestartMarkerPath(options_.runtime_dir);
   if (!progress.decision) {
@@ -279,7 +279,7 @@ absl::Status Engine::TryStartup(Connections& db, StartupProgress& progress) {
   start_mode_.store(mode);
   start_decided_.store(true);
 
-  // Logging (sonic-compat.md 5).
+  // Logging (docs/COMPATIBILITY.md 5).
   const std::string logger_key = db.config->Key(kLoggerTable, "portsyncd");
   ASSIGN_OR_RETURN(RedisReply logger,
                    db.config->Command({"HMGET", logger_key, "LOGLEVEL", "LOGOUTPUT"}));
@@ -323,7 +323,7 @@ absl::Status Engine::TryStartup(Connections& db, StartupProgress& progress) {
     }
   }
 
-  // APPL_DB membership, held in memory from now on (sonic-compat.md 7.4).
+  // APPL_DB membership, held in memory from now on (docs/COMPATIBILITY.md 7.4).
   const std::string appl_prefix = db.appl->Key(kPortTable, "");
   ASSIGN_OR_RETURN(std::vector<std::string> appl_keys,
                    ScanKeys(*db.appl, absl::StrCat(appl_prefix, "*")));

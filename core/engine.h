@@ -2,7 +2,7 @@
 //
 // Threads:
 //   - The caller of Run() is the *engine thread*: it runs the startup sequence
-//     (sonic-compat.md section 2), then reads netlink, applies each message to the model and
+//     (docs/COMPATIBILITY.md 2), then reads netlink, applies each message to the model and
 //     wakes the writer. It never touches Redis after startup, so a slow or absent Redis cannot
 //     stall netlink reading.
 //   - The *writer thread* (started by Run) owns the Redis connections: it writes what the model
@@ -60,7 +60,7 @@ struct EngineOptions {
   // Apply CONFIG_DB LOGGER|portsyncd LOGLEVEL found at startup (as upstream does); false when
   // the log level was given on the command line, which then wins until LOGGER changes.
   bool apply_db_log_level_at_start = true;
-  // Holds the restart marker (sonic-compat.md 7.7); systemd's RuntimeDirectory.
+  // Holds the restart marker (docs/COMPATIBILITY.md 7.7); systemd's RuntimeDirectory.
   std::string runtime_dir = "/run/portsyncd";
   // Deadline for one Redis connect or round trip; past it the connection counts as broken.
   absl::Duration redis_timeout = absl::Seconds(2);

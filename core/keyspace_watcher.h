@@ -1,6 +1,6 @@
 // KeyspaceWatcher: Redis keyspace notifications for a few key prefixes, on threads of its own.
 //
-// sonic-compat.md 7.3 and 7.8: when the server has keyspace notifications enabled (SONiC's
+// docs/COMPATIBILITY.md 7.3 and 7.8: when the server has keyspace notifications enabled (SONiC's
 // database runs with `notify-keyspace-events AKE`), the engine learns of an APPL_DB entry
 // appearing, of someone else touching our STATE_DB keys, and of a LOGGER change the moment they
 // happen, instead of polling. Without them it keeps polling; the watcher says which, and why.

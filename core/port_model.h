@@ -1,8 +1,8 @@
 // PortModel: what portsyncd knows about every port, and what STATE_DB must hold because of it.
 //
 // Holds, per port name: the kernel's view (from netlink), APPL_DB membership (held in memory so
-// the event path never reads Redis; sonic-compat.md 7.4), CONFIG_DB membership, and what we last
-// wrote to STATE_DB. Also the pending set (ports PortInitDone waits for) and the old-interface
+// the event path never reads Redis; docs/COMPATIBILITY.md 7.4), CONFIG_DB membership, and what we
+// last wrote to STATE_DB. Also the pending set (ports PortInitDone waits for) and the old-interface
 // set (ifindexes ignored for the life of the process).
 //
 // Pure logic: no I/O, no clock, no locking. The engine owns it and guards it with one mutex;
@@ -10,8 +10,8 @@
 //
 // Write planning: every change marks the port dirty; TakeDirty() turns dirty ports into
 // StateWrites that carry only the latest state (several kernel messages for one port collapse
-// into one write, sonic-compat.md 7.5) and skips writes identical to what STATE_DB already holds
-// from us. A deletion followed by a re-creation keeps both steps (DEL, then HSET), so other
+// into one write, docs/COMPATIBILITY.md 7.5) and skips writes identical to what STATE_DB already
+// holds from us. A deletion followed by a re-creation keeps both steps (DEL, then HSET), so other
 // daemons' fields are cleared exactly as upstream's per-event writes would clear them.
 //
 // Renames: the kernel announces `ip link set X name Y` with a NEWLINK for Y carrying X's ifindex,
@@ -115,10 +115,10 @@ struct StateWrite {
 
 class PortModel {
  public:
-  // sonic-compat.md 3.1: case-sensitive prefixes.
+  // docs/COMPATIBILITY.md 3.1: case-sensitive prefixes.
   static bool IsPortName(absl::string_view name);
 
-  // Applies one netlink link message (sonic-compat.md section 3 rules 1-6).
+  // Applies one netlink link message (docs/COMPATIBILITY.md 3 rules 1-6).
   ApplyOutcome Apply(const LinkEvent& event, absl::Time now);
 
   // Startup.
@@ -129,7 +129,7 @@ class PortModel {
   bool IsOldInterfaceName(absl::string_view name) const;
 
   // APPL_DB PORT_TABLE:<name> exists. Marks the port dirty when its kernel state now needs
-  // writing; returns true when that happened (sonic-compat.md 7.3).
+  // writing; returns true when that happened (docs/COMPATIBILITY.md 7.3).
   bool SetInApplDb(const std::string& name, absl::Time now = absl::InfinitePast());
   // Ports in the kernel that APPL_DB does not know yet: the pending-APPL poll asks about these.
   std::vector<std::string> AwaitingApplDb() const {
@@ -160,8 +160,8 @@ class PortModel {
   // A STATE_DB key or field of ours no longer holds what we wrote (drift): rewrite it.
   void MarkDrifted(const std::string& name);
 
-  // PortInitDone (sonic-compat.md 2): once per process, after a processed batch, when nothing is
-  // pending.
+  // PortInitDone (docs/COMPATIBILITY.md 2): once per process, after a processed batch, when nothing
+  // is pending.
   bool pending_empty() const { return pending_.empty(); }
   const std::set<std::string>& pending() const { return pending_; }
 

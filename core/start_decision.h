@@ -7,13 +7,13 @@
 // marker in it) survives `systemctl restart swss`, `config reload` and a stop-flush-start. What
 // SONiC does before each of those is flush APPL_DB; orchagent then waits for PortConfigDone. So:
 //
-//   warm restart requested and restore_count readable  -> warm (sonic-compat 4)
+//   warm restart requested and restore_count readable  -> warm (COMPATIBILITY.md 4)
 //   else APPL_DB holds an earlier PortConfigDone (staged `_PORT_TABLE:PortConfigDone` or the
 //        consumed `PORT_TABLE:PortConfigDone`: the port stack is alive) AND our restart marker
 //        is in the runtime directory (we ran since the last boot)
 //                                                       -> restart of the daemon alone: no port
 //                                                          is set down, STATE_DB is reconciled
-//                                                          from the kernel (sonic-compat 7.7)
+//                                                          from the kernel (COMPATIBILITY.md 7.7)
 //   else                                               -> cold: the whole contract (APPL_DB copy,
 //                                                          PortConfigDone, old interfaces, ...)
 //
@@ -32,7 +32,7 @@
 
 namespace portsyncd {
 
-// How the process started (sonic-compat.md 2, 4 and 7.7).
+// How the process started (docs/COMPATIBILITY.md 2, 4 and 7.7).
 enum class StartMode { kCold, kWarm, kRestart };
 absl::string_view StartModeName(StartMode mode);
 

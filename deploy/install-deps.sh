@@ -19,6 +19,8 @@ packages=(
   python3-protobuf openssl systemd dpkg-dev
   # SONiC runs portsyncd under supervisord (tests/integration/test_supervisor.py)
   supervisor
+  # the package under a real systemd in a container (deploy/systemd-check.sh)
+  debootstrap systemd-container
 )
 
 if [ "$(id -u)" -ne 0 ]; then

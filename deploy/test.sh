@@ -3,7 +3,8 @@
 # steps: the whole suite again under ASan+UBSan+LSan (clang, with -Wthread-safety as errors),
 # each libFuzzer target for a short run over its seed corpus, and the TSan checks.
 # Usage: deploy/test.sh [BUILD_DIR]   (default: build; the hardening steps use BUILD_DIR-asan and
-#        BUILD_DIR-tsan). PORTSYNCD_HARDENING=0 skips the hardening steps.
+#        BUILD_DIR-tsan). PORTSYNCD_HARDENING=0 skips the hardening steps; PORTSYNCD_SYSTEMD_CHECK=0
+#        skips deploy/systemd-check.sh (the package booted under systemd; needs Debian's archive).
 # Needs root: integration tests create network namespaces and start their own redis-server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +33,10 @@ step "configure + build (gcc, $build_dir)" bash -c \
   "cmake -S . -B '$build_dir' -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
    cmake --build '$build_dir' -j $(nproc)"
 step "ctest: unit, integration, deploy, bench smoke" run_ctest
+if [ "${PORTSYNCD_SYSTEMD_CHECK:-1}" != 0 ]; then
+  step "the Debian package on a clean Debian 12 under a real systemd (systemd-nspawn)" \
+    ./deploy/systemd-check.sh "$build_dir"
+fi
 
 if [ "${PORTSYNCD_HARDENING:-1}" != 0 ]; then
   step "ASan+UBSan+LSan (clang, -Wthread-safety): build + whole ctest suite" \

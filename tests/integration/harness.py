@@ -110,7 +110,7 @@ class Namespaces:
                     f"net.ipv6.conf.{key}.disable_ipv6=1")
             run("ip", "-n", ns, "link", "set", "lo", "up")
         # A spare device so peer ifindexes differ from ours: carrier changes then skip linkwatch's
-        # slow path (see spec/test-kernel-notes.md).
+        # slow path (docs/PERFORMANCE.md, "Kernel facts behind the method").
         run("ip", "-n", self.wire, "link", "add", "pad0", "type", "ifb")
 
     def ip(self, *args, check=True):

@@ -1,4 +1,4 @@
-"""Link events (sonic-compat.md section 3 and 7.3, 7.5) on the real kernel, Redis and daemon."""
+"""Link events (docs/COMPATIBILITY.md 3 and 7.3, 7.5) on the real kernel, Redis and daemon."""
 
 import time
 import unittest

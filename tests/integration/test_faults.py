@@ -84,7 +84,7 @@ class RedisPausedTest(FaultTest):
               f"converged {took:.3f}s after CLIENT UNPAUSE")
         self.assertGreater(events, 10 * len(PORTS), "the storm was too small to show a bound")
         self.assertLess(peak - sampler.baseline, RSS_GROWTH_LIMIT_KIB)
-        # Redis being stuck never stalled netlink reading (sonic-compat 7.1 / ARCHITECTURE).
+        # Redis being stuck never stalled netlink reading (COMPATIBILITY.md 7.1 / ARCHITECTURE).
         self.assertEqual(after.netlink_overruns, 0)
         self.assertLess(took, 3.0)
         self.stop_clean(d)

@@ -1,4 +1,4 @@
-"""Keyspace notifications (sonic-compat.md 7.3 and 7.8) on a real Redis, kernel and daemon.
+"""Keyspace notifications (docs/COMPATIBILITY.md 7.3 and 7.8) on a real Redis, kernel and daemon.
 
 With `notify-keyspace-events` on in the server (SONiC runs AKE), the daemon sees an APPL_DB entry,
 someone else's change to one of our STATE_DB keys and a LOGGER change as they happen. The tests

@@ -130,7 +130,7 @@ class PrivilegeTest(IntegrationTest):
         self.addCleanup(channel.close)
         netlink = next(c for c in api.health(stub).components if c.name == "netlink")
         self.assertIn("receive buffer 33554432 bytes", netlink.message)
-        # Old interfaces set admin down (sonic-compat 2 step 6) over netlink: CAP_NET_ADMIN.
+        # Old interfaces set admin down (COMPATIBILITY.md 2 step 6) over netlink: CAP_NET_ADMIN.
         self.assertIn("2 old interfaces set down", d.output())
         self.assertNotIn("cannot set admin down", d.output())
         links = h.ns.links()
@@ -264,7 +264,7 @@ class PrivilegeTest(IntegrationTest):
 
 
 class NoShellOutTest(unittest.TestCase):
-    # Upstream forks `ip link set ... down`; ours must not run programs at all (sonic-compat
+    # Upstream forks `ip link set ... down`; ours must not run programs at all (COMPATIBILITY.md
     # 7.6), and a daemon holding CAP_NET_ADMIN must not exec anything.
     CALLS = re.compile(r"\b(system|popen|fork|vfork|clone|clone3|execl|execlp|execle|execv|"
                        r"execvp|execvpe|execve|execveat|fexecve|posix_spawnp?|wordexp)\s*\(")

@@ -1,4 +1,4 @@
-"""What sets us apart (sonic-compat.md 7.1, 7.2, 7.8): Redis outages, netlink overflow, drift."""
+"""What sets us apart (docs/COMPATIBILITY.md 7.1, 7.2, 7.8): Redis outages, netlink overflow, drift."""
 
 import os
 import signal

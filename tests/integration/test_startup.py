@@ -1,4 +1,4 @@
-"""Startup (sonic-compat.md sections 2, 4, 5 and 7.7) on the real kernel, Redis and daemon."""
+"""Startup (docs/COMPATIBILITY.md sections 2, 4, 5 and 7.7) on the real kernel, Redis and daemon."""
 
 import threading
 import time
@@ -133,7 +133,7 @@ class WarmStartTest(IntegrationTest):
 
 
 class RestartTest(IntegrationTest):
-    """sonic-compat.md 7.7: a restart of the daemon alone does not take the ports down."""
+    """docs/COMPATIBILITY.md 7.7: a restart of the daemon alone does not take the ports down."""
 
     def test_restart_with_marker_reconciles_instead_of_taking_ports_down(self):
         h = self.h

@@ -1,4 +1,4 @@
-// PortModel: sonic-compat.md section 3's rules and the write planning of section 7.
+// PortModel: docs/COMPATIBILITY.md 3's rules and the write planning of section 7.
 #include "core/port_model.h"
 
 #include <linux/if.h>

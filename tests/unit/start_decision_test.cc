@@ -1,4 +1,4 @@
-// DecideStart: every combination of the evidence startup reads (sonic-compat 4 and 7.7).
+// DecideStart: every combination of the evidence startup reads (COMPATIBILITY.md 4 and 7.7).
 #include "core/start_decision.h"
 
 #include <optional>
