@@ -629,10 +629,12 @@ std::vector<std::pair<int, std::string>> FindNamespaces(const Options& o) {
   glob_t matches{};
   if (glob(absl::StrCat(before, "*", after).c_str(), 0, nullptr, &matches) == 0) {
     for (size_t i = 0; i < matches.gl_pathc; ++i) {
-      absl::string_view path = matches.gl_pathv[i];
-      if (!absl::ConsumePrefix(&path, before) || !absl::ConsumeSuffix(&path, after)) continue;
-      if (std::optional<int> n = AsicNumber(absl::StrCat("asic", path))) {
-        found.emplace_back(*n, NamespaceTarget(o, *n));
+      const std::string matched = matches.gl_pathv[i];
+      absl::string_view number = matched;
+      if (!absl::ConsumePrefix(&number, before) || !absl::ConsumeSuffix(&number, after)) continue;
+      if (std::optional<int> n = AsicNumber(absl::StrCat("asic", number))) {
+        // The path found (redis01 stays redis01), then the rest of the template.
+        found.emplace_back(*n, absl::StrCat("unix:", matched, t.substr(end)));
       }
     }
   }

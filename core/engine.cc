@@ -363,6 +363,17 @@ absl::Status Engine::TryStartup(Connections& db, StartupProgress& progress) {
     progress.appl_published = true;
   }
 
+  // The restart marker, as soon as PortConfigDone is out (a cold start) or the start is decided
+  // (the others): a crash from here on is a restart of the daemon alone. It outlives every exit
+  // on purpose; alone it decides nothing (see core/start_decision.h).
+  if (mkdir(options_.runtime_dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    LOG_WARN("cannot create runtime directory ", options_.runtime_dir, ": ", std::strerror(errno),
+             "; a restart of portsyncd will be taken for a fresh start");
+  } else if (!std::ofstream(marker).good()) {
+    LOG_WARN("cannot write restart marker ", marker,
+             "; a restart of portsyncd will be taken for a fresh start");
+  }
+
   // 6. Cold start, not a DPU: existing Ethernet netdevs are old interfaces.
   std::vector<std::pair<int32_t, std::string>> old_interfaces;
   if (cold && !is_dpu) {
@@ -394,16 +405,6 @@ absl::Status Engine::TryStartup(Connections& db, StartupProgress& progress) {
     for (const auto& [ifindex, name] : old_interfaces) model_.AddOldInterface(ifindex, name);
   }
   counters_.old_interfaces.store(old_interfaces.size());
-
-  // The marker outlives every exit on purpose: only a reboot (/run is a tmpfs) or a new runtime
-  // directory removes it. Alone it decides nothing (see core/start_decision.h).
-  if (mkdir(options_.runtime_dir.c_str(), 0755) != 0 && errno != EEXIST) {
-    LOG_WARN("cannot create runtime directory ", options_.runtime_dir, ": ", std::strerror(errno),
-             "; a restart of portsyncd will be taken for a fresh start");
-  } else if (!std::ofstream(marker).good()) {
-    LOG_WARN("cannot write restart marker ", marker,
-             "; a restart of portsyncd will be taken for a fresh start");
-  }
 
   LOG_NOTICE("startup: ", StartModeName(mode), " start", is_dpu ? " (switch_type dpu)" : "", ", ",
              config_keys.size(), " CONFIG_DB ports, ", appl_keys.size(), " APPL_DB ports, ",
@@ -633,6 +634,9 @@ void Engine::WriterLoop() {
                                  last_logger_poll_ + Backstop(options_.logger_poll_interval))
                       : next_connect;
         if (db && need_reconcile) deadline = std::min(deadline, reconcile_at);
+        if (db && !port_init_done_sent_ && model_.pending_empty()) {
+          deadline = std::min(deadline, port_init_done_retry_at_);
+        }
         if (db && model_.HasAwaitingApplDb()) {
           deadline =
               std::min(deadline, last_pending_poll_ + Backstop(options_.pending_poll_interval));
@@ -943,12 +947,17 @@ absl::Status Engine::Flush(Connections& db) {
     }
     RETURN_IF_ERROR(refused);
   }
-  if (publish_port_init_done) {
+  if (publish_port_init_done && absl::Now() >= port_init_done_retry_at_) {
     const DbEndpoint& appl = db.appl->endpoint();
     RedisArgv command =
         ProducerStateSet(kPortTable, appl.separator, appl.id, "PortInitDone", {{"lanes", "0"}});
     ASSIGN_OR_RETURN(RedisReply reply, db.appl->Command(command));
-    RETURN_IF_ERROR(CheckReplies({command}, {reply}));
+    if (absl::Status refused = CheckReplies({command}, {reply}); !refused.ok()) {
+      // Every Flush would try again at once, and Flush runs before the timers: retry at the
+      // audit's period instead (the writer's deadline includes it).
+      port_init_done_retry_at_ = absl::Now() + Backstop(options_.audit_interval);
+      return refused;
+    }
     LOG_NOTICE("PortInitDone published: every configured port has its netdev");
     absl::MutexLock lock(&mu_);
     port_init_done_sent_ = true;

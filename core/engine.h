@@ -229,6 +229,8 @@ class Engine : private KeyspaceListener {
   absl::Time last_pending_poll_ = absl::InfinitePast();
   absl::Time last_audit_ = absl::InfinitePast();
   absl::Time last_logger_poll_ = absl::InfinitePast();
+  // When a PortInitDone Redis refused is tried again (each Flush would retry it at once).
+  absl::Time port_init_done_retry_at_ = absl::InfinitePast();
   absl::Time drift_logged_ = absl::InfinitePast();  // notified drift is logged once a second
   // Engine thread only: last time a malformed message was logged, and how many were not.
   absl::Time parse_error_logged_ = absl::InfinitePast();

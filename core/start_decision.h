@@ -18,7 +18,8 @@
 //                                                          PortConfigDone, old interfaces, ...)
 //
 // The marker guards one case the evidence alone gets wrong: a boot where Redis kept APPL_DB
-// (persistence on, outside SONiC). /run is a tmpfs, so the marker is gone after every boot.
+// (persistence on, outside SONiC): /run is a tmpfs, so the marker is gone after a boot. (In
+// SONiC the container's /run may survive a reboot; there the flush decides.)
 //
 // Thread-safety: pure functions, callable from anywhere.
 #ifndef PORTSYNCD_CORE_START_DECISION_H_

@@ -234,8 +234,22 @@ chroot_purge() {
     { echo "enablement link still there"; return 1; }
   echo "purged without systemd: conffile, group and enablement gone"
 }
+sonic_host_install() {
+  # A SONiC switch (its host, or its swss container): the unit must stay disabled.
+  mkdir -p "$root/etc/sonic" && echo "build_version: 'check'" >"$root/etc/sonic/sonic_version.yml"
+  local out rc=0
+  out=$(chroot_run "apt-get -q -y install --no-install-recommends $pkg" 2>&1) || rc=1
+  rm -f "$root/etc/sonic/sonic_version.yml"
+  [ "$rc" -eq 0 ] || { echo "apt-get install failed"; return 1; }
+  grep -q "the systemd unit is left disabled" <<<"$out" || { echo "no notice from postinst"; return 1; }
+  [ ! -L "$root/etc/systemd/system/multi-user.target.wants/portsyncd.service" ] ||
+    { echo "enabled on a SONiC switch"; return 1; }
+  chroot_run "apt-get -q -y purge portsyncd" >/dev/null || { echo "apt-get purge failed"; return 1; }
+  echo "on a SONiC switch (sonic_version.yml): installed, unit left disabled, postinst says why"
+}
 check "install without systemd running (chroot)" chroot_install
 check "purge without systemd running (chroot)" chroot_purge
+check "install on a SONiC switch leaves the unit disabled" sonic_host_install
 
 # --- 2. boot ---------------------------------------------------------------------------------------
 # Redis as SONiC's database would have it, on Debian's redis-server: a unix socket (off by

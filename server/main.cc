@@ -225,11 +225,12 @@ void ProtobufLogHandler(google::protobuf::LogLevel level, const char* /*file*/, 
 // SONiC's database service writes database_config.json once Redis is up, and SONiC's daemons
 // wait for it; so do we, rather than exit and be restarted in a loop by the supervisor. Only a
 // file that does not exist (yet) is waited for: one that cannot be read or parsed is an error.
-// Returns false when a stop signal came first. READY=1 is sent after 10 s of waiting (as while
-// waiting for Redis: see HealthReporter), and the watchdog is kept fed.
-bool WaitForDbConfig(const std::string& path, const SystemdNotifier& notifier,
-                     const sigset_t& signals) {
-  if (access(path.c_str(), F_OK) == 0 || errno != ENOENT) return true;
+// READY=1 is sent after 10 s of waiting (as while waiting for Redis: see HealthReporter; the API
+// is not served yet), and the watchdog is kept fed.
+enum class DbConfigWait { kThere, kAppeared, kStopped };
+DbConfigWait WaitForDbConfig(const std::string& path, const SystemdNotifier& notifier,
+                             const sigset_t& signals) {
+  if (access(path.c_str(), F_OK) == 0 || errno != ENOENT) return DbConfigWait::kThere;
   const absl::Time began = absl::Now();
   absl::Time next_log = began;
   const std::string status = absl::StrCat("STATUS=waiting for the SONiC database config ", path,
@@ -249,11 +250,11 @@ bool WaitForDbConfig(const std::string& path, const SystemdNotifier& notifier,
     // Poll the file twice a second; a stop signal ends the wait at once.
     const timespec half_second{0, 500'000'000};
     const int sig = sigtimedwait(&signals, nullptr, &half_second);
-    if (sig == SIGTERM || sig == SIGINT) return false;
+    if (sig == SIGTERM || sig == SIGINT) return DbConfigWait::kStopped;
   }
   LOG_NOTICE("the SONiC database config ", path, " appeared after ",
              absl::FormatDuration(absl::Trunc(absl::Now() - began, absl::Milliseconds(1))));
-  return true;
+  return DbConfigWait::kAppeared;
 }
 
 int Main(int argc, char** argv) {
@@ -287,11 +288,19 @@ int Main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   const SystemdNotifier notifier;
-  if (!cl.check_only && !WaitForDbConfig(config.engine.db_config_path, notifier, signals)) {
+  const DbConfigWait waited =
+      cl.check_only ? DbConfigWait::kThere
+                    : WaitForDbConfig(config.engine.db_config_path, notifier, signals);
+  if (waited == DbConfigWait::kStopped) {
     LOG_NOTICE("stopped while waiting for ", config.engine.db_config_path);
     return 0;
   }
   absl::StatusOr<std::unique_ptr<Engine>> created = Engine::Create(config.engine);
+  // A file that has just appeared may still be being written: give its writer 2 s to finish.
+  for (int retry = 0; waited == DbConfigWait::kAppeared && !created.ok() && retry < 20; ++retry) {
+    absl::SleepFor(absl::Milliseconds(100));
+    created = Engine::Create(config.engine);
+  }
   if (!created.ok()) {
     std::cerr << "portsyncd: " << created.status().message() << "\n";
     return 1;

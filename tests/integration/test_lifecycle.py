@@ -218,22 +218,27 @@ class LifecycleTest(IntegrationTest):
 
     def test_two_boots(self):
         h = self.h
-        rules = []
-        for boot in range(2):
-            if boot:
-                # Reboot: /run is a tmpfs (the runtime directory is gone), Redis starts empty
-                # and CONFIG_DB is loaded from config_db.json, the host interfaces come back.
-                self.stop_clean(d)
+        d = self.boot()
+        self.assertIn("cold start: no PortConfigDone", self.rule(d))
+        self.assertEqual(self.orchagent.consumed.count("PortConfigDone"), 1)
+        # Reboots: Redis starts empty and CONFIG_DB is loaded from config_db.json, the host
+        # interfaces come back after PortConfigDone. The first reboot loses the runtime
+        # directory (a tmpfs /run); the second keeps it, as SONiC does when it starts the
+        # existing swss container again. Both are cold, and each publishes PortConfigDone.
+        for keep_runtime_dir in (False, True):
+            self.stop_clean(d)
+            if not keep_runtime_dir:
                 shutil.rmtree(h.runtime_dir)
-                self.syncd_restart()
-                h.redis.kill()
-                h.redis.start()
+            self.syncd_restart()
+            h.redis.kill()
+            h.redis.start()
             d = self.boot()
-            rules.append(self.rule(d))
-            self.assertIn("cold start: no PortConfigDone", rules[-1])
-            self.assertEqual(self.port_config_done(), "4")
-        # A boot where Redis kept APPL_DB (persistence on, outside SONiC): the marker is gone,
-        # so still cold.
+            rule = self.rule(d)
+            self.assertIn("cold start: no PortConfigDone", rule)
+            self.assertEqual("although the restart marker exists" in rule, keep_runtime_dir)
+        self.assertEqual(self.orchagent.consumed.count("PortConfigDone"), 3)
+        # A boot where Redis kept APPL_DB (persistence on, outside SONiC) and /run was a tmpfs:
+        # the marker is gone, so still cold, and PortConfigDone is published again.
         self.stop_clean(d)
         shutil.rmtree(h.runtime_dir)
         h.appl.delete("PORT_TABLE:PortInitDone")
@@ -242,6 +247,8 @@ class LifecycleTest(IntegrationTest):
         rule = self.rule(d3)
         self.assertIn("cold start: APPL_DB holds PortConfigDone", rule)
         self.assertIn("restart marker is absent", rule)
+        wait_until(lambda: self.orchagent.consumed.count("PortConfigDone") == 4,
+                   what="PortConfigDone published again")
         self.report("boot with a persisted APPL_DB", rule, took)
         self.stop_clean(d3)
 

@@ -170,6 +170,24 @@ class RedisRefusesTest(IntegrationTest):
         self.assertGreaterEqual(counters["redis_errors"], 2, counters)
         self.assertLessEqual(counters["redis_errors"], 6, counters)
 
+    def test_a_refused_port_init_done_is_retried_at_its_period(self):
+        # PortInitDone goes out from every Flush, before the writer's timers: refused, it was
+        # retried by each pass of the loop at once. Deterministic as above: the key is bad
+        # before the start, and a correct writer's count does not grow with time.
+        h = self.h
+        h.appl.set("_PORT_TABLE:PortInitDone", "not a hash")
+        d = h.daemon(config=h.write_config("[redis]\naudit_interval_ms = 1000\n"))
+        d.wait_log("startup: cold start")
+        d.wait_log("WRONGTYPE")
+        time.sleep(1.5)  # one or two retries at the 1 s period; thousands when spinning
+        h.appl.delete("_PORT_TABLE:PortInitDone")  # someone repairs the key
+        wait_until(lambda: h.appl.exists("_PORT_TABLE:PortInitDone"), timeout=5,
+                   what="PortInitDone at the next retry")
+        self.stop_clean(d)
+        counters = d.counters()
+        self.assertGreaterEqual(counters["redis_errors"], 1, counters)
+        self.assertLessEqual(counters["redis_errors"], 6, counters)
+
 
 class LoggerTest(IntegrationTest):
     def test_loglevel_in_config_db_at_startup_applies_without_a_command_line_level(self):

@@ -2,7 +2,7 @@
 we ship for SONiC's swss container (deploy/sonic/portsyncd.supervisord.conf), as SONiC runs it.
 
 The shipped section is used as it is, except: the command runs the built daemon inside the
-test's namespace against the test's Redis and runtime directory, and the output goes to a file instead of syslog (the
+test's namespace, with its own runtime directory, socket and database config, and the output goes to a file instead of syslog (the
 test machine has no syslog daemon).
 """
 
@@ -46,16 +46,21 @@ class SupervisordTest(IntegrationTest):
         shipped.optionxform = str
         shipped.read(SHIPPED)
         program = dict(shipped["program:portsyncd"])
-        # The shipped command's options, pointed at the test's Redis, runtime directory and API
-        # socket, run inside the test's namespace.
+        # The shipped command as it is, but for where things live: the runtime directory and
+        # the API socket under the test's directory, the test's database config (SONiC mounts it
+        # at the default path), inside the test's namespace, logging at INFO.
         args = program["command"].split()
         self.assertEqual(args[0], "/usr/bin/portsyncd")
         options = dict(zip(args[1::2], args[2::2]))
-        self.assertEqual(set(options), {"--config", "--runtime-dir", "--socket"})
-        program["command"] = " ".join([
-            shutil.which("ip"), "netns", "exec", h.ns.sw, os.path.abspath(shutil.which(PORTSYNCD) or PORTSYNCD),
-            "--db-config", h.db_config, "--runtime-dir", h.runtime_dir, "--socket", self.api_sock,
-            "--log-level", "INFO"])
+        self.assertEqual(set(options), {"--runtime-dir", "--socket"})
+        self.assertEqual(options["--socket"], "/var/run/redis/portsyncd.sock")
+        options["--runtime-dir"] = h.runtime_dir
+        options["--socket"] = self.api_sock
+        program["command"] = " ".join(
+            [shutil.which("ip"), "netns", "exec", h.ns.sw,
+             os.path.abspath(shutil.which(PORTSYNCD) or PORTSYNCD)]
+            + [x for kv in options.items() for x in kv]
+            + ["--db-config", h.db_config, "--log-level", "INFO"])
         program.pop("stdout_syslog")
         program.pop("stderr_syslog")
         program["redirect_stderr"] = "true"

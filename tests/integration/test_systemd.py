@@ -73,6 +73,43 @@ class NotifyTest(IntegrationTest):
         self.assertEqual(d.stop(), 0)
         self.assertTrue(self.sent("STOPPING", "1"))
 
+    def test_ready_after_10s_while_redis_is_away_and_the_status_says_why(self):
+        # Waiting for Redis is never fatal: systemd gets READY=1 after 10 s (within the unit's
+        # TimeoutStartSec=30) rather than killing a daemon that is only waiting.
+        h = self.h
+        h.redis.kill()
+        path = self.listen()
+        started = time.monotonic()
+        d = h.daemon(env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"})
+        ready = wait_until(lambda: self.sent("READY", "1"), timeout=30, what="READY=1")
+        self.assertGreaterEqual(time.monotonic() - started, 9.5)  # never before 10 s
+        self.assertRegex(ready[0]["STATUS"], r"^starting: waiting for Redis \(cannot connect to "
+                                             r".*\); start mode not decided yet; retrying$")
+        self.assertTrue(self.sent("WATCHDOG", "1"))  # fed while it waits
+        self.assertTrue(d.running())
+        h.redis.start()
+        d.wait_log("startup: cold start")
+        wait_until(lambda: "ports tracked, 0 in sync" in self.sent("STATUS")[-1]["STATUS"],
+                   what="STATUS once synced")
+        self.assertEqual(len(self.sent("READY", "1")), 1)
+        self.assertEqual(d.stop(), 0)
+
+    def test_ready_after_10s_while_the_database_config_is_missing(self):
+        h = self.h
+        path = self.listen()
+        later = os.path.join(h.dir, "later.json")
+        started = time.monotonic()
+        d = h.daemon("--db-config", later, env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"})
+        ready = wait_until(lambda: self.sent("READY", "1"), timeout=30, what="READY=1")
+        self.assertGreaterEqual(time.monotonic() - started, 9.5)
+        self.assertEqual(ready[0]["STATUS"],
+                         f"waiting for the SONiC database config {later} (SONiC's database "
+                         "service writes it once Redis is up)")
+        self.assertTrue(self.sent("WATCHDOG", "1"))
+        os.rename(h.db_config, later)
+        d.wait_log("startup: cold start")
+        self.assertEqual(d.stop(), 0)
+
     def test_a_stalled_engine_gets_no_watchdog_while_the_rest_runs(self):
         h = self.h
         path = self.listen()
