@@ -37,21 +37,6 @@ std::string RestartMarkerPath(const std::string& runtime_dir) {
   return absl::StrCat(runtime_dir, "/", kRestartMarker);
 }
 
-// Logs at most one line per `interval` for repetitive problems (Redis down, bad messages).
-class LogLimiter {
- public:
-  explicit LogLimiter(absl::Duration interval) : interval_(interval) {}
-  bool Allow(absl::Time now) {
-    if (now - last_ < interval_) return false;
-    last_ = now;
-    return true;
-  }
-
- private:
-  absl::Duration interval_;
-  absl::Time last_ = absl::InfinitePast();
-};
-
 }  // namespace
 
 std::string EngineCounters::Summary() const {
@@ -205,7 +190,7 @@ absl::Status Engine::Run() {
 
 absl::Status Engine::Startup() {
   absl::Duration backoff = options_.reconnect_initial;
-  LogLimiter limiter(absl::Seconds(10));
+  LogRateLimiter limiter(10.0);
   const absl::Time began = absl::Now();
   StartupProgress progress;
   while (!stopping_.load()) {
@@ -223,7 +208,7 @@ absl::Status Engine::Startup() {
       return status;  // not something waiting fixes
     }
     counters_.redis_errors.fetch_add(1);
-    if (limiter.Allow(absl::Now())) {
+    if (limiter.Allow()) {
       LOG_WARN("startup: waiting for Redis (",
                absl::FormatDuration(absl::Trunc(absl::Now() - began, absl::Seconds(1))),
                " so far): ", status.message(), "; retrying every ",
@@ -378,6 +363,11 @@ absl::Status Engine::TryStartup(Connections& db, StartupProgress& progress) {
   std::vector<std::pair<int32_t, std::string>> old_interfaces;
   if (cold && !is_dpu) {
     ASSIGN_OR_RETURN(std::vector<LinkEvent> links, netlink_->ListLinks());
+    if (netlink_->malformed_messages() > 0) {
+      counters_.netlink_parse_errors.fetch_add(netlink_->malformed_messages());
+      LOG_ERROR("old interfaces: ", netlink_->malformed_messages(),
+                " malformed link messages in the kernel's list were skipped");
+    }
     for (const LinkEvent& link : links) {
       if (!absl::StartsWith(link.name, "Ethernet")) continue;
       absl::Status down = netlink_->SetAdminDown(link.ifindex);
@@ -419,9 +409,8 @@ void Engine::StartDump() {
   absl::StatusOr<uint32_t> seq = netlink_->RequestDump();
   const absl::Time now = absl::Now();
   if (!seq.ok()) {
-    if (now - dump_error_logged_ >= absl::Seconds(10)) {
+    if (dump_error_log_.Allow()) {
       LOG_ERROR("cannot request a link dump: ", seq.status().message(), "; retrying");
-      dump_error_logged_ = now;
     }
     return;
   }
@@ -540,13 +529,9 @@ void Engine::ProcessNetlink(bool& dump_done, bool& need_redump) {
         absl::StatusOr<LinkEvent> event = ParseLinkMessage(nlh);
         if (!event.ok()) {
           counters_.netlink_parse_errors.fetch_add(1);
-          if (now - parse_error_logged_ >= absl::Seconds(5)) {
+          if (uint64_t unlogged = 0; parse_error_log_.Allow(&unlogged)) {
             LOG_ERROR("netlink: skipped a malformed link message: ", event.status().message(), " (",
-                      parse_errors_unlogged_, " more since the last report)");
-            parse_error_logged_ = now;
-            parse_errors_unlogged_ = 0;
-          } else {
-            ++parse_errors_unlogged_;
+                      unlogged, " more since the last report)");
           }
           return;
         }
@@ -557,6 +542,13 @@ void Engine::ProcessNetlink(bool& dump_done, bool& need_redump) {
       },
       kMaxDatagramsPerBatch);
   PublishChangesLocked();
+  // Datagram bytes that formed no whole message (the socket never passes them on): malformed.
+  if (const uint64_t bad = netlink_->malformed_headers(); bad != malformed_headers_seen_) {
+    counters_.netlink_parse_errors.fetch_add(bad - malformed_headers_seen_);
+    LOG_ERROR("netlink: ", bad - malformed_headers_seen_,
+              " datagram(s) ended in bytes that form no whole message; skipped");
+    malformed_headers_seen_ = bad;
+  }
   // Wake the writer in the same critical section, and only when messages arrived: a ping or a
   // dump-retry timeout has nothing for it.
   if (result.ok() && result->messages > 0) writer_wake_ = true;
@@ -610,8 +602,8 @@ void Engine::WriterLoop() {
   absl::Duration backoff = options_.reconnect_initial;
   absl::Time next_connect = absl::InfinitePast();
   absl::Time down_since = absl::InfinitePast();
-  LogLimiter down_log(absl::Seconds(10));
-  LogLimiter refused_log(absl::Seconds(10));
+  LogRateLimiter down_log(10.0);
+  LogRateLimiter refused_log(10.0);
   bool need_reconcile = true;  // the first pass after the initial dump removes stale keys
   // When a reconcile Redis refused (an error reply) is tried again: at the audit's period, so a
   // key of the wrong type costs one refusal per period, never a retry loop.
@@ -664,7 +656,7 @@ void Engine::WriterLoop() {
           return;
         }
         if (down_since == absl::InfinitePast()) down_since = now;
-        if (down_log.Allow(now)) {
+        if (down_log.Allow()) {
           LOG_WARN("Redis unreachable (the model keeps following the kernel): ",
                    connected.status().message(), "; retrying with backoff up to ",
                    absl::FormatDuration(options_.reconnect_max));
@@ -706,7 +698,7 @@ void Engine::WriterLoop() {
       // Redis answered with an error (WRONGTYPE on a key someone else wrote, OOM, MISCONF...):
       // the connection is fine; what failed is retried by the next audit.
       counters_.redis_errors.fetch_add(1);
-      if (refused_log.Allow(now)) LOG_WARN("Redis: ", status.message(), "; will retry");
+      if (refused_log.Allow()) LOG_WARN("Redis: ", status.message(), "; will retry");
     } else {
       counters_.redis_errors.fetch_add(1);
       LOG_WARN("Redis: ", status.message(), "; reconnecting");
@@ -1092,9 +1084,7 @@ absl::Status Engine::Reconcile(Connections& db, bool rewrite_all,
   } else if (drifted + deletes.size() > 0) {
     counters_.drift_repairs.fetch_add(drifted + deletes.size());
     // Notified drift can come at any rate: log it at most once a second.
-    const absl::Time now = absl::Now();
-    if (only == nullptr || now - drift_logged_ >= absl::Seconds(1)) {
-      drift_logged_ = now;
+    if (only == nullptr || drift_log_.Allow()) {
       LOG_WARN(only == nullptr ? "audit" : "keyspace notification",
                ": STATE_DB drifted from what we wrote: ", drifted, " ports repaired, ",
                deletes.size(), " stale keys deleted");

@@ -45,6 +45,7 @@
 #include "core/db_config.h"
 #include "core/histogram.h"
 #include "core/keyspace_watcher.h"
+#include "core/logging.h"
 #include "core/port_model.h"
 #include "core/start_decision.h"
 
@@ -231,10 +232,10 @@ class Engine : private KeyspaceListener {
   absl::Time last_logger_poll_ = absl::InfinitePast();
   // When a PortInitDone Redis refused is tried again (each Flush would retry it at once).
   absl::Time port_init_done_retry_at_ = absl::InfinitePast();
-  absl::Time drift_logged_ = absl::InfinitePast();  // notified drift is logged once a second
-  // Engine thread only: last time a malformed message was logged, and how many were not.
-  absl::Time parse_error_logged_ = absl::InfinitePast();
-  uint64_t parse_errors_unlogged_ = 0;
+  LogRateLimiter drift_log_{1.0};  // notified drift is logged once a second
+  // Engine thread only.
+  LogRateLimiter parse_error_log_{5.0};
+  uint64_t malformed_headers_seen_ = 0;  // NetlinkSocket::malformed_headers() already counted
 
   EngineCounters counters_;
   std::atomic<bool> stopping_{false};
@@ -252,7 +253,7 @@ class Engine : private KeyspaceListener {
   uint32_t dump_seq_ = 0;
   bool dump_interrupted_ = false;
   absl::Time dump_activity_ = absl::InfinitePast();  // last message of the current dump
-  absl::Time dump_error_logged_ = absl::InfinitePast();
+  LogRateLimiter dump_error_log_{10.0};
 
   mutable absl::Mutex mu_;
   PortModel model_ ABSL_GUARDED_BY(mu_);

@@ -1,11 +1,10 @@
 #include "core/logging.h"
 
-#include <ctime>
-
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
+#include <ctime>
 
 #include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
@@ -63,7 +62,8 @@ bool LogRateLimiter::Allow(uint64_t* suppressed) {
     suppressed_.fetch_add(1);
     return false;
   }
-  *suppressed = suppressed_.exchange(0);
+  const uint64_t dropped = suppressed_.exchange(0);
+  if (suppressed != nullptr) *suppressed = dropped;
   return true;
 }
 

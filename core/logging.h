@@ -49,9 +49,11 @@ void LogLine(LogLevel level, absl::string_view message);
 // passes says how many were suppressed. Thread-safe.
 class LogRateLimiter {
  public:
-  explicit LogRateLimiter(double interval_s) : interval_ns_(static_cast<int64_t>(interval_s * 1e9)) {}
-  // Returns true when a line may be written; `*suppressed` is how many were dropped before it.
-  bool Allow(uint64_t* suppressed);
+  explicit LogRateLimiter(double interval_s)
+      : interval_ns_(static_cast<int64_t>(interval_s * 1e9)) {}
+  // Returns true when a line may be written; `*suppressed` (when given) is how many were
+  // dropped before it.
+  bool Allow(uint64_t* suppressed = nullptr);
 
  private:
   const int64_t interval_ns_;
@@ -74,17 +76,17 @@ class LogRateLimiter {
 #define LOG_INFO(...) PSLOG(::portsyncd::LogLevel::kInfo, __VA_ARGS__)
 #define LOG_DEBUG(...) PSLOG(::portsyncd::LogLevel::kDebug, __VA_ARGS__)
 // At most one line per second from this call site (see LogRateLimiter).
-#define PSLOG_RATE_LIMITED(level, ...)                                                    \
-  do {                                                                                    \
-    static ::portsyncd::LogRateLimiter psl_limiter(1.0);                                  \
-    uint64_t psl_suppressed = 0;                                                          \
-    if (::portsyncd::LogEnabled(level) && psl_limiter.Allow(&psl_suppressed)) {           \
-      ::portsyncd::LogLine(level, ::absl::StrCat(__VA_ARGS__,                             \
-                                                 psl_suppressed                           \
-                                                     ? ::absl::StrCat(" (", psl_suppressed, \
-                                                                      " similar suppressed)") \
-                                                     : std::string()));                   \
-    }                                                                                     \
+#define PSLOG_RATE_LIMITED(level, ...)                                                             \
+  do {                                                                                             \
+    static ::portsyncd::LogRateLimiter psl_limiter(1.0);                                           \
+    uint64_t psl_suppressed = 0;                                                                   \
+    if (::portsyncd::LogEnabled(level) && psl_limiter.Allow(&psl_suppressed)) {                    \
+      ::portsyncd::LogLine(                                                                        \
+          level, ::absl::StrCat(__VA_ARGS__,                                                       \
+                                psl_suppressed                                                     \
+                                    ? ::absl::StrCat(" (", psl_suppressed, " similar suppressed)") \
+                                    : std::string()));                                             \
+    }                                                                                              \
   } while (0)
 
 #endif  // PORTSYNCD_CORE_LOGGING_H_

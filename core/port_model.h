@@ -125,7 +125,6 @@ class PortModel {
   void AddConfigPort(const std::string& name);  // CONFIG_DB PORT|<name>; joins pending
   void RemoveFromPending(const std::string& name);
   void AddOldInterface(int32_t ifindex, const std::string& name);
-  bool IsOldInterface(int32_t ifindex) const { return old_ifindexes_.contains(ifindex); }
   bool IsOldInterfaceName(absl::string_view name) const;
 
   // APPL_DB PORT_TABLE:<name> exists. Marks the port dirty when its kernel state now needs

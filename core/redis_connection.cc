@@ -113,9 +113,10 @@ absl::StatusOr<std::unique_ptr<RedisConnection>> RedisConnection::Connect(
     if (!endpoint.unix_socket_path.empty() && absl::StrContains(context->errstr, "denied")) {
       // Debian's redis-server makes its socket 0700 redis:redis; root without
       // CAP_DAC_OVERRIDE (our systemd unit drops it) cannot open that.
-      absl::StrAppend(&message, " (the socket must be writable by portsyncd: e.g. redis.conf "
-                                "unixsocketperm 770 and portsyncd in the socket's group, "
-                                "SupplementaryGroups=redis in the unit; docs/OPERATIONS.md)");
+      absl::StrAppend(&message,
+                      " (the socket must be writable by portsyncd: e.g. redis.conf "
+                      "unixsocketperm 770 and portsyncd in the socket's group, "
+                      "SupplementaryGroups=redis in the unit; docs/OPERATIONS.md)");
     }
     redisFree(context);
     return absl::UnavailableError(message);
@@ -196,20 +197,6 @@ absl::StatusOr<std::vector<std::string>> ScanKeys(RedisConnection& connection,
     for (RedisReply& key : reply.elements[1].elements) keys.insert(std::move(key.str));
   } while (cursor != "0");
   return std::vector<std::string>(keys.begin(), keys.end());
-}
-
-absl::StatusOr<std::vector<std::pair<std::string, std::string>>> HashGetAll(
-    RedisConnection& connection, const std::string& key) {
-  ASSIGN_OR_RETURN(RedisReply reply, connection.Command({"HGETALL", key}));
-  if (reply.is_error()) {
-    return absl::InternalError(
-        absl::StrCat(connection.endpoint().Describe(), ": HGETALL ", key, ": ", reply.str));
-  }
-  std::vector<std::pair<std::string, std::string>> fields;
-  for (size_t i = 0; i + 1 < reply.elements.size(); i += 2) {
-    fields.emplace_back(std::move(reply.elements[i].str), std::move(reply.elements[i + 1].str));
-  }
-  return fields;
 }
 
 }  // namespace portsyncd

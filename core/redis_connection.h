@@ -116,10 +116,6 @@ class RedisConnection {
 [[nodiscard]] absl::StatusOr<std::vector<std::string>> ScanKeys(RedisConnection& connection,
                                                                 absl::string_view pattern);
 
-// HGETALL as field -> value pairs (empty when the key does not exist).
-[[nodiscard]] absl::StatusOr<std::vector<std::pair<std::string, std::string>>> HashGetAll(
-    RedisConnection& connection, const std::string& key);
-
 }  // namespace portsyncd
 
 #endif  // PORTSYNCD_CORE_REDIS_CONNECTION_H_

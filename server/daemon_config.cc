@@ -245,14 +245,11 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view text, const std
   RETURN_IF_ERROR(reader.Integer("grpc", "replay_buffer", 0, 10'000'000, grpc.replay_buffer));
   if (!grpc.tcp_address.empty()) {
     const toml::value* where = reader.Value("grpc", "tcp_address");
-    const size_t colon = grpc.tcp_address.rfind(':');
-    std::string host = colon == std::string::npos ? "" : grpc.tcp_address.substr(0, colon);
-    if (colon == std::string::npos || colon + 1 == grpc.tcp_address.size()) {
+    absl::StatusOr<HostPort> address = ParseHostPort(grpc.tcp_address);
+    if (!address.ok()) {
       return ValueError(path, *where, "grpc.tcp_address", "must be host:port");
     }
-    if (host.size() > 1 && host.front() == '[' && host.back() == ']') {
-      host = host.substr(1, host.size() - 2);
-    }
+    const std::string& host = address->host;
     const bool loopback = host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
     if (grpc.tcp_insecure && !loopback) {
       return ValueError(path, *reader.Value("grpc", "tcp_insecure"), "grpc.tcp_insecure",
@@ -278,11 +275,7 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view text, const std
   }
   RETURN_IF_ERROR(reader.String("metrics", "listen", config.metrics_listen, /*allow_empty=*/true));
   if (!config.metrics_listen.empty()) {
-    const size_t colon = config.metrics_listen.rfind(':');
-    int port = 0;
-    if (colon == std::string::npos ||
-        !absl::SimpleAtoi(config.metrics_listen.substr(colon + 1), &port) || port <= 0 ||
-        port > 65535) {
+    if (!ParseHostPort(config.metrics_listen).ok()) {
       return ValueError(path, *reader.Value("metrics", "listen"), "metrics.listen",
                         "must be host:port, e.g. 127.0.0.1:9108");
     }
@@ -293,6 +286,22 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view text, const std
   for (char ch : text) hash = (hash ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
   config.version = absl::StrCat(absl::Hex(hash, absl::kZeroPad16));
   return config;
+}
+
+absl::StatusOr<HostPort> ParseHostPort(absl::string_view address) {
+  const size_t colon = address.rfind(':');
+  HostPort out;
+  if (colon == absl::string_view::npos || colon == 0 ||
+      !absl::SimpleAtoi(address.substr(colon + 1), &out.port) || out.port <= 0 ||
+      out.port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("'", address, "' is not host:port"));
+  }
+  absl::string_view host = address.substr(0, colon);
+  if (host.size() > 1 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  out.host = std::string(host);
+  return out;
 }
 
 std::map<std::string, std::string> FlattenConfig(const DaemonConfig& c) {

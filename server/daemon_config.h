@@ -49,6 +49,14 @@ struct DaemonConfig {
   std::string version = "defaults";  // content hash of the file it came from
 };
 
+// "host:port", "[v6]:port": the host without brackets and a port in 1..65535; the one parser
+// of addresses for every listener (grpc.tcp_address, metrics.listen).
+struct HostPort {
+  std::string host;
+  int port = 0;
+};
+[[nodiscard]] absl::StatusOr<HostPort> ParseHostPort(absl::string_view address);
+
 // Every key with its value as text ("redis.audit_interval_ms" -> "5000"), for Reload's diff.
 std::map<std::string, std::string> FlattenConfig(const DaemonConfig& config);
 // Keys Reload applies to the running daemon; every other key needs a restart.

@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "server/daemon_config.h"
 
 namespace portsyncd {
 namespace {
@@ -125,15 +126,13 @@ std::string RenderMetrics(const Engine& engine, const EventHub& hub, const Serve
 
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
     const std::string& listen, std::function<std::string()> render) {
-  const size_t colon = listen.rfind(':');
-  int port = 0;
-  if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port) ||
-      port <= 0 || port > 65535) {
+  absl::StatusOr<HostPort> address = ParseHostPort(listen);
+  if (!address.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("metrics.listen '", listen, "' must be host:port"));
   }
-  std::string host = listen.substr(0, colon);
-  if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  const std::string& host = address->host;
+  const int port = address->port;
   auto server = std::unique_ptr<MetricsServer>(new MetricsServer());
   server->http_ = std::make_unique<httplib::Server>();
   server->http_->Get("/metrics", [render](const httplib::Request&, httplib::Response& response) {

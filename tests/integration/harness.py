@@ -230,11 +230,12 @@ class Harness:
         self.appl, self.config, self.state = (self.redis.client(d) for d in
                                               (APPL_DB, CONFIG_DB, STATE_DB))
 
-    def storm(self, ports, rounds):
+    def storm(self, ports, rounds, first_round=0):
         """Flaps every port `rounds` times: admin down/up in the switch namespace, cable
-        pulls in the wire namespace, and MTU changes, in a few `ip -batch` runs."""
+        pulls in the wire namespace, and MTU changes, in a few `ip -batch` runs. Rounds are
+        numbered from `first_round` (a storm in two parts continues where the first stopped)."""
         sw, wire = [], []
-        for r in range(rounds):
+        for r in range(first_round, first_round + rounds):
             for i, p in enumerate(ports):
                 peer = "w" + p[len("Ethernet"):]
                 sw.append(f"link set {p} {'down' if r % 2 == 0 else 'up'}")
@@ -488,19 +489,44 @@ def start_redis_seeded(harness, seed, extra=()):
     return time.monotonic()
 
 
-def storm_in_background(harness, ports, rounds):
+def storm_in_background(harness, ports, rounds, fault_at=None):
     """Harness.storm in a thread, started; its join() re-raises what the storm raised (an `ip`
-    command that failed), so a broken storm fails the test instead of printing a traceback."""
+    command that failed), so a broken storm fails the test instead of printing a traceback.
+
+    With `fault_at=k` the storm stops after round k until the test calls resume(): a fault the
+    test injects after wait_midway() is mid-storm by construction, with rounds before and after
+    it, whatever the machine's speed:
+        storm = storm_in_background(h, ports, 60, fault_at=30)
+        storm.wait_midway(); h.redis.kill(); storm.resume(); storm.join()"""
     import threading
 
     class Storm(threading.Thread):
         error = None
+        midway = threading.Event()
+        resumed = threading.Event()
 
         def run(self):
             try:
-                harness.storm(ports, rounds)
+                if fault_at is None:
+                    harness.storm(ports, rounds)
+                    return
+                harness.storm(ports, fault_at)
+                self.midway.set()
+                if not self.resumed.wait(120):
+                    raise AssertionError("the test never resumed the storm")
+                harness.storm(ports, rounds - fault_at, first_round=fault_at)
             except BaseException as e:  # noqa: B902 - handed to join()
                 self.error = e
+                self.midway.set()
+
+        def wait_midway(self):
+            if not self.midway.wait(60):
+                raise AssertionError("the storm never reached its midpoint")
+            if self.error is not None:
+                raise self.error
+
+        def resume(self):
+            self.resumed.set()
 
         def join(self, timeout=None):
             super().join(timeout)

@@ -59,14 +59,15 @@ class RedisPausedTest(FaultTest):
         stub = self.connect(d)
         before = api.health(stub).counters
         sampler = RssSampler(d.proc.pid).start()
-        storm = storm_in_background(h, PORTS, 60)
-        time.sleep(0.1)
+        storm = storm_in_background(h, PORTS, 60, fault_at=30)
+        storm.wait_midway()
         # Every client's writes wait (EVAL and HSET included); reads go on. Long on purpose:
         # it ends with CLIENT UNPAUSE, so the pause lasts exactly as long as we decide.
         admin = h.redis.client(0)
         self.addCleanup(admin.close)
         admin.execute_command("CLIENT", "PAUSE", 30000, "WRITE")
         paused = time.monotonic()
+        storm.resume()  # the second half of the storm happens while Redis takes no writes
         storm.join()
         time.sleep(max(0.0, 2.0 - (time.monotonic() - paused)))
         during = api.health(stub)  # the gRPC side answers while the writer waits on Redis
@@ -95,14 +96,15 @@ class RedisSlowTest(FaultTest):
         """DEBUG SLEEP from another client while a storm runs; while Redis sleeps, a port is
         deleted and a configured one is created. Returns once Redis has answered again."""
         h = self.h
-        storm = storm_in_background(h, PORTS[1:32], 30)  # not Ethernet0, deleted meanwhile
-        time.sleep(0.05)
+        storm = storm_in_background(h, PORTS[1:32], 30, fault_at=15)  # not Ethernet0 (deleted)
+        storm.wait_midway()
         sleeper = h.redis.client(0)
         self.addCleanup(sleeper.close)
         slept = threading.Thread(target=sleeper.execute_command,
                                  args=("DEBUG", "SLEEP", seconds))
         slept.start()
-        time.sleep(0.1)
+        time.sleep(0.1)  # the DEBUG SLEEP reaches Redis (no harm if it is later: it still sleeps)
+        storm.resume()
         h.ns.ip("link", "del", "Ethernet0")
         h.ns.add_port("Ethernet200")
         storm.join()
@@ -150,10 +152,11 @@ class RedisHungTest(FaultTest):
         d = h.start_converged(ports, configured=ports + ["Ethernet200"])
         stub = self.connect(d)
         connects = api.health(stub).counters.redis_reconnects
-        storm = storm_in_background(h, ports, 30)
-        time.sleep(0.05)
+        storm = storm_in_background(h, ports, 30, fault_at=15)
+        storm.wait_midway()
         os.kill(h.redis.proc.pid, signal.SIGSTOP)
         try:
+            storm.resume()
             storm.join()
             h.ns.ip("link", "del", "Ethernet0")
             h.ns.add_port("Ethernet200")
@@ -323,10 +326,12 @@ class WarmRestartTest(FaultTest):
         self.assertEqual(h.state.hget("WARM_RESTART_TABLE|portsyncd", "restore_count"), "0")
         # `config warm_restart enable system`, then the daemon dies in a storm.
         h.state.hset("WARM_RESTART_ENABLE_TABLE|system", "enable", "true")
-        storm = storm_in_background(h, ports, 20)  # its last round leaves every port admin up
-        time.sleep(0.05)
+        # Its last round leaves every port admin up.
+        storm = storm_in_background(h, ports, 20, fault_at=10)
+        storm.wait_midway()
         d.proc.kill()
         d.proc.wait()
+        storm.resume()
         storm.join()
         # While it is down: a port removed (netdev and configuration, as a breakout change
         # does; a port still in CONFIG_DB would rightly hold PortInitDone back), one created.

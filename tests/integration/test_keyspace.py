@@ -10,6 +10,8 @@ happens then.
 import time
 import unittest
 
+import grpc
+
 import api
 from harness import IntegrationTest, wait_until
 
@@ -36,6 +38,14 @@ class KeyspaceTest(IntegrationTest):
         self.addCleanup(channel.close)
         return self.d
 
+    def port(self, name):
+        """GetPortState of one port, or an empty PortState when the daemon does not know it."""
+        try:
+            return self.stub.GetPortState(api.pb.GetPortStateRequest(names=[name]),
+                                          timeout=5).ports[0]
+        except grpc.RpcError:  # NOT_FOUND while the daemon does not know the port
+            return api.pb.PortState()
+
     def health(self):
         return api.health(self.stub).counters
 
@@ -52,7 +62,8 @@ class KeyspaceTest(IntegrationTest):
         h.state.hset("PORT_TABLE|Ethernet8", "state", "ok")            # a key of ours, no netdev
         h.wait_converged(timeout=2)
         h.state.hset("PORT_TABLE|Ethernet4", "host_tx_ready", "true")  # not ours: left alone
-        time.sleep(0.2)
+        # Its notification has been checked (the fifth check) before we look.
+        wait_until(lambda: self.health().keyspace_checks == 5, timeout=2, what="the fifth check")
         self.assertEqual(h.state.hget("PORT_TABLE|Ethernet4", "host_tx_ready"), "true")
         self.assertEqual(self.health().drift_repairs, 4)
         self.stop_clean(d)
@@ -89,6 +100,8 @@ class KeyspaceTest(IntegrationTest):
         h.configure_ports(ports)
         d = h.daemon(config=h.write_config(NO_POLLING))
         d.wait_log("keyspace notifications: subscribed")
+        channel, stub = api.connect(d.socket)
+        self.addCleanup(channel.close)
         h.ns.add_ports(ports)
         h.wait_converged()
         h.storm(ports, rounds=20)
@@ -96,13 +109,17 @@ class KeyspaceTest(IntegrationTest):
             h.ns.ip("link", "del", p)  # DELs of keys that exist, and a re-creation
         h.ns.add_ports(ports[:2])
         h.wait_converged()
-        time.sleep(0.3)  # the last notifications reach the watcher
+        # A sentinel: someone else's write, notified after all of ours (one pub/sub connection
+        # delivers in order). Once it is checked, every notification of ours has been seen.
+        h.state.hset("PORT_TABLE|Ethernet200", "host_tx_ready", "true")
+        wait_until(lambda: api.health(stub).counters.keyspace_checks >= 1, timeout=5,
+                   what="the sentinel checked")
         self.stop_clean(d)
         counters = d.counters()
         self.assertGreater(counters["state_db_writes"], 100)
         self.assertGreaterEqual(counters["keyspace_events"],
                                 counters["state_db_writes"] + counters["state_db_deletes"] - 4)
-        self.assertEqual(counters["keyspace_checks"], 0)
+        self.assertEqual(counters["keyspace_checks"], 1)  # the sentinel only
         self.assertEqual(counters["drift_repairs"], 0)
 
     def test_an_appl_db_entry_is_published_without_waiting_for_the_poll(self):
@@ -110,7 +127,8 @@ class KeyspaceTest(IntegrationTest):
         d = self.start()
         d.wait_log("keyspace notifications: subscribed")
         h.ns.add_port("Ethernet12")  # no APPL_DB entry yet: remembered, not written
-        time.sleep(0.3)
+        wait_until(lambda: self.port("Ethernet12").in_kernel, what="the engine to see Ethernet12")
+        self.assertFalse(self.port("Ethernet12").in_appl_db)
         self.assertFalse(h.state.exists("PORT_TABLE|Ethernet12"))
         h.configure_ports(["Ethernet12"])  # orchagent's turn; the poll is a minute away
         wait_until(lambda: h.state.hget("PORT_TABLE|Ethernet12", "state") == "ok", timeout=2,

@@ -6,7 +6,8 @@ import signal
 import subprocess
 import unittest
 
-from harness import IntegrationTest
+import api
+from harness import IntegrationTest, wait_until
 
 SCRAPE = ("import sys, urllib.request; "
           "sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())")
@@ -63,8 +64,30 @@ class MetricsTest(IntegrationTest):
         h.redis.start()
         h.configure_ports(ports + ["Ethernet8"])
         h.wait_converged(timeout=5)
+        # A refused reload (a bad file), then a good one.
+        with open(conf) as f:
+            good = f.read()
+        with open(conf, "w") as f:
+            f.write("[metrics]\nlisten = 5\n")
+        os.kill(d.proc.pid, signal.SIGHUP)
+        d.wait_log("SIGHUP reload refused")
+        with open(conf, "w") as f:
+            f.write(good)
         os.kill(d.proc.pid, signal.SIGHUP)
         d.wait_log("reload: config")
+        # One StreamLinkEvents subscriber while we scrape.
+        channel, stub = api.connect(d.socket)
+        self.addCleanup(channel.close)
+        stream = stub.StreamLinkEvents(api.pb.StreamLinkEventsRequest())
+        self.addCleanup(stream.cancel)
+        next(stream)
+        wait_until(lambda: api.subscribers(stub) == 1, what="the subscriber counted")
+        # A port whose STATE_DB key Redis refuses to take (a string where a hash belongs): up
+        # in the kernel, out of sync with STATE_DB.
+        h.configure_ports(["Ethernet16"])
+        h.state.set("PORT_TABLE|Ethernet16", "not a hash")
+        h.ns.add_port("Ethernet16")
+        d.wait_log("WRONGTYPE")
         after = self.scrape()
         moved = {k for k in after if after[k] != before.get(k)}
         for series in [
@@ -79,8 +102,35 @@ class MetricsTest(IntegrationTest):
                 "portsyncd_keyspace_events_total", "portsyncd_keyspace_checks_total",
                 "portsyncd_keyspace_notifications_active",
                 'portsyncd_ports{oper="down"}',
-                'portsyncd_ports{oper="absent"}', 'portsyncd_reloads_total{result="ok"}']:
+                'portsyncd_ports{oper="absent"}', 'portsyncd_reloads_total{result="ok"}',
+                'portsyncd_reloads_total{result="error"}', "portsyncd_stream_subscribers"]:
             self.assertIn(series, moved, series)
+        # Every other series, by value: what this run makes them.
+        self.assertEqual(after["portsyncd_netlink_parse_errors_total"], 0)
+        self.assertEqual(after["portsyncd_netlink_overruns_total"], 0)
+        self.assertEqual(after["portsyncd_netlink_resyncs_total"], 0)
+        self.assertEqual(before['portsyncd_ports{oper="up"}'], 0)
+        self.assertEqual(after['portsyncd_ports{oper="up"}'], 1)  # Ethernet16
+        # Ethernet4 only: Ethernet16's write is refused, the others have no netdev.
+        self.assertEqual(after["portsyncd_ports_in_sync"], 1)
+        self.assertEqual(after["portsyncd_stream_subscribers"], 1)
+        self.assertEqual(after['portsyncd_reloads_total{result="error"}'], 1)
+        self.assertEqual(after['portsyncd_reloads_total{result="ok"}'], 1)
+        # Every series the page has is read above (moved, or its value).
+        read = {'portsyncd_netlink_messages_total', 'portsyncd_netlink_parse_errors_total',
+                'portsyncd_netlink_overruns_total', 'portsyncd_netlink_resyncs_total',
+                'portsyncd_state_db_writes_total', 'portsyncd_state_db_deletes_total',
+                'portsyncd_state_db_merged_writes_total', 'portsyncd_netdev_renames_total',
+                'portsyncd_state_db_batches_total', 'portsyncd_event_to_state_db_seconds',
+                'portsyncd_redis_round_trip_seconds', 'portsyncd_redis_connects_total',
+                'portsyncd_redis_errors_total', 'portsyncd_redis_connected',
+                'portsyncd_keyspace_notifications_active', 'portsyncd_keyspace_events_total',
+                'portsyncd_keyspace_checks_total', 'portsyncd_reconciles_total',
+                'portsyncd_drift_repairs_total', 'portsyncd_ports', 'portsyncd_ports_in_sync',
+                'portsyncd_stream_subscribers', 'portsyncd_reloads_total',
+                'portsyncd_initial_sync_done'}
+        self.assertEqual({re.sub(r"_(bucket|sum|count)$", "", k.split("{")[0]) for k in after},
+                         read)
         self.assertEqual(after['portsyncd_ports{oper="down"}'], 1)  # Ethernet4, cable pulled
         self.assertEqual(after['portsyncd_ports{oper="absent"}'], 2)  # Ethernet0 gone, Ethernet8
         self.assertEqual(after["portsyncd_redis_connected"], 1)

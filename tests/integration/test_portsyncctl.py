@@ -2,8 +2,10 @@
 
 import json
 import os
+import re
+import signal
 import subprocess
-import time
+import threading
 import unittest
 
 from harness import IntegrationTest, wait_until
@@ -109,25 +111,24 @@ class PortsyncctlTest(IntegrationTest):
 
     def test_watch_lines_and_transparent_resume_across_a_restart(self):
         h = self.h
-        w = subprocess.Popen([PORTSYNCCTL, "--target", f"unix:{self.d.socket}", "watch"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        w = Watch([PORTSYNCCTL, "--target", f"unix:{self.d.socket}", "watch"])
         try:
-            time.sleep(0.5)
+            w.wait_out(r"watching 4 ports")  # connected, snapshot printed
             h.ns.wire_ip("link", "set", "w0", "down")
             h.ns.ip("link", "set", "Ethernet4", "mtu", "9000")
-            time.sleep(0.5)
+            w.wait_out(r"Ethernet4 +CHANGED  mtu 1500 -> 9000")
             self.assertEqual(self.d.stop(), 0)
+            w.wait_err("connection lost")
             h.ns.ip("link", "set", "Ethernet4", "mtu", "9100")  # while the daemon is down
             d2 = h.daemon(config=self.conf, log_level=None)
             d2.wait_log("startup: restart start")
-            time.sleep(2.5)  # watch reconnects (backoff <= 2 s)
+            w.wait_out(r"watching 4 ports", count=2, timeout=15)  # reconnected (backoff <= 2 s)
             h.ns.ip("link", "set", "Ethernet8", "down")
-            time.sleep(0.5)
+            w.wait_out(r"Ethernet8 +CHANGED  admin up -> down")
         finally:
-            w.send_signal(2)
-            out, err = w.communicate(timeout=10)
-        self.assertEqual(w.returncode, 0, err)
-        lines = out.splitlines()
+            code = w.stop()
+        self.assertEqual(code, 0, w.err)
+        lines = w.out
         self.assertRegex(lines[0], r"watching 4 ports \(2 oper up\), instance \w+, sequence \d+")
         self.assertRegex(lines[1], r"^\S+  Ethernet0 +CHANGED  oper up -> down$")
         self.assertRegex(lines[2], r"^\S+  Ethernet4 +CHANGED  mtu 1500 -> 9000$")
@@ -135,21 +136,95 @@ class PortsyncctlTest(IntegrationTest):
         self.assertRegex(lines[4], r"Ethernet4 +CHANGED  mtu 9000 -> 9100 \(while disconnected\)")
         self.assertRegex(lines[5], r"watching 4 ports")
         self.assertRegex(lines[6], r"Ethernet8 +CHANGED  admin up -> down")
-        self.assertIn("connection lost", err)
-        self.assertIn("reconnected", err)
+        self.assertEqual(len(lines), 7, lines)
+        self.assertTrue(any("reconnected" in line for line in w.err), w.err)
 
     def test_watch_json_one_object_per_line(self):
-        w = subprocess.Popen([PORTSYNCCTL, "--target", f"unix:{self.d.socket}", "--json", "watch",
-                              "Ethernet0"], stdout=subprocess.PIPE, text=True)
-        time.sleep(0.5)
-        self.h.ns.ip("link", "set", "Ethernet0", "mtu", "4000")
-        time.sleep(0.5)
-        w.send_signal(2)
-        out, _ = w.communicate(timeout=10)
-        events = [json.loads(line) for line in out.splitlines()]
+        w = Watch([PORTSYNCCTL, "--target", f"unix:{self.d.socket}", "--json", "watch",
+                   "Ethernet0"])
+        try:
+            w.wait_out("TYPE_SYNCED")
+            self.h.ns.ip("link", "set", "Ethernet0", "mtu", "4000")
+            w.wait_out("TYPE_CHANGED")
+        finally:
+            w.stop()
+        events = [json.loads(line) for line in w.out]
         self.assertEqual([e["type"] for e in events], ["TYPE_SNAPSHOT", "TYPE_SYNCED",
                                                        "TYPE_CHANGED"])
         self.assertEqual(events[2]["port"]["mtu"], 4000)
+
+
+class ConfiguredSocketTest(IntegrationTest):
+    def test_unix_socket_its_mode_and_the_reload_token_file_come_from_the_config(self):
+        h = self.h
+        sock = os.path.join(h.dir, "custom.sock")
+        token = os.path.join(h.dir, "token")
+        with open(token, "w") as f:
+            f.write("s3cret-token\n")
+        os.chmod(token, 0o600)
+        conf = h.write_config(f'[grpc]\nunix_socket = "{sock}"\nunix_socket_mode = 0o640\n'
+                              f'reload_token_file = "{token}"\n')
+        d = h.daemon(config=conf)
+        d.wait_log(f"gRPC: listening on unix:{sock}")
+        self.assertEqual(os.stat(sock).st_mode & 0o777, 0o640)
+        self.assertFalse(os.path.exists(os.path.join(h.runtime_dir, "portsyncd.sock")))
+        self.assertFalse(os.path.exists(os.path.join(h.runtime_dir, "reload.token")))
+
+        def ctl(*args):
+            return subprocess.run([PORTSYNCCTL, "--target", sock, *args], capture_output=True,
+                                  text=True, timeout=10)
+        r = ctl("--token-file", token, "reload")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        wrong = os.path.join(h.dir, "wrong")
+        with open(wrong, "w") as f:
+            f.write("not-the-token\n")
+        r = ctl("--token-file", wrong, "reload")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("not authorized", r.stderr)
+        self.stop_clean(d)
+
+
+class Watch:
+    """`portsyncctl watch` running, its stdout and stderr lines collected as they come, so a
+    test waits for what the client printed instead of sleeping and hoping it connected."""
+
+    def __init__(self, args):
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+        self.out, self.err = [], []
+        self.readers = [threading.Thread(target=self._read, args=(f, lines), daemon=True)
+                        for f, lines in ((self.proc.stdout, self.out),
+                                         (self.proc.stderr, self.err))]
+        for r in self.readers:
+            r.start()
+
+    @staticmethod
+    def _read(f, lines):
+        for line in f:
+            lines.append(line.rstrip("\n"))
+
+    def _wait(self, lines, pattern, count, timeout):
+        wait_until(lambda: sum(1 for line in list(lines) if re.search(pattern, line)) >= count,
+                   timeout=timeout, what=f"portsyncctl watch to print {pattern!r} x{count}; "
+                                         f"so far: {lines!r}")
+
+    def wait_out(self, pattern, count=1, timeout=10):
+        self._wait(self.out, pattern, count, timeout)
+
+    def wait_err(self, pattern, count=1, timeout=10):
+        self._wait(self.err, pattern, count, timeout)
+
+    def stop(self):
+        """SIGINT (Ctrl-C), then every line it printed; returns the exit status."""
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            code = self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        for r in self.readers:
+            r.join(timeout=5)
+        return code
 
 
 if __name__ == "__main__":

@@ -2,11 +2,10 @@
 
 import os
 import signal
-import threading
 import time
 import unittest
 
-from harness import IntegrationTest, start_redis_seeded, wait_until
+from harness import IntegrationTest, start_redis_seeded, storm_in_background, wait_until
 
 PORTS = [f"Ethernet{i * 4}" for i in range(32)]
 
@@ -16,10 +15,10 @@ class RedisOutageTest(IntegrationTest):
         h = self.h
         d = h.start_converged(PORTS)
 
-        storm = threading.Thread(target=h.storm, args=(PORTS, 40))
-        storm.start()
-        time.sleep(0.05)
+        storm = storm_in_background(h, PORTS, 40, fault_at=20)
+        storm.wait_midway()
         h.redis.kill()
+        storm.resume()
         storm.join()
         # While Redis is still away: a port deleted and one created.
         h.ns.ip("link", "del", "Ethernet0")

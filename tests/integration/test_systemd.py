@@ -129,26 +129,11 @@ class NotifyTest(IntegrationTest):
         wait_until(lambda: len(self.sent("WATCHDOG")) > count, what="WATCHDOG=1 again")
         self.assertEqual(d.stop(), 0)
 
-    def test_a_stopped_engine_gets_no_watchdog(self):
-        h = self.h
-        path = self.listen()
-        d = h.daemon(env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"})
-        wait_until(lambda: self.sent("READY", "1"), what="READY=1")
-        os.kill(d.proc.pid, signal.SIGSTOP)
-        try:
-            time.sleep(0.3)
-            self.sent("WATCHDOG")
-            count = len(self.messages)
-            time.sleep(1)
-            self.drain()
-            self.assertEqual(len(self.messages), count)
-        finally:
-            os.kill(d.proc.pid, signal.SIGCONT)
-        wait_until(lambda: len(self.sent("WATCHDOG")) > 0, what="WATCHDOG=1 again")
-
-    def test_nothing_is_sent_without_notify_socket(self):
-        # The daemon runs normally; the harness gives it no NOTIFY_SOCKET.
-        d = self.h.daemon()
+    def test_no_notify_socket_no_watchdog_even_with_watchdog_usec(self):
+        # WATCHDOG_USEC without NOTIFY_SOCKET (an environment leaked from a parent): nothing to
+        # notify, so no watchdog either. (A SIGSTOPped whole process proves nothing about the
+        # gate: the stalled-engine test above is the watchdog gate's test.)
+        d = self.h.daemon(env={"NOTIFY_SOCKET": "", "WATCHDOG_USEC": "1000000"})
         d.wait_log("startup: cold start")
         self.assertNotIn("systemd watchdog", d.output())
         self.assertEqual(d.stop(), 0)

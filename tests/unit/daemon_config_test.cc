@@ -18,8 +18,12 @@ TEST(DaemonConfigTest, EmptyFileGivesDefaults) {
   EXPECT_EQ(config->engine.runtime_dir, "/run/portsyncd");
 }
 
+// Every key set to a value other than its default, and every field checked directly: a key the
+// parser ignored would leave its default and fail here (comparing two flattenings cannot tell).
 TEST(DaemonConfigTest, ReadsEveryKey) {
-  absl::StatusOr<DaemonConfig> config = ParseDaemonConfig(R"(
+  // Any readable file will do for the file keys: only readability is checked at parse time.
+  const std::string file = std::string(PORTSYNCD_SOURCE_DIR) + "/deploy/portsyncd.conf";
+  absl::StatusOr<DaemonConfig> config = ParseDaemonConfig(absl::StrCat(R"(
 db_config = "/tmp/db.json"
 log_level = "debug"
 runtime_dir = "/tmp/run"
@@ -32,7 +36,27 @@ reconnect_max_ms = 200
 pending_poll_ms = 50
 audit_interval_ms = 1000
 logger_poll_ms = 300
-)",
+keyspace_notifications = false
+audit_interval_notified_ms = 7000
+[grpc]
+unix_socket = "/tmp/api.sock"
+unix_socket_mode = 0o600
+tcp_address = "127.0.0.1:50051"
+tcp_insecure = true
+tls_cert_file = ")",
+                                                                       file, R"("
+tls_key_file = ")",
+                                                                       file, R"("
+tls_client_ca_file = ")",
+                                                                       file, R"("
+reload_token_file = ")",
+                                                                       file, R"("
+max_streams = 7
+stream_queue_limit = 99
+replay_buffer = 123
+[metrics]
+listen = "127.0.0.1:9999"
+)"),
                                                           "/etc/p.conf");
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->engine.db_config_path, "/tmp/db.json");
@@ -45,6 +69,28 @@ logger_poll_ms = 300
   EXPECT_EQ(config->engine.pending_poll_interval, absl::Milliseconds(50));
   EXPECT_EQ(config->engine.audit_interval, absl::Milliseconds(1000));
   EXPECT_EQ(config->engine.logger_poll_interval, absl::Milliseconds(300));
+  EXPECT_FALSE(config->engine.keyspace_notifications);
+  EXPECT_EQ(config->engine.audit_interval_notified, absl::Milliseconds(7000));
+  EXPECT_EQ(config->grpc.unix_socket, "/tmp/api.sock");
+  EXPECT_EQ(config->grpc.unix_socket_mode, 0600);
+  EXPECT_EQ(config->grpc.tcp_address, "127.0.0.1:50051");
+  EXPECT_TRUE(config->grpc.tcp_insecure);
+  EXPECT_EQ(config->grpc.tls_cert_file, file);
+  EXPECT_EQ(config->grpc.tls_key_file, file);
+  EXPECT_EQ(config->grpc.tls_client_ca_file, file);
+  EXPECT_EQ(config->grpc.reload_token_file, file);
+  EXPECT_EQ(config->grpc.max_streams, 7);
+  EXPECT_EQ(config->grpc.stream_queue_limit, 99);
+  EXPECT_EQ(config->grpc.replay_buffer, 123);
+  EXPECT_EQ(config->metrics_listen, "127.0.0.1:9999");
+  // And the list above is every key there is: each flattened key differs from its default.
+  const std::map<std::string, std::string> read = FlattenConfig(*config);
+  const std::map<std::string, std::string> defaults = FlattenConfig(DaemonConfig());
+  ASSERT_EQ(read.size(), defaults.size());
+  EXPECT_EQ(read.size(), 24u);
+  for (const auto& [key, value] : defaults) {
+    EXPECT_NE(read.at(key), value) << key << " kept its default: not set above, or not read";
+  }
 }
 
 struct BadCase {
@@ -175,6 +221,27 @@ TEST(DaemonConfigTest, ReloadDiffNamesChangedKeysAndWhichAreLive) {
   EXPECT_TRUE(IsLiveKey("grpc.max_streams"));
   EXPECT_FALSE(IsLiveKey("redis.timeout_ms"));
   EXPECT_NE(a->version, b->version);
+}
+
+}  // namespace
+}  // namespace portsyncd
+
+namespace portsyncd {
+namespace {
+
+TEST(ParseHostPortTest, TakesHostPortAndBracketedV6AndRefusesTheRest) {
+  absl::StatusOr<HostPort> v4 = ParseHostPort("127.0.0.1:9108");
+  ASSERT_TRUE(v4.ok());
+  EXPECT_EQ(v4->host, "127.0.0.1");
+  EXPECT_EQ(v4->port, 9108);
+  absl::StatusOr<HostPort> v6 = ParseHostPort("[::1]:50051");
+  ASSERT_TRUE(v6.ok());
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->port, 50051);
+  for (const char* bad :
+       {"", "9108", "host", "host:", ":9108", "host:0", "host:65536", "host:http", "host:-1"}) {
+    EXPECT_FALSE(ParseHostPort(bad).ok()) << bad;
+  }
 }
 
 }  // namespace

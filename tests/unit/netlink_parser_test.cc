@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include <cstring>
+#include <set>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -237,15 +238,37 @@ TEST(NetlinkParserTest, IgnoresUnknownAttributes) {
   EXPECT_EQ(event->mtu, 1500u);
 }
 
-TEST(NetlinkParserTest, NeverCrashesOnAnyTruncationOfAValidMessage) {
+TEST(NetlinkParserTest, EveryTruncationFailsUnlessItEndsAtAnAttributeBoundary) {
   LinkMessage m;
   m.Name("Ethernet0").Mtu(9100).Master(2).Kind("veth");
   const uint32_t full = m.nlh()->nlmsg_len;
+  // Where a shorter message is still well formed: after the link header and at the end of each
+  // top-level attribute, with or without (some of) its alignment padding.
+  std::set<uint32_t> boundaries;
+  uint32_t at = NLMSG_HDRLEN + MNL_ALIGN(sizeof(ifinfomsg));
+  while (at < full) {
+    boundaries.insert(at);
+    const uint16_t len =
+        reinterpret_cast<const nlattr*>(reinterpret_cast<const char*>(m.nlh()) + at)->nla_len;
+    for (uint32_t end = at + len; end < at + MNL_ALIGN(len); ++end) boundaries.insert(end);
+    at += MNL_ALIGN(len);
+  }
+  ASSERT_EQ(at, full);
   for (uint32_t len = NLMSG_HDRLEN; len <= full; ++len) {
-    m.nlh()->nlmsg_len = len;
-    absl::StatusOr<LinkEvent> event = ParseLinkMessage(m.nlh());
+    // Exactly `len` bytes on the heap, so ASan sees any read past the message's end.
+    std::vector<char> copy(reinterpret_cast<const char*>(m.nlh()),
+                           reinterpret_cast<const char*>(m.nlh()) + len);
+    reinterpret_cast<nlmsghdr*>(copy.data())->nlmsg_len = len;
+    absl::StatusOr<LinkEvent> event = ParseLinkMessage(reinterpret_cast<nlmsghdr*>(copy.data()));
     if (len == full) {
-      EXPECT_TRUE(event.ok()) << event.status();
+      ASSERT_TRUE(event.ok()) << event.status();
+      EXPECT_EQ(event->name, "Ethernet0");
+      EXPECT_EQ(event->mtu, 9100u);
+      EXPECT_EQ(event->master, 2u);
+      EXPECT_EQ(event->kind, "veth");
+    } else if (!boundaries.contains(len)) {
+      EXPECT_FALSE(event.ok()) << "a message cut at byte " << len << " of " << full
+                               << " was accepted";
     }
   }
 }
