@@ -634,7 +634,9 @@ std::vector<std::pair<int, std::string>> FindNamespaces(const Options& o) {
       if (!absl::ConsumePrefix(&number, before) || !absl::ConsumeSuffix(&number, after)) continue;
       if (std::optional<int> n = AsicNumber(absl::StrCat("asic", number))) {
         // The path found (redis01 stays redis01), then the rest of the template.
-        found.emplace_back(*n, absl::StrCat("unix:", matched, t.substr(end)));
+        found.emplace_back(
+            *n, absl::StrCat("unix:", matched,
+                             absl::StrReplaceAll(t.substr(end), {{"{N}", std::string(number)}})));
       }
     }
   }

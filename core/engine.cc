@@ -27,6 +27,9 @@
 namespace portsyncd {
 namespace {
 
+// A refused PortInitDone (an error reply) is tried again this much later.
+constexpr absl::Duration kPortInitDoneRetry = absl::Seconds(1);
+
 // Datagrams read per engine iteration: bounds how long the model lock is held and how big one
 // Redis batch gets (~64 x up to 32 KiB); the rest is read in the next iteration.
 constexpr int kMaxDatagramsPerBatch = 64;
@@ -330,6 +333,31 @@ absl::Status Engine::TryStartup(Connections& db, StartupProgress& progress) {
     ASSIGN_OR_RETURN(RedisReply reply, db.state->Command(set));
     RETURN_IF_ERROR(CheckReplies({set}, {reply}));
   }
+  // 6. Cold start, not a DPU: existing Ethernet netdevs are old interfaces. Before our
+  // publication, so no netdev orchagent creates in answer to it can be taken for an old one, and
+  // before the restart marker, so a crash cannot leave an old interface up and then followed.
+  // Done once: a retried startup keeps the list.
+  if (cold && !is_dpu && !progress.old_interfaces) {
+    ASSIGN_OR_RETURN(std::vector<LinkEvent> links, netlink_->ListLinks());
+    if (const uint64_t bad = netlink_->malformed_messages(); bad > 0) {
+      counters_.netlink_parse_errors.fetch_add(bad);
+      LOG_ERROR("old interfaces: ", bad,
+                " malformed link messages in the kernel's list were skipped");
+    }
+    progress.old_interfaces.emplace();
+    for (const LinkEvent& link : links) {
+      if (!absl::StartsWith(link.name, "Ethernet")) continue;
+      absl::Status down = netlink_->SetAdminDown(link.ifindex);
+      if (!down.ok()) {
+        LOG_ERROR("old interface ", link.name, " (ifindex ", link.ifindex,
+                  "): cannot set admin down: ", down.message());
+      }
+      progress.old_interfaces->emplace_back(link.ifindex, link.name);
+    }
+  }
+  const std::vector<std::pair<int32_t, std::string>> old_interfaces =
+      progress.old_interfaces.value_or(std::vector<std::pair<int32_t, std::string>>{});
+
   if (cold && !progress.appl_published) {
     const DbEndpoint& appl = db.appl->endpoint();
     std::vector<RedisArgv> writes;
@@ -357,26 +385,6 @@ absl::Status Engine::TryStartup(Connections& db, StartupProgress& progress) {
   } else if (!std::ofstream(marker).good()) {
     LOG_WARN("cannot write restart marker ", marker,
              "; a restart of portsyncd will be taken for a fresh start");
-  }
-
-  // 6. Cold start, not a DPU: existing Ethernet netdevs are old interfaces.
-  std::vector<std::pair<int32_t, std::string>> old_interfaces;
-  if (cold && !is_dpu) {
-    ASSIGN_OR_RETURN(std::vector<LinkEvent> links, netlink_->ListLinks());
-    if (netlink_->malformed_messages() > 0) {
-      counters_.netlink_parse_errors.fetch_add(netlink_->malformed_messages());
-      LOG_ERROR("old interfaces: ", netlink_->malformed_messages(),
-                " malformed link messages in the kernel's list were skipped");
-    }
-    for (const LinkEvent& link : links) {
-      if (!absl::StartsWith(link.name, "Ethernet")) continue;
-      absl::Status down = netlink_->SetAdminDown(link.ifindex);
-      if (!down.ok()) {
-        LOG_ERROR("old interface ", link.name, " (ifindex ", link.ifindex,
-                  "): cannot set admin down: ", down.message());
-      }
-      old_interfaces.emplace_back(link.ifindex, link.name);
-    }
   }
 
   {
@@ -545,8 +553,11 @@ void Engine::ProcessNetlink(bool& dump_done, bool& need_redump) {
   // Datagram bytes that formed no whole message (the socket never passes them on): malformed.
   if (const uint64_t bad = netlink_->malformed_headers(); bad != malformed_headers_seen_) {
     counters_.netlink_parse_errors.fetch_add(bad - malformed_headers_seen_);
-    LOG_ERROR("netlink: ", bad - malformed_headers_seen_,
-              " datagram(s) ended in bytes that form no whole message; skipped");
+    if (uint64_t unlogged = 0; parse_error_log_.Allow(&unlogged)) {
+      LOG_ERROR("netlink: ", bad - malformed_headers_seen_,
+                " datagram(s) ended in bytes that form no whole message; skipped (", unlogged,
+                " more malformed since the last report)");
+    }
     malformed_headers_seen_ = bad;
   }
   // Wake the writer in the same critical section, and only when messages arrived: a ping or a
@@ -667,6 +678,7 @@ void Engine::WriterLoop() {
       }
       db = *std::move(connected);
       healthy = false;
+      port_init_done_retry_at_ = absl::InfinitePast();  // a new connection tries at once
       if (down_since != absl::InfinitePast()) {
         LOG_NOTICE("Redis reachable again after ",
                    absl::FormatDuration(absl::Trunc(now - down_since, absl::Milliseconds(1))),
@@ -945,9 +957,10 @@ absl::Status Engine::Flush(Connections& db) {
         ProducerStateSet(kPortTable, appl.separator, appl.id, "PortInitDone", {{"lanes", "0"}});
     ASSIGN_OR_RETURN(RedisReply reply, db.appl->Command(command));
     if (absl::Status refused = CheckReplies({command}, {reply}); !refused.ok()) {
-      // Every Flush would try again at once, and Flush runs before the timers: retry at the
-      // audit's period instead (the writer's deadline includes it).
-      port_init_done_retry_at_ = absl::Now() + Backstop(options_.audit_interval);
+      // Every Flush would try again at once, and Flush runs before the timers: retry a second
+      // later instead (the writer's deadline includes it). Not the audit's period: with
+      // notifications on that is a minute, and other daemons wait for PortInitDone.
+      port_init_done_retry_at_ = absl::Now() + kPortInitDoneRetry;
       return refused;
     }
     LOG_NOTICE("PortInitDone published: every configured port has its netdev");

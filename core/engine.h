@@ -178,7 +178,8 @@ class Engine : private KeyspaceListener {
   // What earlier startup attempts already decided or wrote (see TryStartup).
   struct StartupProgress {
     std::optional<StartDecision> decision;
-    std::optional<absl::flat_hash_set<std::string>> configured;  // step 5's result
+    std::optional<std::vector<std::pair<int32_t, std::string>>> old_interfaces;  // step 6's
+    std::optional<absl::flat_hash_set<std::string>> configured;                  // step 5's result
     bool appl_published = false;
   };
   [[nodiscard]] absl::Status TryStartup(Connections& db, StartupProgress& progress);

@@ -107,8 +107,9 @@ absl::StatusOr<NetlinkSocket::ReadResult> NetlinkSocket::ReadAvailable(
     if (addr.nl_pid != 0) continue;  // only the kernel speaks to us
     ++result.datagrams;
     size_t len = static_cast<size_t>(n);
-    if (len > buffer_.size() || (msg.msg_flags & MSG_TRUNC) != 0) {
-      result.overflow = true;
+    const bool truncated = len > buffer_.size() || (msg.msg_flags & MSG_TRUNC) != 0;
+    if (truncated) {
+      result.overflow = true;  // counted and repaired (a re-dump) as an overflow, not malformed
       len = buffer_.size();
     }
     const auto* nlh = reinterpret_cast<const nlmsghdr*>(buffer_.data());
@@ -118,7 +119,7 @@ absl::StatusOr<NetlinkSocket::ReadResult> NetlinkSocket::ReadAvailable(
       on_message(nlh);
       nlh = mnl_nlmsg_next(nlh, &left);
     }
-    if (left > 0) ++malformed_headers_;  // bytes left that do not form a whole message
+    if (left > 0 && !truncated) ++malformed_headers_;  // bytes that form no whole message
   }
   return result;
 }

@@ -296,9 +296,12 @@ int Main(int argc, char** argv) {
     return 0;
   }
   absl::StatusOr<std::unique_ptr<Engine>> created = Engine::Create(config.engine);
-  // A file that has just appeared may still be being written: give its writer 2 s to finish.
+  // A file that has just appeared may still be being written: give its writer 2 s to finish
+  // (a stop signal still ends the wait at once).
   for (int retry = 0; waited == DbConfigWait::kAppeared && !created.ok() && retry < 20; ++retry) {
-    absl::SleepFor(absl::Milliseconds(100));
+    const timespec tenth{0, 100'000'000};
+    const int sig = sigtimedwait(&signals, nullptr, &tenth);
+    if (sig == SIGTERM || sig == SIGINT) return 0;
     created = Engine::Create(config.engine);
   }
   if (!created.ok()) {

@@ -139,7 +139,7 @@ class Namespaces:
         """Runs many ip commands in one process (ip -batch)."""
         subprocess.run(["ip", "-n", self.wire if wire else self.sw, "-batch", "-"],
                        input="\n".join(commands) + "\n", text=True, check=True,
-                       capture_output=True)
+                       capture_output=True, timeout=120)
 
     def links(self):
         """{name: link} from `ip -j -d link` in the switch namespace."""
@@ -220,6 +220,7 @@ class Harness:
         self.dir = tempfile.mkdtemp(prefix=f"portsyncd-{name}-")
         self.runtime_dir = os.path.join(self.dir, "run")
         self.daemons = []
+        self.storms = []  # storm_in_background threads
         self.redis = Redis(self.dir)
         self.ns = None
         _live.append(self)
@@ -349,6 +350,8 @@ class Harness:
         if self not in _live:
             return
         _live.remove(self)
+        for storm in self.storms:
+            storm.resume()
         for d in self.daemons:
             if d.running():
                 d.proc.kill()
@@ -505,6 +508,10 @@ def storm_in_background(harness, ports, rounds, fault_at=None):
         midway = threading.Event()
         resumed = threading.Event()
 
+        def __init__(self):
+            # A daemon thread: a test that fails before resume() cannot keep the run alive.
+            super().__init__(daemon=True)
+
         def run(self):
             try:
                 if fault_at is None:
@@ -528,12 +535,15 @@ def storm_in_background(harness, ports, rounds, fault_at=None):
         def resume(self):
             self.resumed.set()
 
-        def join(self, timeout=None):
+        def join(self, timeout=180):
             super().join(timeout)
+            if self.is_alive():
+                raise AssertionError(f"the storm did not end within {timeout}s")
             if self.error is not None:
                 raise self.error
 
     thread = Storm()
+    harness.storms.append(thread)  # Harness.close() resumes it, so it never waits in vain
     thread.start()
     return thread
 

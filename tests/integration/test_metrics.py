@@ -88,6 +88,9 @@ class MetricsTest(IntegrationTest):
         h.state.set("PORT_TABLE|Ethernet16", "not a hash")
         h.ns.add_port("Ethernet16")
         d.wait_log("WRONGTYPE")
+        wait_until(lambda: stub.GetPortState(api.pb.GetPortStateRequest(names=["Ethernet16"]),
+                                             timeout=5).ports[0].oper_status == api.UP,
+                   what="the engine to see Ethernet16 up")
         after = self.scrape()
         moved = {k for k in after if after[k] != before.get(k)}
         for series in [

@@ -54,6 +54,7 @@ class ColdStartTest(IntegrationTest):
         wait_until(lambda: port("Ethernet0").in_kernel and not port("Ethernet0").pending,
                    what="the engine to see Ethernet0")
         self.assertTrue(port("Ethernet4").pending)  # so PortInitDone cannot be out
+        wait_until(lambda: h.state.exists("PORT_TABLE|Ethernet0"), what="Ethernet0 written")
         self.assertFalse(h.appl.exists("_PORT_TABLE:PortInitDone"))
         h.ns.add_port("Ethernet4")
         wait_until(lambda: h.appl.exists("_PORT_TABLE:PortInitDone"), what="PortInitDone")

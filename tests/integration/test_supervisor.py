@@ -27,6 +27,10 @@ class SupervisordTest(IntegrationTest):
         super().setUp()
         if not shutil.which("supervisord"):
             self.fail("supervisord not installed (deploy/install-deps.sh installs supervisor)")
+        # The shipped command gives no --config: the daemon would read this machine's file.
+        if os.path.exists("/etc/sonic/portsyncd.conf"):
+            self.fail("/etc/sonic/portsyncd.conf exists on this machine and the shipped "
+                      "supervisord command would read it; move it aside to run this test")
         h = self.h
         self.conf = os.path.join(h.dir, "supervisord.conf")
         self.sock = os.path.join(h.dir, "supervisor.sock")

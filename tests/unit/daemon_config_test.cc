@@ -238,8 +238,8 @@ TEST(ParseHostPortTest, TakesHostPortAndBracketedV6AndRefusesTheRest) {
   ASSERT_TRUE(v6.ok());
   EXPECT_EQ(v6->host, "::1");
   EXPECT_EQ(v6->port, 50051);
-  for (const char* bad :
-       {"", "9108", "host", "host:", ":9108", "host:0", "host:65536", "host:http", "host:-1"}) {
+  for (const char* bad : {"", "9108", "host", "host:", ":9108", "host:0", "host:65536", "host:http",
+                          "host:-1", "host:+80", "host: 80", "::1:8080", "fe80::1"}) {
     EXPECT_FALSE(ParseHostPort(bad).ok()) << bad;
   }
 }
