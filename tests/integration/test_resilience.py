@@ -177,6 +177,7 @@ class RedisRefusesTest(IntegrationTest):
         h = self.h
         h.appl.config_set("notify-keyspace-events", "AKE")
         h.appl.set("_PORT_TABLE:PortInitDone", "not a hash")
+        started = time.monotonic()
         d = h.daemon()
         d.wait_log("startup: cold start")
         d.wait_log("WRONGTYPE")
@@ -185,9 +186,12 @@ class RedisRefusesTest(IntegrationTest):
         wait_until(lambda: h.appl.exists("_PORT_TABLE:PortInitDone"), timeout=5,
                    what="PortInitDone at the next retry")
         self.stop_clean(d)
+        lived = time.monotonic() - started
         counters = d.counters()
         self.assertGreaterEqual(counters["redis_errors"], 1, counters)
-        self.assertLessEqual(counters["redis_errors"], 6, counters)
+        # At most one refusal per second the daemon lived (plus the first): a slow machine only
+        # lowers the count, so the bound never depends on scheduling; a loop makes thousands.
+        self.assertLessEqual(counters["redis_errors"], int(lived) + 2, (lived, counters))
 
 
 class LoggerTest(IntegrationTest):
