@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -385,6 +386,20 @@ class IntegrationTest(unittest.TestCase):
     def setUp(self):
         self.h = Harness(self.id().rsplit(".", 1)[-1][:20])
         self.addCleanup(self.h.close)
+        self.addCleanup(self._print_logs_if_failed)  # runs first: cleanups are LIFO
+
+    def _print_logs_if_failed(self):
+        """A failed test prints the end of each daemon's log: a CI run keeps no files."""
+        result = getattr(getattr(self, "_outcome", None), "result", None)
+        if result is None or not any(t is self for t, _ in result.failures + result.errors):
+            return
+        for d in self.h.daemons:
+            try:
+                lines = d.output().splitlines()
+            except OSError:
+                continue
+            sys.stderr.write(f"--- last {min(len(lines), 60)} lines of {d.log_path}\n")
+            sys.stderr.write("\n".join(lines[-60:]) + "\n")
 
     def stop_clean(self, daemon):
         self.assertEqual(daemon.stop(), 0, daemon.output())
