@@ -2,7 +2,6 @@
 
 #include <sys/time.h>
 
-#include <set>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
@@ -163,40 +162,6 @@ absl::StatusOr<std::vector<RedisReply>> RedisConnection::Pipeline(
     replies.push_back(CopyRedisReply(static_cast<redisReply*>(raw)));
   }
   return replies;
-}
-
-std::string RedisConnection::Key(absl::string_view table, absl::string_view key) const {
-  return absl::StrCat(table, endpoint_.separator, key);
-}
-
-absl::Status CheckReplies(const std::vector<RedisArgv>& commands,
-                          const std::vector<RedisReply>& replies) {
-  for (size_t i = 0; i < replies.size() && i < commands.size(); ++i) {
-    if (replies[i].is_error()) {
-      return absl::InternalError(
-          absl::StrCat("Redis refused ", commands[i][0], commands[i].size() > 1 ? " " : "",
-                       commands[i].size() > 1 ? commands[i][1] : "", ": ", replies[i].str));
-    }
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<std::vector<std::string>> ScanKeys(RedisConnection& connection,
-                                                  absl::string_view pattern) {
-  // SCAN may return a key more than once (when the table is resized between calls).
-  std::set<std::string> keys;
-  std::string cursor = "0";
-  do {
-    ASSIGN_OR_RETURN(RedisReply reply, connection.Command({"SCAN", cursor, "MATCH",
-                                                           std::string(pattern), "COUNT", "1000"}));
-    if (reply.type != RedisReply::Type::kArray || reply.elements.size() != 2) {
-      return absl::InternalError(
-          absl::StrCat(connection.endpoint().Describe(), ": unexpected SCAN reply ", reply.str));
-    }
-    cursor = reply.elements[0].str;
-    for (RedisReply& key : reply.elements[1].elements) keys.insert(std::move(key.str));
-  } while (cursor != "0");
-  return std::vector<std::string>(keys.begin(), keys.end());
 }
 
 }  // namespace portsyncd

@@ -17,22 +17,9 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "core/db_config.h"
+#include "core/redis_client.h"
 
 namespace portsyncd {
-
-using RedisArgv = std::vector<std::string>;
-
-// A reply, copied out of hiredis: enough for everything portsyncd reads.
-struct RedisReply {
-  enum class Type { kNil, kInteger, kString, kStatus, kError, kArray };
-  Type type = Type::kNil;
-  long long integer = 0;
-  std::string str;  // kString, kStatus, kError
-  std::vector<RedisReply> elements;
-
-  bool is_nil() const { return type == Type::kNil; }
-  bool is_error() const { return type == Type::kError; }
-};
 
 // Copies a hiredis reply (and its elements, recursively) out of hiredis' memory. Pure.
 RedisReply CopyRedisReply(const redisReply* reply);
@@ -76,7 +63,7 @@ redisContext* ConnectRedisContext(const DbEndpoint& endpoint, absl::Duration tim
 // Queues one command (binary-safe arguments) on the context's output buffer.
 void AppendRedisCommand(redisContext* context, const RedisArgv& argv);
 
-class RedisConnection {
+class RedisConnection : public RedisClient {
  public:
   // Connects (unix socket when the endpoint has one, else TCP), then SELECTs the database.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<RedisConnection>> Connect(
@@ -88,15 +75,13 @@ class RedisConnection {
 
   // One command, one round trip. A Redis error reply is returned as a reply (type kError), not
   // as a failed status; a failed status means the connection broke.
-  [[nodiscard]] absl::StatusOr<RedisReply> Command(const RedisArgv& argv);
+  [[nodiscard]] absl::StatusOr<RedisReply> Command(const RedisArgv& argv) override;
   // Sends all commands, then reads all replies: one round trip for the whole batch.
   [[nodiscard]] absl::StatusOr<std::vector<RedisReply>> Pipeline(
-      const std::vector<RedisArgv>& commands);
+      const std::vector<RedisArgv>& commands) override;
 
-  bool broken() const { return broken_; }
-  const DbEndpoint& endpoint() const { return endpoint_; }
-  // endpoint.db_name + separator + key for table `table`: Key("PORT_TABLE", "Ethernet0").
-  std::string Key(absl::string_view table, absl::string_view key) const;
+  bool broken() const override { return broken_; }
+  const DbEndpoint& endpoint() const override { return endpoint_; }
 
  private:
   RedisConnection(redisContext* context, DbEndpoint endpoint);
@@ -107,14 +92,6 @@ class RedisConnection {
   DbEndpoint endpoint_;
   bool broken_ = false;
 };
-
-// Errors from a pipeline's replies, if any, as one status naming the first failed command.
-[[nodiscard]] absl::Status CheckReplies(const std::vector<RedisArgv>& commands,
-                                        const std::vector<RedisReply>& replies);
-
-// SCANs the whole keyspace for `pattern` (never KEYS, which blocks the server).
-[[nodiscard]] absl::StatusOr<std::vector<std::string>> ScanKeys(RedisConnection& connection,
-                                                                absl::string_view pattern);
 
 }  // namespace portsyncd
 

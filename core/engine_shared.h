@@ -1,0 +1,116 @@
+// What the engine's parts share: their options, their counters, and the port model with the
+// flags that hand work from the kernel side to the writer (core/engine.h draws the whole).
+//
+// SharedModel is the one piece of state more than one thread touches: the engine thread
+// (core/kernel_follower.h) applies netlink messages to it, the writer thread
+// (core/state_writer.h) takes what is dirty, the API reads snapshots. Its mutex is held only for
+// in-memory work, never across I/O.
+#ifndef PORTSYNCD_CORE_ENGINE_SHARED_H_
+#define PORTSYNCD_CORE_ENGINE_SHARED_H_
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "core/db_config.h"
+#include "core/histogram.h"
+#include "core/port_model.h"
+
+namespace portsyncd {
+
+struct EngineOptions {
+  std::string db_config_path = kDefaultDbConfigPath;
+  // See NetlinkSocket::Options.
+  int netlink_receive_buffer_bytes = 16 * 1024 * 1024;
+  // Apply CONFIG_DB LOGGER|portsyncd LOGLEVEL found at startup (as upstream does); false when
+  // the log level was given on the command line, which then wins until LOGGER changes.
+  bool apply_db_log_level_at_start = true;
+  // Holds the restart marker (docs/COMPATIBILITY.md 7.7); systemd's RuntimeDirectory.
+  std::string runtime_dir = "/run/portsyncd";
+  // Deadline for one Redis connect or round trip; past it the connection counts as broken.
+  absl::Duration redis_timeout = absl::Seconds(2);
+  // Reconnect backoff: doubles from initial to max. The max bounds how long after Redis comes
+  // back we notice (STATE_DB must be right within a second of Redis returning).
+  absl::Duration reconnect_initial = absl::Milliseconds(50);
+  absl::Duration reconnect_max = absl::Milliseconds(500);
+  // How often to ask APPL_DB about ports the kernel has but APPL_DB does not know yet.
+  absl::Duration pending_poll_interval = absl::Milliseconds(100);
+  // How often to compare our STATE_DB keys with what we wrote (drift repair).
+  absl::Duration audit_interval = absl::Seconds(5);
+  // How often to read CONFIG_DB LOGGER|portsyncd for run-time log level changes.
+  absl::Duration logger_poll_interval = absl::Seconds(1);
+  // Use Redis keyspace notifications when the server has them on (see the file comment).
+  bool keyspace_notifications = true;
+  // While notifications are on: the full audit, the pending-APPL_DB poll and the LOGGER poll
+  // run this often, as a backstop for what notifications cannot tell (FLUSHDB sends none).
+  absl::Duration audit_interval_notified = absl::Seconds(60);
+  // Tests only (set from the PORTSYNCD_TEST_STALL_FILE environment variable): while this file
+  // exists the engine loop stalls, as a stuck engine would, so the watchdog can be tested.
+  std::string test_stall_file;
+};
+
+// Monotonic counters; read from any thread.
+struct EngineCounters {
+  std::atomic<uint64_t> netlink_messages{0};
+  std::atomic<uint64_t> netlink_newlinks{0};
+  std::atomic<uint64_t> netlink_dellinks{0};
+  std::atomic<uint64_t> netlink_parse_errors{0};
+  std::atomic<uint64_t> netlink_overflows{0};
+  std::atomic<uint64_t> netlink_dumps{0};
+  std::atomic<uint64_t> ports_removed_by_resync{0};
+  std::atomic<uint64_t> state_db_batches{0};
+  std::atomic<uint64_t> state_db_writes{0};
+  std::atomic<uint64_t> state_db_deletes{0};
+  std::atomic<uint64_t> redis_connects{0};
+  std::atomic<uint64_t> redis_errors{0};
+  std::atomic<uint64_t> reconciles{0};
+  std::atomic<uint64_t> drift_repairs{0};
+  // Keyspace notifications received, and those not caused by our own writes (checked).
+  std::atomic<uint64_t> keyspace_events{0};
+  std::atomic<uint64_t> keyspace_checks{0};
+  std::atomic<uint64_t> old_interfaces{0};
+  // From a port becoming dirty (a kernel message) to Redis acknowledging its STATE_DB write.
+  Histogram event_to_state_db;
+  // One pipelined STATE_DB batch: send to last reply.
+  Histogram redis_round_trip;
+
+  // "name=value ..." of every counter, for logs.
+  std::string Summary() const;
+};
+
+// Receives every change the engine applies to a port (not the ignored ones), in sequence order,
+// once per batch, with the model lock held (so `model` is the state right after the changes):
+// keep it short and non-blocking. Called on the engine thread, and on the writer thread when an
+// APPL_DB entry appears. The seam for the gRPC event stream.
+class PortChangeListener {
+ public:
+  virtual ~PortChangeListener() = default;
+  virtual void OnPortChanges(const PortModel& model, std::vector<PortChange>&& changes) = 0;
+};
+
+// The model and the hand-over flags, under one mutex.
+struct SharedModel {
+  mutable absl::Mutex mu;
+  PortModel model ABSL_GUARDED_BY(mu);
+  // The first complete dump has been applied: before it the writer writes nothing (the model
+  // does not know the kernel yet).
+  bool initial_dump_done ABSL_GUARDED_BY(mu) = false;
+  bool writer_wake ABSL_GUARDED_BY(mu) = false;  // the writer has work (or a timer changed)
+  bool writer_stop ABSL_GUARDED_BY(mu) = false;  // flush and finish
+  PortChangeListener* listener = nullptr;        // set before any thread starts
+
+  // Hands the model's recorded changes to the listener.
+  void PublishChangesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  void WakeWriter() {
+    absl::MutexLock lock(&mu);
+    writer_wake = true;
+  }
+};
+
+}  // namespace portsyncd
+
+#endif  // PORTSYNCD_CORE_ENGINE_SHARED_H_

@@ -1,0 +1,201 @@
+#include "core/kernel_follower.h"
+
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "core/netlink_parser.h"
+#include "core/netlink_socket.h"
+
+namespace portsyncd {
+namespace {
+
+// Datagrams read per iteration: bounds how long the model lock is held and how big one Redis
+// batch gets (~64 x up to 32 KiB); the rest is read in the next iteration.
+constexpr int kMaxDatagramsPerBatch = 64;
+
+}  // namespace
+
+KernelFollower::KernelFollower(const EngineOptions& options, SharedModel& shared,
+                               EngineCounters& counters, int wake_fd, int ping_fd,
+                               const std::atomic<bool>& stopping)
+    : options_(options),
+      shared_(shared),
+      counters_(counters),
+      wake_fd_(wake_fd),
+      ping_fd_(ping_fd),
+      stopping_(stopping) {}
+
+void KernelFollower::StartDump() {
+  absl::StatusOr<uint32_t> seq = netlink_->RequestDump();
+  const absl::Time now = absl::Now();
+  if (!seq.ok()) {
+    if (dump_error_log_.Allow()) {
+      LOG_ERROR("cannot request a link dump: ", seq.status().message(), "; retrying");
+    }
+    return;
+  }
+  dump_seq_ = *seq;
+  dump_interrupted_ = false;
+  dump_activity_ = now;
+  counters_.netlink_dumps.fetch_add(1);
+  absl::MutexLock lock(&shared_.mu);
+  shared_.model.BeginDump();
+}
+
+absl::Status KernelFollower::Run(NetlinkSocket& netlink) {
+  netlink_ = &netlink;
+  StartDump();
+  bool need_redump = dump_seq_ == 0;
+  while (!stopping_.load()) {
+    pollfd fds[3] = {{netlink_->fd(), POLLIN, 0}, {wake_fd_, POLLIN, 0}, {ping_fd_, POLLIN, 0}};
+    // Wake up without traffic only to retry a dump request, or to notice a dump that stalled.
+    const int timeout_ms = dump_seq_ != 0 ? 1000 : need_redump ? 100 : -1;
+    if (poll(fds, 3, timeout_ms) < 0 && errno != EINTR) {
+      return absl::ErrnoToStatus(errno, "poll");
+    }
+    if (stopping_.load()) break;
+    while (!options_.test_stall_file.empty() &&
+           access(options_.test_stall_file.c_str(), F_OK) == 0 && !stopping_.load()) {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    if ((fds[2].revents & POLLIN) != 0) {
+      uint64_t pings = 0;
+      ssize_t ignored = read(ping_fd_, &pings, sizeof(pings));
+      (void)ignored;
+    }
+    Heartbeat();
+    bool dump_done = false;
+    ProcessNetlink(dump_done, need_redump);
+    if (dump_done) {
+      // An interrupted dump (NLM_F_DUMP_INTR, an error in NLMSG_DONE, or an overflow while it
+      // ran, which may have lost a NEWLINK of a port it had already passed) cannot tell which
+      // ports are gone: only a complete one removes ports and counts as the initial sync.
+      const bool complete = !dump_interrupted_;
+      std::vector<std::string> removed;
+      {
+        absl::MutexLock lock(&shared_.mu);
+        removed = shared_.model.EndDump(absl::Now(), complete);
+        shared_.writer_wake = true;  // rewrite after a resync; the initial reconcile; PortInitDone
+        if (complete && !shared_.initial_dump_done) {
+          shared_.initial_dump_done = true;
+          initial_sync_ns_.store(absl::ToUnixNanos(absl::Now()));
+          initial_sync_done_.store(true);
+        }
+        shared_.PublishChangesLocked();
+      }
+      counters_.ports_removed_by_resync.fetch_add(removed.size());
+      if (!removed.empty()) {
+        LOG_NOTICE("resync: ", removed.size(),
+                   " ports no longer in the kernel: ", absl::StrJoin(removed, " "));
+      }
+      if (!complete) need_redump = true;
+      dump_seq_ = 0;
+    } else if (dump_seq_ != 0 && absl::Now() - dump_activity_ > absl::Seconds(5)) {
+      LOG_WARN("link dump sent nothing for 5 s; requesting a new one");
+      {
+        absl::MutexLock lock(&shared_.mu);
+        (void)shared_.model.EndDump(absl::Now(), /*complete=*/false);
+      }
+      dump_seq_ = 0;
+      need_redump = true;
+    }
+    if (need_redump && dump_seq_ == 0) {
+      StartDump();
+      need_redump = dump_seq_ == 0;
+    }
+  }
+  return absl::OkStatus();
+}
+
+void KernelFollower::ProcessNetlink(bool& dump_done, bool& need_redump) {
+  const absl::Time now = absl::Now();
+  absl::MutexLock lock(&shared_.mu);
+  // ReadAvailable calls the callback synchronously, with mu_ still held (the annotation tells
+  // clang's -Wthread-safety, which does not follow a lambda into its caller).
+  absl::StatusOr<NetlinkSocket::ReadResult> result = netlink_->ReadAvailable(
+      [&](const nlmsghdr* nlh) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shared_.mu) {
+        const bool from_dump = dump_seq_ != 0 && nlh->nlmsg_seq == dump_seq_;
+        if (from_dump) {
+          dump_activity_ = now;
+          if ((nlh->nlmsg_flags & NLM_F_DUMP_INTR) != 0) dump_interrupted_ = true;
+        }
+        switch (nlh->nlmsg_type) {
+          case NLMSG_DONE:
+            if (from_dump) {
+              // NLMSG_DONE carries an int: negative when the dump ended early.
+              if (nlh->nlmsg_len >= NLMSG_LENGTH(sizeof(int)) &&
+                  *static_cast<const int*>(NLMSG_DATA(nlh)) < 0) {
+                dump_interrupted_ = true;
+              }
+              dump_done = true;
+            }
+            return;
+          case NLMSG_ERROR:
+            if (from_dump) {
+              const auto* err = static_cast<const nlmsgerr*>(NLMSG_DATA(nlh));
+              LOG_WARN("link dump refused: ", std::strerror(-err->error), "; retrying");
+              dump_seq_ = 0;
+              need_redump = true;
+            }
+            return;
+          case RTM_NEWLINK:
+          case RTM_DELLINK:
+            break;
+          default:
+            return;
+        }
+        counters_.netlink_messages.fetch_add(1, std::memory_order_relaxed);
+        (nlh->nlmsg_type == RTM_NEWLINK ? counters_.netlink_newlinks : counters_.netlink_dellinks)
+            .fetch_add(1, std::memory_order_relaxed);
+        absl::StatusOr<LinkEvent> event = ParseLinkMessage(nlh);
+        if (!event.ok()) {
+          counters_.netlink_parse_errors.fetch_add(1);
+          if (uint64_t unlogged = 0; parse_error_log_.Allow(&unlogged)) {
+            LOG_ERROR("netlink: skipped a malformed link message: ", event.status().message(), " (",
+                      unlogged, " more since the last report)");
+          }
+          return;
+        }
+        const ApplyOutcome outcome = shared_.model.Apply(*event, now);
+        LOG_DEBUG("netlink: ", event->type == LinkEvent::Type::kNewLink ? "NEWLINK " : "DELLINK ",
+                  event->name, " ifindex ", event->ifindex, " flags 0x", absl::Hex(event->flags),
+                  " mtu ", event->mtu, " master ", event->master, ": ", ApplyOutcomeName(outcome));
+      },
+      kMaxDatagramsPerBatch);
+  shared_.PublishChangesLocked();
+  // Datagram bytes that formed no whole message (the socket never passes them on): malformed.
+  if (const uint64_t bad = netlink_->malformed_headers(); bad != malformed_headers_seen_) {
+    counters_.netlink_parse_errors.fetch_add(bad - malformed_headers_seen_);
+    if (uint64_t unlogged = 0; parse_error_log_.Allow(&unlogged)) {
+      LOG_ERROR("netlink: ", bad - malformed_headers_seen_,
+                " datagram(s) ended in bytes that form no whole message; skipped (", unlogged,
+                " more malformed since the last report)");
+    }
+    malformed_headers_seen_ = bad;
+  }
+  // Wake the writer in the same critical section, and only when messages arrived: a ping or a
+  // dump-retry timeout has nothing for it.
+  if (result.ok() && result->messages > 0) shared_.writer_wake = true;
+  if (!result.ok()) {
+    LOG_ERROR("netlink: ", result.status().message());
+    return;
+  }
+  if (result->overflow) {
+    counters_.netlink_overflows.fetch_add(1);
+    LOG_WARN("netlink: receive buffer overflowed (", netlink_->effective_receive_buffer(),
+             " bytes); link events were lost, re-reading every link from the kernel");
+    need_redump = true;
+    if (dump_seq_ != 0) dump_interrupted_ = true;  // redo the dump that was running
+  }
+}
+
+}  // namespace portsyncd

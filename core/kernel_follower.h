@@ -1,0 +1,73 @@
+// KernelFollower: follows the kernel's links into the model, with dumps and overflow recovery.
+//
+// After startup it requests a full link dump, then reads netlink: each RTM_NEWLINK/DELLINK is
+// applied to the model (docs/COMPATIBILITY.md 3) and the writer is woken. A receive-buffer
+// overflow (events lost) or an interrupted dump starts a new dump; only a complete dump removes
+// ports the kernel no longer has, and the first complete one is the initial sync. Malformed
+// messages are counted and skipped.
+//
+// Thread: the engine thread (Run). It never touches Redis, so a slow or absent Redis cannot
+// stall netlink reading; memory stays bounded by the port count (the model keeps one state per
+// port). Owns: the dump in progress, the heartbeat, the initial-sync time. Shares: the model
+// (SharedModel; its mutex held while one batch of datagrams is applied), the counters.
+// Calls: the netlink socket, the model's listener (each batch's changes).
+#ifndef PORTSYNCD_CORE_KERNEL_FOLLOWER_H_
+#define PORTSYNCD_CORE_KERNEL_FOLLOWER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "core/engine_shared.h"
+#include "core/logging.h"
+
+namespace portsyncd {
+
+class NetlinkSocket;
+
+class KernelFollower {
+ public:
+  // `wake_fd` becomes readable when `stopping` turns true; `ping_fd` when the watchdog asks for
+  // a heartbeat (both eventfds the engine owns).
+  KernelFollower(const EngineOptions& options, SharedModel& shared, EngineCounters& counters,
+                 int wake_fd, int ping_fd, const std::atomic<bool>& stopping);
+
+  // Reads `netlink` until `stopping`. Errors only when poll() itself fails.
+  [[nodiscard]] absl::Status Run(NetlinkSocket& netlink);
+
+  // Any thread.
+  void Heartbeat() { heartbeat_ns_.store(absl::ToUnixNanos(absl::Now())); }
+  absl::Time heartbeat() const { return absl::FromUnixNanos(heartbeat_ns_.load()); }
+  bool initial_sync_done() const { return initial_sync_done_.load(); }
+  absl::Time initial_sync_time() const { return absl::FromUnixNanos(initial_sync_ns_.load()); }
+
+ private:
+  void StartDump();
+  void ProcessNetlink(bool& dump_done, bool& need_redump);
+
+  const EngineOptions& options_;
+  SharedModel& shared_;
+  EngineCounters& counters_;
+  NetlinkSocket* netlink_ = nullptr;  // during Run()
+  const int wake_fd_;
+  const int ping_fd_;
+  const std::atomic<bool>& stopping_;
+
+  // Engine thread only: the dump in progress (seq 0: none).
+  uint32_t dump_seq_ = 0;
+  bool dump_interrupted_ = false;
+  absl::Time dump_activity_ = absl::InfinitePast();  // last message of the current dump
+  LogRateLimiter dump_error_log_{10.0};
+  LogRateLimiter parse_error_log_{5.0};
+  uint64_t malformed_headers_seen_ = 0;  // NetlinkSocket::malformed_headers() already counted
+
+  std::atomic<int64_t> heartbeat_ns_{absl::ToUnixNanos(absl::Now())};
+  std::atomic<bool> initial_sync_done_{false};
+  std::atomic<int64_t> initial_sync_ns_{0};
+};
+
+}  // namespace portsyncd
+
+#endif  // PORTSYNCD_CORE_KERNEL_FOLLOWER_H_

@@ -1,0 +1,73 @@
+#include "core/redis_client.h"
+
+#include <set>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "core/redis_connection.h"
+#include "core/status_macros.h"
+
+namespace portsyncd {
+namespace {
+
+class RealConnector : public RedisConnector {
+ public:
+  absl::StatusOr<std::unique_ptr<RedisClient>> Connect(const DbEndpoint& endpoint,
+                                                       absl::Duration timeout) override {
+    ASSIGN_OR_RETURN(std::unique_ptr<RedisConnection> connection,
+                     RedisConnection::Connect(endpoint, timeout));
+    return std::unique_ptr<RedisClient>(std::move(connection));
+  }
+};
+
+}  // namespace
+
+RedisConnector& RealRedisConnector() {
+  static RealConnector* const connector = new RealConnector;
+  return *connector;
+}
+
+absl::StatusOr<DbClients> ConnectDatabases(RedisConnector& connector, const DbEndpoints& endpoints,
+                                           absl::Duration timeout) {
+  DbClients db;
+  ASSIGN_OR_RETURN(db.config, connector.Connect(endpoints.config, timeout));
+  ASSIGN_OR_RETURN(db.appl, connector.Connect(endpoints.appl, timeout));
+  ASSIGN_OR_RETURN(db.state, connector.Connect(endpoints.state, timeout));
+  return db;
+}
+
+std::string RedisClient::Key(absl::string_view table, absl::string_view key) const {
+  return absl::StrCat(table, endpoint().separator, key);
+}
+
+absl::Status CheckReplies(const std::vector<RedisArgv>& commands,
+                          const std::vector<RedisReply>& replies) {
+  for (size_t i = 0; i < replies.size() && i < commands.size(); ++i) {
+    if (replies[i].is_error()) {
+      return absl::InternalError(
+          absl::StrCat("Redis refused ", commands[i][0], commands[i].size() > 1 ? " " : "",
+                       commands[i].size() > 1 ? commands[i][1] : "", ": ", replies[i].str));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> ScanKeys(RedisClient& connection,
+                                                  absl::string_view pattern) {
+  // SCAN may return a key more than once (when the table is resized between calls).
+  std::set<std::string> keys;
+  std::string cursor = "0";
+  do {
+    ASSIGN_OR_RETURN(RedisReply reply, connection.Command({"SCAN", cursor, "MATCH",
+                                                           std::string(pattern), "COUNT", "1000"}));
+    if (reply.type != RedisReply::Type::kArray || reply.elements.size() != 2) {
+      return absl::InternalError(
+          absl::StrCat(connection.endpoint().Describe(), ": unexpected SCAN reply ", reply.str));
+    }
+    cursor = reply.elements[0].str;
+    for (RedisReply& key : reply.elements[1].elements) keys.insert(std::move(key.str));
+  } while (cursor != "0");
+  return std::vector<std::string>(keys.begin(), keys.end());
+}
+
+}  // namespace portsyncd

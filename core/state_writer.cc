@@ -1,0 +1,498 @@
+#include "core/state_writer.h"
+
+#include <algorithm>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "core/logging.h"
+#include "core/sonic_tables.h"
+#include "core/status_macros.h"
+
+namespace portsyncd {
+namespace {
+
+// A DEL that Redis refused or that found no key notifies nothing.
+bool DelNotifiedNothing(const RedisReply& reply) {
+  return reply.is_error() || (reply.type == RedisReply::Type::kInteger && reply.integer == 0);
+}
+
+}  // namespace
+
+StateWriter::StateWriter(const EngineOptions& options, DbEndpoints endpoints, SharedModel& shared,
+                         EngineCounters& counters, RedisConnector& connector, const Clock& clock,
+                         WriteTracker* tracker)
+    : options_(options),
+      endpoints_(std::move(endpoints)),
+      shared_(shared),
+      counters_(counters),
+      connector_(connector),
+      clock_(clock),
+      tracker_(tracker),
+      backoff_(options.reconnect_initial),
+      connected_since_ns_(absl::ToUnixNanos(clock.Now())) {}
+
+void StateWriter::Run() {
+  while (true) {
+    bool stop = false;
+    {
+      absl::MutexLock lock(&shared_.mu);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(shared_.mu) {
+        return shared_.writer_wake || shared_.writer_stop;
+      };
+      // Sleeps until woken or the next timer is due (NextDeadlineLocked says which timers).
+      shared_.mu.AwaitWithDeadline(absl::Condition(&ready), NextDeadlineLocked());
+      shared_.writer_wake = false;
+      stop = shared_.writer_stop;
+    }
+    Step(stop);
+    if (stop) return;
+  }
+}
+
+absl::Time StateWriter::NextDeadlineLocked() const {
+  // Nothing is due before the initial dump, and the APPL_DB poll only while some port waits for
+  // APPL_DB. Idle, that leaves the LOGGER poll (1 s) and the audit (5 s), or with keyspace
+  // notifications on, the backstop (60 s).
+  if (!shared_.initial_dump_done) return absl::InfiniteFuture();
+  if (db_ == nullptr) return next_connect_;
+  absl::Time deadline = std::min(last_audit_ + Backstop(options_.audit_interval),
+                                 last_logger_poll_ + Backstop(options_.logger_poll_interval));
+  if (need_reconcile_) deadline = std::min(deadline, reconcile_at_);
+  if (!port_init_done_sent_ && shared_.model.pending_empty()) {
+    deadline = std::min(deadline, port_init_done_retry_at_);
+  }
+  if (shared_.model.HasAwaitingApplDb()) {
+    deadline = std::min(deadline, last_pending_poll_ + Backstop(options_.pending_poll_interval));
+  }
+  return deadline;
+}
+
+absl::Duration StateWriter::Backstop(absl::Duration polling) const {
+  return keyspace_active_.load() ? std::max(polling, options_.audit_interval_notified) : polling;
+}
+
+void StateWriter::SetConnected(bool connected) {
+  if (connected_.exchange(connected) != connected) {
+    connected_since_ns_.store(absl::ToUnixNanos(clock_.Now()));
+  }
+}
+
+void StateWriter::Step(bool stop) {
+  {
+    absl::MutexLock lock(&shared_.mu);
+    // Before the initial dump the model does not know the kernel: writing (or reconciling,
+    // which deletes keys of ports it has not seen) would be wrong.
+    if (!shared_.initial_dump_done) return;
+  }
+  const absl::Time now = clock_.Now();
+  if (db_ == nullptr) {
+    if (now < next_connect_ && !stop) return;
+    absl::StatusOr<DbClients> connected =
+        ConnectDatabases(connector_, endpoints_, options_.redis_timeout);
+    if (!connected.ok()) {
+      if (stop) {
+        LOG_WARN("shutdown: Redis unreachable, STATE_DB may miss the last changes: ",
+                 connected.status().message());
+        return;
+      }
+      if (down_since_ == absl::InfinitePast()) down_since_ = now;
+      if (down_log_.Allow()) {
+        LOG_WARN("Redis unreachable (the model keeps following the kernel): ",
+                 connected.status().message(), "; retrying with backoff up to ",
+                 absl::FormatDuration(options_.reconnect_max));
+      }
+      next_connect_ = now + backoff_;
+      backoff_ = std::min(backoff_ * 2, options_.reconnect_max);
+      return;
+    }
+    db_ = std::make_unique<DbClients>(*std::move(connected));
+    counters_.redis_connects.fetch_add(1);
+    LOG_INFO("redis: connected to ", endpoints_.config.Describe(), ", ",
+             endpoints_.appl.Describe(), ", ", endpoints_.state.Describe());
+    healthy_ = false;
+    port_init_done_retry_at_ = absl::InfinitePast();  // a new connection tries at once
+    if (down_since_ != absl::InfinitePast()) {
+      LOG_NOTICE("Redis reachable again after ",
+                 absl::FormatDuration(absl::Trunc(now - down_since_, absl::Milliseconds(1))),
+                 "; reconciling every key we own");
+      down_since_ = absl::InfinitePast();
+    }
+    SetConnected(true);
+  }
+
+  absl::Status status = absl::OkStatus();
+  if (need_reconcile_ && now >= reconcile_at_) {
+    reconcile_at_ = now + Backstop(options_.audit_interval);
+    status = Reconcile(/*rewrite_all=*/true);
+    if (status.ok()) need_reconcile_ = false;
+    // Done, even when Redis refused some key: the rest is written (the refused port shows as
+    // out of sync, and its write is retried at the period).
+    if (status.ok() || !db_->broken()) initial_write_done_.store(true);
+  }
+  // While a refused reconcile waits for its period, new kernel changes are still written.
+  if (status.ok()) status = Tick(now);
+  if (status.ok() && stop) {
+    status = Flush();
+    if (status.ok()) LOG_NOTICE("shutdown: STATE_DB flushed");
+  }
+  if (status.ok()) {
+    healthy_ = true;
+    backoff_ = options_.reconnect_initial;
+  } else if (!db_->broken()) {
+    // Redis answered with an error (WRONGTYPE on a key someone else wrote, OOM, MISCONF...):
+    // the connection is fine; what failed is retried at its period.
+    counters_.redis_errors.fetch_add(1);
+    if (refused_log_.Allow()) LOG_WARN("Redis: ", status.message(), "; will retry");
+  } else {
+    counters_.redis_errors.fetch_add(1);
+    LOG_WARN("Redis: ", status.message(), "; reconnecting");
+    db_.reset();
+    SetConnected(false);
+    need_reconcile_ = true;
+    reconcile_at_ = absl::InfinitePast();
+    down_since_ = now;
+    // A connection that worked may have dropped once: retry at once. One that failed right
+    // after connecting will likely fail again: back off.
+    next_connect_ = healthy_ ? now : now + backoff_;
+    if (!healthy_) backoff_ = std::min(backoff_ * 2, options_.reconnect_max);
+  }
+}
+
+absl::Status StateWriter::Tick(absl::Time now) {
+  RETURN_IF_ERROR(Flush());
+  RETURN_IF_ERROR(HandleKeyspace(now));
+  bool newly_awaiting = false;
+  {
+    absl::MutexLock lock(&shared_.mu);
+    newly_awaiting = shared_.model.TakeNewlyAwaiting();
+  }
+  // Each timer advances before its step runs: a step that fails on a Redis error reply (the
+  // connection stays up) is retried at its next period, not at once in a loop.
+  if (newly_awaiting || now >= last_pending_poll_ + Backstop(options_.pending_poll_interval)) {
+    last_pending_poll_ = now;
+    RETURN_IF_ERROR(PollPendingApplDb());
+  }
+  if (now >= last_audit_ + Backstop(options_.audit_interval)) {
+    // The first pass comes right after the reconcile that rewrote everything: nothing to audit.
+    const bool first = last_audit_ == absl::InfinitePast();
+    last_audit_ = now;
+    if (!first) RETURN_IF_ERROR(FullAudit());
+  }
+  if (now >= last_logger_poll_ + Backstop(options_.logger_poll_interval)) {
+    last_logger_poll_ = now;
+    RETURN_IF_ERROR(PollLogger());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StateWriter::FullAudit() {
+  // Expectations left by writes whose notification never came (one made before the
+  // subscription) would hide someone else's next write to that key: start afresh.
+  if (tracker_ != nullptr) tracker_->Clear();
+  return Reconcile(/*rewrite_all=*/false);
+}
+
+void StateWriter::TakeBack(bool del, const std::string& name) {
+  if (tracker_ != nullptr && tracker_->TakeBack(del, name)) shared_.WakeWriter();
+}
+
+absl::Status StateWriter::HandleKeyspace(absl::Time now) {
+  if (tracker_ == nullptr) return absl::OkStatus();
+  WriteTracker::Work work = tracker_->Take();
+  if (work.resync) {
+    // Just subscribed: whatever happened before was not notified. Check everything once. The
+    // polls are made due first, so if the audit fails on an error reply they still run at the
+    // next tick.
+    last_pending_poll_ = absl::InfinitePast();
+    last_logger_poll_ = absl::InfinitePast();
+    last_audit_ = now;
+    RETURN_IF_ERROR(FullAudit());
+    last_pending_poll_ = now;
+    RETURN_IF_ERROR(PollPendingApplDb());
+    last_logger_poll_ = now;
+    RETURN_IF_ERROR(PollLogger());
+    return absl::OkStatus();
+  }
+  if (!work.suspects.empty()) RETURN_IF_ERROR(Reconcile(/*rewrite_all=*/false, &work.suspects));
+  if (work.appl) {
+    bool awaiting = false;
+    {
+      absl::MutexLock lock(&shared_.mu);
+      awaiting = shared_.model.HasAwaitingApplDb();
+    }
+    if (awaiting) {
+      RETURN_IF_ERROR(PollPendingApplDb());
+      last_pending_poll_ = now;
+    }
+  }
+  if (work.logger) RETURN_IF_ERROR(PollLogger());
+  return absl::OkStatus();
+}
+
+absl::Status StateWriter::Flush() {
+  RedisClient& state = *db_->state;
+  std::vector<StateWrite> writes;
+  bool publish_port_init_done = false;
+  {
+    absl::MutexLock lock(&shared_.mu);
+    writes = shared_.model.TakeDirty();
+    publish_port_init_done =
+        !port_init_done_sent_ && shared_.initial_dump_done && shared_.model.pending_empty();
+  }
+  if (!writes.empty()) {
+    std::vector<RedisArgv> commands;
+    commands.reserve(writes.size());
+    uint64_t deletes = 0;
+    for (const StateWrite& write : writes) {
+      const std::string key = state.Key(kPortTable, write.name);
+      if (write.del) {
+        commands.push_back({"DEL", key});
+        ++deletes;
+      }
+      if (write.set) commands.push_back(StateFieldsHset(key, *write.set));
+    }
+    // The notifications these writes will cause are ours (WriteTracker::OnEvent skips them).
+    if (tracker_ != nullptr) tracker_->ExpectWrites(writes);
+    const absl::Time sent = clock_.Now();
+    absl::StatusOr<std::vector<RedisReply>> pipelined = state.Pipeline(commands);
+    if (!pipelined.ok()) {
+      // Unknown what was applied; the reconnect audits everything.
+      if (tracker_ != nullptr) tracker_->Clear();
+      return pipelined.status();
+    }
+    std::vector<RedisReply>& replies = *pipelined;
+    const absl::Time acked = clock_.Now();
+    counters_.redis_round_trip.Record(acked - sent);
+    counters_.state_db_batches.fetch_add(1);
+    counters_.state_db_writes.fetch_add(commands.size() - deletes);
+    counters_.state_db_deletes.fetch_add(deletes);
+    absl::Status refused = absl::OkStatus();
+    bool wake = false;
+    {
+      absl::MutexLock lock(&shared_.mu);
+      size_t i = 0;
+      for (const StateWrite& write : writes) {
+        const size_t n = (write.del ? 1 : 0) + (write.set ? 1 : 0);
+        if (tracker_ != nullptr) {
+          // Commands that notify nothing: a DEL of a key that did not exist, and any command
+          // Redis refused. Take their expectations back.
+          if (write.del && DelNotifiedNothing(replies[i])) {
+            wake = tracker_->TakeBack(/*del=*/true, write.name) || wake;
+          }
+          if (write.set && replies[i + n - 1].is_error()) {
+            wake = tracker_->TakeBack(/*del=*/false, write.name) || wake;
+          }
+        }
+        bool ok = true;
+        for (size_t j = i; j < i + n; ++j) ok = ok && !replies[j].is_error();
+        // A refused write is not recorded: the audit sees the port unwritten and retries it.
+        if (ok) {
+          shared_.model.MarkWritten(write);
+          if (write.since != absl::InfinitePast()) {
+            counters_.event_to_state_db.Record(acked - write.since);
+          }
+        } else if (refused.ok()) {
+          refused = CheckReplies({commands.begin() + i, commands.begin() + i + n},
+                                 {replies.begin() + i, replies.begin() + i + n});
+        }
+        i += n;
+      }
+      if (wake) shared_.writer_wake = true;
+    }
+    RETURN_IF_ERROR(refused);
+  }
+  if (publish_port_init_done && clock_.Now() >= port_init_done_retry_at_) {
+    RedisClient& appl_db = *db_->appl;
+    const DbEndpoint& appl = appl_db.endpoint();
+    RedisArgv command =
+        ProducerStateSet(kPortTable, appl.separator, appl.id, "PortInitDone", {{"lanes", "0"}});
+    ASSIGN_OR_RETURN(RedisReply reply, appl_db.Command(command));
+    if (absl::Status refused = CheckReplies({command}, {reply}); !refused.ok()) {
+      // Every Flush would try again at once, and Flush runs before the timers: retry a second
+      // later instead (NextDeadlineLocked includes it). Not the audit's period: with
+      // notifications on that is a minute, and other daemons wait for PortInitDone.
+      port_init_done_retry_at_ = clock_.Now() + kPortInitDoneRetry;
+      return refused;
+    }
+    LOG_NOTICE("PortInitDone published: every configured port has its netdev");
+    port_init_done_sent_ = true;
+    port_init_done_ns_.store(absl::ToUnixNanos(clock_.Now()));
+    port_init_done_.store(true);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StateWriter::Reconcile(bool rewrite_all, const std::vector<std::string>* only) {
+  RedisClient& state = *db_->state;
+  // Keys in STATE_DB PORT_TABLE that look like ours.
+  const std::string prefix = state.Key(kPortTable, "");
+  std::vector<std::string> keys;
+  if (only != nullptr) {
+    for (const std::string& name : *only) keys.push_back(prefix + name);
+  } else {
+    ASSIGN_OR_RETURN(keys, ScanKeys(state, absl::StrCat(prefix, "*")));
+  }
+
+  // Candidates for deletion: a port name whose netdev is gone (or never seen), not an old
+  // interface, whose key carries our `state` field. Everything else is left to the model.
+  std::vector<std::string> stale_candidates;
+  std::vector<std::string> audited;  // ports whose fields we compare (audit only)
+  std::vector<std::string> requeue;  // notified keys to look at again after the dump
+  {
+    absl::MutexLock lock(&shared_.mu);
+    for (const std::string& key : keys) {
+      std::string name = key.substr(prefix.size());
+      if (!PortModel::IsPortName(name) || shared_.model.IsOldInterfaceName(name)) continue;
+      // During a re-dump the model's kernel view is being rebuilt; EndDump deletes what is gone
+      // from the model, but a notified key of a port the model never knew waits for the dump.
+      if (shared_.model.dump_in_progress()) {
+        if (only != nullptr) requeue.push_back(std::move(name));
+        continue;
+      }
+      const Port* port = shared_.model.Find(name);
+      if (port == nullptr || !port->in_kernel) stale_candidates.push_back(std::move(name));
+    }
+    if (rewrite_all) {
+      shared_.model.ForgetWritten();
+    } else if (only != nullptr) {
+      for (const std::string& name : *only) {
+        const Port* port = shared_.model.Find(name);
+        if (port == nullptr || !port->wants_state()) continue;
+        if (!port->dirty) {
+          audited.push_back(name);
+        } else {
+          // A write is pending, but it may be skipped as identical to what we last wrote, which
+          // someone else has just changed: make sure it is sent.
+          shared_.model.MarkDrifted(name);
+        }
+      }
+    } else {
+      for (const auto& [name, port] : shared_.model.ports()) {
+        if (port.wants_state() && !port.dirty) audited.push_back(name);
+      }
+    }
+  }
+
+  if (!requeue.empty() && tracker_ != nullptr) tracker_->AddSuspects(requeue);
+  std::vector<RedisArgv> reads;
+  for (const std::string& name : stale_candidates) {
+    reads.push_back({"HEXISTS", state.Key(kPortTable, name), kStateField});
+  }
+  for (const std::string& name : audited) {
+    reads.push_back({"HMGET", state.Key(kPortTable, name), "netdev_oper_status", kStateField,
+                     "admin_status", "mtu"});
+  }
+  // Error replies (a key of the wrong type) count as drift: the rewrite reports the error.
+  ASSIGN_OR_RETURN(std::vector<RedisReply> replies, state.Pipeline(reads));
+
+  std::vector<RedisArgv> deletes;
+  std::vector<std::string> deleted_names;
+  uint64_t drifted = 0;
+  {
+    absl::MutexLock lock(&shared_.mu);
+    for (size_t i = 0; i < stale_candidates.size(); ++i) {
+      const Port* port = shared_.model.Find(stale_candidates[i]);
+      if (replies[i].integer == 1 && (port == nullptr || !port->in_kernel)) {
+        deletes.push_back({"DEL", state.Key(kPortTable, stale_candidates[i])});
+        deleted_names.push_back(stale_candidates[i]);
+      }
+    }
+    for (size_t i = 0; i < audited.size(); ++i) {
+      const RedisReply& reply = replies[stale_candidates.size() + i];
+      const Port* port = shared_.model.Find(audited[i]);
+      if (port == nullptr || !port->wants_state() || port->dirty) continue;
+      if (!port->written) {  // an earlier write was refused
+        shared_.model.MarkDrifted(audited[i]);
+        ++drifted;
+        continue;
+      }
+      const StateFields& w = *port->written;
+      const bool same = !reply.is_error() && reply.elements.size() == 4 &&
+                        reply.elements[0].str == (w.oper_up ? "up" : "down") &&
+                        reply.elements[1].str == "ok" &&
+                        reply.elements[2].str == (w.admin_up ? "up" : "down") &&
+                        reply.elements[3].str == absl::StrCat(w.mtu);
+      if (!same) {
+        shared_.model.MarkDrifted(audited[i]);
+        ++drifted;
+      }
+    }
+  }
+  if (!deletes.empty()) {
+    // Ours (a DEL of a vanished key is settled below).
+    if (tracker_ != nullptr) tracker_->ExpectDeletes(deleted_names);
+    absl::StatusOr<std::vector<RedisReply>> pipelined = state.Pipeline(deletes);
+    if (!pipelined.ok()) {
+      // Unknown what was applied; the reconnect audits everything.
+      if (tracker_ != nullptr) tracker_->Clear();
+      return pipelined.status();
+    }
+    std::vector<RedisReply>& deleted = *pipelined;
+    for (size_t i = 0; i < deleted.size() && i < deleted_names.size(); ++i) {
+      if (DelNotifiedNothing(deleted[i])) TakeBack(/*del=*/true, deleted_names[i]);
+    }
+    RETURN_IF_ERROR(CheckReplies(deletes, deleted));
+    counters_.state_db_deletes.fetch_add(deletes.size());
+  }
+  if (rewrite_all) {
+    counters_.reconciles.fetch_add(1);
+    LOG_INFO("reconcile: rewriting every port, ", deletes.size(), " stale keys deleted");
+  } else if (drifted + deletes.size() > 0) {
+    counters_.drift_repairs.fetch_add(drifted + deletes.size());
+    // Notified drift can come at any rate: log it at most once a second.
+    if (only == nullptr || drift_log_.Allow()) {
+      LOG_WARN(only == nullptr ? "audit" : "keyspace notification",
+               ": STATE_DB drifted from what we wrote: ", drifted, " ports repaired, ",
+               deletes.size(), " stale keys deleted");
+    }
+  }
+  return Flush();
+}
+
+absl::Status StateWriter::PollPendingApplDb() {
+  RedisClient& appl = *db_->appl;
+  std::vector<std::string> names;
+  {
+    absl::MutexLock lock(&shared_.mu);
+    names = shared_.model.AwaitingApplDb();
+  }
+  if (names.empty()) return absl::OkStatus();
+  std::vector<RedisArgv> reads;
+  for (const std::string& name : names) reads.push_back({"EXISTS", appl.Key(kPortTable, name)});
+  ASSIGN_OR_RETURN(std::vector<RedisReply> replies, appl.Pipeline(reads));
+  RETURN_IF_ERROR(CheckReplies(reads, replies));
+  bool any = false;
+  {
+    absl::MutexLock lock(&shared_.mu);
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (replies[i].integer == 1 && shared_.model.SetInApplDb(names[i], clock_.Now())) {
+        LOG_INFO(names[i], ": APPL_DB entry appeared; publishing its kernel state");
+        any = true;
+      }
+    }
+    shared_.PublishChangesLocked();
+  }
+  return any ? Flush() : absl::OkStatus();
+}
+
+absl::Status StateWriter::PollLogger() {
+  RedisClient& config = *db_->config;
+  ASSIGN_OR_RETURN(
+      RedisReply reply,
+      config.Command({"HGET", config.Key(kLoggerTable, "portsyncd"), "LOGLEVEL"}));
+  if (reply.is_nil() || reply.is_error() || reply.str == logger_level_seen_)
+    return absl::OkStatus();
+  logger_level_seen_ = reply.str;
+  std::optional<LogLevel> level = ParseLogLevel(reply.str);
+  if (!level) {
+    LOG_WARN("CONFIG_DB LOGGER|portsyncd LOGLEVEL '", reply.str,
+             "' is not a level (EMERG ALERT CRIT ERROR WARN NOTICE INFO DEBUG); keeping ",
+             LogLevelName(GetLogLevel()));
+    return absl::OkStatus();
+  }
+  SetLogLevel(*level);
+  LOG_NOTICE("log level set to ", LogLevelName(*level), " from CONFIG_DB LOGGER|portsyncd");
+  return absl::OkStatus();
+}
+
+}  // namespace portsyncd
