@@ -1,0 +1,369 @@
+// StateWriter against FakeRedis and a FakeClock: every retry, backoff and timer path, the
+// reconcile's ownership rules and the two notification races, each provoked on purpose and
+// decided by the test, never by scheduling. (The same paths run against the real kernel and
+// Redis in tests/integration: test_resilience, test_keyspace, test_faults.)
+#include "core/state_writer.h"
+
+#include <net/if.h>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/unit/fake_redis.h"
+
+namespace portsyncd {
+namespace {
+
+using ::testing::ElementsAre;
+
+constexpr int kAppl = 0;
+constexpr int kConfig = 4;
+constexpr int kState = 6;
+
+class StateWriterTest : public ::testing::Test {
+ protected:
+  StateWriterTest() {
+    endpoints_.appl = {"APPL_DB", kAppl, ":", "/fake/redis.sock"};
+    endpoints_.config = {"CONFIG_DB", kConfig, "|", "/fake/redis.sock"};
+    endpoints_.state = {"STATE_DB", kState, "|", "/fake/redis.sock"};
+  }
+
+  void MakeWriter(bool notifications = false) {
+    writer_ = std::make_unique<StateWriter>(options_, endpoints_, shared_, counters_, redis_,
+                                            clock_, notifications ? &tracker_ : nullptr);
+  }
+  // A port the kernel and APPL_DB both have.
+  void KernelPort(const std::string& name, int32_t ifindex, uint32_t mtu = 1500) {
+    LinkEvent e;
+    e.ifindex = ifindex;
+    e.name = name;
+    e.flags = IFF_UP | IFF_RUNNING;
+    e.mtu = mtu;
+    e.has_mtu = true;
+    absl::MutexLock lock(&shared_.mu);
+    shared_.model.SetInApplDb(name);
+    shared_.model.Apply(e, clock_.Now());
+  }
+  void KernelDelete(const std::string& name, int32_t ifindex) {
+    LinkEvent e;
+    e.type = LinkEvent::Type::kDelLink;
+    e.ifindex = ifindex;
+    e.name = name;
+    absl::MutexLock lock(&shared_.mu);
+    shared_.model.Apply(e, clock_.Now());
+  }
+  void InitialDumpDone() {
+    absl::MutexLock lock(&shared_.mu);
+    shared_.initial_dump_done = true;
+  }
+  // The time the writer would sleep until, as a distance from now.
+  absl::Duration Sleep() {
+    absl::MutexLock lock(&shared_.mu);
+    return writer_->NextDeadlineLocked() - clock_.Now();
+  }
+  bool TakeWake() {
+    absl::MutexLock lock(&shared_.mu);
+    return std::exchange(shared_.writer_wake, false);
+  }
+  std::string State(const std::string& name, const std::string& field) {
+    FakeRedis::Hash* hash = redis_.FindHash(kState, "PORT_TABLE|" + name);
+    if (hash == nullptr || hash->count(field) == 0) return "<none>";
+    return hash->at(field);
+  }
+  void Step(int times = 1) {
+    for (int i = 0; i < times; ++i) writer_->Step(/*stop=*/false);
+  }
+  // Connected, initial reconcile done, first timers run: the writer's steady state.
+  void Settle() {
+    InitialDumpDone();
+    Step(2);
+    ASSERT_TRUE(writer_->connected());
+    ASSERT_TRUE(writer_->port_init_done());
+  }
+
+  EngineOptions options_;  // audit 5 s, LOGGER poll 1 s, APPL poll 100 ms, backstop 60 s
+  DbEndpoints endpoints_;
+  SharedModel shared_;
+  EngineCounters counters_;
+  FakeRedis redis_;
+  FakeClock clock_;
+  WriteTracker tracker_;
+  std::unique_ptr<StateWriter> writer_;
+};
+
+TEST_F(StateWriterTest, NothingIsWrittenBeforeTheInitialDump) {
+  MakeWriter();
+  KernelPort("Ethernet0", 10);
+  Step(3);
+  EXPECT_EQ(redis_.connects, 0);
+  {
+    absl::MutexLock lock(&shared_.mu);
+    EXPECT_EQ(writer_->NextDeadlineLocked(), absl::InfiniteFuture());
+  }
+  InitialDumpDone();
+  Step();
+  EXPECT_EQ(redis_.connects, 3);  // CONFIG_DB, APPL_DB, STATE_DB
+  EXPECT_EQ(State("Ethernet0", "mtu"), "1500");
+  EXPECT_EQ(State("Ethernet0", "state"), "ok");
+  EXPECT_TRUE(redis_.Exists(kAppl, "_PORT_TABLE:PortInitDone"));
+  EXPECT_TRUE(writer_->initial_write_done());
+}
+
+TEST_F(StateWriterTest, ARefusedReconcileIsRetriedAtTheAuditPeriodNeverInALoop) {
+  redis_.SetString(kState, "PORT_TABLE|Ethernet0", "someone else's string");
+  MakeWriter();
+  KernelPort("Ethernet0", 10);
+  KernelPort("Ethernet4", 11);
+  InitialDumpDone();
+  Step(100);  // the clock does not move: a retry loop would refuse 100 times
+  EXPECT_EQ(redis_.errors, 1);
+  EXPECT_EQ(State("Ethernet4", "mtu"), "1500");  // the rest is written
+  EXPECT_TRUE(writer_->initial_write_done());
+  EXPECT_EQ(Sleep(), absl::Seconds(1));  // the LOGGER poll; nothing Redis refused
+  clock_.Advance(absl::Seconds(4));
+  Step(100);
+  EXPECT_EQ(redis_.errors, 1);
+  EXPECT_EQ(Sleep(), absl::Seconds(1));  // reconcile and audit: both at 5 s
+  clock_.Advance(absl::Seconds(1));
+  Step(100);
+  // At the period, once each: the reconcile's HSET, and the audit's HMGET (the key's type) and
+  // its HSET. Two failed passes, one per retry rule.
+  EXPECT_EQ(redis_.errors, 4);
+  EXPECT_EQ(counters_.redis_errors.load(), 3u);
+  // Once the key is fixed, the next period writes it.
+  redis_.Delete(kState, "PORT_TABLE|Ethernet0");
+  clock_.Advance(absl::Seconds(5));
+  Step(2);
+  EXPECT_EQ(State("Ethernet0", "mtu"), "1500");
+  EXPECT_EQ(redis_.errors, 4);
+}
+
+TEST_F(StateWriterTest, ARefusedPortInitDoneIsRetriedEverySecondAndAtOnceOnANewConnection) {
+  redis_.SetString(kAppl, "_PORT_TABLE:PortInitDone", "wrong type");
+  MakeWriter();
+  KernelPort("Ethernet0", 10);
+  InitialDumpDone();
+  Step(100);
+  EXPECT_EQ(redis_.count("EVAL"), 1);
+  EXPECT_FALSE(writer_->port_init_done());
+  EXPECT_EQ(Sleep(), kPortInitDoneRetry);
+  clock_.Advance(kPortInitDoneRetry - absl::Milliseconds(1));
+  Step(100);
+  EXPECT_EQ(redis_.count("EVAL"), 1);
+  clock_.Advance(absl::Milliseconds(1));
+  Step(100);
+  EXPECT_EQ(redis_.count("EVAL"), 2);
+  // A new connection tries at once (after the reconnect's reconcile).
+  redis_.Delete(kAppl, "_PORT_TABLE:PortInitDone");
+  redis_.BreakConnections();
+  KernelPort("Ethernet0", 10, 9100);  // a write, to meet the broken connection
+  Step();
+  EXPECT_FALSE(writer_->connected());
+  Step();
+  EXPECT_TRUE(writer_->connected());
+  EXPECT_EQ(redis_.count("EVAL"), 3);
+  EXPECT_TRUE(writer_->port_init_done());
+}
+
+TEST_F(StateWriterTest, AnUnreachableRedisIsRetriedWithCappedExponentialBackoff) {
+  redis_.down = true;
+  MakeWriter();
+  KernelPort("Ethernet0", 10);
+  InitialDumpDone();
+  std::vector<int64_t> sleeps_ms;
+  for (int i = 0; i < 7; ++i) {
+    Step(10);  // only the first of these is due
+    EXPECT_EQ(redis_.connects, i + 1);
+    sleeps_ms.push_back(absl::ToInt64Milliseconds(Sleep()));
+    clock_.Advance(Sleep());
+  }
+  EXPECT_THAT(sleeps_ms, ElementsAre(50, 100, 200, 400, 500, 500, 500));
+  redis_.down = false;
+  Step();
+  EXPECT_TRUE(writer_->connected());
+  EXPECT_EQ(State("Ethernet0", "mtu"), "1500");
+  // A healthy pass resets the backoff.
+  redis_.down = true;
+  KernelPort("Ethernet0", 10, 9100);
+  Step();  // the write meets the broken connection: reconnect at once (it had worked)
+  EXPECT_EQ(Sleep(), absl::ZeroDuration());
+  Step();
+  EXPECT_EQ(Sleep(), absl::Milliseconds(50));
+}
+
+TEST_F(StateWriterTest, AReconnectRewritesEveryPortNotJustTheDirtyOnes) {
+  MakeWriter();
+  KernelPort("Ethernet0", 10);
+  KernelPort("Ethernet4", 11);
+  Settle();
+  redis_.SetField(kState, "PORT_TABLE|Ethernet4", "mtu", "1");  // lost while we were away
+  redis_.BreakConnections();
+  KernelPort("Ethernet0", 10, 9100);
+  Step();
+  EXPECT_FALSE(writer_->connected());
+  EXPECT_EQ(counters_.reconciles.load(), 1u);
+  Step();
+  EXPECT_EQ(counters_.reconciles.load(), 2u);
+  EXPECT_EQ(State("Ethernet0", "mtu"), "9100");
+  EXPECT_EQ(State("Ethernet4", "mtu"), "1500");
+}
+
+TEST_F(StateWriterTest, TheAuditRepairsDriftAtItsPeriod) {
+  MakeWriter();
+  KernelPort("Ethernet0", 10);
+  Settle();
+  redis_.SetField(kState, "PORT_TABLE|Ethernet0", "mtu", "1");
+  clock_.Advance(absl::Seconds(5) - absl::Milliseconds(1));
+  Step(10);
+  EXPECT_EQ(State("Ethernet0", "mtu"), "1");
+  clock_.Advance(absl::Milliseconds(1));
+  Step();
+  EXPECT_EQ(State("Ethernet0", "mtu"), "1500");
+  EXPECT_EQ(counters_.drift_repairs.load(), 1u);
+}
+
+TEST_F(StateWriterTest, WithNotificationsOnTheAuditIsOnlyABackstop) {
+  MakeWriter(/*notifications=*/true);
+  KernelPort("Ethernet0", 10);
+  writer_->set_keyspace_active(true);
+  Settle();
+  EXPECT_EQ(Sleep(), absl::Seconds(60));  // idle: no poll wakes the writer before the backstop
+  redis_.SetField(kState, "PORT_TABLE|Ethernet0", "mtu", "1");  // FLUSHDB-like: not notified
+  clock_.Advance(absl::Seconds(59));
+  Step(10);
+  EXPECT_EQ(State("Ethernet0", "mtu"), "1");
+  clock_.Advance(absl::Seconds(1));
+  Step();
+  EXPECT_EQ(State("Ethernet0", "mtu"), "1500");
+  // Notifications off: the polls are back at their own periods.
+  writer_->set_keyspace_active(false);
+  EXPECT_EQ(Sleep(), absl::Seconds(1));
+}
+
+TEST_F(StateWriterTest, TheReconcileDeletesOnlyKeysThatAreOurs) {
+  // Ours and stale: a port name, our `state` field, no netdev.
+  redis_.SetField(kState, "PORT_TABLE|Ethernet8", "state", "ok");
+  // Someone else's: no `state` field.
+  redis_.SetField(kState, "PORT_TABLE|Ethernet12", "speed", "100000");
+  // An old interface's (docs/COMPATIBILITY.md 2 step 6): left alone.
+  redis_.SetField(kState, "PORT_TABLE|Ethernet16", "state", "ok");
+  // Not a port name.
+  redis_.SetField(kState, "PORT_TABLE|Vlan100", "state", "ok");
+  // A netdev APPL_DB does not know yet: not written, not deleted.
+  redis_.SetField(kState, "PORT_TABLE|Ethernet20", "state", "ok");
+  MakeWriter();
+  KernelPort("Ethernet0", 10);
+  {
+    absl::MutexLock lock(&shared_.mu);
+    shared_.model.AddOldInterface(16, "Ethernet16");
+    LinkEvent e;
+    e.ifindex = 20;
+    e.name = "Ethernet20";
+    e.flags = IFF_UP;
+    shared_.model.Apply(e, clock_.Now());
+  }
+  Settle();
+  EXPECT_FALSE(redis_.Exists(kState, "PORT_TABLE|Ethernet8"));
+  EXPECT_TRUE(redis_.Exists(kState, "PORT_TABLE|Ethernet12"));
+  EXPECT_TRUE(redis_.Exists(kState, "PORT_TABLE|Ethernet16"));
+  EXPECT_TRUE(redis_.Exists(kState, "PORT_TABLE|Vlan100"));
+  EXPECT_EQ(State("Ethernet20", "state"), "ok");
+  EXPECT_EQ(State("Ethernet20", "mtu"), "<none>");
+  EXPECT_EQ(State("Ethernet0", "mtu"), "1500");
+}
+
+// Delivers the notifications Redis has sent so far for STATE_DB PORT_TABLE to the tracker, as
+// the keyspace watcher would; returns the verdicts.
+std::vector<WriteTracker::Verdict> Deliver(FakeRedis& redis, WriteTracker& tracker) {
+  std::vector<WriteTracker::Verdict> verdicts;
+  for (const FakeRedis::Notification& n : std::exchange(redis.notifications, {})) {
+    if (n.db != kState || n.key.rfind("PORT_TABLE|", 0) != 0) continue;
+    verdicts.push_back(
+        tracker.OnEvent(WatchTag::kState, n.key.substr(sizeof("PORT_TABLE|") - 1), n.event));
+  }
+  return verdicts;
+}
+
+TEST_F(StateWriterTest, OurOwnWritesAreNotChecked) {
+  MakeWriter(/*notifications=*/true);
+  KernelPort("Ethernet0", 10);
+  writer_->set_keyspace_active(true);
+  Settle();
+  Deliver(redis_, tracker_);
+  KernelPort("Ethernet0", 10, 9100);
+  Step();
+  EXPECT_THAT(Deliver(redis_, tracker_), ElementsAre(WriteTracker::Verdict::kOurs));
+  EXPECT_TRUE(tracker_.Take().empty());
+  // Someone else's write is.
+  redis_.SetField(kState, "PORT_TABLE|Ethernet0", "mtu", "1");
+  redis_.notifications.push_back({kState, "PORT_TABLE|Ethernet0", "hset"});
+  EXPECT_THAT(Deliver(redis_, tracker_), ElementsAre(WriteTracker::Verdict::kSuspect));
+  Step();
+  EXPECT_EQ(State("Ethernet0", "mtu"), "9100");
+}
+
+TEST_F(StateWriterTest, SomeoneElsesDelBetweenOurDelAndItsReplyMakesTheKeyASuspect) {
+  MakeWriter(/*notifications=*/true);
+  KernelPort("Ethernet0", 10);
+  writer_->set_keyspace_active(true);
+  Settle();
+  Deliver(redis_, tracker_);
+  // Someone else deletes the key just before our DEL runs; their notification arrives while
+  // our DEL's expectation is outstanding, so it is taken for ours. Ours then deletes nothing.
+  std::vector<WriteTracker::Verdict> theirs;
+  const int hexists_before = redis_.count("HEXISTS");
+  KernelDelete("Ethernet0", 10);
+  redis_.intercept = [&](int db, const RedisArgv& argv) -> std::optional<RedisReply> {
+    if (db == kState && argv[0] == "DEL" && argv[1] == "PORT_TABLE|Ethernet0") {
+      redis_.intercept = nullptr;
+      redis_.Delete(kState, "PORT_TABLE|Ethernet0");
+      theirs = {tracker_.OnEvent(WatchTag::kState, "Ethernet0", "del")};
+    }
+    return std::nullopt;
+  };
+  Step();
+  EXPECT_THAT(theirs, ElementsAre(WriteTracker::Verdict::kOurs));
+  // Our DEL notified nothing, and its expectation was already used: theirs was the write that
+  // landed, so the key is checked (the stale-key check, HEXISTS) in the same pass.
+  EXPECT_EQ(redis_.count("HEXISTS"), hexists_before + 1);
+  EXPECT_EQ(tracker_.expected(/*del=*/true, "Ethernet0"), 0u);
+  EXPECT_TRUE(tracker_.Take().empty());
+}
+
+TEST_F(StateWriterTest, ANotifiedKeyOfADirtyPortIsRewrittenThoughTheWriteLooksRedundant) {
+  MakeWriter(/*notifications=*/true);
+  KernelPort("Ethernet0", 10);
+  KernelPort("Ethernet4", 11);
+  writer_->set_keyspace_active(true);
+  Settle();
+  Deliver(redis_, tracker_);
+  // While our batch for Ethernet4 is in flight: the kernel moves Ethernet0's MTU away and back
+  // (dirty, but identical to what we wrote), and someone else sets its mtu in STATE_DB.
+  KernelPort("Ethernet4", 11, 9100);
+  redis_.intercept = [&](int db, const RedisArgv& argv) -> std::optional<RedisReply> {
+    if (db == kState && argv[0] == "HSET" && argv[1] == "PORT_TABLE|Ethernet4") {
+      redis_.intercept = nullptr;
+      KernelPort("Ethernet0", 10, 9100);
+      KernelPort("Ethernet0", 10, 1500);
+      redis_.SetField(kState, "PORT_TABLE|Ethernet0", "mtu", "1");
+      EXPECT_EQ(tracker_.OnEvent(WatchTag::kState, "Ethernet0", "hset"),
+                WriteTracker::Verdict::kSuspect);
+    }
+    return std::nullopt;
+  };
+  Step();
+  // Repaired in the same pass, not at the next audit a minute away.
+  EXPECT_EQ(State("Ethernet0", "mtu"), "1500");
+  EXPECT_EQ(State("Ethernet4", "mtu"), "9100");
+}
+
+TEST_F(StateWriterTest, StopFlushesWhatIsQueued) {
+  MakeWriter();
+  KernelPort("Ethernet0", 10);
+  Settle();
+  KernelPort("Ethernet0", 10, 9100);
+  writer_->Step(/*stop=*/true);
+  EXPECT_EQ(State("Ethernet0", "mtu"), "9100");
+}
+
+}  // namespace
+}  // namespace portsyncd
