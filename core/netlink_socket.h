@@ -19,7 +19,20 @@ struct mnl_socket;
 
 namespace portsyncd {
 
-class NetlinkSocket {
+// What startup asks of the kernel's links (docs/COMPATIBILITY.md 2 step 6), behind an interface
+// so unit tests of core/startup.h never touch a real interface.
+class LinkControl {
+ public:
+  virtual ~LinkControl() = default;
+  // Every link that exists now. Unparseable entries are skipped and counted.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<LinkEvent>> ListLinks() = 0;
+  // Clears IFF_UP on `ifindex` (ip link set down).
+  [[nodiscard]] virtual absl::Status SetAdminDown(int32_t ifindex) = 0;
+  // Entries ListLinks skipped so far.
+  virtual uint64_t malformed_messages() const = 0;
+};
+
+class NetlinkSocket : public LinkControl {
  public:
   struct Options {
     // Receive buffer for link events. 16 MiB (32 MiB in effect) held a 65k-event storm without
@@ -60,13 +73,13 @@ class NetlinkSocket {
 
   // Every link that exists now, from a blocking dump on the request socket (startup only).
   // Unparseable entries are skipped and counted in `malformed_messages`.
-  [[nodiscard]] absl::StatusOr<std::vector<LinkEvent>> ListLinks();
+  [[nodiscard]] absl::StatusOr<std::vector<LinkEvent>> ListLinks() override;
 
   // Clears IFF_UP on `ifindex` (ip link set down) and waits for the kernel's answer.
-  [[nodiscard]] absl::Status SetAdminDown(int32_t ifindex);
+  [[nodiscard]] absl::Status SetAdminDown(int32_t ifindex) override;
 
   uint64_t malformed_headers() const { return malformed_headers_; }
-  uint64_t malformed_messages() const { return malformed_messages_; }
+  uint64_t malformed_messages() const override { return malformed_messages_; }
 
  private:
   NetlinkSocket() = default;

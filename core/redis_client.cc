@@ -44,9 +44,12 @@ absl::Status CheckReplies(const std::vector<RedisArgv>& commands,
                           const std::vector<RedisReply>& replies) {
   for (size_t i = 0; i < replies.size() && i < commands.size(); ++i) {
     if (replies[i].is_error()) {
-      return absl::InternalError(
-          absl::StrCat("Redis refused ", commands[i][0], commands[i].size() > 1 ? " " : "",
-                       commands[i].size() > 1 ? commands[i][1] : "", ": ", replies[i].str));
+      const RedisArgv& argv = commands[i];
+      // EVAL's first argument is a script: name the key it writes (ProducerStateSet's hash).
+      const bool eval = argv[0] == "EVAL" && argv.size() > 5;
+      const std::string& what = eval ? argv[5] : argv.size() > 1 ? argv[1] : argv[0];
+      return absl::InternalError(absl::StrCat("Redis refused ", argv[0], " ",
+                                              what == argv[0] ? "" : what, ": ", replies[i].str));
     }
   }
   return absl::OkStatus();

@@ -40,9 +40,9 @@ std::string Startup::waiting_for() const {
   return waiting_for_;
 }
 
-absl::Status Startup::Run(NetlinkSocket& netlink, absl::FunctionRef<void()> heartbeat,
+absl::Status Startup::Run(LinkControl& links, absl::FunctionRef<void()> heartbeat,
                           absl::FunctionRef<bool(absl::Duration)> sleep_unless_stopped) {
-  netlink_ = &netlink;
+  links_ = &links;
   absl::Duration backoff = options_.reconnect_initial;
   LogRateLimiter limiter(10.0);
   const absl::Time began = absl::Now();
@@ -194,8 +194,8 @@ absl::Status Startup::Attempt(DbClients& db) {
   // before the restart marker, so a crash cannot leave an old interface up and then followed.
   // Done once: a retried startup keeps the list.
   if (cold && !is_dpu && !progress.old_interfaces) {
-    ASSIGN_OR_RETURN(std::vector<LinkEvent> links, netlink_->ListLinks());
-    if (const uint64_t bad = netlink_->malformed_messages(); bad > 0) {
+    ASSIGN_OR_RETURN(std::vector<LinkEvent> links, links_->ListLinks());
+    if (const uint64_t bad = links_->malformed_messages(); bad > 0) {
       counters_.netlink_parse_errors.fetch_add(bad);
       LOG_ERROR("old interfaces: ", bad,
                 " malformed link messages in the kernel's list were skipped");
@@ -203,7 +203,7 @@ absl::Status Startup::Attempt(DbClients& db) {
     progress.old_interfaces.emplace();
     for (const LinkEvent& link : links) {
       if (!absl::StartsWith(link.name, "Ethernet")) continue;
-      absl::Status down = netlink_->SetAdminDown(link.ifindex);
+      absl::Status down = links_->SetAdminDown(link.ifindex);
       if (!down.ok()) {
         LOG_ERROR("old interface ", link.name, " (ifindex ", link.ifindex,
                   "): cannot set admin down: ", down.message());

@@ -5,12 +5,12 @@
 // reads CONFIG_DB's ports, copies them to APPL_DB with PortConfigDone on a cold start, sets old
 // interfaces down, writes the restart marker and loads the model's CONFIG_DB / APPL_DB
 // membership. While Redis is unreachable it retries with backoff, and a retry never repeats what
-// an earlier attempt decided or wrote (StartupProgress).
+// an earlier attempt decided or wrote (Progress).
 //
 // Thread: the engine thread, before the writer starts. Owns: its progress, the decision and the
 // "waiting for" text (read by any thread). Shares: the model (loaded under its mutex at the
-// end), the counters. Calls: RedisConnector / RedisClient, the netlink socket (the old
-// interfaces' list and admin down), the runtime directory.
+// end), the counters. Calls: RedisConnector / RedisClient, LinkControl (the netlink socket:
+// the old interfaces' list and admin down), the runtime directory.
 #ifndef PORTSYNCD_CORE_STARTUP_H_
 #define PORTSYNCD_CORE_STARTUP_H_
 
@@ -32,17 +32,17 @@
 
 namespace portsyncd {
 
-class NetlinkSocket;
+class LinkControl;
 
 class Startup {
  public:
   Startup(const EngineOptions& options, DbEndpoints endpoints, SharedModel& shared,
           EngineCounters& counters, RedisConnector& connector);
 
-  // Runs the sequence (`netlink` lists and sets down old interfaces), retrying while Redis is unreachable: `heartbeat` is called before each
-  // attempt, `sleep_unless_stopped` between attempts (true: stop now, return OK). Returns an
-  // error only for what waiting cannot fix.
-  [[nodiscard]] absl::Status Run(NetlinkSocket& netlink, absl::FunctionRef<void()> heartbeat,
+  // Runs the sequence (`links` lists and sets down old interfaces), retrying while Redis is
+  // unreachable: `heartbeat` is called before each attempt, `sleep_unless_stopped` between
+  // attempts (true: stop now, return OK). Returns an error only for what waiting cannot fix.
+  [[nodiscard]] absl::Status Run(LinkControl& links, absl::FunctionRef<void()> heartbeat,
                                  absl::FunctionRef<bool(absl::Duration)> sleep_unless_stopped);
 
   // Any thread.
@@ -67,7 +67,7 @@ class Startup {
   SharedModel& shared_;
   EngineCounters& counters_;
   RedisConnector& connector_;
-  NetlinkSocket* netlink_ = nullptr;  // during Run()
+  LinkControl* links_ = nullptr;  // during Run()
   Progress progress_;
   std::string logger_level_seen_;
   std::atomic<StartMode> mode_{StartMode::kCold};

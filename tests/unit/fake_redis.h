@@ -35,7 +35,8 @@ class FakeRedis : public RedisConnector {
     std::string key;
     std::string event;  // "hset", "del"
   };
-  // Runs just before a command: return a reply to answer instead of running it.
+  // Runs just before a command: return a reply to answer instead of running it. Breaking the
+  // connections here lets the command run and loses the replies of the whole pipeline.
   using Intercept = std::function<std::optional<RedisReply>(int db, const RedisArgv& argv)>;
 
   // RedisConnector.
@@ -89,7 +90,14 @@ class FakeRedis : public RedisConnector {
         return absl::UnavailableError("fake redis: connection broken");
       }
       std::vector<RedisReply> replies;
-      for (const RedisArgv& argv : commands) replies.push_back(server_.Run(endpoint_.id, argv));
+      for (const RedisArgv& argv : commands) {
+        // Broken mid-pipeline (by an intercept): what ran, ran; the replies are lost.
+        if (generation_ != server_.generation_ || server_.down) {
+          broken_ = true;
+          return absl::UnavailableError("fake redis: connection broken");
+        }
+        replies.push_back(server_.Run(endpoint_.id, argv));
+      }
       return replies;
     }
     bool broken() const override { return broken_; }
