@@ -115,8 +115,9 @@ class BadInputTest(IntegrationTest):
         h.configure_ports(["Ethernet0"], appl=False)
         h.configure_ports(["Ethernet1234567890"], appl=False)  # 18 bytes
         d = h.daemon()
-        d.wait_log("port name is 18 bytes")
+        d.wait_log("port name is 18 bytes")  # logged while reading CONFIG_DB, before publishing
         # Still published verbatim (upstream does), but nothing waits for it.
+        d.wait_log("startup: cold start")
         self.assertTrue(h.appl.exists("_PORT_TABLE:Ethernet1234567890"))
         h.appl.hset("PORT_TABLE:Ethernet0", "lanes", "0")
         h.ns.add_port("Ethernet0")
