@@ -11,6 +11,7 @@
 #include "core/netlink_socket.h"
 #include "core/sonic_tables.h"
 #include "core/status_macros.h"
+#include "core/thread_name.h"
 
 namespace portsyncd {
 
@@ -132,14 +133,17 @@ absl::Status Engine::Run() {
     watch_options.timeout = options_.redis_timeout;
     watch_options.reconnect_initial = options_.reconnect_initial;
     watch_options.reconnect_max = options_.reconnect_max;
-    // Blind for at most the backstop period: recheck the server's setting as often.
-    watch_options.recheck_interval =
-        std::min(watch_options.recheck_interval, options_.audit_interval_notified);
+    // Blind for at most the backstop period: recheck the server's setting as often (and no
+    // more: idle, the recheck and the backstop audit are the only wake-ups of our threads).
+    watch_options.recheck_interval = options_.audit_interval_notified;
     KeyspaceListener* listener = this;  // a private base: convertible here only
     watcher_ = std::make_unique<KeyspaceWatcher>(std::move(watches), listener, watch_options);
     watcher_->Start();
   }
-  writer_thread_ = std::thread([this] { writer_->Run(); });
+  writer_thread_ = std::thread([this] {
+    SetThreadName("ps-writer");
+    writer_->Run();
+  });
   absl::Status status = follower_->Run(*netlink_);
   {
     absl::MutexLock lock(&shared_.mu);
@@ -181,6 +185,7 @@ void Engine::OnKeyspaceActive(bool active, absl::string_view why) {
                absl::FormatDuration(options_.pending_poll_interval));
   }
   shared_.WakeWriter();  // the timers changed
+  shared_.NotifyStateChange();
 }
 
 }  // namespace portsyncd

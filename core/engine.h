@@ -24,6 +24,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -55,6 +56,10 @@ class Engine : private KeyspaceListener {
 
   // Not owned; must outlive Run(). Call before Run().
   void SetListener(PortChangeListener* listener) { shared_.listener = listener; }
+  // Not owned; call before Run(). Called on the engine's threads, without their locks, whenever
+  // something the health getters below report may have changed (never periodically): lets a
+  // reporter sleep until then instead of polling.
+  void SetStateListener(std::function<void()> fn) { shared_.on_state_change = std::move(fn); }
 
   // Runs startup then the event loop until Stop(). Startup waits (retrying, logging why) while
   // Redis is unreachable. Returns an error only for what retrying cannot fix (bad database

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -102,9 +103,16 @@ struct SharedModel {
   bool writer_wake ABSL_GUARDED_BY(mu) = false;  // the writer has work (or a timer changed)
   bool writer_stop ABSL_GUARDED_BY(mu) = false;  // flush and finish
   PortChangeListener* listener = nullptr;        // set before any thread starts
+  // Called (without `mu`) when something health reports may have changed: Redis connected or
+  // not, startup's progress, the initial sync and write, ports written or changed. Set before
+  // any thread starts; keep it short (it runs on the engine's threads).
+  std::function<void()> on_state_change;
 
   // Hands the model's recorded changes to the listener.
   void PublishChangesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  void NotifyStateChange() const {
+    if (on_state_change) on_state_change();
+  }
   void WakeWriter() {
     absl::MutexLock lock(&mu);
     writer_wake = true;

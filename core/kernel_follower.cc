@@ -74,7 +74,7 @@ absl::Status KernelFollower::Run(NetlinkSocket& netlink) {
     }
     Heartbeat();
     bool dump_done = false;
-    ProcessNetlink(dump_done, need_redump);
+    const bool changed = ProcessNetlink(dump_done, need_redump);
     if (dump_done) {
       // An interrupted dump (NLM_F_DUMP_INTR, an error in NLMSG_DONE, or an overflow while it
       // ran, which may have lost a NEWLINK of a port it had already passed) cannot tell which
@@ -108,6 +108,7 @@ absl::Status KernelFollower::Run(NetlinkSocket& netlink) {
       dump_seq_ = 0;
       need_redump = true;
     }
+    if (changed || dump_done) shared_.NotifyStateChange();
     if (need_redump && dump_seq_ == 0) {
       StartDump();
       need_redump = dump_seq_ == 0;
@@ -116,7 +117,7 @@ absl::Status KernelFollower::Run(NetlinkSocket& netlink) {
   return absl::OkStatus();
 }
 
-void KernelFollower::ProcessNetlink(bool& dump_done, bool& need_redump) {
+bool KernelFollower::ProcessNetlink(bool& dump_done, bool& need_redump) {
   const absl::Time now = absl::Now();
   absl::MutexLock lock(&shared_.mu);
   // ReadAvailable calls the callback synchronously, with mu_ still held (the annotation tells
@@ -187,7 +188,7 @@ void KernelFollower::ProcessNetlink(bool& dump_done, bool& need_redump) {
   if (result.ok() && result->messages > 0) shared_.writer_wake = true;
   if (!result.ok()) {
     LOG_ERROR("netlink: ", result.status().message());
-    return;
+    return false;
   }
   if (result->overflow) {
     counters_.netlink_overflows.fetch_add(1);
@@ -196,6 +197,7 @@ void KernelFollower::ProcessNetlink(bool& dump_done, bool& need_redump) {
     need_redump = true;
     if (dump_seq_ != 0) dump_interrupted_ = true;  // redo the dump that was running
   }
+  return result->messages > 0;
 }
 
 }  // namespace portsyncd

@@ -45,7 +45,8 @@ class KernelFollower {
 
  private:
   void StartDump();
-  void ProcessNetlink(bool& dump_done, bool& need_redump);
+  // Applies what netlink has queued; true when link messages arrived.
+  bool ProcessNetlink(bool& dump_done, bool& need_redump);
 
   const EngineOptions& options_;
   SharedModel& shared_;

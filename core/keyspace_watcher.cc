@@ -16,6 +16,7 @@
 #include "absl/strings/strip.h"
 #include "core/logging.h"
 #include "core/redis_connection.h"
+#include "core/thread_name.h"
 
 namespace portsyncd {
 
@@ -96,7 +97,10 @@ void KeyspaceWatcher::Start() {
   }
   for (auto& instance : instances_) {
     Instance* i = instance.get();
-    threads_.emplace_back([this, i] { Run(*i); });
+    threads_.emplace_back([this, i] {
+      SetThreadName("ps-keyspace");
+      Run(*i);
+    });
   }
 }
 

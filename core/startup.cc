@@ -60,6 +60,7 @@ absl::Status Startup::Run(LinkControl& links, absl::FunctionRef<void()> heartbea
       absl::MutexLock lock(&mu_);
       waiting_for_ = status.ok() ? "" : std::string(status.message());
     }
+    shared_.NotifyStateChange();
     if (status.ok()) return absl::OkStatus();
     if (status.code() != absl::StatusCode::kUnavailable &&
         status.code() != absl::StatusCode::kInternal) {

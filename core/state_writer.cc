@@ -78,6 +78,18 @@ void StateWriter::SetConnected(bool connected) {
 }
 
 void StateWriter::Step(bool stop) {
+  const Fingerprint before = Seen();
+  StepOnce(stop);
+  if (!(Seen() == before)) shared_.NotifyStateChange();
+}
+
+StateWriter::Fingerprint StateWriter::Seen() const {
+  return {connected_.load(), initial_write_done_.load(), port_init_done_.load(),
+          counters_.state_db_batches.load() + counters_.state_db_deletes.load(),
+          counters_.redis_errors.load()};
+}
+
+void StateWriter::StepOnce(bool stop) {
   {
     absl::MutexLock lock(&shared_.mu);
     // Before the initial dump the model does not know the kernel: writing (or reconciling,

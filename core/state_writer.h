@@ -77,6 +77,14 @@ class StateWriter {
   absl::Time port_init_done_time() const { return absl::FromUnixNanos(port_init_done_ns_.load()); }
 
  private:
+  // What health reports of the writer: a pass that changes it notifies the state listener.
+  struct Fingerprint {
+    bool connected, initial_write_done, port_init_done;
+    uint64_t writes, errors;
+    bool operator==(const Fingerprint&) const = default;
+  };
+  Fingerprint Seen() const;
+  void StepOnce(bool stop);
   [[nodiscard]] absl::Status Tick(absl::Time now);
   [[nodiscard]] absl::Status Flush();
   // Compares our STATE_DB keys with what we wrote and repairs what differs; rewrite_all: forget

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/logging.h"
+#include "core/thread_name.h"
 #include "server/port_state_proto.h"
 
 namespace portsyncd {
@@ -172,7 +173,10 @@ EventHub::EventHub(Engine* engine, std::string instance_id, EventHubOptions opti
       stream_queue_limit_(options.stream_queue_limit),
       replay_buffer_size_(options.replay_buffer),
       ring_capacity_(std::max(options.replay_buffer, options.stream_queue_limit)) {
-  kicker_ = std::thread([this] { KickerLoop(); });
+  kicker_ = std::thread([this] {
+    SetThreadName("ps-kicker");
+    KickerLoop();
+  });
 }
 
 EventHub::~EventHub() {

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/logging.h"
+#include "core/thread_name.h"
 
 namespace portsyncd {
 namespace {
@@ -39,8 +40,18 @@ HealthReporter::HealthReporter(grpc::Server* server, const PortSyncService* serv
       service_(service),
       engine_(engine),
       notifier_(notifier),
-      on_ready_(std::move(on_ready)),
-      thread_([this] { Run(); }) {}
+      on_ready_(std::move(on_ready)) {
+  engine_->SetStateListener([this] { OnStateChange(); });
+  thread_ = std::thread([this] {
+    SetThreadName("ps-health");
+    Run();
+  });
+}
+
+void HealthReporter::OnStateChange() {
+  absl::MutexLock lock(&mu_);
+  changed_ = true;
+}
 
 void HealthReporter::Stop() {
   {
@@ -63,9 +74,6 @@ void HealthReporter::Run() {
     LOG_INFO("systemd watchdog: WATCHDOG=1 every ",
              absl::FormatDuration(*notifier_->watchdog_period()), " while the engine is alive");
   }
-  // After READY: once a second, or four times per watchdog period when that is shorter.
-  absl::Duration period = absl::Seconds(1);
-  if (watchdog) period = std::min(period, *notifier_->watchdog_period() / 4);
   for (;;) {
     const absl::Time now = absl::Now();
     const v1::GetHealthResponse h = service_->Health();
@@ -102,9 +110,27 @@ void HealthReporter::Run() {
         notifier_->Notify("WATCHDOG=1");
       }
     }
-    const bool starting = !engine_->initial_write_done();
+    // Sleep until the engine reports a change, or a deadline of systemd's: the watchdog's next
+    // tick, READY's timeout while Redis is away. Passes are at least kMinGap apart (50 ms until
+    // the first STATE_DB write, for a prompt READY): a change within the gap is reported at its
+    // end, so a storm costs one pass a second, however many events it has.
+    const absl::Time next_pass =
+        now + (engine_->initial_write_done() ? absl::Seconds(1) : absl::Milliseconds(50));
+    absl::Time deadline = absl::InfiniteFuture();
+    if (watchdog) deadline = std::min(deadline, watchdog->next());
+    if (notifier_->enabled() && !notifier_->ready_sent()) {
+      deadline = std::min(deadline, began + kReadyWhileWaiting);
+    }
     absl::MutexLock lock(&mu_);
-    mu_.AwaitWithTimeout(absl::Condition(&stop_), starting ? absl::Milliseconds(50) : period);
+    if (changed_ && absl::Now() < next_pass) {
+      changed_ = false;
+      deadline = std::min(deadline, next_pass);
+      mu_.AwaitWithDeadline(absl::Condition(&stop_), deadline);
+    } else {
+      auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return changed_ || stop_; };
+      mu_.AwaitWithDeadline(absl::Condition(&woken), deadline);
+      changed_ = false;
+    }
     if (stop_) return;
   }
 }

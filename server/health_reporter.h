@@ -1,6 +1,6 @@
-// HealthReporter: the thread that reports the daemon's health outward: every 50 ms until the
-// initial dump is in STATE_DB, then once a second (or four times per watchdog period, if that is
-// shorter), so an idle daemon wakes rarely:
+// HealthReporter: the thread that reports the daemon's health outward. It sleeps until the engine
+// says something changed (Engine::SetStateListener), and otherwise only for systemd's deadlines
+// (the watchdog period, READY's 10 s): an idle daemon without a watchdog never wakes it.
 //   - grpc.health.v1 follows GetHealth (SERVING unless NOT_SERVING);
 //   - systemd (when NOTIFY_SOCKET is set): READY=1 once the initial dump is in STATE_DB
 //     (PortConfigDone is out before that on a cold start), or 10 s after the start while
@@ -34,6 +34,8 @@ class HealthReporter {
 
  private:
   void Run();
+  // The engine's state listener: wakes Run().
+  void OnStateChange();
   // The STATUS= text: what the daemon waits for, or how many ports are in sync.
   std::string StatusLine(const v1::GetHealthResponse& h, bool synced) const;
 
@@ -44,6 +46,7 @@ class HealthReporter {
   const std::function<void()> on_ready_;
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool changed_ ABSL_GUARDED_BY(mu_) = true;  // the first pass reports
   std::thread thread_;
 };
 

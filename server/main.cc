@@ -31,6 +31,7 @@
 #include "absl/time/clock.h"
 #include "core/engine.h"
 #include "core/logging.h"
+#include "core/thread_name.h"
 #include "google/protobuf/stubs/logging.h"
 #include "server/config_reloader.h"
 #include "server/daemon_config.h"
@@ -387,6 +388,7 @@ int Main(int argc, char** argv) {
   std::atomic<bool> main_done{false};
 
   std::thread signal_thread([&] {
+    SetThreadName("ps-signals");
     while (true) {
       int sig = 0;
       if (sigwait(&signals, &sig) != 0) continue;

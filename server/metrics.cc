@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/thread_name.h"
 #include "server/daemon_config.h"
 
 namespace portsyncd {
@@ -135,6 +136,9 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
   const int port = address->port;
   auto server = std::unique_ptr<MetricsServer>(new MetricsServer());
   server->http_ = std::make_unique<httplib::Server>();
+  // Two workers, not httplib's default of eight or more: a scraper asks every few seconds, and
+  // every idle thread costs memory and a line in `top -H`.
+  server->http_->new_task_queue = [] { return new httplib::ThreadPool(2); };
   server->http_->Get("/metrics", [render](const httplib::Request&, httplib::Response& response) {
     response.set_content(render(), "text/plain; version=0.0.4; charset=utf-8");
   });
@@ -143,7 +147,10 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
         absl::StrCat("metrics: cannot listen on ", listen, " (address in use, or not local?)"));
   }
   httplib::Server* http = server->http_.get();
-  server->thread_ = std::thread([http] { http->listen_after_bind(); });
+  server->thread_ = std::thread([http] {
+    SetThreadName("ps-metrics");
+    http->listen_after_bind();
+  });
   return server;
 }
 

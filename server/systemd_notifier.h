@@ -42,6 +42,8 @@ class WatchdogGate {
   explicit WatchdogGate(absl::Duration period) : period_(period) {}
   // Call often; returns true when WATCHDOG=1 is due and deserved. `ping` is called when a new
   // ping should be sent to the engine.
+  // When the next Tick is due.
+  absl::Time next() const { return next_; }
   template <typename PingFn>
   bool Tick(absl::Time now, absl::Time heartbeat, PingFn&& ping) {
     if (now < next_) return false;
