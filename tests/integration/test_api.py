@@ -47,6 +47,10 @@ class GetPortStateTest(ApiTest):
         h.ns.ip("link", "set", "Ethernet4", "mtu", "9100")
         h.ns.wire_ip("link", "set", "w8", "down")
         h.wait_converged()
+        # STATE_DB holds the writes before the daemon has read Redis' replies: wait for its view.
+        wait_until(lambda: all(p.state_db_in_sync for p in
+                               self.stub.GetPortState(pb.GetPortStateRequest(), timeout=5).ports),
+                   what="the daemon to see its writes acknowledged")
         reply = self.stub.GetPortState(pb.GetPortStateRequest(), timeout=5)
         names = [p.name for p in reply.ports]
         self.assertEqual(names, PORTS + ["Ethernet100"])  # natural, not lexicographic
@@ -263,6 +267,9 @@ class RestartTest(ApiTest):
 
 class HealthTest(ApiTest):
     def test_health_components_counters_and_grpc_health(self):
+        # STATE_DB holds the writes before the daemon has read Redis' replies: wait for its view.
+        wait_until(lambda: self.stub.GetHealth(pb.GetHealthRequest()).ports_in_sync ==
+                   len(PORTS) + 1, what="every port in sync")
         reply = self.stub.GetHealth(pb.GetHealthRequest())
         self.assertEqual(reply.status, pb.SERVING_STATUS_SERVING)
         components = {c.name: c for c in reply.components}
@@ -349,9 +356,12 @@ class ReloadTest(ApiTest):
         # SIGHUP reloads the same way; back to INFO against the DEBUG config now running.
         with open(path, "w") as f:
             f.write('log_level = "INFO"\n[grpc]\nmax_streams = 5\n[redis]\ntimeout_ms = 900\n')
+        reloads = self.d.output().count("reload: config")
         os.kill(self.d.proc.pid, signal.SIGHUP)
-        self.d.wait_log("reload: config")
-        self.assertIn("changed: log_level", self.d.output())
+        wait_until(lambda: self.d.output().count("reload: config") == reloads + 1,
+                   what="the SIGHUP's reload")
+        last = self.d.output().split("reload: config")[-1].splitlines()[0]
+        self.assertIn("changed: log_level", last)
 
 
 if __name__ == "__main__":

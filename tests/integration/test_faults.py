@@ -387,7 +387,9 @@ class OverflowHealthTest(FaultTest):
 
         def counted():
             c = api.health(stub).counters
-            return c if c.netlink_overruns >= 1 and c.netlink_resyncs >= 1 else None
+            # (ports_deleted counts once Redis' reply is read, after STATE_DB shows the DEL.)
+            return c if (c.netlink_overruns >= 1 and c.netlink_resyncs >= 1 and
+                         c.ports_deleted > before.counters.ports_deleted) else None
         counters = wait_until(counted, what="the overrun and its re-dump counted in GetHealth")
         reply = api.health(stub)
         netlink = next(comp for comp in reply.components if comp.name == "netlink")

@@ -90,9 +90,14 @@ class ColdStartTest(IntegrationTest):
         self.assertNotIn("UP", links["Ethernet0"]["flags"])
         self.assertNotIn("UP", links["Ethernet4"]["flags"])
         self.assertIn("UP", links["PortChannel5"]["flags"])
+        wait_until(lambda: "PortChannel5" in h.actual_state(), what="PortChannel5 written")
         h.ns.ip("link", "set", "Ethernet0", "up")
         h.ns.ip("link", "set", "Ethernet0", "mtu", "4000")
-        time.sleep(0.3)
+        # A later change of PortChannel5: the kernel sends it after Ethernet0's, so once it is
+        # in STATE_DB, Ethernet0's messages have been applied (and ignored).
+        h.ns.ip("link", "set", "PortChannel5", "mtu", "4010")
+        wait_until(lambda: h.state.hget("PORT_TABLE|PortChannel5", "mtu") == "4010",
+                   what="PortChannel5's later change")
         self.assertEqual(set(h.actual_state()), {"PortChannel5"})
         # orchagent re-creates the netdev: a new ifindex is a port again.
         h.ns.ip("link", "del", "Ethernet0")
