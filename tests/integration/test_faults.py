@@ -28,13 +28,13 @@ OURS = {"state": "ok", "admin_status": "up", "netdev_oper_status": "up", "mtu": 
 #    into the std::set `dirty_`: one entry per port however many messages arrive; the state is the
 #    Port itself (latest flags/mtu), and a deletion is the single bit Port::delete_first.
 #  - PortModel::TakeDirty turns that set into at most one StateWrite per port (latest state);
-#    core/engine.cc Engine::Flush takes it under the model lock and sends it without the lock,
-#    so while the writer thread waits on Redis (Engine::WriterLoop, Flush's pipeline, or
+#    core/state_writer.cc StateWriter::Flush takes it under the model lock and sends it without
+#    the lock, so while the writer thread waits on Redis (StateWriter::Run, Flush's pipeline, or
 #    reconnecting with backoff) nothing is queued behind it: the next TakeDirty merges.
-#  - The engine thread (Engine::ProcessNetlink) never talks to Redis after startup; each batch's
-#    PortModel::changes_ is drained at once by Engine::PublishChangesLocked into the EventHub,
-#    whose replay ring and per-stream backlogs are bounded by grpc.replay_buffer (4096) and
-#    grpc.stream_queue_limit (1024) (server/event_hub.cc).
+#  - The engine thread (KernelFollower::ProcessNetlink) never talks to Redis after startup; each
+#    batch's PortModel::changes_ is drained at once by SharedModel::PublishChangesLocked into the
+#    EventHub, whose replay ring and per-stream backlogs are bounded by grpc.replay_buffer
+#    (4096) and grpc.stream_queue_limit (1024) (server/event_hub.cc).
 # So the bound is ~ports x sizeof(Port) + 4096 shared events: a few MiB here.
 RSS_GROWTH_LIMIT_KIB = 32 * 1024  # generous: glibc arenas and gRPC buffers included
 
