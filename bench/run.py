@@ -43,6 +43,7 @@ DEFAULT_DAEMON = (os.path.join(BUILD, "server", "portsyncd") +
                   " --db-config {db_config} --runtime-dir {runtime_dir} --config {config}"
                   " --log-level NOTICE")
 SCENARIOS = ("latency", "storm", "startup", "footprint", "streaming")  # soak: on request
+METRICS_PORT = 9108  # our daemon's metrics, in the world's switch namespace (latency breakdown)
 _counter = itertools.count()
 _live = []
 
@@ -95,7 +96,7 @@ def context_switches(pid):
 class World:
     """One scenario's redis-server, namespaces, ports and daemon; close() undoes all of it."""
 
-    def __init__(self, args, ports, ipv6):
+    def __init__(self, args, ports, ipv6, metrics=False):
         self.args, self.n = args, ports
         self.tag = f"{os.getpid()}-{next(_counter)}"
         self.dir = tempfile.mkdtemp(prefix="psbench-")
@@ -129,6 +130,8 @@ class World:
         with open(self.config, "w") as f:
             # Room for the footprint scenario's 100 subscribers and the streaming ones.
             f.write(f"[grpc]\nmax_streams = {max(100, args.max_subscribers) + 16}\n")
+            if metrics:  # in the switch namespace: its own loopback
+                f.write(f'[metrics]\nlisten = "127.0.0.1:{METRICS_PORT}"\n')
         for ns in (self.sw, self.wire):
             sh("ip", "netns", "add", ns)
             self.namespaces.append(ns)
@@ -296,6 +299,9 @@ def merge_latency(runs):
     out.pop("samples_by_kind_us", None)
     out["repeats"] = [{"p50_us": r["all"].get("p50_us"), "p99_us": r["all"].get("p99_us")}
                       for r in runs]
+    own = [r["own_us"] for r in runs if r.get("own_us")]
+    if own:
+        out["own_us"] = {k: sum(o[k] for o in own) / len(own) for k in own[0]}
     return out
 
 
@@ -312,8 +318,8 @@ def psbench(*args, extra=()):
 
 # --- scenarios: each runs once for the daemon under test and once for the floor ---------------
 
-def running_world(args, n, template, floor):
-    w = World(args, n, ipv6=n <= 64)
+def running_world(args, n, template, floor, metrics=False):
+    w = World(args, n, ipv6=n <= 64, metrics=metrics)
     w.start(template)
     w.wait_started(floor)
     w.create_ports()
@@ -322,14 +328,46 @@ def running_world(args, n, template, floor):
     return w
 
 
+def own_histograms(w):
+    """{name: (sum seconds, count)} of the daemon's latency histograms, from its /metrics (read
+    inside the switch namespace); {} when it has none (another daemon, or metrics off)."""
+    code = ("import urllib.request, sys; sys.stdout.write(urllib.request.urlopen("
+            f"'http://127.0.0.1:{METRICS_PORT}/metrics', timeout=5).read().decode())")
+    r = sh("ip", "netns", "exec", w.sw, "python3", "-c", code, check=False)
+    out = {}
+    for line in r.stdout.splitlines():
+        for name in ("portsyncd_event_to_state_db_seconds", "portsyncd_redis_round_trip_seconds"):
+            if line.startswith(name + "_sum "):
+                out.setdefault(name, [0.0, 0])[0] = float(line.split()[1])
+            elif line.startswith(name + "_count "):
+                out.setdefault(name, [0.0, 0])[1] = int(line.split()[1])
+    return out
+
+
 def scenario_latency(args, n, template, floor, subscribers=0):
-    w = running_world(args, n, template, floor)
+    # Our daemon also reports where its time went: its own histograms' means over the run.
+    breakdown = not floor and not subscribers and template == DEFAULT_DAEMON
+    w = running_world(args, n, template, floor, metrics=breakdown)
     try:
         events = args.events if subscribers < 1000 else max(200, args.events // 10)
         extra = ["--subscribers", str(subscribers), "--grpc", w.socket] if subscribers else []
-        return psbench("latency", "--redis", w.redis_socket, "--sw", w.sw, "--wire", w.wire,
-                       "--ports", str(n), "--events", str(events), "--gap-us",
-                       str(args.gap_us), extra=extra)
+        before = own_histograms(w) if breakdown else {}
+        out = psbench("latency", "--redis", w.redis_socket, "--sw", w.sw, "--wire", w.wire,
+                      "--ports", str(n), "--events", str(events), "--gap-us",
+                      str(args.gap_us), extra=extra)
+        after = own_histograms(w) if breakdown else {}
+        means = {}
+        for name, (total, count) in after.items():
+            total0, count0 = before.get(name, (0.0, 0))
+            if count > count0:
+                means[name] = (total - total0) / (count - count0) * 1e6
+        if len(means) == 2:
+            # From the kernel message's arrival in the daemon to Redis' reply, and the part of it
+            # that is the pipeline's round trip; the rest is the engine -> writer hand-over,
+            # batch building and bookkeeping.
+            out["own_us"] = {"event_to_ack": means["portsyncd_event_to_state_db_seconds"],
+                             "round_trip": means["portsyncd_redis_round_trip_seconds"]}
+        return out
     finally:
         w.close()
 
@@ -537,6 +575,21 @@ def report(results, out_dir):
         table("Single-event latency, kernel change -> STATE_DB keyspace notification (µs)",
               ["ports", "IPv6", "events", "p50", "p90", "p99", "p99.9", "max", "floor p50",
                "floor p99", "p50 / floor", "p99 / floor"], rows)
+
+    rows = []
+    for (sc, n, subs), rs in sorted(by.items()):
+        d, f = rs.get("daemon") or {}, rs.get("floor") or {}
+        if sc != "latency" or subs or not d.get("own_us"):
+            continue
+        own = d["own_us"]
+        rows.append([n, d["all"].get("mean_us"), f.get("all", {}).get("mean_us"),
+                     own["event_to_ack"], own["round_trip"],
+                     own["event_to_ack"] - own["round_trip"]])
+    if rows:
+        table("Where the daemon's time goes, single events (means, µs; the daemon's own "
+              "histograms over the same runs)",
+              ["ports", "kernel -> notification", "floor", "daemon: message -> Redis reply",
+               "of which the round trip", "of which the rest (hand-over, batch)"], rows)
 
     rows = []
     for (sc, n, subs), rs in sorted(by.items()):
