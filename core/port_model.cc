@@ -47,6 +47,7 @@ void PortModel::MarkDirty(Port& port, absl::Time since) {
     ++merged_writes_;
   } else {
     port.dirty_since = since;
+    if (port.in_flight) ++in_flight_dirty_;
   }
   port.dirty = true;
   dirty_.insert(port.name);
@@ -195,8 +196,13 @@ std::vector<std::string> PortModel::EndDump(absl::Time now, bool complete) {
 std::vector<StateWrite> PortModel::TakeDirty() {
   std::vector<StateWrite> writes;
   writes.reserve(dirty_.size());
+  std::set<std::string> still_dirty;  // ports whose earlier write is in flight
   for (const std::string& name : dirty_) {
     Port& port = ports_.at(name);
+    if (port.in_flight) {
+      still_dirty.insert(name);
+      continue;
+    }
     port.dirty = false;
     StateWrite write;
     write.name = name;
@@ -208,13 +214,46 @@ std::vector<StateWrite> PortModel::TakeDirty() {
     }
     port.delete_first = false;
     if (write.del || write.set) {
+      port.in_flight = true;
       writes.push_back(std::move(write));
     } else {
       ++merged_writes_;  // identical to what STATE_DB holds
     }
   }
-  dirty_.clear();
+  dirty_ = std::move(still_dirty);
+  in_flight_dirty_ = dirty_.size();
   return writes;
+}
+
+void PortModel::CompleteWrite(const StateWrite& write, bool ok) {
+  auto it = ports_.find(write.name);
+  if (it == ports_.end()) return;
+  Port& port = it->second;
+  if (port.in_flight && port.dirty) --in_flight_dirty_;
+  port.in_flight = false;
+  if (!ok) return;
+  if (port.dirty) {
+    // Dirty again while in flight: by a kernel change, or by drift someone else caused after
+    // our write ran. Redis holds `write` or something newer: write the port again whatever it
+    // holds now (its next write is never skipped as identical).
+    port.written.reset();
+  } else {
+    MarkWritten(write);
+  }
+}
+
+void PortModel::AbandonWrites(const std::vector<StateWrite>& writes) {
+  for (const StateWrite& write : writes) {
+    auto it = ports_.find(write.name);
+    if (it == ports_.end()) continue;
+    Port& port = it->second;
+    if (port.in_flight && port.dirty) --in_flight_dirty_;
+    port.in_flight = false;
+    // The DEL may or may not have run: write it again with the set that follows it.
+    port.written.reset();
+    if (write.del) port.delete_first = true;
+    if (port.wants_state() || port.delete_first) MarkDirty(port, write.since);
+  }
 }
 
 void PortModel::MarkWritten(const StateWrite& write) {

@@ -75,6 +75,10 @@ struct Port {
   // STATE_DB bookkeeping.
   std::optional<StateFields> written;  // what our last successful write left there
   bool dirty = false;
+  // A write of this port is sent and not answered yet. Never two at once: a port with a write
+  // in flight is not taken again (it stays dirty) until CompleteWrite/AbandonWrites, so two
+  // connections (the engine's direct one and the writer's) can never reorder one key's writes.
+  bool in_flight = false;
   bool delete_first = false;  // a DELLINK happened since the last write: DEL before any HSET
   absl::Time dirty_since = absl::InfinitePast();  // the kernel message that made it dirty
 
@@ -85,7 +89,7 @@ struct Port {
   // STATE_DB holds exactly what the model says: our fields when wants_state(), else no key of
   // ours, and nothing waiting to be written.
   bool state_db_in_sync() const {
-    if (dirty) return false;
+    if (dirty || in_flight) return false;
     return wants_state() ? written && *written == fields() : !written;
   }
   uint64_t changes = 0;  // ADDED/CHANGED/REMOVED events applied to this port
@@ -149,9 +153,17 @@ class PortModel {
   std::vector<std::string> EndDump(absl::Time now, bool complete = true);
   bool dump_in_progress() const { return dump_in_progress_; }
 
-  // Write planning (see the file comment).
+  // Write planning (see the file comment). The writes returned are in flight until
+  // CompleteWrite or AbandonWrites; a dirty port whose write is in flight stays dirty.
   std::vector<StateWrite> TakeDirty();
-  bool HasDirty() const { return !dirty_.empty(); }
+  // Dirty ports TakeDirty would take now (none of them in flight).
+  bool HasDirty() const { return dirty_.size() > in_flight_dirty_; }
+  // Redis answered `write`: `ok` when every command of it succeeded (then it is what STATE_DB
+  // holds); a refused write is not recorded (the audit retries it).
+  void CompleteWrite(const StateWrite& write, bool ok);
+  // The connection broke with these writes in flight: unknown what was applied; they are
+  // written again.
+  void AbandonWrites(const std::vector<StateWrite>& writes);
   // Records what a successful write left in STATE_DB.
   void MarkWritten(const StateWrite& write);
   // Forget what we believe STATE_DB holds and rewrite every port (reconnect, reconcile).
@@ -191,6 +203,7 @@ class PortModel {
   uint64_t renames_ = 0;
   std::set<std::string, std::less<>> old_names_;
   std::set<std::string> dirty_;
+  size_t in_flight_dirty_ = 0;  // ports in dirty_ whose earlier write is in flight
   std::set<std::string> awaiting_appl_db_;  // in_kernel && !in_appl_db
   bool dump_in_progress_ = false;
   bool newly_awaiting_ = false;

@@ -270,6 +270,8 @@ absl::Status StateWriter::Flush() {
     if (!pipelined.ok()) {
       // Unknown what was applied; the reconnect audits everything.
       if (tracker_ != nullptr) tracker_->Clear();
+      absl::MutexLock lock(&shared_.mu);
+      shared_.model.AbandonWrites(writes);
       return pipelined.status();
     }
     std::vector<RedisReply>& replies = *pipelined;
@@ -298,8 +300,8 @@ absl::Status StateWriter::Flush() {
         bool ok = true;
         for (size_t j = i; j < i + n; ++j) ok = ok && !replies[j].is_error();
         // A refused write is not recorded: the audit sees the port unwritten and retries it.
+        shared_.model.CompleteWrite(write, ok);
         if (ok) {
-          shared_.model.MarkWritten(write);
           if (write.since != absl::InfinitePast()) {
             counters_.event_to_state_db.Record(acked - write.since);
           }
@@ -370,7 +372,7 @@ absl::Status StateWriter::Reconcile(bool rewrite_all, const std::vector<std::str
       for (const std::string& name : *only) {
         const Port* port = shared_.model.Find(name);
         if (port == nullptr || !port->wants_state()) continue;
-        if (!port->dirty) {
+        if (!port->dirty && !port->in_flight) {
           audited.push_back(name);
         } else {
           // A write is pending, but it may be skipped as identical to what we last wrote, which
@@ -380,7 +382,7 @@ absl::Status StateWriter::Reconcile(bool rewrite_all, const std::vector<std::str
       }
     } else {
       for (const auto& [name, port] : shared_.model.ports()) {
-        if (port.wants_state() && !port.dirty) audited.push_back(name);
+        if (port.wants_state() && !port.dirty && !port.in_flight) audited.push_back(name);
       }
     }
   }
@@ -412,7 +414,7 @@ absl::Status StateWriter::Reconcile(bool rewrite_all, const std::vector<std::str
     for (size_t i = 0; i < audited.size(); ++i) {
       const RedisReply& reply = replies[stale_candidates.size() + i];
       const Port* port = shared_.model.Find(audited[i]);
-      if (port == nullptr || !port->wants_state() || port->dirty) continue;
+      if (port == nullptr || !port->wants_state() || port->dirty || port->in_flight) continue;
       if (!port->written) {  // an earlier write was refused
         shared_.model.MarkDrifted(audited[i]);
         ++drifted;

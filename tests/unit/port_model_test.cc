@@ -44,7 +44,7 @@ StateWrite Del(const std::string& name) { return StateWrite{name, true, std::nul
 // Takes the dirty writes and records them as written, as the writer does after success.
 std::vector<StateWrite> Flush(PortModel& model) {
   std::vector<StateWrite> writes = model.TakeDirty();
-  for (const StateWrite& w : writes) model.MarkWritten(w);
+  for (const StateWrite& w : writes) model.CompleteWrite(w, /*ok=*/true);
   return writes;
 }
 
@@ -278,6 +278,44 @@ TEST_F(PortModelTest, DriftedPortIsRewrittenEvenIfUnchanged) {
   model_.Apply(NewLink("Ethernet0", 5), kNow);
   Flush(model_);
   model_.MarkDrifted("Ethernet0");
+  EXPECT_THAT(Flush(model_), ElementsAre(Set("Ethernet0", true, true, 9100)));
+}
+
+TEST_F(PortModelTest, APortWithAWriteInFlightIsNotTakenAgainUntilAnswered) {
+  model_.Apply(NewLink("Ethernet0", 5), kNow);
+  model_.Apply(NewLink("Ethernet4", 6), kNow);
+  std::vector<StateWrite> first = model_.TakeDirty();
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_FALSE(model_.Find("Ethernet0")->state_db_in_sync());
+  model_.Apply(NewLink("Ethernet0", 5, IFF_UP), kNow);  // while the first write is in flight
+  EXPECT_FALSE(model_.HasDirty());
+  EXPECT_THAT(model_.TakeDirty(), IsEmpty());  // a second write could overtake the first
+  model_.CompleteWrite(first[0], /*ok=*/true);
+  model_.CompleteWrite(first[1], /*ok=*/true);
+  EXPECT_TRUE(model_.HasDirty());
+  EXPECT_THAT(Flush(model_), ElementsAre(Set("Ethernet0", true, false, 9100)));
+  EXPECT_TRUE(model_.Find("Ethernet0")->state_db_in_sync());
+  EXPECT_TRUE(model_.Find("Ethernet4")->state_db_in_sync());
+}
+
+TEST_F(PortModelTest, AbandonedWritesAreWrittenAgainDeleteIncluded) {
+  model_.Apply(NewLink("Ethernet0", 5), kNow);
+  Flush(model_);
+  model_.Apply(DelLink("Ethernet0", 5), kNow);
+  model_.Apply(NewLink("Ethernet0", 7), kNow);
+  std::vector<StateWrite> lost = model_.TakeDirty();
+  EXPECT_THAT(lost, ElementsAre(Set("Ethernet0", true, true, 9100, /*del=*/true)));
+  model_.AbandonWrites(lost);  // the connection broke: unknown what ran
+  EXPECT_THAT(Flush(model_), ElementsAre(Set("Ethernet0", true, true, 9100, /*del=*/true)));
+}
+
+TEST_F(PortModelTest, APortDirtiedWhileInFlightIsWrittenAgainEvenIfIdentical) {
+  // Drift someone else caused after our write ran leaves the port dirty at its completion:
+  // the next write must not be skipped as identical to the one just acknowledged.
+  model_.Apply(NewLink("Ethernet0", 5), kNow);
+  std::vector<StateWrite> in_flight = model_.TakeDirty();
+  model_.MarkDrifted("Ethernet0");
+  model_.CompleteWrite(in_flight[0], /*ok=*/true);
   EXPECT_THAT(Flush(model_), ElementsAre(Set("Ethernet0", true, true, 9100)));
 }
 
