@@ -61,8 +61,10 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(EngineOptions options,
   if (e.options_.keyspace_notifications) e.tracker_ = std::make_unique<WriteTracker>();
   e.startup_ = std::make_unique<Startup>(e.options_, e.endpoints_, e.shared_, e.counters_,
                                          e.connector_);
-  e.follower_ = std::make_unique<KernelFollower>(e.options_, e.shared_, e.counters_, e.wake_fd_,
-                                                 e.ping_fd_, e.stopping_);
+  e.shared_.engine_wake_fd = e.ping_fd_;
+  e.follower_ = std::make_unique<KernelFollower>(
+      e.options_, e.shared_, e.counters_, e.wake_fd_, e.ping_fd_, e.stopping_,
+      absl::StrCat(kPortTable, e.endpoints_.state.separator), e.tracker_.get());
   e.writer_ = std::make_unique<StateWriter>(e.options_, e.endpoints_, e.shared_, e.counters_,
                                             e.connector_, RealClock(), e.tracker_.get());
   return engine;

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "core/db_config.h"
 #include "core/histogram.h"
 #include "core/port_model.h"
+#include "core/redis_connection.h"
 
 namespace portsyncd {
 
@@ -49,6 +51,10 @@ struct EngineOptions {
   // While notifications are on: the full audit, the pending-APPL_DB poll and the LOGGER poll
   // run this often, as a backstop for what notifications cannot tell (FLUSHDB sends none).
   absl::Duration audit_interval_notified = absl::Seconds(60);
+  // Port writes go from the engine thread straight to STATE_DB on a non-blocking connection of
+  // its own (core/direct_writer.h) while that connection is healthy; else, and for everything
+  // else, through the writer thread.
+  bool direct_writes = true;
   // Tests only (set from the PORTSYNCD_TEST_STALL_FILE environment variable): while this file
   // exists the engine loop stalls, as a stuck engine would, so the watchdog can be tested.
   std::string test_stall_file;
@@ -103,6 +109,14 @@ struct SharedModel {
   bool writer_wake ABSL_GUARDED_BY(mu) = false;  // the writer has work (or a timer changed)
   bool writer_stop ABSL_GUARDED_BY(mu) = false;  // flush and finish
   PortChangeListener* listener = nullptr;        // set before any thread starts
+  // The engine thread's direct STATE_DB connection (core/direct_writer.h): it asks for one
+  // (direct_wanted), the writer thread connects it and leaves it here (direct_offer), then
+  // writes 1 to engine_wake_fd (an eventfd the engine thread polls).
+  bool direct_wanted ABSL_GUARDED_BY(mu) = false;
+  RedisContextPtr direct_offer ABSL_GUARDED_BY(mu);
+  int engine_wake_fd = -1;  // set before any thread starts
+  // PortInitDone is published (the engine thread wakes the writer until then).
+  std::atomic<bool> port_init_done{false};
   // Called (without `mu`) when something health reports may have changed: Redis connected or
   // not, startup's progress, the initial sync and write, ports written or changed. Set before
   // any thread starts; keep it short (it runs on the engine's threads).

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -26,13 +27,15 @@ constexpr int kMaxDatagramsPerBatch = 64;
 
 KernelFollower::KernelFollower(const EngineOptions& options, SharedModel& shared,
                                EngineCounters& counters, int wake_fd, int ping_fd,
-                               const std::atomic<bool>& stopping)
+                               const std::atomic<bool>& stopping, std::string state_key_prefix,
+                               WriteTracker* tracker)
     : options_(options),
       shared_(shared),
       counters_(counters),
       wake_fd_(wake_fd),
       ping_fd_(ping_fd),
-      stopping_(stopping) {}
+      stopping_(stopping),
+      direct_(options, std::move(state_key_prefix), shared, counters, tracker) {}
 
 void KernelFollower::StartDump() {
   absl::StatusOr<uint32_t> seq = netlink_->RequestDump();
@@ -54,15 +57,29 @@ void KernelFollower::StartDump() {
 absl::Status KernelFollower::Run(NetlinkSocket& netlink) {
   netlink_ = &netlink;
   StartDump();
+  direct_.Want();
   bool need_redump = dump_seq_ == 0;
   while (!stopping_.load()) {
-    pollfd fds[3] = {{netlink_->fd(), POLLIN, 0}, {wake_fd_, POLLIN, 0}, {ping_fd_, POLLIN, 0}};
-    // Wake up without traffic only to retry a dump request, or to notice a dump that stalled.
-    const int timeout_ms = dump_seq_ != 0 ? 1000 : need_redump ? 100 : -1;
-    if (poll(fds, 3, timeout_ms) < 0 && errno != EINTR) {
+    direct_.Adopt();  // a connection the writer thread left (it wrote to ping_fd_)
+    pollfd fds[4] = {{netlink_->fd(), POLLIN, 0},
+                     {wake_fd_, POLLIN, 0},
+                     {ping_fd_, POLLIN, 0},
+                     direct_.PollFd()};  // fd -1 (ignored by poll) while it has none
+    // Wake up without traffic only to retry a dump request, to notice a dump that stalled, or
+    // when the direct connection's batch would time out.
+    int timeout_ms = dump_seq_ != 0 ? 1000 : need_redump ? 100 : -1;
+    if (const absl::Time deadline = direct_.deadline(); deadline != absl::InfiniteFuture()) {
+      const int64_t ms = absl::ToInt64Milliseconds(
+          absl::Ceil(std::max(deadline - absl::Now(), absl::ZeroDuration()), absl::Milliseconds(1)));
+      timeout_ms = timeout_ms < 0 ? static_cast<int>(ms) : std::min<int>(timeout_ms, ms);
+    }
+    if (poll(fds, 4, timeout_ms) < 0 && errno != EINTR) {
+      direct_.GiveUp("stopping", /*quiet=*/true);
       return absl::ErrnoToStatus(errno, "poll");
     }
     if (stopping_.load()) break;
+    if (fds[3].fd >= 0 && fds[3].revents != 0) direct_.OnReady(fds[3].revents, absl::Now());
+    direct_.CheckTimeout(absl::Now());
     while (!options_.test_stall_file.empty() &&
            access(options_.test_stall_file.c_str(), F_OK) == 0 && !stopping_.load()) {
       absl::SleepFor(absl::Milliseconds(20));
@@ -108,12 +125,24 @@ absl::Status KernelFollower::Run(NetlinkSocket& netlink) {
       dump_seq_ = 0;
       need_redump = true;
     }
+    if (changed) {
+      // The direct connection writes what the batch made dirty; the writer thread is woken only
+      // for what remains: no direct connection, ports whose write is in flight there, a port
+      // APPL_DB does not know yet, PortInitDone.
+      const bool sent = direct_.Send(absl::Now());
+      absl::MutexLock lock(&shared_.mu);
+      if (!sent || shared_.model.HasDirty() || shared_.model.newly_awaiting() ||
+          (!shared_.port_init_done.load() && shared_.model.pending_empty())) {
+        shared_.writer_wake = true;
+      }
+    }
     if (changed || dump_done) shared_.NotifyStateChange();
     if (need_redump && dump_seq_ == 0) {
       StartDump();
       need_redump = dump_seq_ == 0;
     }
   }
+  direct_.GiveUp("stopping", /*quiet=*/true);  // what is in flight: the writer's last flush
   return absl::OkStatus();
 }
 
@@ -183,9 +212,6 @@ bool KernelFollower::ProcessNetlink(bool& dump_done, bool& need_redump) {
     }
     malformed_headers_seen_ = bad;
   }
-  // Wake the writer in the same critical section, and only when messages arrived: a ping or a
-  // dump-retry timeout has nothing for it.
-  if (result.ok() && result->messages > 0) shared_.writer_wake = true;
   if (!result.ok()) {
     LOG_ERROR("netlink: ", result.status().message());
     return false;

@@ -10,7 +10,8 @@
 // stall netlink reading; memory stays bounded by the port count (the model keeps one state per
 // port). Owns: the dump in progress, the heartbeat, the initial-sync time. Shares: the model
 // (SharedModel; its mutex held while one batch of datagrams is applied), the counters.
-// Calls: the netlink socket, the model's listener (each batch's changes).
+// Calls: the netlink socket, the model's listener (each batch's changes), and its DirectWriter,
+// which writes the ports a batch made dirty straight to STATE_DB.
 #ifndef PORTSYNCD_CORE_KERNEL_FOLLOWER_H_
 #define PORTSYNCD_CORE_KERNEL_FOLLOWER_H_
 
@@ -20,8 +21,10 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "core/direct_writer.h"
 #include "core/engine_shared.h"
 #include "core/logging.h"
+#include "core/write_tracker.h"
 
 namespace portsyncd {
 
@@ -31,8 +34,10 @@ class KernelFollower {
  public:
   // `wake_fd` becomes readable when `stopping` turns true; `ping_fd` when the watchdog asks for
   // a heartbeat (both eventfds the engine owns).
+  // `state_key_prefix` and `tracker` (null without notifications): for the DirectWriter.
   KernelFollower(const EngineOptions& options, SharedModel& shared, EngineCounters& counters,
-                 int wake_fd, int ping_fd, const std::atomic<bool>& stopping);
+                 int wake_fd, int ping_fd, const std::atomic<bool>& stopping,
+                 std::string state_key_prefix, WriteTracker* tracker);
 
   // Reads `netlink` until `stopping`. Errors only when poll() itself fails.
   [[nodiscard]] absl::Status Run(NetlinkSocket& netlink);
@@ -55,6 +60,7 @@ class KernelFollower {
   const int wake_fd_;
   const int ping_fd_;
   const std::atomic<bool>& stopping_;
+  DirectWriter direct_;
 
   // Engine thread only: the dump in progress (seq 0: none).
   uint32_t dump_seq_ = 0;

@@ -143,6 +143,7 @@ class PortModel {
   // right away instead of at the next poll (orchagent usually creates the APPL_DB entry after
   // our startup scan and before the netdev, so this is the common path at boot).
   bool TakeNewlyAwaiting() { return std::exchange(newly_awaiting_, false); }
+  bool newly_awaiting() const { return newly_awaiting_; }
 
   // Dump reconciliation (after a netlink overflow): BeginDump before the dump's first reply;
   // every NEWLINK (dump or live) until EndDump marks its port seen. EndDump(complete=true)

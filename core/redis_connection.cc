@@ -60,6 +60,10 @@ redisContext* ConnectRedisContext(const DbEndpoint& endpoint, absl::Duration tim
   return context;
 }
 
+void RedisContextDeleter::operator()(redisContext* context) const {
+  if (context != nullptr) redisFree(context);
+}
+
 void AppendRedisCommand(redisContext* context, const RedisArgv& argv) {
   std::vector<const char*> ptrs;
   std::vector<size_t> lens;

@@ -60,6 +60,12 @@ class ReplyElementLimit {
 // the connect deadline and the socket's read/write timeout. nullptr or c->err set on failure.
 // For connections RedisConnection cannot own (the keyspace watcher's subscriptions).
 redisContext* ConnectRedisContext(const DbEndpoint& endpoint, absl::Duration timeout);
+// Frees a hiredis context.
+struct RedisContextDeleter {
+  void operator()(redisContext* context) const;
+};
+using RedisContextPtr = std::unique_ptr<redisContext, RedisContextDeleter>;
+
 // Queues one command (binary-safe arguments) on the context's output buffer.
 void AppendRedisCommand(redisContext* context, const RedisArgv& argv);
 

@@ -1,10 +1,15 @@
 #include "core/state_writer.h"
 
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "core/logging.h"
+#include "core/redis_connection.h"
 #include "core/sonic_tables.h"
 #include "core/status_macros.h"
 
@@ -84,7 +89,7 @@ void StateWriter::Step(bool stop) {
 }
 
 StateWriter::Fingerprint StateWriter::Seen() const {
-  return {connected_.load(), initial_write_done_.load(), port_init_done_.load(),
+  return {connected_.load(), initial_write_done_.load(), shared_.port_init_done.load(),
           counters_.state_db_batches.load() + counters_.state_db_deletes.load(),
           counters_.redis_errors.load()};
 }
@@ -150,6 +155,7 @@ void StateWriter::StepOnce(bool stop) {
   if (status.ok()) {
     healthy_ = true;
     backoff_ = options_.reconnect_initial;
+    if (options_.direct_writes && !stop) OfferDirectConnection(now);
   } else if (!db_->broken()) {
     // Redis answered with an error (WRONGTYPE on a key someone else wrote, OOM, MISCONF...):
     // the connection is fine; what failed is retried at its period.
@@ -167,6 +173,44 @@ void StateWriter::StepOnce(bool stop) {
     // after connecting will likely fail again: back off.
     next_connect_ = healthy_ ? now : now + backoff_;
     if (!healthy_) backoff_ = std::min(backoff_ * 2, options_.reconnect_max);
+  }
+}
+
+void StateWriter::OfferDirectConnection(absl::Time now) {
+  {
+    absl::MutexLock lock(&shared_.mu);
+    if (!shared_.direct_wanted || shared_.direct_offer != nullptr) return;
+  }
+  if (now < next_direct_attempt_) return;
+  // Connected and SELECTed here, blocking (this thread may wait for Redis), then handed to the
+  // engine thread, which only ever uses it without blocking.
+  RedisContextPtr context(ConnectRedisContext(endpoints_.state, options_.redis_timeout));
+  bool ok = context != nullptr && context->err == 0;
+  if (ok) {
+    auto* reply = static_cast<redisReply*>(
+        redisCommand(context.get(), "SELECT %d", endpoints_.state.id));
+    ok = reply != nullptr && reply->type != REDIS_REPLY_ERROR;
+    if (reply != nullptr) freeReplyObject(reply);
+  }
+  const int flags = ok ? fcntl(context->fd, F_GETFL) : -1;
+  ok = ok && flags >= 0 && fcntl(context->fd, F_SETFL, flags | O_NONBLOCK) == 0;
+  if (!ok) {
+    // The writer keeps writing everything meanwhile; try again after the longest backoff.
+    next_direct_attempt_ = now + options_.reconnect_max;
+    LOG_DEBUG("direct STATE_DB connection: cannot connect: ",
+              context != nullptr ? context->errstr : "out of memory");
+    return;
+  }
+  context->flags &= ~REDIS_BLOCK;  // hiredis then treats EAGAIN as "later", not an error
+  {
+    absl::MutexLock lock(&shared_.mu);
+    shared_.direct_offer = std::move(context);
+    shared_.direct_wanted = false;
+  }
+  const uint64_t one = 1;
+  if (shared_.engine_wake_fd >= 0) {
+    ssize_t ignored = write(shared_.engine_wake_fd, &one, sizeof(one));
+    (void)ignored;
   }
 }
 
@@ -331,7 +375,7 @@ absl::Status StateWriter::Flush() {
     LOG_NOTICE("PortInitDone published: every configured port has its netdev");
     port_init_done_sent_ = true;
     port_init_done_ns_.store(absl::ToUnixNanos(clock_.Now()));
-    port_init_done_.store(true);
+    shared_.port_init_done.store(true);
   }
   return absl::OkStatus();
 }

@@ -73,7 +73,7 @@ class StateWriter {
   bool connected() const { return connected_.load(); }
   absl::Time connected_since() const { return absl::FromUnixNanos(connected_since_ns_.load()); }
   bool initial_write_done() const { return initial_write_done_.load(); }
-  bool port_init_done() const { return port_init_done_.load(); }
+  bool port_init_done() const { return shared_.port_init_done.load(); }
   absl::Time port_init_done_time() const { return absl::FromUnixNanos(port_init_done_ns_.load()); }
 
  private:
@@ -121,6 +121,9 @@ class StateWriter {
   absl::Time last_pending_poll_ = absl::InfinitePast();
   absl::Time last_audit_ = absl::InfinitePast();
   absl::Time last_logger_poll_ = absl::InfinitePast();
+  // The engine thread's direct connection: the next try after one failed.
+  absl::Time next_direct_attempt_ = absl::InfinitePast();
+  void OfferDirectConnection(absl::Time now);
   // When a PortInitDone Redis refused is tried again (each Flush would retry it at once).
   absl::Time port_init_done_retry_at_ = absl::InfinitePast();
   bool port_init_done_sent_ = false;
@@ -132,7 +135,6 @@ class StateWriter {
   std::atomic<bool> connected_{false};
   std::atomic<int64_t> connected_since_ns_;
   std::atomic<bool> initial_write_done_{false};
-  std::atomic<bool> port_init_done_{false};
   std::atomic<int64_t> port_init_done_ns_{0};
 };
 

@@ -49,6 +49,9 @@ HealthReporter::HealthReporter(grpc::Server* server, const PortSyncService* serv
 }
 
 void HealthReporter::OnStateChange() {
+  // Called per batch of kernel changes or writes: once a change is pending, the next ones cost
+  // one atomic exchange (no lock, no wake-up) until the reporter's next pass.
+  if (pending_.exchange(true)) return;
   absl::MutexLock lock(&mu_);
   changed_ = true;
 }
@@ -75,6 +78,7 @@ void HealthReporter::Run() {
              absl::FormatDuration(*notifier_->watchdog_period()), " while the engine is alive");
   }
   for (;;) {
+    pending_.store(false);  // before reading: a change from here on is reported next time
     const absl::Time now = absl::Now();
     const v1::GetHealthResponse h = service_->Health();
     const bool serving = h.status() != v1::SERVING_STATUS_NOT_SERVING;
@@ -122,16 +126,16 @@ void HealthReporter::Run() {
       deadline = std::min(deadline, began + kReadyWhileWaiting);
     }
     absl::MutexLock lock(&mu_);
-    if (changed_ && absl::Now() < next_pass) {
-      changed_ = false;
-      deadline = std::min(deadline, next_pass);
-      mu_.AwaitWithDeadline(absl::Condition(&stop_), deadline);
-    } else {
-      auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return changed_ || stop_; };
-      mu_.AwaitWithDeadline(absl::Condition(&woken), deadline);
-      changed_ = false;
-    }
+    auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return changed_ || stop_; };
+    mu_.AwaitWithDeadline(absl::Condition(&woken), deadline);
     if (stop_) return;
+    if (changed_) {
+      changed_ = false;
+      if (absl::Now() < next_pass) {
+        mu_.AwaitWithDeadline(absl::Condition(&stop_), std::min(deadline, next_pass));
+        if (stop_) return;
+      }
+    }
   }
 }
 

@@ -47,6 +47,7 @@ class HealthReporter {
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool changed_ ABSL_GUARDED_BY(mu_) = true;  // the first pass reports
+  std::atomic<bool> pending_{false};          // a change is waiting for the next pass
   std::thread thread_;
 };
 

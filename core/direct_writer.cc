@@ -1,0 +1,184 @@
+#include "core/direct_writer.h"
+
+#include <hiredis/hiredis.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "core/sonic_tables.h"
+
+namespace portsyncd {
+
+DirectWriter::DirectWriter(const EngineOptions& options, std::string key_prefix,
+                           SharedModel& shared, EngineCounters& counters, WriteTracker* tracker)
+    : options_(options),
+      key_prefix_(std::move(key_prefix)),
+      shared_(shared),
+      counters_(counters),
+      tracker_(tracker) {}
+
+void DirectWriter::Want() {
+  if (wanted_ || active() || !options_.direct_writes) return;
+  wanted_ = true;
+  absl::MutexLock lock(&shared_.mu);
+  shared_.direct_wanted = true;
+}
+
+void DirectWriter::Adopt() {
+  if (active()) return;
+  {
+    absl::MutexLock lock(&shared_.mu);
+    if (shared_.direct_offer == nullptr) return;
+    context_ = std::move(shared_.direct_offer);
+  }
+  wanted_ = false;
+  reply_limit_.Attach(context_->reader);
+  LOG_INFO("direct STATE_DB connection: up; port writes go from the engine thread to Redis");
+}
+
+pollfd DirectWriter::PollFd() const {
+  if (!active()) return {-1, 0, 0};
+  short events = POLLIN;  // replies, or the server closing the connection
+  if (output_pending_) events |= POLLOUT;
+  return {context_->fd, events, 0};
+}
+
+bool DirectWriter::Send(absl::Time now) {
+  if (!active()) return false;
+  if (busy()) return false;  // the writer thread takes what is dirty meanwhile
+  {
+    absl::MutexLock lock(&shared_.mu);
+    batch_ = shared_.model.TakeDirty();
+  }
+  if (batch_.empty()) return true;
+  commands_.clear();
+  for (const StateWrite& write : batch_) {
+    const std::string key = absl::StrCat(key_prefix_, write.name);
+    if (write.del) commands_.push_back({"DEL", key});
+    if (write.set) commands_.push_back(StateFieldsHset(key, *write.set));
+  }
+  // The notifications these writes will cause are ours (WriteTracker::OnEvent skips them).
+  if (tracker_ != nullptr) tracker_->ExpectWrites(batch_);
+  for (const RedisArgv& argv : commands_) AppendRedisCommand(context_.get(), argv);
+  replies_.clear();
+  sent_ = now;
+  deadline_ = now + options_.redis_timeout;
+  int done = 0;
+  if (redisBufferWrite(context_.get(), &done) != REDIS_OK) {
+    GiveUp(absl::StrCat("write: ", context_->errstr));
+    return false;
+  }
+  output_pending_ = done == 0;  // the rest when the socket is writable
+  return true;
+}
+
+void DirectWriter::OnReady(short revents, absl::Time now) {
+  if (!active()) return;
+  if ((revents & POLLOUT) != 0 && output_pending_) {
+    int done = 0;
+    if (redisBufferWrite(context_.get(), &done) != REDIS_OK) {
+      return GiveUp(absl::StrCat("write: ", context_->errstr));
+    }
+    output_pending_ = done == 0;
+  }
+  if ((revents & (POLLIN | POLLHUP | POLLERR)) == 0) return;
+  if (redisBufferRead(context_.get()) != REDIS_OK) {
+    return GiveUp(context_->errstr[0] ? context_->errstr : "connection closed");
+  }
+  while (true) {
+    void* raw = nullptr;
+    if (redisGetReplyFromReader(context_.get(), &raw) != REDIS_OK) {
+      return GiveUp(reply_limit_.exceeded()
+                        ? std::string("a reply declared too many array elements")
+                        : absl::StrCat("protocol error: ", context_->errstr));
+    }
+    if (raw == nullptr) break;
+    RedisReply reply = CopyRedisReply(static_cast<redisReply*>(raw));
+    freeReplyObject(raw);
+    if (replies_.size() >= commands_.size()) return GiveUp("a reply nothing asked for");
+    replies_.push_back(std::move(reply));
+  }
+  if (busy() && replies_.size() == commands_.size()) Complete(now);
+}
+
+void DirectWriter::Complete(absl::Time now) {
+  counters_.redis_round_trip.Record(now - sent_);
+  counters_.state_db_batches.fetch_add(1);
+  uint64_t deletes = 0;
+  for (const RedisArgv& argv : commands_) deletes += argv[0] == "DEL" ? 1 : 0;
+  counters_.state_db_writes.fetch_add(commands_.size() - deletes);
+  counters_.state_db_deletes.fetch_add(deletes);
+  absl::Status refused = absl::OkStatus();
+  bool wake_writer = false;
+  {
+    absl::MutexLock lock(&shared_.mu);
+    size_t i = 0;
+    for (const StateWrite& write : batch_) {
+      const size_t n = (write.del ? 1 : 0) + (write.set ? 1 : 0);
+      if (tracker_ != nullptr) {
+        // Commands that notify nothing: a DEL of a key that did not exist, and any command
+        // Redis refused (see WriteTracker::TakeBack).
+        const RedisReply& del = replies_[i];
+        if (write.del && (del.is_error() || (del.type == RedisReply::Type::kInteger &&
+                                             del.integer == 0))) {
+          wake_writer = tracker_->TakeBack(/*del=*/true, write.name) || wake_writer;
+        }
+        if (write.set && replies_[i + n - 1].is_error()) {
+          wake_writer = tracker_->TakeBack(/*del=*/false, write.name) || wake_writer;
+        }
+      }
+      bool ok = true;
+      for (size_t j = i; j < i + n; ++j) ok = ok && !replies_[j].is_error();
+      // A refused write is not recorded: the writer's audit retries it at its period.
+      shared_.model.CompleteWrite(write, ok);
+      if (ok && write.since != absl::InfinitePast()) {
+        counters_.event_to_state_db.Record(now - write.since);
+      }
+      if (!ok && refused.ok()) {
+        refused = CheckReplies({commands_.begin() + i, commands_.begin() + i + n},
+                               {replies_.begin() + i, replies_.begin() + i + n});
+      }
+      i += n;
+    }
+    if (wake_writer) shared_.writer_wake = true;
+  }
+  batch_.clear();
+  if (!refused.ok()) {
+    counters_.redis_errors.fetch_add(1);
+    if (log_.Allow()) LOG_WARN("Redis: ", refused.message(), "; the audit will retry");
+  }
+  shared_.NotifyStateChange();
+  // What became dirty while the batch was in flight.
+  if (!Send(now)) shared_.WakeWriter();
+}
+
+void DirectWriter::CheckTimeout(absl::Time now) {
+  if (busy() && now >= deadline_) {
+    GiveUp(absl::StrCat("no reply within ", absl::FormatDuration(options_.redis_timeout)));
+  }
+}
+
+void DirectWriter::GiveUp(const std::string& why, bool quiet) {
+  if (!active()) return;
+  if (!quiet) {
+    counters_.redis_errors.fetch_add(1);
+    if (log_.Allow()) {
+      LOG_WARN("direct STATE_DB connection: ", why,
+               "; the writer thread takes its writes over and reconnects");
+    }
+  }
+  context_.reset();
+  output_pending_ = false;
+  if (busy()) {
+    // Unknown what was applied: written again by the writer thread.
+    if (tracker_ != nullptr) tracker_->Clear();
+    absl::MutexLock lock(&shared_.mu);
+    shared_.model.AbandonWrites(batch_);
+    shared_.writer_wake = true;
+  }
+  batch_.clear();
+  if (!quiet) Want();
+  shared_.WakeWriter();
+}
+
+}  // namespace portsyncd

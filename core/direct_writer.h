@@ -1,0 +1,82 @@
+// DirectWriter: the engine thread's own STATE_DB connection, so a kernel change reaches Redis
+// without crossing to the writer thread. That hand-over was most of the daemon's latency over
+// the floor probe (docs/PERFORMANCE.md, "Where the daemon's time goes").
+//
+// It never blocks: the connection is non-blocking, a batch is written as far as the socket
+// takes it (the rest when the engine's poll says writable), and replies are read when the
+// engine's poll says readable. One batch in flight at a time; a port's write is never in flight
+// twice (PortModel::TakeDirty), so its writes and the writer thread's cannot reorder one key.
+// A batch unanswered after `redis_timeout`, an I/O error or a protocol error gives the
+// connection up: its writes are abandoned to the writer thread, which writes them, reconnects
+// and offers a new connection. So a slow or absent Redis never stops netlink reading, and
+// everything but the plain port writes (startup, reconcile, audits, polls, PortInitDone, the
+// recovery from any error) stays with the writer.
+//
+// Thread: the engine thread only (KernelFollower's loop). Owns: the connection, handed over
+// connected by the writer thread (SharedModel::direct_offer), and the batch in flight.
+// Shares: the model (TakeDirty / CompleteWrite under its mutex), the counters, the WriteTracker.
+#ifndef PORTSYNCD_CORE_DIRECT_WRITER_H_
+#define PORTSYNCD_CORE_DIRECT_WRITER_H_
+
+#include <poll.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "core/engine_shared.h"
+#include "core/logging.h"
+#include "core/redis_connection.h"
+#include "core/write_tracker.h"
+
+namespace portsyncd {
+
+class DirectWriter {
+ public:
+  // `key_prefix`: STATE_DB's "PORT_TABLE" + separator.
+  DirectWriter(const EngineOptions& options, std::string key_prefix, SharedModel& shared,
+               EngineCounters& counters, WriteTracker* tracker);
+
+  // Asks the writer thread for a connection (once, at the start and after each give-up).
+  void Want();
+  // Takes the connection the writer left, if any.
+  void Adopt();
+  bool active() const { return context_ != nullptr; }
+  bool busy() const { return !batch_.empty(); }
+  // Sends what the model has dirty, unless a batch is in flight. True when there was nothing
+  // the writer thread must be woken for: the writes are sent (or there were none).
+  bool Send(absl::Time now);
+  // The poll entry while active (fd -1 otherwise).
+  pollfd PollFd() const;
+  // After poll: the connection's revents.
+  void OnReady(short revents, absl::Time now);
+  // When the batch in flight times out (InfiniteFuture when none).
+  absl::Time deadline() const { return busy() ? deadline_ : absl::InfiniteFuture(); }
+  void CheckTimeout(absl::Time now);
+  // Abandons the batch in flight to the writer thread and frees the connection (at shutdown,
+  // quietly).
+  void GiveUp(const std::string& why, bool quiet = false);
+
+ private:
+  void Complete(absl::Time now);
+
+  const EngineOptions& options_;
+  const std::string key_prefix_;
+  SharedModel& shared_;
+  EngineCounters& counters_;
+  WriteTracker* const tracker_;
+  ReplyElementLimit reply_limit_;  // before the context: it must outlive the context's reader
+  RedisContextPtr context_;
+  bool wanted_ = false;
+  std::vector<StateWrite> batch_;  // in flight
+  std::vector<RedisArgv> commands_;
+  std::vector<RedisReply> replies_;
+  bool output_pending_ = false;
+  absl::Time sent_ = absl::InfinitePast();
+  absl::Time deadline_ = absl::InfiniteFuture();
+  LogRateLimiter log_{10.0};
+};
+
+}  // namespace portsyncd
+
+#endif  // PORTSYNCD_CORE_DIRECT_WRITER_H_
