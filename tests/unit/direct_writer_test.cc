@@ -1,0 +1,177 @@
+// DirectWriter over a socketpair: the test plays Redis on the other end, so it decides when
+// (and whether) each reply arrives. Real hiredis parses the replies; nothing depends on timing:
+// the clock is the `now` the test passes.
+#include "core/direct_writer.h"
+
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <net/if.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace portsyncd {
+namespace {
+
+const absl::Time kT0 = absl::FromUnixSeconds(1'800'000'000);
+
+class DirectWriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    int fds[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+    redis_ = fds[1];
+    redisContext* c = redisConnectFd(fds[0]);
+    ASSERT_NE(c, nullptr);
+    fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+    c->flags &= ~REDIS_BLOCK;  // as StateWriter::OfferDirectConnection leaves it
+    fcntl(redis_, F_SETFL, fcntl(redis_, F_GETFL) | O_NONBLOCK);
+    writer_.Want();
+    {
+      absl::MutexLock lock(&shared_.mu);
+      EXPECT_TRUE(shared_.direct_wanted);
+      shared_.direct_offer.reset(c);
+      shared_.direct_wanted = false;
+      shared_.initial_dump_done = true;
+    }
+    writer_.Adopt();
+    ASSERT_TRUE(writer_.active());
+  }
+  void TearDown() override { close(redis_); }
+
+  void AddPort(const std::string& name, int32_t ifindex, uint32_t mtu) {
+    LinkEvent e;
+    e.ifindex = ifindex;
+    e.name = name;
+    e.flags = IFF_UP | IFF_RUNNING;
+    e.mtu = mtu;
+    e.has_mtu = true;
+    absl::MutexLock lock(&shared_.mu);
+    shared_.model.SetInApplDb(name);
+    shared_.model.Apply(e, kT0);
+  }
+  // What the daemon sent so far, as Redis received it.
+  std::string Received() {
+    std::string out;
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(redis_, buf, sizeof(buf))) > 0) out.append(buf, n);
+    return out;
+  }
+  void Reply(const std::string& resp) {
+    ASSERT_EQ(write(redis_, resp.data(), resp.size()), static_cast<ssize_t>(resp.size()));
+  }
+  portsyncd::Port Find(const std::string& name) {
+    absl::MutexLock lock(&shared_.mu);
+    return *shared_.model.Find(name);
+  }
+  bool TakeWriterWake() {
+    absl::MutexLock lock(&shared_.mu);
+    return std::exchange(shared_.writer_wake, false);
+  }
+
+  EngineOptions options_;  // redis_timeout 2 s
+  SharedModel shared_;
+  EngineCounters counters_;
+  DirectWriter writer_{options_, "PORT_TABLE|", shared_, counters_, nullptr};
+  int redis_ = -1;
+};
+
+TEST_F(DirectWriterTest, WritesABatchAndRecordsItWhenRedisAnswers) {
+  AddPort("Ethernet0", 10, 9100);
+  AddPort("Ethernet4", 11, 1500);
+  ASSERT_TRUE(writer_.Send(kT0));
+  EXPECT_TRUE(writer_.busy());
+  const std::string sent = Received();
+  EXPECT_THAT(sent, ::testing::HasSubstr("PORT_TABLE|Ethernet0"));
+  EXPECT_THAT(sent, ::testing::HasSubstr("9100"));
+  EXPECT_FALSE(Find("Ethernet0").state_db_in_sync());  // in flight
+  Reply(":4\r\n");  // the first HSET's reply only
+  writer_.OnReady(POLLIN, kT0 + absl::Microseconds(50));
+  EXPECT_TRUE(writer_.busy());
+  Reply(":4\r\n");
+  writer_.OnReady(POLLIN, kT0 + absl::Microseconds(80));
+  EXPECT_FALSE(writer_.busy());
+  EXPECT_TRUE(Find("Ethernet0").state_db_in_sync());
+  EXPECT_TRUE(Find("Ethernet4").state_db_in_sync());
+  EXPECT_EQ(counters_.state_db_writes.load(), 2u);
+  EXPECT_EQ(counters_.redis_round_trip.count(), 1u);
+}
+
+TEST_F(DirectWriterTest, OneBatchInFlightAChangeMeanwhileFollowsIt) {
+  AddPort("Ethernet0", 10, 9100);
+  ASSERT_TRUE(writer_.Send(kT0));
+  Received();
+  AddPort("Ethernet0", 10, 1500);          // while the first write is in flight
+  EXPECT_FALSE(writer_.Send(kT0));      // busy: the caller wakes the writer thread...
+  {
+    absl::MutexLock lock(&shared_.mu);  // ...which cannot take the port either
+    EXPECT_TRUE(shared_.model.TakeDirty().empty());
+  }
+  Reply(":4\r\n");
+  writer_.OnReady(POLLIN, kT0 + absl::Microseconds(50));
+  // Completing the batch sends what became dirty meanwhile.
+  EXPECT_TRUE(writer_.busy());
+  EXPECT_THAT(Received(), ::testing::HasSubstr("1500"));
+  Reply(":0\r\n");
+  writer_.OnReady(POLLIN, kT0 + absl::Microseconds(90));
+  EXPECT_TRUE(Find("Ethernet0").state_db_in_sync());
+  EXPECT_EQ(Find("Ethernet0").written->mtu, 1500u);
+}
+
+TEST_F(DirectWriterTest, NoReplyWithinTheTimeoutHandsTheBatchToTheWriterThread) {
+  AddPort("Ethernet0", 10, 9100);
+  ASSERT_TRUE(writer_.Send(kT0));
+  Received();
+  EXPECT_EQ(writer_.deadline(), kT0 + options_.redis_timeout);
+  writer_.CheckTimeout(kT0 + options_.redis_timeout - absl::Milliseconds(1));
+  EXPECT_TRUE(writer_.active());
+  TakeWriterWake();
+  writer_.CheckTimeout(kT0 + options_.redis_timeout);
+  EXPECT_FALSE(writer_.active());
+  EXPECT_TRUE(TakeWriterWake());
+  absl::MutexLock lock(&shared_.mu);
+  EXPECT_TRUE(shared_.direct_wanted);  // and a new connection is asked for
+  EXPECT_TRUE(shared_.model.HasDirty());
+  std::vector<StateWrite> again = shared_.model.TakeDirty();  // the writer thread's turn
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].set->mtu, 9100u);
+}
+
+TEST_F(DirectWriterTest, AClosedConnectionHandsTheBatchToTheWriterThread) {
+  AddPort("Ethernet0", 10, 9100);
+  ASSERT_TRUE(writer_.Send(kT0));
+  Received();
+  shutdown(redis_, SHUT_RDWR);
+  writer_.OnReady(POLLIN | POLLHUP, kT0);
+  EXPECT_FALSE(writer_.active());
+  EXPECT_EQ(counters_.redis_errors.load(), 1u);
+  absl::MutexLock lock(&shared_.mu);
+  EXPECT_EQ(shared_.model.TakeDirty().size(), 1u);
+}
+
+TEST_F(DirectWriterTest, ARefusedWriteKeepsTheConnectionAndIsNotRecorded) {
+  AddPort("Ethernet0", 10, 9100);
+  ASSERT_TRUE(writer_.Send(kT0));
+  Received();
+  Reply("-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+  writer_.OnReady(POLLIN, kT0);
+  EXPECT_TRUE(writer_.active());
+  EXPECT_FALSE(writer_.busy());
+  EXPECT_FALSE(Find("Ethernet0").written.has_value());  // the audit retries it
+  EXPECT_EQ(counters_.redis_errors.load(), 1u);
+  EXPECT_FALSE(writer_.busy());  // and it is not retried here in a loop
+}
+
+TEST_F(DirectWriterTest, AReplyNobodyAskedForGivesTheConnectionUp) {
+  Reply(":1\r\n");
+  writer_.OnReady(POLLIN, kT0);
+  EXPECT_FALSE(writer_.active());
+}
+
+}  // namespace
+}  // namespace portsyncd
