@@ -1,17 +1,18 @@
 // KernelFollower: follows the kernel's links into the model, with dumps and overflow recovery.
 //
 // After startup it requests a full link dump, then reads netlink: each RTM_NEWLINK/DELLINK is
-// applied to the model (docs/COMPATIBILITY.md 3) and the writer is woken. A receive-buffer
+// applied to the model (docs/COMPATIBILITY.md 3), and the ports that became dirty go to
+// STATE_DB through its DirectWriter (the writer thread is woken for what remains). A receive-buffer
 // overflow (events lost) or an interrupted dump starts a new dump; only a complete dump removes
 // ports the kernel no longer has, and the first complete one is the initial sync. Malformed
 // messages are counted and skipped.
 //
-// Thread: the engine thread (Run). It never touches Redis, so a slow or absent Redis cannot
-// stall netlink reading; memory stays bounded by the port count (the model keeps one state per
-// port). Owns: the dump in progress, the heartbeat, the initial-sync time. Shares: the model
-// (SharedModel; its mutex held while one batch of datagrams is applied), the counters.
-// Calls: the netlink socket, the model's listener (each batch's changes), and its DirectWriter,
-// which writes the ports a batch made dirty straight to STATE_DB.
+// Thread: the engine thread (Run). It never waits for Redis (the DirectWriter's connection is
+// non-blocking), so a slow or absent Redis cannot stall netlink reading; memory stays bounded by
+// the port count (the model keeps one state per port). Owns: the dump in progress, the
+// heartbeat, the initial-sync time, the DirectWriter. Shares: the model (SharedModel; its mutex
+// held while one batch of datagrams is applied), the counters. Calls: the netlink socket, the
+// model's listener (each batch's changes), the DirectWriter.
 #ifndef PORTSYNCD_CORE_KERNEL_FOLLOWER_H_
 #define PORTSYNCD_CORE_KERNEL_FOLLOWER_H_
 
