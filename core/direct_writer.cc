@@ -1,13 +1,40 @@
 #include "core/direct_writer.h"
 
+#include <fcntl.h>
 #include <hiredis/hiredis.h>
 
+#include <cerrno>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "core/sonic_tables.h"
 
 namespace portsyncd {
+
+RedisContextPtr ConnectDirect(const DbEndpoint& endpoint, absl::Duration timeout,
+                              std::string* error) {
+  RedisContextPtr context(ConnectRedisContext(endpoint, timeout));
+  if (context == nullptr || context->err != 0) {
+    *error = absl::StrCat("cannot connect: ", context ? context->errstr : "out of memory");
+    return nullptr;
+  }
+  auto* reply =
+      static_cast<redisReply*>(redisCommand(context.get(), "SELECT %d", endpoint.id));
+  const bool selected = reply != nullptr && reply->type != REDIS_REPLY_ERROR;
+  if (reply != nullptr) freeReplyObject(reply);
+  if (!selected) {
+    *error = absl::StrCat("SELECT ", endpoint.id, " failed");
+    return nullptr;
+  }
+  const int flags = fcntl(context->fd, F_GETFL);
+  if (flags < 0 || fcntl(context->fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+    *error = absl::StrCat("fcntl: ", std::strerror(errno));
+    return nullptr;
+  }
+  context->flags &= ~REDIS_BLOCK;  // hiredis then treats EAGAIN as "later", not an error
+  return context;
+}
 
 DirectWriter::DirectWriter(const EngineOptions& options, std::string key_prefix,
                            SharedModel& shared, EngineCounters& counters, WriteTracker* tracker)

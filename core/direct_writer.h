@@ -31,6 +31,11 @@
 
 namespace portsyncd {
 
+// Connects `endpoint` (blocking, with `timeout`), SELECTs its database and leaves the connection
+// non-blocking, for a DirectWriter. The writer thread calls it. Null with *error set on failure.
+RedisContextPtr ConnectDirect(const DbEndpoint& endpoint, absl::Duration timeout,
+                              std::string* error);
+
 class DirectWriter {
  public:
   // `key_prefix`: STATE_DB's "PORT_TABLE" + separator.

@@ -1,0 +1,186 @@
+// StateWriter's checks of what STATE_DB holds: the reconcile after a (re)connect, the full
+// audit, and the keyspace notifications' checks (see core/state_writer.h; writer thread).
+#include "absl/strings/str_cat.h"
+#include "core/logging.h"
+#include "core/sonic_tables.h"
+#include "core/state_writer.h"
+#include "core/status_macros.h"
+
+namespace portsyncd {
+namespace {
+
+// A DEL that Redis refused or that found no key notifies nothing.
+bool DelNotifiedNothing(const RedisReply& reply) {
+  return reply.is_error() || (reply.type == RedisReply::Type::kInteger && reply.integer == 0);
+}
+
+}  // namespace
+
+absl::Status StateWriter::FullAudit() {
+  // Expectations left by writes whose notification never came (one made before the
+  // subscription) would hide someone else's next write to that key: start afresh.
+  if (tracker_ != nullptr) tracker_->Clear();
+  return Reconcile(/*rewrite_all=*/false);
+}
+
+absl::Status StateWriter::HandleKeyspace(absl::Time now) {
+  if (tracker_ == nullptr) return absl::OkStatus();
+  WriteTracker::Work work = tracker_->Take();
+  if (work.resync) {
+    // Just subscribed: whatever happened before was not notified. Check everything once. The
+    // polls are made due first, so if the audit fails on an error reply they still run at the
+    // next tick.
+    last_pending_poll_ = absl::InfinitePast();
+    last_logger_poll_ = absl::InfinitePast();
+    last_audit_ = now;
+    RETURN_IF_ERROR(FullAudit());
+    last_pending_poll_ = now;
+    RETURN_IF_ERROR(PollPendingApplDb());
+    last_logger_poll_ = now;
+    RETURN_IF_ERROR(PollLogger());
+    return absl::OkStatus();
+  }
+  if (!work.suspects.empty()) RETURN_IF_ERROR(Reconcile(/*rewrite_all=*/false, &work.suspects));
+  if (work.appl) {
+    bool awaiting = false;
+    {
+      absl::MutexLock lock(&shared_.mu);
+      awaiting = shared_.model.HasAwaitingApplDb();
+    }
+    if (awaiting) {
+      RETURN_IF_ERROR(PollPendingApplDb());
+      last_pending_poll_ = now;
+    }
+  }
+  if (work.logger) RETURN_IF_ERROR(PollLogger());
+  return absl::OkStatus();
+}
+
+absl::Status StateWriter::Reconcile(bool rewrite_all, const std::vector<std::string>* only) {
+  RedisClient& state = *db_->state;
+  // Keys in STATE_DB PORT_TABLE that look like ours.
+  const std::string prefix = state.Key(kPortTable, "");
+  std::vector<std::string> keys;
+  if (only != nullptr) {
+    for (const std::string& name : *only) keys.push_back(prefix + name);
+  } else {
+    ASSIGN_OR_RETURN(keys, ScanKeys(state, absl::StrCat(prefix, "*")));
+  }
+
+  // Candidates for deletion: a port name whose netdev is gone (or never seen), not an old
+  // interface, whose key carries our `state` field. Everything else is left to the model.
+  std::vector<std::string> stale_candidates;
+  std::vector<std::string> audited;  // ports whose fields we compare (audit only)
+  std::vector<std::string> requeue;  // notified keys to look at again after the dump
+  {
+    absl::MutexLock lock(&shared_.mu);
+    for (const std::string& key : keys) {
+      std::string name = key.substr(prefix.size());
+      if (!PortModel::IsPortName(name) || shared_.model.IsOldInterfaceName(name)) continue;
+      // During a re-dump the model's kernel view is being rebuilt; EndDump deletes what is gone
+      // from the model, but a notified key of a port the model never knew waits for the dump.
+      if (shared_.model.dump_in_progress()) {
+        if (only != nullptr) requeue.push_back(std::move(name));
+        continue;
+      }
+      const Port* port = shared_.model.Find(name);
+      if (port == nullptr || !port->in_kernel) stale_candidates.push_back(std::move(name));
+    }
+    if (rewrite_all) {
+      shared_.model.ForgetWritten();
+    } else if (only != nullptr) {
+      for (const std::string& name : *only) {
+        const Port* port = shared_.model.Find(name);
+        if (port == nullptr || !port->wants_state()) continue;
+        if (!port->dirty && !port->in_flight) {
+          audited.push_back(name);
+        } else {
+          // A write is pending, but it may be skipped as identical to what we last wrote, which
+          // someone else has just changed: make sure it is sent.
+          shared_.model.MarkDrifted(name);
+        }
+      }
+    } else {
+      for (const auto& [name, port] : shared_.model.ports()) {
+        if (port.wants_state() && !port.dirty && !port.in_flight) audited.push_back(name);
+      }
+    }
+  }
+
+  if (!requeue.empty() && tracker_ != nullptr) tracker_->AddSuspects(requeue);
+  std::vector<RedisArgv> reads;
+  for (const std::string& name : stale_candidates) {
+    reads.push_back({"HEXISTS", state.Key(kPortTable, name), kStateField});
+  }
+  for (const std::string& name : audited) {
+    reads.push_back({"HMGET", state.Key(kPortTable, name), "netdev_oper_status", kStateField,
+                     "admin_status", "mtu"});
+  }
+  // Error replies (a key of the wrong type) count as drift: the rewrite reports the error.
+  ASSIGN_OR_RETURN(std::vector<RedisReply> replies, state.Pipeline(reads));
+
+  std::vector<RedisArgv> deletes;
+  std::vector<std::string> deleted_names;
+  uint64_t drifted = 0;
+  {
+    absl::MutexLock lock(&shared_.mu);
+    for (size_t i = 0; i < stale_candidates.size(); ++i) {
+      const Port* port = shared_.model.Find(stale_candidates[i]);
+      if (replies[i].integer == 1 && (port == nullptr || !port->in_kernel)) {
+        deletes.push_back({"DEL", state.Key(kPortTable, stale_candidates[i])});
+        deleted_names.push_back(stale_candidates[i]);
+      }
+    }
+    for (size_t i = 0; i < audited.size(); ++i) {
+      const RedisReply& reply = replies[stale_candidates.size() + i];
+      const Port* port = shared_.model.Find(audited[i]);
+      if (port == nullptr || !port->wants_state() || port->dirty || port->in_flight) continue;
+      if (!port->written) {  // an earlier write was refused
+        shared_.model.MarkDrifted(audited[i]);
+        ++drifted;
+        continue;
+      }
+      const StateFields& w = *port->written;
+      const bool same = !reply.is_error() && reply.elements.size() == 4 &&
+                        reply.elements[0].str == (w.oper_up ? "up" : "down") &&
+                        reply.elements[1].str == "ok" &&
+                        reply.elements[2].str == (w.admin_up ? "up" : "down") &&
+                        reply.elements[3].str == absl::StrCat(w.mtu);
+      if (!same) {
+        shared_.model.MarkDrifted(audited[i]);
+        ++drifted;
+      }
+    }
+  }
+  if (!deletes.empty()) {
+    // Ours (a DEL of a vanished key is settled below).
+    if (tracker_ != nullptr) tracker_->ExpectDeletes(deleted_names);
+    absl::StatusOr<std::vector<RedisReply>> pipelined = state.Pipeline(deletes);
+    if (!pipelined.ok()) {
+      // Unknown what was applied; the reconnect audits everything.
+      if (tracker_ != nullptr) tracker_->Clear();
+      return pipelined.status();
+    }
+    std::vector<RedisReply>& deleted = *pipelined;
+    for (size_t i = 0; i < deleted.size() && i < deleted_names.size(); ++i) {
+      if (DelNotifiedNothing(deleted[i])) TakeBack(/*del=*/true, deleted_names[i]);
+    }
+    RETURN_IF_ERROR(CheckReplies(deletes, deleted));
+    counters_.state_db_deletes.fetch_add(deletes.size());
+  }
+  if (rewrite_all) {
+    counters_.reconciles.fetch_add(1);
+    LOG_INFO("reconcile: rewriting every port, ", deletes.size(), " stale keys deleted");
+  } else if (drifted + deletes.size() > 0) {
+    counters_.drift_repairs.fetch_add(drifted + deletes.size());
+    // Notified drift can come at any rate: log it at most once a second.
+    if (only == nullptr || drift_log_.Allow()) {
+      LOG_WARN(only == nullptr ? "audit" : "keyspace notification",
+               ": STATE_DB drifted from what we wrote: ", drifted, " ports repaired, ",
+               deletes.size(), " stale keys deleted");
+    }
+  }
+  return Flush();
+}
+
+}  // namespace portsyncd
