@@ -28,18 +28,19 @@ constexpr int kMaxDatagramsPerBatch = 64;
 KernelFollower::KernelFollower(const EngineOptions& options, SharedModel& shared,
                                EngineCounters& counters, int wake_fd, int ping_fd,
                                const std::atomic<bool>& stopping, std::string state_key_prefix,
-                               WriteTracker* tracker)
+                               WriteTracker* tracker, const Clock& clock)
     : options_(options),
       shared_(shared),
       counters_(counters),
       wake_fd_(wake_fd),
       ping_fd_(ping_fd),
       stopping_(stopping),
+      clock_(clock),
       direct_(options, std::move(state_key_prefix), shared, counters, tracker) {}
 
 void KernelFollower::StartDump() {
   absl::StatusOr<uint32_t> seq = netlink_->RequestDump();
-  const absl::Time now = absl::Now();
+  const absl::Time now = clock_.Now();
   if (!seq.ok()) {
     if (dump_error_log_.Allow()) {
       LOG_ERROR("cannot request a link dump: ", seq.status().message(), "; retrying");
@@ -54,11 +55,15 @@ void KernelFollower::StartDump() {
   shared_.model.BeginDump();
 }
 
-absl::Status KernelFollower::Run(NetlinkSocket& netlink) {
+void KernelFollower::Begin(LinkEventSource& netlink) {
   netlink_ = &netlink;
   StartDump();
   direct_.Want();
-  bool need_redump = dump_seq_ == 0;
+  need_redump_ = dump_seq_ == 0;
+}
+
+absl::Status KernelFollower::Run(LinkEventSource& netlink) {
+  Begin(netlink);
   while (!stopping_.load()) {
     direct_.Adopt();  // a connection the writer thread left (it wrote to ping_fd_)
     pollfd fds[4] = {{netlink_->fd(), POLLIN, 0},
@@ -67,10 +72,10 @@ absl::Status KernelFollower::Run(NetlinkSocket& netlink) {
                      direct_.PollFd()};  // fd -1 (ignored by poll) while it has none
     // Wake up without traffic only to retry a dump request, to notice a dump that stalled, or
     // when the direct connection's batch would time out.
-    int timeout_ms = dump_seq_ != 0 ? 1000 : need_redump ? 100 : -1;
+    int timeout_ms = dump_seq_ != 0 ? 1000 : need_redump_ ? 100 : -1;
     if (const absl::Time deadline = direct_.deadline(); deadline != absl::InfiniteFuture()) {
-      const int64_t ms = absl::ToInt64Milliseconds(
-          absl::Ceil(std::max(deadline - absl::Now(), absl::ZeroDuration()), absl::Milliseconds(1)));
+      const int64_t ms = absl::ToInt64Milliseconds(absl::Ceil(
+          std::max(deadline - clock_.Now(), absl::ZeroDuration()), absl::Milliseconds(1)));
       timeout_ms = timeout_ms < 0 ? static_cast<int>(ms) : std::min<int>(timeout_ms, ms);
     }
     if (poll(fds, 4, timeout_ms) < 0 && errno != EINTR) {
@@ -78,8 +83,8 @@ absl::Status KernelFollower::Run(NetlinkSocket& netlink) {
       return absl::ErrnoToStatus(errno, "poll");
     }
     if (stopping_.load()) break;
-    if (fds[3].fd >= 0 && fds[3].revents != 0) direct_.OnReady(fds[3].revents, absl::Now());
-    direct_.CheckTimeout(absl::Now());
+    if (fds[3].fd >= 0 && fds[3].revents != 0) direct_.OnReady(fds[3].revents, clock_.Now());
+    direct_.CheckTimeout(clock_.Now());
     while (!options_.test_stall_file.empty() &&
            access(options_.test_stall_file.c_str(), F_OK) == 0 && !stopping_.load()) {
       absl::SleepFor(absl::Milliseconds(20));
@@ -89,69 +94,74 @@ absl::Status KernelFollower::Run(NetlinkSocket& netlink) {
       ssize_t ignored = read(ping_fd_, &pings, sizeof(pings));
       (void)ignored;
     }
-    Heartbeat();
-    bool dump_done = false;
-    const bool changed = ProcessNetlink(dump_done, need_redump);
-    if (dump_done) {
-      // An interrupted dump (NLM_F_DUMP_INTR, an error in NLMSG_DONE, or an overflow while it
-      // ran, which may have lost a NEWLINK of a port it had already passed) cannot tell which
-      // ports are gone: only a complete one removes ports and counts as the initial sync.
-      const bool complete = !dump_interrupted_;
-      std::vector<std::string> removed;
-      {
-        absl::MutexLock lock(&shared_.mu);
-        removed = shared_.model.EndDump(absl::Now(), complete);
-        shared_.writer_wake = true;  // rewrite after a resync; the initial reconcile; PortInitDone
-        if (complete && !shared_.initial_dump_done) {
-          shared_.initial_dump_done = true;
-          initial_sync_ns_.store(absl::ToUnixNanos(absl::Now()));
-          initial_sync_done_.store(true);
-        }
-        shared_.PublishChangesLocked();
-      }
-      counters_.ports_removed_by_resync.fetch_add(removed.size());
-      if (!removed.empty()) {
-        LOG_NOTICE("resync: ", removed.size(),
-                   " ports no longer in the kernel: ", absl::StrJoin(removed, " "));
-      }
-      if (!complete) need_redump = true;
-      dump_seq_ = 0;
-    } else if (dump_seq_ != 0 && absl::Now() - dump_activity_ > absl::Seconds(5)) {
-      LOG_WARN("link dump sent nothing for 5 s; requesting a new one");
-      {
-        absl::MutexLock lock(&shared_.mu);
-        (void)shared_.model.EndDump(absl::Now(), /*complete=*/false);
-      }
-      dump_seq_ = 0;
-      need_redump = true;
-    }
-    if (changed) {
-      // The direct connection writes what the batch made dirty; the writer thread is woken only
-      // for what remains: no direct connection, ports whose write is in flight there, a port
-      // APPL_DB does not know yet, PortInitDone.
-      const bool sent = direct_.Send(absl::Now());
-      absl::MutexLock lock(&shared_.mu);
-      if (!sent || shared_.model.HasDirty() || shared_.model.newly_awaiting() ||
-          (!shared_.port_init_done.load() && shared_.model.pending_empty())) {
-        shared_.writer_wake = true;
-      }
-    }
-    if (changed || dump_done) shared_.NotifyStateChange();
-    if (need_redump && dump_seq_ == 0) {
-      StartDump();
-      need_redump = dump_seq_ == 0;
-    }
+    Step();
   }
   direct_.GiveUp("stopping", /*quiet=*/true);  // what is in flight: the writer's last flush
   return absl::OkStatus();
 }
 
+void KernelFollower::Step() {
+  Heartbeat();
+  bool dump_done = false;
+  const bool changed = ProcessNetlink(dump_done, need_redump_);
+  if (dump_done) {
+    // An interrupted dump (NLM_F_DUMP_INTR, an error in NLMSG_DONE, or an overflow while it
+    // ran, which may have lost a NEWLINK of a port it had already passed) cannot tell which
+    // ports are gone: only a complete one removes ports and counts as the initial sync.
+    const bool complete = !dump_interrupted_;
+    std::vector<std::string> removed;
+    {
+      absl::MutexLock lock(&shared_.mu);
+      removed = shared_.model.EndDump(clock_.Now(), complete);
+      shared_.writer_wake = true;  // rewrite after a resync; the initial reconcile; PortInitDone
+      if (complete && !shared_.initial_dump_done) {
+        shared_.initial_dump_done = true;
+        initial_sync_ns_.store(absl::ToUnixNanos(clock_.Now()));
+        initial_sync_done_.store(true);
+      }
+      shared_.PublishChangesLocked();
+    }
+    counters_.ports_removed_by_resync.fetch_add(removed.size());
+    if (!removed.empty()) {
+      LOG_NOTICE("resync: ", removed.size(),
+                 " ports no longer in the kernel: ", absl::StrJoin(removed, " "));
+    }
+    if (!complete) need_redump_ = true;
+    dump_seq_ = 0;
+  } else if (dump_seq_ != 0 && clock_.Now() - dump_activity_ > kDumpStall) {
+    LOG_WARN("link dump sent nothing for ", absl::FormatDuration(kDumpStall),
+             "; requesting a new one");
+    {
+      absl::MutexLock lock(&shared_.mu);
+      (void)shared_.model.EndDump(clock_.Now(), /*complete=*/false);
+    }
+    dump_seq_ = 0;
+    need_redump_ = true;
+  }
+  if (changed) {
+    // The direct connection writes what the batch made dirty; the writer thread is woken only
+    // for what remains: no direct connection, ports whose write is in flight there, a port
+    // APPL_DB does not know yet, PortInitDone.
+    const bool sent = direct_.Send(clock_.Now());
+    absl::MutexLock lock(&shared_.mu);
+    if (!sent || shared_.model.HasDirty() || shared_.model.newly_awaiting() ||
+        (!shared_.port_init_done.load() && shared_.model.pending_empty())) {
+      shared_.writer_wake = true;
+    }
+  }
+  if (changed || dump_done) shared_.NotifyStateChange();
+  if (need_redump_ && dump_seq_ == 0) {
+    StartDump();
+    need_redump_ = dump_seq_ == 0;
+  }
+}
+
 bool KernelFollower::ProcessNetlink(bool& dump_done, bool& need_redump) {
-  const absl::Time now = absl::Now();
+  const absl::Time now = clock_.Now();
   absl::MutexLock lock(&shared_.mu);
   // ReadAvailable calls the callback synchronously, with mu_ still held (the annotation tells
   // clang's -Wthread-safety, which does not follow a lambda into its caller).
-  absl::StatusOr<NetlinkSocket::ReadResult> result = netlink_->ReadAvailable(
+  absl::StatusOr<LinkEventSource::ReadResult> result = netlink_->ReadAvailable(
       [&](const nlmsghdr* nlh) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shared_.mu) {
         const bool from_dump = dump_seq_ != 0 && nlh->nlmsg_seq == dump_seq_;
         if (from_dump) {

@@ -22,14 +22,14 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "core/clock.h"
 #include "core/direct_writer.h"
+#include "core/netlink_socket.h"
 #include "core/engine_shared.h"
 #include "core/logging.h"
 #include "core/write_tracker.h"
 
 namespace portsyncd {
-
-class NetlinkSocket;
 
 class KernelFollower {
  public:
@@ -38,10 +38,19 @@ class KernelFollower {
   // `state_key_prefix` and `tracker` (null without notifications): for the DirectWriter.
   KernelFollower(const EngineOptions& options, SharedModel& shared, EngineCounters& counters,
                  int wake_fd, int ping_fd, const std::atomic<bool>& stopping,
-                 std::string state_key_prefix, WriteTracker* tracker);
+                 std::string state_key_prefix, WriteTracker* tracker,
+                 const Clock& clock = RealClock());
 
-  // Reads `netlink` until `stopping`. Errors only when poll() itself fails.
-  [[nodiscard]] absl::Status Run(NetlinkSocket& netlink);
+  // Reads `netlink` until `stopping`: Begin, then Step each time poll() says something is
+  // ready (or a dump's timer is due). Errors only when poll() itself fails.
+  [[nodiscard]] absl::Status Run(LinkEventSource& netlink);
+  // For tests, which call these without a thread or poll(): requests the first dump.
+  void Begin(LinkEventSource& netlink);
+  // One pass: reads what `netlink` has queued, applies it, ends or restarts dumps (an
+  // interrupted one, an overflow, a dump silent for kDumpStall), hands the dirty ports on.
+  void Step();
+  // A dump that sends nothing this long is abandoned and requested again.
+  static constexpr absl::Duration kDumpStall = absl::Seconds(5);
 
   // Any thread.
   void Heartbeat() { heartbeat_ns_.store(absl::ToUnixNanos(absl::Now())); }
@@ -57,11 +66,13 @@ class KernelFollower {
   const EngineOptions& options_;
   SharedModel& shared_;
   EngineCounters& counters_;
-  NetlinkSocket* netlink_ = nullptr;  // during Run()
   const int wake_fd_;
   const int ping_fd_;
   const std::atomic<bool>& stopping_;
+  const Clock& clock_;
   DirectWriter direct_;
+  LinkEventSource* netlink_ = nullptr;  // from Begin()
+  bool need_redump_ = false;
 
   // Engine thread only: the dump in progress (seq 0: none).
   uint32_t dump_seq_ = 0;

@@ -1,0 +1,257 @@
+// KernelFollower fed by a fake event source and a FakeClock, one Step at a time: the initial
+// dump, overflow recovery, interrupted and refused dumps, a dump that stalls. Which ports a
+// resync removes, and when, is decided here by the test, not by a storm's timing (the same
+// paths run on the real kernel in test_resilience.NetlinkOverflowTest and
+// test_faults.OverflowHealthTest).
+#include "core/kernel_follower.h"
+
+#include <libmnl/libmnl.h>
+#include <linux/if.h>
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
+
+#include <cstring>
+#include <deque>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace portsyncd {
+namespace {
+
+using Datagram = std::vector<char>;
+
+Datagram Link(uint16_t type, uint32_t seq, const char* name, int32_t ifindex,
+              uint16_t nl_flags = 0) {
+  Datagram buf(1024);
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
+  nlh->nlmsg_type = type;
+  nlh->nlmsg_seq = seq;
+  nlh->nlmsg_flags = nl_flags;
+  auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+  ifi->ifi_family = AF_UNSPEC;
+  ifi->ifi_index = ifindex;
+  ifi->ifi_flags = IFF_UP | IFF_RUNNING;
+  mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+  mnl_attr_put_u32(nlh, IFLA_MTU, 9100);
+  buf.resize(nlh->nlmsg_len);
+  return buf;
+}
+
+Datagram Control(uint16_t type, uint32_t seq, int value) {
+  Datagram buf(256);
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
+  nlh->nlmsg_type = type;
+  nlh->nlmsg_seq = seq;
+  if (type == NLMSG_ERROR) {
+    auto* err = static_cast<nlmsgerr*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nlmsgerr)));
+    err->error = value;
+  } else {
+    *static_cast<int*>(mnl_nlmsg_put_extra_header(nlh, sizeof(int))) = value;
+  }
+  buf.resize(nlh->nlmsg_len);
+  return buf;
+}
+
+class FakeEvents : public LinkEventSource {
+ public:
+  int fd() const override { return -1; }
+  absl::StatusOr<uint32_t> RequestDump() override {
+    if (refuse_next_dump) {
+      refuse_next_dump = false;
+      return absl::UnavailableError("fake: ENOBUFS");
+    }
+    dumps.push_back(++seq_);
+    return seq_;
+  }
+  absl::StatusOr<ReadResult> ReadAvailable(absl::FunctionRef<void(const nlmsghdr*)> on_message,
+                                           int max_datagrams) override {
+    ReadResult result;
+    while (!queue.empty() && result.datagrams < max_datagrams) {
+      Datagram d = std::move(queue.front());
+      queue.pop_front();
+      ++result.datagrams;
+      int len = static_cast<int>(d.size());
+      for (auto* nlh = reinterpret_cast<const nlmsghdr*>(d.data()); mnl_nlmsg_ok(nlh, len);
+           nlh = mnl_nlmsg_next(nlh, &len)) {
+        on_message(nlh);
+        ++result.messages;
+      }
+    }
+    result.overflow = std::exchange(overflow, false);
+    return result;
+  }
+  uint64_t malformed_headers() const override { return 0; }
+  int effective_receive_buffer() const override { return 1 << 20; }
+
+  uint32_t last_dump() const { return dumps.empty() ? 0 : dumps.back(); }
+
+  std::deque<Datagram> queue;
+  std::vector<uint32_t> dumps;
+  bool overflow = false;
+  bool refuse_next_dump = false;
+
+ private:
+  uint32_t seq_ = 100;
+};
+
+class KernelFollowerTest : public ::testing::Test {
+ protected:
+  KernelFollowerTest() {
+    options_.direct_writes = false;
+    absl::MutexLock lock(&shared_.mu);
+    for (const char* name : {"Ethernet0", "Ethernet4", "Ethernet8"}) {
+      shared_.model.SetInApplDb(name);
+    }
+  }
+  // A complete dump of `names` (ifindex 10, 11, ...) answering the last request.
+  void AnswerDump(std::vector<const char*> names, uint16_t flags_of_first = 0) {
+    const uint32_t seq = events_.last_dump();
+    int32_t ifindex = 10;
+    for (const char* name : names) {
+      events_.queue.push_back(Link(RTM_NEWLINK, seq, name, ifindex++,
+                                   NLM_F_MULTI | (name == names.front() ? flags_of_first : 0)));
+    }
+    events_.queue.push_back(Control(NLMSG_DONE, seq, 0));
+  }
+  bool InKernel(const char* name) {
+    absl::MutexLock lock(&shared_.mu);
+    const Port* port = shared_.model.Find(name);
+    return port != nullptr && port->in_kernel;
+  }
+  bool InitialDumpDone() {
+    absl::MutexLock lock(&shared_.mu);
+    return shared_.initial_dump_done;
+  }
+  void Synced() {
+    follower_.Begin(events_);
+    AnswerDump({"Ethernet0", "Ethernet4"});
+    follower_.Step();
+    ASSERT_TRUE(follower_.initial_sync_done());
+  }
+
+  EngineOptions options_;
+  SharedModel shared_;
+  EngineCounters counters_;
+  std::atomic<bool> stopping_{false};
+  FakeClock clock_;
+  FakeEvents events_;
+  KernelFollower follower_{options_, shared_, counters_, -1, -1, stopping_, "PORT_TABLE|",
+                           nullptr, clock_};
+};
+
+TEST_F(KernelFollowerTest, TheFirstCompleteDumpIsTheInitialSync) {
+  follower_.Begin(events_);
+  EXPECT_EQ(events_.dumps.size(), 1u);
+  events_.queue.push_back(Link(RTM_NEWLINK, events_.last_dump(), "Ethernet0", 10, NLM_F_MULTI));
+  follower_.Step();  // half a dump: not synced yet
+  EXPECT_FALSE(InitialDumpDone());
+  EXPECT_TRUE(InKernel("Ethernet0"));
+  events_.queue.push_back(Control(NLMSG_DONE, events_.last_dump(), 0));
+  follower_.Step();
+  EXPECT_TRUE(InitialDumpDone());
+  EXPECT_TRUE(follower_.initial_sync_done());
+  EXPECT_EQ(events_.dumps.size(), 1u);
+}
+
+TEST_F(KernelFollowerTest, AnOverflowReDumpsAndTheDumpRemovesWhatWasLost) {
+  Synced();
+  // Ethernet4's DELLINK is lost in an overflow.
+  events_.overflow = true;
+  follower_.Step();
+  EXPECT_EQ(counters_.netlink_overflows.load(), 1u);
+  ASSERT_EQ(events_.dumps.size(), 2u);
+  EXPECT_TRUE(InKernel("Ethernet4"));  // nothing is removed before the dump says so
+  AnswerDump({"Ethernet0"});
+  follower_.Step();
+  EXPECT_FALSE(InKernel("Ethernet4"));
+  EXPECT_TRUE(InKernel("Ethernet0"));
+  EXPECT_EQ(counters_.ports_removed_by_resync.load(), 1u);
+  EXPECT_EQ(events_.dumps.size(), 2u);
+}
+
+TEST_F(KernelFollowerTest, AnOverflowDuringADumpMakesItIncompleteAndAnotherIsRequested) {
+  Synced();
+  events_.overflow = true;
+  follower_.Step();
+  ASSERT_EQ(events_.dumps.size(), 2u);
+  // The dump's first half, then another overflow: the NEWLINK of a port it had already passed
+  // may be lost, so this dump cannot tell what is gone.
+  events_.queue.push_back(Link(RTM_NEWLINK, events_.last_dump(), "Ethernet0", 10, NLM_F_MULTI));
+  events_.overflow = true;
+  follower_.Step();
+  events_.queue.push_back(Control(NLMSG_DONE, events_.dumps[1], 0));
+  follower_.Step();
+  EXPECT_TRUE(InKernel("Ethernet4"));  // not removed by the incomplete dump
+  EXPECT_EQ(counters_.ports_removed_by_resync.load(), 0u);
+  ASSERT_EQ(events_.dumps.size(), 3u);
+  AnswerDump({"Ethernet0"});
+  follower_.Step();
+  EXPECT_FALSE(InKernel("Ethernet4"));
+}
+
+TEST_F(KernelFollowerTest, ADumpTheKernelMarksInterruptedIsRepeated) {
+  Synced();
+  events_.overflow = true;
+  follower_.Step();
+  AnswerDump({"Ethernet0"}, NLM_F_DUMP_INTR);
+  follower_.Step();
+  EXPECT_TRUE(InKernel("Ethernet4"));
+  ASSERT_EQ(events_.dumps.size(), 3u);
+  AnswerDump({"Ethernet0"});
+  follower_.Step();
+  EXPECT_FALSE(InKernel("Ethernet4"));
+}
+
+TEST_F(KernelFollowerTest, ARefusedOrFailedDumpIsRequestedAgain) {
+  events_.refuse_next_dump = true;
+  follower_.Begin(events_);
+  EXPECT_TRUE(events_.dumps.empty());
+  follower_.Step();  // the loop's next turn (100 ms later) asks again
+  ASSERT_EQ(events_.dumps.size(), 1u);
+  events_.queue.push_back(Control(NLMSG_ERROR, events_.last_dump(), -EBUSY));
+  follower_.Step();
+  ASSERT_EQ(events_.dumps.size(), 2u);
+  events_.queue.push_back(Control(NLMSG_DONE, events_.last_dump(), -EINTR));  // ended early
+  follower_.Step();
+  EXPECT_FALSE(InitialDumpDone());
+  ASSERT_EQ(events_.dumps.size(), 3u);
+  AnswerDump({"Ethernet0"});
+  follower_.Step();
+  EXPECT_TRUE(InitialDumpDone());
+}
+
+TEST_F(KernelFollowerTest, ADumpThatSendsNothingForFiveSecondsIsRequestedAgain) {
+  follower_.Begin(events_);
+  clock_.Advance(KernelFollower::kDumpStall);
+  follower_.Step();
+  EXPECT_EQ(events_.dumps.size(), 1u);  // 5 s exactly: still waiting
+  clock_.Advance(absl::Milliseconds(1));
+  follower_.Step();
+  ASSERT_EQ(events_.dumps.size(), 2u);
+  // The abandoned dump's late replies count for nothing; the new one's do.
+  events_.queue.push_back(Control(NLMSG_DONE, events_.dumps[0], 0));
+  follower_.Step();
+  EXPECT_FALSE(InitialDumpDone());
+  AnswerDump({"Ethernet0"});
+  follower_.Step();
+  EXPECT_TRUE(InitialDumpDone());
+}
+
+TEST_F(KernelFollowerTest, LiveChangesWakeTheWriterWithoutADirectConnection) {
+  Synced();
+  {
+    absl::MutexLock lock(&shared_.mu);
+    shared_.writer_wake = false;
+    (void)shared_.model.TakeDirty();
+  }
+  events_.queue.push_back(Link(RTM_NEWLINK, 0, "Ethernet8", 12));
+  follower_.Step();
+  EXPECT_TRUE(InKernel("Ethernet8"));
+  absl::MutexLock lock(&shared_.mu);
+  EXPECT_TRUE(shared_.writer_wake);
+}
+
+}  // namespace
+}  // namespace portsyncd
