@@ -113,7 +113,7 @@ void BM_PlanAndEncodeBatch(benchmark::State& state) {
     commands.reserve(writes.size());
     for (const StateWrite& w : writes) {
       commands.push_back(StateFieldsHset(absl::StrCat("PORT_TABLE|", w.name), *w.set));
-      model.MarkWritten(w);
+      model.CompleteWrite(w, /*ok=*/true);
     }
     benchmark::DoNotOptimize(commands);
     (void)model.TakeChanges();

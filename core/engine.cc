@@ -77,8 +77,8 @@ void Engine::Stop() {
     ssize_t ignored = write(wake_fd_, &one, sizeof(one));
     (void)ignored;
   }
-  absl::MutexLock lock(&shared_.mu);
-  shared_.writer_stop = true;
+  // The writer is stopped by Run() once the engine thread has left its loop and handed back
+  // the direct connection's batch in flight, so the writer's last flush includes it.
 }
 
 void Engine::Ping() {

@@ -47,7 +47,7 @@ void PortModel::MarkDirty(Port& port, absl::Time since) {
     ++merged_writes_;
   } else {
     port.dirty_since = since;
-    if (port.in_flight) ++in_flight_dirty_;
+    if (Blocked(port)) ++in_flight_dirty_;
   }
   port.dirty = true;
   dirty_.insert(port.name);
@@ -199,7 +199,7 @@ std::vector<StateWrite> PortModel::TakeDirty() {
   std::set<std::string> still_dirty;  // ports whose earlier write is in flight
   for (const std::string& name : dirty_) {
     Port& port = ports_.at(name);
-    if (port.in_flight) {
+    if (Blocked(port)) {
       still_dirty.insert(name);
       continue;
     }
@@ -229,9 +229,13 @@ void PortModel::CompleteWrite(const StateWrite& write, bool ok) {
   auto it = ports_.find(write.name);
   if (it == ports_.end()) return;
   Port& port = it->second;
-  if (port.in_flight && port.dirty) --in_flight_dirty_;
+  const bool was_blocked = Blocked(port);
   port.in_flight = false;
-  if (!ok) return;
+  if (port.dirty && was_blocked && !Blocked(port)) --in_flight_dirty_;
+  if (!ok) {
+    port.written.reset();  // Redis refused it: the audit sees the port unwritten and retries
+    return;
+  }
   if (port.dirty) {
     // Dirty again while in flight: by a kernel change, or by drift someone else caused after
     // our write ran. Redis holds `write` or something newer: write the port again whatever it
@@ -242,13 +246,34 @@ void PortModel::CompleteWrite(const StateWrite& write, bool ok) {
   }
 }
 
+void PortModel::BeginStaleDeletes(const std::vector<std::string>& names) {
+  for (const std::string& name : names) {
+    auto it = ports_.find(name);
+    const bool was_blocked = it != ports_.end() && Blocked(it->second);
+    stale_deletes_.insert(name);
+    if (it != ports_.end() && it->second.dirty && !was_blocked) ++in_flight_dirty_;
+  }
+}
+
+void PortModel::EndStaleDeletes(const std::vector<std::string>& names) {
+  for (const std::string& name : names) {
+    auto it = ports_.find(name);
+    const bool was_blocked = it != ports_.end() && Blocked(it->second);
+    stale_deletes_.erase(name);
+    if (it != ports_.end() && it->second.dirty && was_blocked && !Blocked(it->second)) {
+      --in_flight_dirty_;
+    }
+  }
+}
+
 void PortModel::AbandonWrites(const std::vector<StateWrite>& writes) {
   for (const StateWrite& write : writes) {
     auto it = ports_.find(write.name);
     if (it == ports_.end()) continue;
     Port& port = it->second;
-    if (port.in_flight && port.dirty) --in_flight_dirty_;
+    const bool was_blocked = Blocked(port);
     port.in_flight = false;
+    if (port.dirty && was_blocked && !Blocked(port)) --in_flight_dirty_;
     // The DEL may or may not have run: write it again with the set that follows it.
     port.written.reset();
     if (write.del) port.delete_first = true;

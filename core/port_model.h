@@ -160,8 +160,13 @@ class PortModel {
   // Dirty ports TakeDirty would take now (none of them in flight).
   bool HasDirty() const { return dirty_.size() > in_flight_dirty_; }
   // Redis answered `write`: `ok` when every command of it succeeded (then it is what STATE_DB
-  // holds); a refused write is not recorded (the audit retries it).
+  // holds); after a refused write what STATE_DB holds is unknown (the audit rewrites it).
   void CompleteWrite(const StateWrite& write, bool ok);
+  // The writer deletes stale keys of these names outside TakeDirty (the reconcile): until
+  // EndStaleDeletes, their ports are not taken either, so a re-created port's HSET on the other
+  // connection cannot land before the DEL.
+  void BeginStaleDeletes(const std::vector<std::string>& names);
+  void EndStaleDeletes(const std::vector<std::string>& names);
   // The connection broke with these writes in flight: unknown what was applied; they are
   // written again.
   void AbandonWrites(const std::vector<StateWrite>& writes);
@@ -203,8 +208,13 @@ class PortModel {
   absl::flat_hash_map<int32_t, std::string> name_by_ifindex_;  // ports in_kernel, by ifindex
   uint64_t renames_ = 0;
   std::set<std::string, std::less<>> old_names_;
+  // A port TakeDirty must leave alone: its write is in flight, or a stale-key DEL of its name.
+  bool Blocked(const Port& port) const {
+    return port.in_flight || stale_deletes_.contains(port.name);
+  }
   std::set<std::string> dirty_;
-  size_t in_flight_dirty_ = 0;  // ports in dirty_ whose earlier write is in flight
+  size_t in_flight_dirty_ = 0;  // ports in dirty_ that are Blocked
+  std::set<std::string, std::less<>> stale_deletes_;
   std::set<std::string> awaiting_appl_db_;  // in_kernel && !in_appl_db
   bool dump_in_progress_ = false;
   bool newly_awaiting_ = false;

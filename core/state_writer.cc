@@ -303,7 +303,8 @@ absl::Status StateWriter::Flush() {
         }
         i += n;
       }
-      if (wake) shared_.writer_wake = true;
+      // Ports dirtied while their write was in flight here: nobody else will take them now.
+      if (wake || shared_.model.HasDirty()) shared_.writer_wake = true;
     }
     RETURN_IF_ERROR(refused);
   }

@@ -131,6 +131,9 @@ absl::Status StateWriter::Reconcile(bool rewrite_all, const std::vector<std::str
         deleted_names.push_back(stale_candidates[i]);
       }
     }
+    // Until the DELs are answered, a port of these names (re-created meanwhile) is not written
+    // on the engine thread's connection, where its HSET could land before our DEL.
+    shared_.model.BeginStaleDeletes(deleted_names);
     for (size_t i = 0; i < audited.size(); ++i) {
       const RedisReply& reply = replies[stale_candidates.size() + i];
       const Port* port = shared_.model.Find(audited[i]);
@@ -156,6 +159,11 @@ absl::Status StateWriter::Reconcile(bool rewrite_all, const std::vector<std::str
     // Ours (a DEL of a vanished key is settled below).
     if (tracker_ != nullptr) tracker_->ExpectDeletes(deleted_names);
     absl::StatusOr<std::vector<RedisReply>> pipelined = state.Pipeline(deletes);
+    {
+      absl::MutexLock lock(&shared_.mu);
+      shared_.model.EndStaleDeletes(deleted_names);
+      if (shared_.model.HasDirty()) shared_.writer_wake = true;  // what they held back
+    }
     if (!pipelined.ok()) {
       // Unknown what was applied; the reconnect audits everything.
       if (tracker_ != nullptr) tracker_->Clear();

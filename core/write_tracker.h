@@ -9,7 +9,10 @@
 // someone else's write that landed between our command and its reply, so the port becomes a
 // suspect then.
 //
-// Threads: OnEvent and OnSubscribed run on the keyspace watcher's threads; the rest on the
+// Threads: OnEvent and OnSubscribed run on the keyspace watcher's threads; Expect*, TakeBack and
+// Clear on both threads that write STATE_DB (the writer, and the engine thread's DirectWriter:
+// counting per key works whichever connection a write took; a Clear by one costs the other's
+// writes in transit a check each, never a missed foreign write); Take and AddSuspects on the
 // writer thread. Owns its maps under its own mutex (never held while calling anything). Pure
 // logic otherwise: no I/O, no clock.
 #ifndef PORTSYNCD_CORE_WRITE_TRACKER_H_
@@ -54,10 +57,10 @@ class WriteTracker {
     bool empty() const { return suspects.empty() && !appl && !logger && !resync; }
   };
 
-  // Writer thread, before sending: the notifications these writes will cause.
+  // Before sending: the notifications these writes will cause.
   void ExpectWrites(const std::vector<StateWrite>& writes);
   void ExpectDeletes(const std::vector<std::string>& names);
-  // Writer thread, after the reply: one expected notification will not come. Returns true when
+  // After the reply: one expected notification will not come. Returns true when
   // it had already been consumed (someone else's write): the port is now a suspect and the
   // writer must run again.
   bool TakeBack(bool del, const std::string& name);

@@ -77,6 +77,7 @@ void HealthReporter::Run() {
     LOG_INFO("systemd watchdog: WATCHDOG=1 every ",
              absl::FormatDuration(*notifier_->watchdog_period()), " while the engine is alive");
   }
+  bool status_deferred = false;  // a pass came within a second of the last STATUS= line
   for (;;) {
     pending_.store(false);  // before reading: a change from here on is reported next time
     const absl::Time now = absl::Now();
@@ -94,7 +95,8 @@ void HealthReporter::Run() {
       // STATUS= says what it waits for (an unreachable Redis is never fatal).
       const bool ready_now =
           !notifier_->ready_sent() && (synced || now - began >= kReadyWhileWaiting);
-      if (now >= next_status || ready_now) {
+      status_deferred = !(now >= next_status || ready_now);
+      if (!status_deferred) {
         std::string status = absl::StrCat("STATUS=", StatusLine(h, synced));
         if (ready_now) {
           if (notifier_->NotifyReady(status) && !synced) {
@@ -115,7 +117,7 @@ void HealthReporter::Run() {
       }
     }
     // Sleep until the engine reports a change, or a deadline of systemd's: the watchdog's next
-    // tick, READY's timeout while Redis is away. Passes are at least kMinGap apart (50 ms until
+    // tick, READY's timeout while Redis is away. Passes are at least 1 s apart (50 ms until
     // the first STATE_DB write, for a prompt READY): a change within the gap is reported at its
     // end, so a storm costs one pass a second, however many events it has.
     const absl::Time next_pass =
@@ -125,6 +127,8 @@ void HealthReporter::Run() {
     if (notifier_->enabled() && !notifier_->ready_sent()) {
       deadline = std::min(deadline, began + kReadyWhileWaiting);
     }
+    // A change whose STATUS= line had to wait is sent when the second is over.
+    if (status_deferred) deadline = std::min(deadline, next_status);
     absl::MutexLock lock(&mu_);
     auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return changed_ || stop_; };
     mu_.AwaitWithDeadline(absl::Condition(&woken), deadline);

@@ -8,10 +8,14 @@
 // planning in any order:
 //   bit 0: SetInApplDb(name)   bit 1: AddConfigPort(name)   bit 2: RemoveFromPending(name)
 //   bit 3: BeginDump()         bit 4: EndDump(complete = bit 5)
-//   bit 6: TakeDirty() and MarkWritten() each write   bit 7: ForgetWritten()   bit 8: MarkDrifted
-//   bit 9: AddOldInterface(ifindex, name)
+//   bit 6: TakeDirty() and CompleteWrite(ok) each write   bit 7: ForgetWritten()
+//   bit 8: MarkDrifted   bit 9: AddOldInterface(ifindex, name)
+//   bit 10: TakeDirty() into writes held in flight   bit 11: CompleteWrite the held ones, ok =
+//   bit 12   bit 13: AbandonWrites the held ones   bit 14: Begin/EndStaleDeletes(name) (bit 15)
 // Invariants checked (a violation traps): parsed names are 1..15 bytes without NUL, change
-// sequences strictly increase, a port marked written with nothing new to apply is in sync.
+// sequences strictly increase, a port written with nothing new to apply is in sync (when
+// nothing is held in flight), nothing held in flight is taken twice, HasDirty() is false right
+// after TakeDirty().
 #include <libmnl/libmnl.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -35,6 +39,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<uint8_t> datagram(data, data + size);
 
   PortModel model;
+  std::vector<StateWrite> held;  // in flight
+  std::vector<std::string> stale;  // names whose stale-key DEL is in flight
   absl::Time now = absl::UnixEpoch();
   uint64_t last_sequence = 0;
   const auto* nlh = reinterpret_cast<const nlmsghdr*>(datagram.data());
@@ -63,15 +69,48 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (control & (1u << 2)) model.RemoveFromPending(name);
       if (control & (1u << 8)) model.MarkDrifted(name);
       if (control & (1u << 9)) model.AddOldInterface(ifindex, name);
+      if (control & (1u << 14)) {
+        if (control & (1u << 15)) {
+          model.EndStaleDeletes(stale);
+          stale.clear();
+        } else {
+          model.BeginStaleDeletes({name});
+          stale.push_back(name);
+        }
+      }
+    }
+    if (control & (1u << 10)) {
+      for (StateWrite& write : model.TakeDirty()) {
+        for (const StateWrite& other : held) FuzzCheck(other.name != write.name);
+        held.push_back(std::move(write));
+      }
+      FuzzCheck(!model.HasDirty());
+    }
+    if (control & (1u << 11)) {
+      const bool ok = (control & (1u << 12)) != 0;
+      for (const StateWrite& write : held) {
+        model.CompleteWrite(write, ok);
+        if (!ok) model.MarkDrifted(write.name);  // as the audit does with a refused write
+      }
+      held.clear();
+    }
+    if (control & (1u << 13)) {
+      model.AbandonWrites(held);
+      held.clear();
     }
     if (control & (1u << 3)) model.BeginDump();
     if (control & (1u << 4)) (void)model.EndDump(now, (control & (1u << 5)) != 0);
     if (control & (1u << 6)) {
-      for (const StateWrite& write : model.TakeDirty()) model.MarkWritten(write);
+      for (const StateWrite& write : model.TakeDirty()) {
+        for (const StateWrite& other : held) FuzzCheck(other.name != write.name);
+        model.CompleteWrite(write, /*ok=*/true);
+      }
       FuzzCheck(!model.HasDirty());
       for (const auto& [port_name, port] : model.ports()) {
         FuzzCheck(port_name == port.name);
-        if (port.wants_state()) FuzzCheck(port.state_db_in_sync());
+        if (port.wants_state() && held.empty() && stale.empty()) {
+          FuzzCheck(port.state_db_in_sync());
+        }
       }
     }
     if (control & (1u << 7)) model.ForgetWritten();

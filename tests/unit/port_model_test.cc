@@ -319,6 +319,28 @@ TEST_F(PortModelTest, APortDirtiedWhileInFlightIsWrittenAgainEvenIfIdentical) {
   EXPECT_THAT(Flush(model_), ElementsAre(Set("Ethernet0", true, true, 9100)));
 }
 
+TEST_F(PortModelTest, AStaleKeyDeleteHoldsBackAPortOfThatNameUntilAnswered) {
+  model_.BeginStaleDeletes({"Ethernet0"});  // the reconcile's DEL, on the writer's connection
+  model_.Apply(NewLink("Ethernet0", 5), kNow);  // re-created meanwhile
+  EXPECT_FALSE(model_.HasDirty());
+  EXPECT_THAT(model_.TakeDirty(), IsEmpty());  // its HSET could land before that DEL
+  model_.EndStaleDeletes({"Ethernet0"});
+  EXPECT_TRUE(model_.HasDirty());
+  EXPECT_THAT(Flush(model_), ElementsAre(Set("Ethernet0", true, true, 9100)));
+}
+
+TEST_F(PortModelTest, ARefusedWriteLeavesThePortUnwrittenForTheAudit) {
+  model_.Apply(NewLink("Ethernet0", 5), kNow);
+  Flush(model_);
+  model_.Apply(NewLink("Ethernet0", 5, IFF_UP), kNow);
+  std::vector<StateWrite> refused = model_.TakeDirty();
+  model_.CompleteWrite(refused[0], /*ok=*/false);
+  // STATE_DB may still hold the old fields, which equal nothing we know: rewrite at the audit.
+  EXPECT_FALSE(model_.Find("Ethernet0")->written.has_value());
+  EXPECT_FALSE(model_.Find("Ethernet0")->state_db_in_sync());
+  EXPECT_FALSE(model_.HasDirty());
+}
+
 TEST_F(PortModelTest, CountsOperFlapsAndSequence) {
   model_.Apply(NewLink("Ethernet0", 5), kNow);
   model_.Apply(NewLink("Ethernet0", 5, IFF_UP), kNow);

@@ -356,6 +356,49 @@ TEST_F(StateWriterTest, ANotifiedKeyOfADirtyPortIsRewrittenThoughTheWriteLooksRe
   EXPECT_EQ(State("Ethernet4", "mtu"), "9100");
 }
 
+TEST_F(StateWriterTest, APortChangedWhileItsWriteIsInFlightIsWrittenNext) {
+  MakeWriter();
+  KernelPort("Ethernet0", 10);
+  Settle();
+  KernelPort("Ethernet0", 10, 9100);
+  redis_.intercept = [&](int db, const RedisArgv& argv) -> std::optional<RedisReply> {
+    if (db == kState && argv[0] == "HSET" && argv[1] == "PORT_TABLE|Ethernet0") {
+      redis_.intercept = nullptr;
+      KernelPort("Ethernet0", 10, 4000);  // the engine thread, while our write is in flight
+    }
+    return std::nullopt;
+  };
+  TakeWake();
+  Step();
+  EXPECT_EQ(State("Ethernet0", "mtu"), "9100");
+  EXPECT_TRUE(TakeWake());  // nobody else would take it: the writer runs again
+  Step();
+  EXPECT_EQ(State("Ethernet0", "mtu"), "4000");
+}
+
+TEST_F(StateWriterTest, APortCreatedDuringTheAuditsDeleteOfItsKeyWaitsForIt) {
+  MakeWriter();
+  KernelPort("Ethernet0", 10);
+  Settle();
+  redis_.SetField(kState, "PORT_TABLE|Ethernet8", "state", "ok");  // stale: no netdev
+  bool held = false;
+  redis_.intercept = [&](int db, const RedisArgv& argv) -> std::optional<RedisReply> {
+    if (db == kState && argv[0] == "DEL" && argv[1] == "PORT_TABLE|Ethernet8") {
+      redis_.intercept = nullptr;
+      KernelPort("Ethernet8", 12);  // re-created while the DEL is on its way
+      absl::MutexLock lock(&shared_.mu);
+      // The engine thread's connection could not take it now (its HSET could land first).
+      held = !shared_.model.HasDirty() && shared_.model.TakeDirty().empty();
+    }
+    return std::nullopt;
+  };
+  clock_.Advance(absl::Seconds(5));  // the audit
+  Step();
+  EXPECT_TRUE(held);
+  Step();
+  EXPECT_EQ(State("Ethernet8", "mtu"), "1500");  // written after the DEL, so it stays
+}
+
 TEST_F(StateWriterTest, StopFlushesWhatIsQueued) {
   MakeWriter();
   KernelPort("Ethernet0", 10);
