@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "core/sonic_tables.h"
+#include "core/state_batch.h"
 
 namespace portsyncd {
 
@@ -78,12 +78,7 @@ bool DirectWriter::Send(absl::Time now) {
     batch_ = shared_.model.TakeDirty();
   }
   if (batch_.empty()) return true;
-  commands_.clear();
-  for (const StateWrite& write : batch_) {
-    const std::string key = absl::StrCat(key_prefix_, write.name);
-    if (write.del) commands_.push_back({"DEL", key});
-    if (write.set) commands_.push_back(StateFieldsHset(key, *write.set));
-  }
+  commands_ = StateBatchCommands(batch_, key_prefix_);
   // The notifications these writes will cause are ours (WriteTracker::OnEvent skips them).
   if (tracker_ != nullptr) tracker_->ExpectWrites(batch_);
   for (const RedisArgv& argv : commands_) AppendRedisCommand(context_.get(), argv);
@@ -130,44 +125,13 @@ void DirectWriter::OnReady(short revents, absl::Time now) {
 
 void DirectWriter::Complete(absl::Time now) {
   counters_.redis_round_trip.Record(now - sent_);
-  counters_.state_db_batches.fetch_add(1);
-  uint64_t deletes = 0;
-  for (const RedisArgv& argv : commands_) deletes += argv[0] == "DEL" ? 1 : 0;
-  counters_.state_db_writes.fetch_add(commands_.size() - deletes);
-  counters_.state_db_deletes.fetch_add(deletes);
-  absl::Status refused = absl::OkStatus();
-  bool wake_writer = false;
+  absl::Status refused;
   {
     absl::MutexLock lock(&shared_.mu);
-    size_t i = 0;
-    for (const StateWrite& write : batch_) {
-      const size_t n = (write.del ? 1 : 0) + (write.set ? 1 : 0);
-      if (tracker_ != nullptr) {
-        // Commands that notify nothing: a DEL of a key that did not exist, and any command
-        // Redis refused (see WriteTracker::TakeBack).
-        const RedisReply& del = replies_[i];
-        if (write.del && (del.is_error() || (del.type == RedisReply::Type::kInteger &&
-                                             del.integer == 0))) {
-          wake_writer = tracker_->TakeBack(/*del=*/true, write.name) || wake_writer;
-        }
-        if (write.set && replies_[i + n - 1].is_error()) {
-          wake_writer = tracker_->TakeBack(/*del=*/false, write.name) || wake_writer;
-        }
-      }
-      bool ok = true;
-      for (size_t j = i; j < i + n; ++j) ok = ok && !replies_[j].is_error();
-      // A refused write is not recorded: the writer's audit retries it at its period.
-      shared_.model.CompleteWrite(write, ok);
-      if (ok && write.since != absl::InfinitePast()) {
-        counters_.event_to_state_db.Record(now - write.since);
-      }
-      if (!ok && refused.ok()) {
-        refused = CheckReplies({commands_.begin() + i, commands_.begin() + i + n},
-                               {replies_.begin() + i, replies_.begin() + i + n});
-      }
-      i += n;
-    }
-    if (wake_writer) shared_.writer_wake = true;
+    bool someone_else = false;
+    refused = CompleteStateBatch(batch_, commands_, replies_, now, shared_.model, tracker_,
+                                 counters_, &someone_else);
+    if (someone_else) shared_.writer_wake = true;  // the writer checks that key
   }
   batch_.clear();
   if (!refused.ok()) {

@@ -9,17 +9,10 @@
 #include "core/direct_writer.h"
 #include "core/logging.h"
 #include "core/sonic_tables.h"
+#include "core/state_batch.h"
 #include "core/status_macros.h"
 
 namespace portsyncd {
-namespace {
-
-// A DEL that Redis refused or that found no key notifies nothing.
-bool DelNotifiedNothing(const RedisReply& reply) {
-  return reply.is_error() || (reply.type == RedisReply::Type::kInteger && reply.integer == 0);
-}
-
-}  // namespace
 
 StateWriter::StateWriter(const EngineOptions& options, DbEndpoints endpoints, SharedModel& shared,
                          EngineCounters& counters, RedisConnector& connector, const Clock& clock,
@@ -244,17 +237,8 @@ absl::Status StateWriter::Flush() {
         !port_init_done_sent_ && shared_.initial_dump_done && shared_.model.pending_empty();
   }
   if (!writes.empty()) {
-    std::vector<RedisArgv> commands;
-    commands.reserve(writes.size());
-    uint64_t deletes = 0;
-    for (const StateWrite& write : writes) {
-      const std::string key = state.Key(kPortTable, write.name);
-      if (write.del) {
-        commands.push_back({"DEL", key});
-        ++deletes;
-      }
-      if (write.set) commands.push_back(StateFieldsHset(key, *write.set));
-    }
+    const std::vector<RedisArgv> commands =
+        StateBatchCommands(writes, state.Key(kPortTable, ""));
     // The notifications these writes will cause are ours (WriteTracker::OnEvent skips them).
     if (tracker_ != nullptr) tracker_->ExpectWrites(writes);
     const absl::Time sent = clock_.Now();
@@ -266,45 +250,16 @@ absl::Status StateWriter::Flush() {
       shared_.model.AbandonWrites(writes);
       return pipelined.status();
     }
-    std::vector<RedisReply>& replies = *pipelined;
     const absl::Time acked = clock_.Now();
     counters_.redis_round_trip.Record(acked - sent);
-    counters_.state_db_batches.fetch_add(1);
-    counters_.state_db_writes.fetch_add(commands.size() - deletes);
-    counters_.state_db_deletes.fetch_add(deletes);
-    absl::Status refused = absl::OkStatus();
-    bool wake = false;
+    absl::Status refused;
     {
       absl::MutexLock lock(&shared_.mu);
-      size_t i = 0;
-      for (const StateWrite& write : writes) {
-        const size_t n = (write.del ? 1 : 0) + (write.set ? 1 : 0);
-        if (tracker_ != nullptr) {
-          // Commands that notify nothing: a DEL of a key that did not exist, and any command
-          // Redis refused. Take their expectations back.
-          if (write.del && DelNotifiedNothing(replies[i])) {
-            wake = tracker_->TakeBack(/*del=*/true, write.name) || wake;
-          }
-          if (write.set && replies[i + n - 1].is_error()) {
-            wake = tracker_->TakeBack(/*del=*/false, write.name) || wake;
-          }
-        }
-        bool ok = true;
-        for (size_t j = i; j < i + n; ++j) ok = ok && !replies[j].is_error();
-        // A refused write is not recorded: the audit sees the port unwritten and retries it.
-        shared_.model.CompleteWrite(write, ok);
-        if (ok) {
-          if (write.since != absl::InfinitePast()) {
-            counters_.event_to_state_db.Record(acked - write.since);
-          }
-        } else if (refused.ok()) {
-          refused = CheckReplies({commands.begin() + i, commands.begin() + i + n},
-                                 {replies.begin() + i, replies.begin() + i + n});
-        }
-        i += n;
-      }
-      // Ports dirtied while their write was in flight here: nobody else will take them now.
-      if (wake || shared_.model.HasDirty()) shared_.writer_wake = true;
+      bool someone_else = false;
+      refused = CompleteStateBatch(writes, commands, *pipelined, acked, shared_.model, tracker_,
+                                   counters_, &someone_else);
+      // Also ports dirtied while their write was in flight here: nobody else takes them now.
+      if (someone_else || shared_.model.HasDirty()) shared_.writer_wake = true;
     }
     RETURN_IF_ERROR(refused);
   }

@@ -3,18 +3,11 @@
 #include "absl/strings/str_cat.h"
 #include "core/logging.h"
 #include "core/sonic_tables.h"
+#include "core/state_batch.h"
 #include "core/state_writer.h"
 #include "core/status_macros.h"
 
 namespace portsyncd {
-namespace {
-
-// A DEL that Redis refused or that found no key notifies nothing.
-bool DelNotifiedNothing(const RedisReply& reply) {
-  return reply.is_error() || (reply.type == RedisReply::Type::kInteger && reply.integer == 0);
-}
-
-}  // namespace
 
 absl::Status StateWriter::FullAudit() {
   // Expectations left by writes whose notification never came (one made before the
