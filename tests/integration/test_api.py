@@ -281,7 +281,7 @@ class HealthTest(ApiTest):
         self.assertEqual(reply.ports_in_sync, len(PORTS) + 1)
         self.assertGreater(reply.counters.netlink_messages, 0)
         self.assertGreaterEqual(reply.counters.ports_written, len(PORTS))
-        # grpc.health.v1 mirrors GetHealth every 200 ms.
+        # grpc.health.v1 follows GetHealth (the health thread wakes on every change).
         wait_until(lambda: api.health_check(self.channel) == "SERVING", what="grpc health")
         self.assertEqual(api.health_check(self.channel, "portsyncd.v1.PortSync"), "SERVING")
         self.assertIn(b"portsyncd.v1.PortSync", api.reflection_services(self.channel))
