@@ -317,13 +317,25 @@ std::vector<std::string> PortRow(const v1::PortState& p, absl::Time now) {
           absl::StrCat(p.counters().oper_flaps())};
 }
 
+// A daemon that is starting answers UNAVAILABLE until it has applied its first link dump
+// (before it, it does not know the kernel): ask again until --timeout, as an operator running
+// `portsyncctl ports` right after a restart would want.
 grpc::Status GetPorts(const Options& o, v1::PortSync::Stub& stub,
                       const std::vector<std::string>& names, v1::GetPortStateResponse& response) {
-  grpc::ClientContext context;
-  context.set_deadline(Deadline(o));
+  const auto deadline = Deadline(o);
   v1::GetPortStateRequest request;
   for (const std::string& name : names) request.add_names(name);
-  return stub.GetPortState(&context, request, &response);
+  for (;;) {
+    grpc::ClientContext context;
+    context.set_deadline(deadline);
+    grpc::Status status = stub.GetPortState(&context, request, &response);
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE ||
+        !absl::StrContains(status.error_message(), "first link dump") ||
+        std::chrono::system_clock::now() + std::chrono::milliseconds(100) >= deadline) {
+      return status;
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
 }
 
 int Ports(const Options& o, v1::PortSync::Stub& stub, const std::vector<std::string>& names) {

@@ -97,6 +97,9 @@ class PortChangeListener {
  public:
   virtual ~PortChangeListener() = default;
   virtual void OnPortChanges(const PortModel& model, std::vector<PortChange>&& changes) = 0;
+  // The first complete link dump is applied (its changes were just published): from now on the
+  // model knows the kernel, and a snapshot of it is the truth. Called once, model lock held.
+  virtual void OnInitialSync() {}
 };
 
 // The model and the hand-over flags, under one mutex.

@@ -114,12 +114,14 @@ void KernelFollower::Step() {
       absl::MutexLock lock(&shared_.mu);
       removed = shared_.model.EndDump(clock_.Now(), complete);
       shared_.writer_wake = true;  // rewrite after a resync; the initial reconcile; PortInitDone
-      if (complete && !shared_.initial_dump_done) {
+      const bool first_sync = complete && !shared_.initial_dump_done;
+      if (first_sync) {
         shared_.initial_dump_done = true;
         initial_sync_ns_.store(absl::ToUnixNanos(clock_.Now()));
         initial_sync_done_.store(true);
       }
       shared_.PublishChangesLocked();
+      if (first_sync && shared_.listener != nullptr) shared_.listener->OnInitialSync();
     }
     counters_.ports_removed_by_resync.fetch_add(removed.size());
     if (!removed.empty()) {

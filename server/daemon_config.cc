@@ -15,6 +15,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/ascii.h"
 #include "core/file_util.h"
 #include "core/logging.h"
 #include "core/status_macros.h"
@@ -163,6 +166,44 @@ size_t InvalidUtf8Offset(absl::string_view text) {
   return absl::string_view::npos;
 }
 
+// toml11's syntax errors are several lines: "[error] toml::<function>: <problem>", then " --> file",
+// then " <line> | <text>" and a "^--- <detail>" marker under the offending text. The API and the
+// logs promise one line, `<file>:<line>: <key>: <problem>`: this folds them into it. The key is
+// the text before '=' on the offending line, or the line itself (a table header, a stray word).
+std::string OneLineSyntaxError(const std::string& path, absl::string_view what) {
+  std::string problem, detail, key;
+  size_t line = 0;
+  for (absl::string_view text : absl::StrSplit(what, '\n')) {
+    if (problem.empty() && absl::ConsumePrefix(&text, "[error] ")) {
+      if (absl::StartsWith(text, "toml::")) {
+        if (size_t colon = text.find(": "); colon != absl::string_view::npos) {
+          text.remove_prefix(colon + 2);
+        }
+      }
+      problem = std::string(absl::StripAsciiWhitespace(text));
+      continue;
+    }
+    absl::string_view stripped = absl::StripLeadingAsciiWhitespace(text);
+    if (size_t marker = stripped.find("^--- "); marker != absl::string_view::npos) {
+      if (detail.empty()) detail = std::string(stripped.substr(marker + 5));
+      continue;
+    }
+    // " 2 | max_streams = "
+    const size_t bar = stripped.find(" | ");
+    size_t number = 0;
+    if (bar != absl::string_view::npos && absl::SimpleAtoi(stripped.substr(0, bar), &number)) {
+      line = number;
+      absl::string_view source = stripped.substr(bar + 3);
+      if (size_t eq = source.find('='); eq != absl::string_view::npos) source = source.substr(0, eq);
+      key = std::string(absl::StripAsciiWhitespace(source.substr(0, 60)));
+    }
+  }
+  if (problem.empty()) problem = std::string(absl::StripAsciiWhitespace(what.substr(0, 200)));
+  if (!detail.empty()) absl::StrAppend(&problem, " (", detail, ")");
+  if (key.empty()) key = "(syntax)";
+  return absl::StrCat(path, ":", line > 0 ? line : 1, ": ", key, ": invalid TOML: ", problem);
+}
+
 }  // namespace
 
 absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view text, const std::string& path) {
@@ -180,10 +221,9 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view text, const std
     std::istringstream in{std::string(text)};
     root = toml::parse(in, path);
   } catch (const toml::exception& e) {
-    // toml11's message already names the file and line, with the offending text underlined.
-    return absl::InvalidArgumentError(absl::StrCat("invalid TOML: ", e.what()));
+    return absl::InvalidArgumentError(OneLineSyntaxError(path, e.what()));
   } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": invalid TOML: ", e.what()));
+    return absl::InvalidArgumentError(OneLineSyntaxError(path, e.what()));
   }
   DaemonConfig config;
   Reader reader(path, root);

@@ -31,6 +31,12 @@ class LinkEventStream : public grpc::ServerWriteReactor<v1::LinkEvent> {
     snapshot_ = std::move(snapshot);
     snapshot_pos_ = 0;
   }
+  // Starts from a snapshot taken once the hub is synced (RESYNC first when `reason` is set).
+  void StartAfterSync(std::string reason) {
+    absl::MutexLock lock(&mu_);
+    awaiting_sync_ = true;
+    awaiting_sync_reason_ = std::move(reason);
+  }
 
   // Starts the next write unless one is in flight. Called with no hub lock held.
   void Pump() {
@@ -54,6 +60,12 @@ class LinkEventStream : public grpc::ServerWriteReactor<v1::LinkEvent> {
         next = NextQueuedLocked();
         cursor = cursor_;
       }
+      if (!next && !StartIfSynced()) {
+        absl::MutexLock lock(&mu_);
+        busy_ = false;  // the hub kicks every stream when it is synced
+        return;
+      }
+      if (!next) next = NextQueued();
       if (!next) {
         std::string resync;
         next = hub_->NextLive(*this, &cursor, &resync);
@@ -127,6 +139,34 @@ class LinkEventStream : public grpc::ServerWriteReactor<v1::LinkEvent> {
     return nullptr;
   }
 
+  // A stream that started before the hub was synced takes its snapshot now, if the hub is.
+  // Returns false while it must still wait.
+  bool StartIfSynced() {
+    std::string reason;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!awaiting_sync_) return true;
+      reason = awaiting_sync_reason_;
+    }
+    if (!hub_->synced()) return false;
+    EventHub::SharedSnapshot snapshot = hub_->TakeSnapshot(filter_);
+    SharedEvent marker =
+        reason.empty() ? nullptr
+                       : hub_->MakeMarker(v1::LinkEvent::TYPE_RESYNC, snapshot->sequence, reason);
+    absl::MutexLock lock(&mu_);
+    awaiting_sync_ = false;
+    cursor_ = snapshot->sequence;
+    if (marker) prefix_.push_back(std::move(marker));
+    snapshot_ = std::move(snapshot);
+    snapshot_pos_ = 0;
+    return true;
+  }
+
+  SharedEvent NextQueued() {
+    absl::MutexLock lock(&mu_);
+    return NextQueuedLocked();
+  }
+
   // Too far behind: restart from a snapshot. Returns the RESYNC marker to write first.
   SharedEvent Resync(std::string why) {
     EventHub::SharedSnapshot snapshot = hub_->TakeSnapshot(filter_);
@@ -159,6 +199,8 @@ class LinkEventStream : public grpc::ServerWriteReactor<v1::LinkEvent> {
   size_t snapshot_pos_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t cursor_ ABSL_GUARDED_BY(mu_) = 0;      // live events after this one are next
   SharedEvent in_flight_ ABSL_GUARDED_BY(mu_);    // kept alive until OnWriteDone
+  bool awaiting_sync_ ABSL_GUARDED_BY(mu_) = false;
+  std::string awaiting_sync_reason_ ABSL_GUARDED_BY(mu_);
   bool busy_ ABSL_GUARDED_BY(mu_) = false;
   bool kicked_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
@@ -212,13 +254,10 @@ SharedEvent EventHub::MakeMarker(v1::LinkEvent::Type type, uint64_t sequence,
 
 EventHub::SharedSnapshot EventHub::TakeSnapshot(const absl::flat_hash_set<std::string>& filter) {
   if (filter.empty()) {
-    // A snapshot at sequence S is good for any stream while the events after S are in the ring
-    // and not too many: share the last one while it is within half the lag limit.
     absl::MutexLock lock(&mu_);
-    if (shared_snapshot_ && shared_snapshot_->sequence >= evicted_upto_ &&
-        head_sequence_ - shared_snapshot_->sequence <= stream_queue_limit_.load() / 2) {
-      return shared_snapshot_;
-    }
+    // Only a current one: an older one followed by the events since would present those
+    // events, long past, as live ones.
+    if (shared_snapshot_ && shared_snapshot_->sequence == head_sequence_) return shared_snapshot_;
   }
   // Copies under the model lock; protos are built after it is released.
   std::vector<std::pair<Port, bool>> ports;
@@ -309,6 +348,17 @@ void EventHub::OnPortChanges(const PortModel& model, std::vector<PortChange>&& c
   if (!streams_.empty()) kick_ = true;
 }
 
+void EventHub::OnInitialSync() {
+  absl::MutexLock lock(&mu_);
+  synced_ = true;
+  if (!streams_.empty()) kick_ = true;
+}
+
+bool EventHub::synced() const {
+  absl::MutexLock lock(&mu_);
+  return synced_;
+}
+
 void EventHub::KickerLoop() {
   for (;;) {
     {
@@ -361,7 +411,12 @@ bool EventHub::Subscribe(LinkEventStream* stream, const v1::StreamLinkEventsRequ
       }
     }
   }
-  if (!replay) {
+  if (!replay && !synced()) {
+    stream->StartAfterSync(std::move(resync_reason));
+    absl::MutexLock lock(&mu_);
+    if (shut_down_ || streams_.size() >= max_streams_.load()) return false;
+    streams_.push_back(stream);
+  } else if (!replay) {
     SharedSnapshot snapshot = TakeSnapshot(stream->filter());
     const uint64_t sequence = snapshot->sequence;
     SharedEvent marker = resync_reason.empty()

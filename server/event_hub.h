@@ -9,7 +9,9 @@
 // left the ring, restarts from RESYNC + a snapshot + SYNCED. So the engine's cost and the
 // memory are bounded by the ring, not by subscribers x events, and a stalled subscriber costs
 // nothing at all. Snapshots are built from copies taken briefly under the model lock, and one
-// unfiltered snapshot is shared by every stream that starts or resyncs close to it.
+// unfiltered snapshot is shared by every stream that starts or resyncs while it is current (no
+// event since it was taken). A stream that starts before the first link dump is applied waits
+// for it before its snapshot.
 //
 // Lock order: kick_mu_, then the engine's model lock, then EventHub::mu_, then a stream's lock
 // (a stream never holds its own lock while it takes the hub's).
@@ -60,6 +62,10 @@ class EventHub : public PortChangeListener {
 
   // PortChangeListener (model lock held).
   void OnPortChanges(const PortModel& model, std::vector<PortChange>&& changes) override;
+  void OnInitialSync() override;
+  // The first link dump is applied: before it no snapshot is taken (streams wait for it), since
+  // the model does not know the kernel yet (every port would look absent).
+  bool synced() const;
 
   // Starts a StreamLinkEvents stream; the reactor deletes itself when done.
   grpc::ServerWriteReactor<v1::LinkEvent>* StartStream(const v1::StreamLinkEventsRequest& request);
@@ -119,6 +125,7 @@ class EventHub : public PortChangeListener {
   SharedSnapshot shared_snapshot_ ABSL_GUARDED_BY(mu_);
   std::vector<LinkEventStream*> streams_ ABSL_GUARDED_BY(mu_);
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+  bool synced_ ABSL_GUARDED_BY(mu_) = false;
   bool kick_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_kicker_ ABSL_GUARDED_BY(mu_) = false;
   std::thread kicker_;

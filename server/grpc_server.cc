@@ -14,6 +14,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
+#include "grpc/health/v1/health.pb.h"
 
 namespace portsyncd {
 
@@ -33,6 +34,10 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(const GrpcOptions&
                                                               const std::string& unix_socket,
                                                               grpc::Service* service) {
   grpc::EnableDefaultHealthCheckService(true);
+  // gRPC's built-in health service carries no protobuf descriptors: reflection lists
+  // grpc.health.v1.Health but finds neither its symbol nor its file unless our copy of
+  // health.proto is in the generated pool. Using it here keeps the linker from dropping it.
+  (void)grpc::health::v1::HealthCheckResponse::descriptor();
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   grpc::ServerBuilder builder;

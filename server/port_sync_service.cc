@@ -58,6 +58,13 @@ grpc::ServerUnaryReactor* PortSyncService::GetPortState(grpc::CallbackServerCont
   for (const std::string& name : request->names()) {
     if (absl::Status s = ValidatePortName(name); !s.ok()) return Done(context, ToGrpc(s));
   }
+  if (!engine_->initial_sync_done()) {
+    // Before the first link dump the model does not know the kernel: every port would look
+    // absent. Say so instead of answering with a state nobody observed.
+    return Done(context, grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                      "portsyncd is starting: the first link dump is not applied "
+                                      "yet (GetHealth says what it waits for); retry shortly"));
+  }
   grpc::Status status = grpc::Status::OK;
   engine_->WithModel([&](const PortModel& model) {
     std::vector<const Port*> ports;

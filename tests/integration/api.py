@@ -45,6 +45,59 @@ def reflection_services(channel):
     return replies[0]
 
 
+def _fields(data):
+    """(number, wire type, value) of each field of a serialized message: a minimal reader for
+    the reflection replies, which have no generated stubs here."""
+    i, out = 0, []
+
+    def varint():
+        nonlocal i
+        shift = value = 0
+        while True:
+            b = data[i]
+            i += 1
+            value |= (b & 0x7f) << shift
+            shift += 7
+            if b < 0x80:
+                return value
+
+    while i < len(data):
+        key = varint()
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            out.append((number, wire, varint()))
+        elif wire == 2:
+            n = varint()
+            out.append((number, wire, data[i:i + n]))
+            i += n
+        else:
+            raise ValueError(f"unexpected wire type {wire}")
+    return out
+
+
+def reflection_files(channel, symbol=None, filename=None):
+    """Resolves `symbol` (file_containing_symbol) or `filename` (file_by_filename) through
+    reflection, as grpcurl does. Returns the FileDescriptorProtos, or raises LookupError with
+    the server's error."""
+    from google.protobuf import descriptor_pb2
+    value = (symbol or filename).encode()
+    number = 4 if symbol else 3
+    request = bytes([number << 3 | 2, len(value)]) + value
+    info = channel.stream_stream("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+                                 request_serializer=lambda b: b,
+                                 response_deserializer=lambda b: b)
+    reply = list(info(iter([request]), timeout=5))[0]
+    files = []
+    for number, _, value in _fields(reply):
+        if number == 7:  # error_response
+            raise LookupError(dict((n, v) for n, _, v in _fields(value)))
+        if number == 4:  # file_descriptor_response
+            for n, _, raw in _fields(value):
+                if n == 1:
+                    files.append(descriptor_pb2.FileDescriptorProto.FromString(raw))
+    return files
+
+
 # --- Helpers for the hardening tests --------------------------------------------------------
 
 def health(stub):

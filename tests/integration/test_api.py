@@ -145,6 +145,32 @@ class StreamTest(ApiTest):
                              (port.admin_status, port.oper_status, port.mtu), port.name)
         print(f"stream: snapshot at {synced}, {len(live)} live events, final {final.sequence}")
 
+    def test_a_new_stream_gets_the_current_state_not_an_old_snapshot_and_old_changes(self):
+        # A first stream makes the daemon build a snapshot; changes follow; a stream opened
+        # after them must start from a snapshot that holds them (its SYNCED at the sequence
+        # GetPortState reports), with no old change replayed as live.
+        h = self.h
+        first = self.stub.StreamLinkEvents(pb.StreamLinkEventsRequest())
+        self.read_until_synced(first)
+        first.cancel()
+        before = self.stub.GetPortState(pb.GetPortStateRequest()).sequence
+        h.ns.batch([f"link set Ethernet4 mtu {1500 + i}" for i in range(1, 41)])
+        wait_until(lambda: self.stub.GetPortState(pb.GetPortStateRequest()).sequence
+                   >= before + 40, what="40 changes applied")
+        now = self.stub.GetPortState(pb.GetPortStateRequest())
+        opened = time.time()
+        stream = self.stub.StreamLinkEvents(pb.StreamLinkEventsRequest())
+        events = self.read_until_synced(stream)
+        self.assertEqual(events[-1].sequence, now.sequence)
+        mtu = {e.port.name: e.port.mtu for e in events[:-1]}
+        self.assertEqual(mtu["Ethernet4"], 1540)
+        # Nothing more is queued: the next event is a new change, after the stream opened.
+        h.ns.ip("link", "set", "Ethernet0", "mtu", "1600")
+        live = next(stream)
+        self.assertEqual((live.port.name, live.sequence), ("Ethernet0", now.sequence + 1))
+        self.assertGreaterEqual(live.time.seconds + live.time.nanos / 1e9, opened - 1)
+        stream.cancel()
+
     def test_filter_and_removed(self):
         h = self.h
         stream = self.stub.StreamLinkEvents(pb.StreamLinkEventsRequest(names=["Ethernet4"]))
@@ -251,17 +277,34 @@ class RestartTest(ApiTest):
         first = self.stub.GetPortState(pb.GetPortStateRequest())
         self.channel.close()
         self.assertEqual(self.d.stop(), 0)
-        d2 = self.h.daemon()
+        # The new daemon is held before it applies its first link dump (the test stall file):
+        # until then it does not know the kernel, and must not say every port is gone.
+        stall = os.path.join(self.h.dir, "stall")
+        open(stall, "w").close()
+        self.addCleanup(lambda: os.path.exists(stall) and os.unlink(stall))
+        d2 = self.h.daemon(env={"PORTSYNCD_TEST_STALL_FILE": stall})
         d2.wait_log("startup: restart start")
         self.channel, self.stub = api.connect(d2.socket)
-        second = self.stub.GetPortState(pb.GetPortStateRequest())
-        self.assertNotEqual(first.instance_id, second.instance_id)
+        with self.assertRaises(grpc.RpcError) as e:
+            self.stub.GetPortState(pb.GetPortStateRequest(), timeout=5)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.UNAVAILABLE)
+        self.assertIn("first link dump", e.exception.details())
         stream = self.stub.StreamLinkEvents(pb.StreamLinkEventsRequest(
             resume_after=first.sequence, instance_id=first.instance_id))
+        # The stream is open (the subscriber is counted) and says nothing before the dump.
+        wait_until(lambda: api.subscribers(self.stub) == 1, what="the stream to be registered")
+        os.unlink(stall)
         events = self.read_until_synced(stream)
+        second = self.stub.GetPortState(pb.GetPortStateRequest())
+        self.assertNotEqual(first.instance_id, second.instance_id)
         self.assertEqual(events[0].type, pb.LinkEvent.TYPE_RESYNC)
         self.assertIn(first.instance_id, events[0].reason)
         self.assertEqual(events[-1].instance_id, second.instance_id)
+        snapshot = {e.port.name: e.port for e in events[1:-1]}
+        self.assertEqual(sorted(snapshot), sorted(PORTS + ["Ethernet100"]))
+        for name in PORTS:
+            self.assertTrue(snapshot[name].in_kernel, name)
+        self.assertTrue(all(p.in_kernel for p in second.ports if p.name in PORTS))
         stream.cancel()
 
 
@@ -285,6 +328,13 @@ class HealthTest(ApiTest):
         wait_until(lambda: api.health_check(self.channel) == "SERVING", what="grpc health")
         self.assertEqual(api.health_check(self.channel, "portsyncd.v1.PortSync"), "SERVING")
         self.assertIn(b"portsyncd.v1.PortSync", api.reflection_services(self.channel))
+        # Listed, and resolvable as grpcurl resolves it: by symbol and by file name.
+        self.assertIn(b"grpc.health.v1.Health", api.reflection_services(self.channel))
+        files = api.reflection_files(self.channel, symbol="grpc.health.v1.Health")
+        self.assertEqual(files[0].name, "grpc/health/v1/health.proto")
+        self.assertEqual([m.name for m in files[0].service[0].method], ["Check", "Watch"])
+        files = api.reflection_files(self.channel, filename="grpc/health/v1/health.proto")
+        self.assertEqual(files[0].package, "grpc.health.v1")
         # Redis away: DEGRADED, still SERVING for grpc.health.v1.
         self.h.redis.kill()
         wait_until(lambda: self.stub.GetHealth(pb.GetHealthRequest()).status

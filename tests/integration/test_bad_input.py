@@ -109,6 +109,11 @@ class BadInputTest(IntegrationTest):
         code, out = self.run_to_exit("--check-config", config=path)
         self.assertEqual(code, 0, out)
         self.assertIn("configuration OK", out)
+        path = self.write("syntax.conf", 'log_level = "INFO"\n[grpc\nmax_streams = 3\n')
+        code, out = self.run_to_exit("--check-config", config=path)
+        self.assertEqual(code, 1)
+        self.assertEqual(len(out.strip().splitlines()), 1, out)
+        self.assertIn(f"{path}:2: [grpc: invalid TOML: ", out)
 
     def test_config_port_name_longer_than_15_bytes_does_not_block_port_init_done(self):
         h = self.h

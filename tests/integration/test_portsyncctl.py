@@ -89,6 +89,14 @@ class PortsyncctlTest(IntegrationTest):
         r = self.ctl("--token-file", os.path.join(self.h.runtime_dir, "reload.token"), "reload")
         self.assertEqual(r.returncode, 1)
         self.assertIn(f"{self.conf}:1: log_level: 'LOUD'", r.stderr)
+        # A TOML syntax error is one line too, "<file>:<line>: <key>: <problem>" (toml11's own
+        # message is five lines of excerpt).
+        with open(self.conf, "w") as f:
+            f.write('# comment\n[grpc]\nmax_streams = \n')
+        r = self.ctl("--token-file", os.path.join(self.h.runtime_dir, "reload.token"), "reload")
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertIn(f"{self.conf}:3: max_streams: invalid TOML: missing value", r.stderr)
 
     def test_exit_codes_and_usage(self):
         self.assertEqual(self.ctl("--help").returncode, 0)
