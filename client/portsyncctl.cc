@@ -64,7 +64,7 @@ Shows and controls portsyncd, the SONiC port state daemon, over its gRPC API.
 
 Commands:
   ports [NAME...]   every port (or the named ones): admin/oper status, MTU, ifindex, whether
-                    STATE_DB holds exactly the kernel's state, last change, oper flaps
+                    STATE_DB holds exactly the kernel's state, last change, carrier flaps
   watch [NAME...]   live link events, one line each; survives daemon restarts
   health            overall and per-component health, with counters
   reload            make the daemon re-read its config file (needs the reload token)
@@ -101,7 +101,10 @@ One line per port, in natural order (Ethernet0, Ethernet4, ... Ethernet100), lik
 `show interfaces status`:
   PORT  ADMIN  OPER  MTU  IFINDEX  STATE_DB  LAST CHANGE  FLAPS
 STATE_DB is "in sync" when it holds exactly the kernel's state, "pending" while a write is on
-its way, and "-" for a port without a netdev. With --json: the GetPortState response.
+its way, and "-" for a port without a netdev. FLAPS is the kernel's count of carrier losses
+of the netdev (IFLA_CARRIER_DOWN_COUNT): it survives portsyncd restarts, restarts from 0 when
+the netdev is re-created, and a veth created without carrier already shows 1. With --json: the
+GetPortState response, with every counter.
 )"},
       {"watch", R"(Usage: portsyncctl [OPTIONS] watch [NAME...]
 
@@ -314,7 +317,7 @@ std::vector<std::string> PortRow(const v1::PortState& p, absl::Time now) {
           p.in_kernel() ? absl::StrCat(p.ifindex()) : "-",
           SyncText(p),
           Ago(p.last_change(), now),
-          absl::StrCat(p.counters().oper_flaps())};
+          p.in_kernel() ? absl::StrCat(p.counters().carrier_down()) : "-"};
 }
 
 // A daemon that is starting answers UNAVAILABLE until it has applied its first link dump

@@ -24,6 +24,13 @@ struct LinkEvent {
   std::string kind;       // IFLA_LINKINFO/IFLA_INFO_KIND ("veth", "team", "bridge"), may be empty
   uint8_t operstate = 0;  // IFLA_OPERSTATE (IF_OPER_*); 0 (unknown) when absent
   std::string mac;        // IFLA_ADDRESS as "aa:bb:cc:dd:ee:ff"; empty when absent
+  // The kernel's carrier counters (IFLA_CARRIER_CHANGES, IFLA_CARRIER_UP_COUNT,
+  // IFLA_CARRIER_DOWN_COUNT): kept by the netdev, so they survive our restarts, and restart
+  // from 0 with a re-created netdev. Absent from AF_BRIDGE copies (has_carrier_counts false).
+  bool has_carrier_counts = false;
+  uint32_t carrier_changes = 0;
+  uint32_t carrier_up_count = 0;
+  uint32_t carrier_down_count = 0;
 
   bool admin_up() const;  // IFF_UP
   bool oper_up() const;   // IFF_RUNNING (SONiC's netdev_oper_status)

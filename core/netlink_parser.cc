@@ -65,6 +65,14 @@ absl::Status ParseName(const nlattr* attr, LinkEvent& event) {
   return absl::OkStatus();
 }
 
+absl::Status ParseCarrierCount(const nlattr* attr, absl::string_view what, uint32_t& out,
+                               LinkEvent& event) {
+  if (auto s = ExpectPayload(attr, sizeof(uint32_t), what); !s.ok()) return s;
+  out = mnl_attr_get_u32(attr);
+  event.has_carrier_counts = true;
+  return absl::OkStatus();
+}
+
 absl::Status ParseLinkInfo(const nlattr* linkinfo, LinkEvent& event) {
   return ForEachAttribute(mnl_attr_get_payload(linkinfo), mnl_attr_get_payload_len(linkinfo),
                           "IFLA_LINKINFO", [&](const nlattr* attr) -> absl::Status {
@@ -145,6 +153,13 @@ absl::StatusOr<LinkEvent> ParseLinkMessage(const nlmsghdr* nlh) {
           }
           case IFLA_LINKINFO:
             return ParseLinkInfo(attr, event);
+          case IFLA_CARRIER_CHANGES:
+            return ParseCarrierCount(attr, "IFLA_CARRIER_CHANGES", event.carrier_changes, event);
+          case IFLA_CARRIER_UP_COUNT:
+            return ParseCarrierCount(attr, "IFLA_CARRIER_UP_COUNT", event.carrier_up_count, event);
+          case IFLA_CARRIER_DOWN_COUNT:
+            return ParseCarrierCount(attr, "IFLA_CARRIER_DOWN_COUNT", event.carrier_down_count,
+                                     event);
           default:
             return absl::OkStatus();
         }

@@ -104,9 +104,13 @@ ApplyOutcome PortModel::Apply(const LinkEvent& event, absl::Time now) {
   const StateFields before = port.fields();
   const bool was_in_kernel = port.in_kernel;
   const uint32_t new_mtu = event.has_mtu ? event.mtu : port.mtu;
+  const bool carrier_changed =
+      event.has_carrier_counts && (port.carrier_changes != event.carrier_changes ||
+                                   port.carrier_up_count != event.carrier_up_count ||
+                                   port.carrier_down_count != event.carrier_down_count);
   const bool changed = added || port.flags != event.flags || port.mtu != new_mtu ||
                        port.master != event.master || port.mac != event.mac ||
-                       port.operstate != event.operstate;
+                       port.operstate != event.operstate || carrier_changed;
   if (port.in_kernel && port.ifindex != event.ifindex) {
     // A new netdev under this name without a DELLINK for the old one (lost in an overflow).
     auto it = name_by_ifindex_.find(port.ifindex);
@@ -120,7 +124,14 @@ ApplyOutcome PortModel::Apply(const LinkEvent& event, absl::Time now) {
   port.master = event.master;
   port.operstate = event.operstate;
   if (!event.mac.empty()) port.mac = event.mac;
+  if (event.has_carrier_counts) {
+    port.carrier_changes = event.carrier_changes;
+    port.carrier_up_count = event.carrier_up_count;
+    port.carrier_down_count = event.carrier_down_count;
+  }
   if (was_in_kernel && before.oper_up && !port.fields().oper_up) ++port.oper_flaps;
+  if (added) port.netdev_since = now;
+  if (added || before.oper_up != port.fields().oper_up) port.oper_last_change = now;
 
   if (!port.in_appl_db && added) {
     awaiting_appl_db_.insert(port.name);

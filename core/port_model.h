@@ -71,6 +71,16 @@ struct Port {
   bool in_config_db = false;  // CONFIG_DB PORT|<name> existed at startup
   absl::Time last_change = absl::InfinitePast();  // last kernel-visible change
   uint64_t oper_flaps = 0;                        // oper up -> down transitions since start
+  // When we received the message that last changed oper status, or that showed this netdev
+  // first (InfinitePast: not in the kernel since we started).
+  absl::Time oper_last_change = absl::InfinitePast();
+  // When we saw this netdev appear (its creation, or our start for one that existed): the kernel
+  // counters below restart from 0 with each new netdev, so this marks their discontinuities.
+  absl::Time netdev_since = absl::InfinitePast();
+  // The kernel's carrier counters (LinkEvent), as of the last message that carried them.
+  uint64_t carrier_changes = 0;
+  uint64_t carrier_up_count = 0;
+  uint64_t carrier_down_count = 0;
 
   // STATE_DB bookkeeping.
   std::optional<StateFields> written;  // what our last successful write left there

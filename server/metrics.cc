@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_format.h"
 #include "core/thread_name.h"
 #include "server/daemon_config.h"
@@ -98,6 +99,7 @@ std::string RenderMetrics(const Engine& engine, const EventHub& hub, const Serve
           "STATE_DB keys or fields of ours found changed by someone else and repaired.",
           c.drift_repairs.load());
   uint64_t up = 0, down = 0, absent = 0, in_sync = 0;
+  std::string carrier;  // per port: the kernel's counters, with the port as a label
   engine.WithModel([&](const PortModel& model) {
     for (const auto& [name, port] : model.ports()) {
       if (!port.in_kernel) {
@@ -106,8 +108,19 @@ std::string RenderMetrics(const Engine& engine, const EventHub& hub, const Serve
       }
       (port.fields().oper_up ? up : down) += 1;
       in_sync += port.state_db_in_sync() ? 1 : 0;
+      // A netdev name may hold '"' or '\\' (not '\n'): escaped as the text format wants.
+      const std::string label =
+          absl::StrReplaceAll(name, {{"\\", "\\\\"}, {"\"", "\\\""}});
+      absl::StrAppend(&carrier, "portsyncd_port_carrier_transitions_total{port=\"", label,
+                      "\",direction=\"up\"} ", port.carrier_up_count,
+                      "\nportsyncd_port_carrier_transitions_total{port=\"", label,
+                      "\",direction=\"down\"} ", port.carrier_down_count, "\n");
     }
   });
+  Header(out, "portsyncd_port_carrier_transitions_total", "counter",
+         "The kernel's carrier transitions of each port's netdev (IFLA_CARRIER_UP_COUNT and "
+         "_DOWN_COUNT): survive daemon restarts, restart from 0 with a re-created netdev.");
+  out += carrier;
   Header(out, "portsyncd_ports", "gauge",
          "Ports by oper state; \"absent\": configured without a netdev.");
   absl::StrAppend(&out, "portsyncd_ports{oper=\"up\"} ", up, "\nportsyncd_ports{oper=\"down\"} ",

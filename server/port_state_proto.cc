@@ -65,6 +65,13 @@ void ToProto(const Port& port, bool pending, v1::PortState* out) {
     out->set_mtu(port.mtu);
     out->set_mac_address(port.mac);
     out->set_master_ifindex(static_cast<int32_t>(port.master));
+    if (port.oper_last_change != absl::InfinitePast())
+      ToProto(port.oper_last_change, out->mutable_oper_last_change());
+    if (port.netdev_since != absl::InfinitePast())
+      ToProto(port.netdev_since, out->mutable_netdev_since());
+    out->mutable_counters()->set_carrier_changes(port.carrier_changes);
+    out->mutable_counters()->set_carrier_up(port.carrier_up_count);
+    out->mutable_counters()->set_carrier_down(port.carrier_down_count);
   }
   if (port.last_change != absl::InfinitePast())
     ToProto(port.last_change, out->mutable_last_change());

@@ -117,6 +117,11 @@ class Namespaces:
     def ip(self, *args, check=True):
         return run("ip", "-n", self.sw, *args, check=check)
 
+    def sysfs_net(self, port, attribute):
+        """/sys/class/net/<port>/<attribute> as the switch namespace sees it."""
+        return run("ip", "netns", "exec", self.sw, "cat",
+                   f"/sys/class/net/{port}/{attribute}").stdout.strip()
+
     def wire_ip(self, *args, check=True):
         return run("ip", "-n", self.wire, *args, check=check)
 

@@ -3,6 +3,7 @@ Python client in api.py: every RPC's success and error codes, streams, resume, l
 
 import os
 import signal
+import subprocess
 import threading
 import time
 import unittest
@@ -306,6 +307,55 @@ class RestartTest(ApiTest):
             self.assertTrue(snapshot[name].in_kernel, name)
         self.assertTrue(all(p.in_kernel for p in second.ports if p.name in PORTS))
         stream.cancel()
+
+
+class CarrierCountersTest(ApiTest):
+    def kernel(self, port):
+        return tuple(int(self.h.ns.sysfs_net(port, what)) for what in
+                     ("carrier_changes", "carrier_up_count", "carrier_down_count"))
+
+    def counters(self, port):
+        c = self.stub.GetPortState(pb.GetPortStateRequest(names=[port]), timeout=5).ports[0]
+        return c.counters.carrier_changes, c.counters.carrier_up, c.counters.carrier_down
+
+    def test_the_kernels_carrier_counters_survive_a_daemon_restart(self):
+        h = self.h
+        for _ in range(3):  # three flaps of the peer: +6 changes
+            h.ns.wire_ip("link", "set", "w4", "down")
+            h.ns.wire_ip("link", "set", "w4", "up")
+        wait_until(lambda: self.counters("Ethernet4") == self.kernel("Ethernet4"),
+                   what="the daemon's counters to match the kernel's")
+        before = self.counters("Ethernet4")
+        self.assertGreaterEqual(before[0], 6)
+        self.assertEqual(before[0], before[1] + before[2])
+        port = self.stub.GetPortState(pb.GetPortStateRequest(names=["Ethernet4"])).ports[0]
+        self.assertTrue(port.HasField("oper_last_change") and port.HasField("netdev_since"))
+        self.channel.close()
+        self.assertEqual(self.d.stop(), 0)
+        d2 = h.daemon()
+        self.channel, self.stub = api.connect(d2.socket)
+        wait_until(lambda: self.d_ready(), what="the restarted daemon's first dump")
+        # The daemon's own flap count starts again; the kernel's counters do not.
+        self.assertEqual(self.counters("Ethernet4"), before)
+        restarted = self.stub.GetPortState(pb.GetPortStateRequest(names=["Ethernet4"])).ports[0]
+        self.assertEqual(restarted.counters.oper_flaps, 0)
+        h.ns.wire_ip("link", "set", "w4", "down")
+        wait_until(lambda: self.counters("Ethernet4")[2] == before[2] + 1, what="one more down")
+        self.assertEqual(self.counters("Ethernet4"), self.kernel("Ethernet4"))
+        # portsyncctl's FLAPS column is the kernel's carrier-down count.
+        r = subprocess.run([os.environ["PORTSYNCCTL"], "--target", f"unix:{d2.socket}", "ports",
+                            "Ethernet4"], capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.splitlines()[1].split()[-1], str(before[2] + 1))
+
+    def d_ready(self):
+        try:
+            self.stub.GetPortState(pb.GetPortStateRequest(), timeout=5)
+            return True
+        except grpc.RpcError as e:
+            if e.code() != grpc.StatusCode.UNAVAILABLE:
+                raise
+            return False
 
 
 class HealthTest(ApiTest):

@@ -131,13 +131,21 @@ class MetricsTest(IntegrationTest):
                 'portsyncd_keyspace_checks_total', 'portsyncd_reconciles_total',
                 'portsyncd_drift_repairs_total', 'portsyncd_ports', 'portsyncd_ports_in_sync',
                 'portsyncd_stream_subscribers', 'portsyncd_reloads_total',
-                'portsyncd_initial_sync_done'}
+                'portsyncd_initial_sync_done', 'portsyncd_port_carrier_transitions_total'}
         self.assertEqual({re.sub(r"_(bucket|sum|count)$", "", k.split("{")[0]) for k in after},
                          read)
         self.assertEqual(after['portsyncd_ports{oper="down"}'], 1)  # Ethernet4, cable pulled
         self.assertEqual(after['portsyncd_ports{oper="absent"}'], 2)  # Ethernet0 gone, Ethernet8
         self.assertEqual(after["portsyncd_redis_connected"], 1)
         self.assertEqual(after["portsyncd_initial_sync_done"], 1)
+        # Per port, the kernel's carrier counters (Ethernet4's peer was set down once).
+        for port in ("Ethernet4", "Ethernet16"):
+            for direction, attribute in (("up", "carrier_up_count"),
+                                         ("down", "carrier_down_count")):
+                self.assertEqual(
+                    after[f'portsyncd_port_carrier_transitions_total{{port="{port}",'
+                          f'direction="{direction}"}}'],
+                    int(h.ns.sysfs_net(port, attribute)), (port, direction))
         # Histogram buckets are cumulative and end at the count.
         count = after["portsyncd_event_to_state_db_seconds_count"]
         self.assertEqual(after['portsyncd_event_to_state_db_seconds_bucket{le="+Inf"}'], count)

@@ -83,6 +83,32 @@ TEST(NetlinkParserTest, ParsesEveryFieldOfANewlink) {
   EXPECT_TRUE(event->oper_up());
 }
 
+TEST(NetlinkParserTest, ParsesTheKernelsCarrierCounters) {
+  LinkMessage m;
+  m.Name("Ethernet8");
+  absl::StatusOr<LinkEvent> none = ParseLinkMessage(m.nlh());
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_carrier_counts);  // e.g. an AF_BRIDGE copy: keep what we had
+  const uint32_t changes = 7, up = 4, down = 3;
+  m.Attr(IFLA_CARRIER_CHANGES, &changes, 4).Attr(IFLA_CARRIER_UP_COUNT, &up, 4);
+  m.Attr(IFLA_CARRIER_DOWN_COUNT, &down, 4);
+  absl::StatusOr<LinkEvent> event = ParseLinkMessage(m.nlh());
+  ASSERT_TRUE(event.ok()) << event.status();
+  EXPECT_TRUE(event->has_carrier_counts);
+  EXPECT_EQ(event->carrier_changes, 7u);
+  EXPECT_EQ(event->carrier_up_count, 4u);
+  EXPECT_EQ(event->carrier_down_count, 3u);
+}
+
+TEST(NetlinkParserTest, RejectsCarrierCounterOfWrongSize) {
+  LinkMessage m;
+  const uint16_t short_count = 1;
+  m.Name("Ethernet0").Attr(IFLA_CARRIER_UP_COUNT, &short_count, sizeof(short_count));
+  absl::StatusOr<LinkEvent> event = ParseLinkMessage(m.nlh());
+  ASSERT_FALSE(event.ok());
+  EXPECT_THAT(event.status().message(), HasSubstr("IFLA_CARRIER_UP_COUNT"));
+}
+
 TEST(NetlinkParserTest, ParsesADellink) {
   LinkMessage m(RTM_DELLINK);
   m.Name("Ethernet0");

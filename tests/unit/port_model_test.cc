@@ -66,6 +66,43 @@ TEST_F(PortModelTest, OnlyEthernetAndPortChannelNamesCount) {
   EXPECT_THAT(Flush(model_), ElementsAre(Set("PortChannel1", true, true, 9100)));
 }
 
+TEST_F(PortModelTest, KeepsTheKernelsCarrierCountersAndWhenOperLastChanged) {
+  const absl::Time t1 = kNow + absl::Seconds(1), t2 = kNow + absl::Seconds(2);
+  LinkEvent e = NewLink("Ethernet0", 5);
+  e.has_carrier_counts = true;
+  e.carrier_changes = 2;
+  e.carrier_up_count = 1;
+  e.carrier_down_count = 1;
+  ASSERT_EQ(model_.Apply(e, kNow), ApplyOutcome::kAdded);
+  const Port* port = model_.Find("Ethernet0");
+  EXPECT_EQ(port->oper_last_change, kNow);
+  EXPECT_EQ(port->netdev_since, kNow);
+  EXPECT_EQ(port->carrier_changes, 2u);
+  // A message without the counters (an AF_BRIDGE copy) keeps them; an MTU change is not an
+  // oper change.
+  LinkEvent bridge = NewLink("Ethernet0", 5, IFF_UP | IFF_RUNNING, 1500);
+  bridge.family = AF_BRIDGE;
+  EXPECT_EQ(model_.Apply(bridge, t1), ApplyOutcome::kChanged);
+  EXPECT_EQ(port->carrier_changes, 2u);
+  EXPECT_EQ(port->oper_last_change, kNow);
+  // Carrier lost: the counters move, and so does the oper change time.
+  e.flags = IFF_UP;
+  e.carrier_changes = 3;
+  e.carrier_down_count = 2;
+  EXPECT_EQ(model_.Apply(e, t2), ApplyOutcome::kChanged);
+  EXPECT_EQ(port->carrier_changes, 3u);
+  EXPECT_EQ(port->carrier_up_count, 1u);
+  EXPECT_EQ(port->carrier_down_count, 2u);
+  EXPECT_EQ(port->oper_last_change, t2);
+  EXPECT_EQ(port->netdev_since, kNow);
+  // Counters alone changed (a flap too fast for the flags to show): still a change.
+  e.carrier_changes = 5;
+  e.carrier_up_count = 2;
+  e.carrier_down_count = 3;
+  EXPECT_EQ(model_.Apply(e, t2), ApplyOutcome::kChanged);
+  EXPECT_EQ(port->oper_last_change, t2);
+}
+
 TEST_F(PortModelTest, TeamLinksAreIgnored) {
   LinkEvent team = NewLink("PortChannel1", 6);
   team.kind = "team";
