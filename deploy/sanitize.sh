@@ -27,10 +27,10 @@ case "$kind" in
     ;;
   tsan)
     cmake_args=(-DPORTSYNCD_SANITIZE=thread)
-    # Every test except the fuzz and bench ones and the four integration suites built on gRPC
+    # Every test except the fuzz and bench ones and the five integration suites built on gRPC
     # streaming and unary traffic: there every TSan report is a handoff inside Debian's
     # uninstrumented gRPC (its completion queue), whatever our code does (docs/RELIABILITY.md).
-    ctest_args=(-LE 'fuzz|bench' -E 'integration\.test_(api|portsyncctl|tls|hostile_grpc)$')
+    ctest_args=(-LE 'fuzz|bench' -E 'integration\.test_(api|portsyncctl|tls|hostile_grpc|gnmi)$')
     build_targets=(all)
     ;;
   *)

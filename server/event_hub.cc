@@ -15,7 +15,7 @@ namespace portsyncd {
 // is held by whoever is choosing or writing the next event (the kicker or the write-done
 // callback); a kick that finds it busy leaves `kicked_` for the owner to re-check. Finish is
 // idempotent and deferred while busy.
-class LinkEventStream : public grpc::ServerWriteReactor<v1::LinkEvent> {
+class LinkEventStream : public grpc::ServerWriteReactor<v1::LinkEvent>, public HubSubscriber {
  public:
   LinkEventStream(EventHub* hub, const v1::StreamLinkEventsRequest& request)
       : hub_(hub), filter_(request.names().begin(), request.names().end()) {}
@@ -39,7 +39,7 @@ class LinkEventStream : public grpc::ServerWriteReactor<v1::LinkEvent> {
   }
 
   // Starts the next write unless one is in flight. Called with no hub lock held.
-  void Pump() {
+  void Pump() override {
     {
       absl::MutexLock lock(&mu_);
       kicked_ = true;
@@ -98,6 +98,7 @@ class LinkEventStream : public grpc::ServerWriteReactor<v1::LinkEvent> {
     absl::MutexLock lock(&mu_);
     FinishLocked(std::move(status));
   }
+  void Stop(grpc::Status status) override { FinishWith(std::move(status)); }
 
   void OnWriteDone(bool ok) override {
     {
@@ -236,9 +237,11 @@ void EventHub::set_limits(size_t max_streams, size_t stream_queue_limit) {
   ring_capacity_ = std::max(ring_capacity_, stream_queue_limit);
 }
 
-size_t EventHub::subscribers() const {
-  absl::MutexLock lock(&mu_);
-  return streams_.size();
+size_t EventHub::subscribers() const { return subscribers(Api::kPortSync); }
+
+size_t EventHub::CountLocked(Api api) const {
+  return static_cast<size_t>(std::count_if(streams_.begin(), streams_.end(),
+                                           [api](const auto& s) { return s.second == api; }));
 }
 
 SharedEvent EventHub::MakeMarker(v1::LinkEvent::Type type, uint64_t sequence,
@@ -253,74 +256,148 @@ SharedEvent EventHub::MakeMarker(v1::LinkEvent::Type type, uint64_t sequence,
 }
 
 EventHub::SharedSnapshot EventHub::TakeSnapshot(const absl::flat_hash_set<std::string>& filter) {
+  SharedPortSnapshot ports = TakePortSnapshot();  // synced: streams take none before
+  if (ports == nullptr) ports = std::make_shared<PortSnapshot>();
   if (filter.empty()) {
-    absl::MutexLock lock(&mu_);
     // Only a current one: an older one followed by the events since would present those
     // events, long past, as live ones.
-    if (shared_snapshot_ && shared_snapshot_->sequence == head_sequence_) return shared_snapshot_;
+    absl::MutexLock lock(&mu_);
+    if (shared_snapshot_ && shared_snapshot_->sequence == ports->sequence) return shared_snapshot_;
   }
-  // Copies under the model lock; protos are built after it is released.
-  std::vector<std::pair<Port, bool>> ports;
-  uint64_t sequence = 0;
-  engine_->WithModel([&](const PortModel& model) {
-    sequence = model.sequence();
-    for (const auto& [name, port] : model.ports()) {
-      if (IsTracked(port) && (filter.empty() || filter.contains(name))) {
-        ports.emplace_back(port, model.pending().contains(name));
-      }
-    }
-  });
-  std::sort(ports.begin(), ports.end(),
-            [](const auto& a, const auto& b) { return NaturalLess(a.first.name, b.first.name); });
   auto snapshot = std::make_shared<Snapshot>();
-  snapshot->sequence = sequence;
-  snapshot->events.reserve(ports.size() + 1);
-  const absl::Time now = absl::Now();
-  for (const auto& [port, pending] : ports) {
+  snapshot->sequence = ports->sequence;
+  snapshot->events.reserve(ports->ports.size() + 1);
+  for (const PortSnapshot::Entry& entry : ports->ports) {
+    if (!entry.tracked || (!filter.empty() && !filter.contains(entry.port.name))) continue;
     auto event = std::make_shared<v1::LinkEvent>();
     event->set_type(v1::LinkEvent::TYPE_SNAPSHOT);
-    event->set_sequence(sequence);
+    event->set_sequence(ports->sequence);
     event->set_instance_id(instance_id_);
-    ToProto(now, event->mutable_time());
-    ToProto(port, pending, event->mutable_port());
+    ToProto(ports->taken, event->mutable_time());
+    ToProto(entry.port, entry.pending, event->mutable_port());
     snapshot->events.push_back(std::move(event));
   }
-  snapshot->events.push_back(MakeMarker(v1::LinkEvent::TYPE_SYNCED, sequence, ""));
+  snapshot->events.push_back(MakeMarker(v1::LinkEvent::TYPE_SYNCED, ports->sequence, ""));
   if (filter.empty()) {
     absl::MutexLock lock(&mu_);
-    if (!shared_snapshot_ || shared_snapshot_->sequence < sequence) shared_snapshot_ = snapshot;
+    if (!shared_snapshot_ || shared_snapshot_->sequence < snapshot->sequence) {
+      shared_snapshot_ = snapshot;
+    }
   }
   return snapshot;
 }
 
+EventHub::SharedPortSnapshot EventHub::TakePortSnapshot() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!synced_) return nullptr;
+    if (shared_ports_ && shared_ports_->sequence == head_sequence_) return shared_ports_;
+  }
+  // Copies under the model lock (the hub's lock nests inside it, as in OnPortChanges, so the
+  // sequence and the ring agree); sorted after it is released.
+  auto snapshot = std::make_shared<PortSnapshot>();
+  engine_->WithModel([&](const PortModel& model) {
+    snapshot->sequence = model.sequence();
+    snapshot->taken = absl::Now();
+    absl::MutexLock lock(&mu_);
+    for (const auto& [name, port] : model.ports()) {
+      snapshot->ports.push_back(PortSnapshot::Entry{port, model.pending().contains(name),
+                                                    PortIndexLocked(name), IsTracked(port)});
+    }
+  });
+  std::sort(snapshot->ports.begin(), snapshot->ports.end(), [](const auto& a, const auto& b) {
+    return NaturalLess(a.port.name, b.port.name);
+  });
+  absl::MutexLock lock(&mu_);
+  if (!shared_ports_ || shared_ports_->sequence < snapshot->sequence) shared_ports_ = snapshot;
+  return snapshot;
+}
+
+uint32_t EventHub::PortIndexLocked(const std::string& name) {
+  auto [it, inserted] = port_index_.try_emplace(name, static_cast<uint32_t>(port_index_.size()));
+  return it->second;
+}
+
 SharedEvent EventHub::NextLive(const LinkEventStream& stream, uint64_t* cursor,
                                std::string* resync) {
+  SharedRecord record;
+  {
+    absl::MutexLock lock(&mu_);
+    if (*cursor >= head_sequence_) return nullptr;
+    if (*cursor < evicted_upto_) {
+      *resync = absl::StrCat("subscriber fell behind: events after ", *cursor,
+                             " left the buffer; restarting from a snapshot");
+      return nullptr;
+    }
+    auto it = FirstAfterLocked(*cursor);
+    const size_t behind = static_cast<size_t>(ring_.cend() - it);
+    if (behind > stream_queue_limit_.load()) {
+      *resync = absl::StrCat("subscriber fell behind: ", behind,
+                             " events queued; restarting from a snapshot");
+      return nullptr;
+    }
+    for (; it != ring_.end(); ++it) {
+      *cursor = (*it)->change.sequence;
+      if (stream.Matches((*it)->change.name)) {
+        record = *it;
+        break;
+      }
+    }
+  }
+  return record ? EventOf(*record) : nullptr;
+}
+
+std::deque<std::shared_ptr<ChangeRecord>>::const_iterator EventHub::FirstAfterLocked(
+    uint64_t cursor) const {
+  // Sequences in the ring increase: find the first after the cursor.
+  return std::upper_bound(ring_.begin(), ring_.end(), cursor,
+                          [](uint64_t c, const auto& r) { return c < r->change.sequence; });
+}
+
+SharedRecord EventHub::NextRecord(uint64_t* cursor,
+                                  absl::FunctionRef<bool(const ChangeRecord&)> wants,
+                                  bool* behind) {
   absl::MutexLock lock(&mu_);
   if (*cursor >= head_sequence_) return nullptr;
   if (*cursor < evicted_upto_) {
-    *resync = absl::StrCat("subscriber fell behind: events after ", *cursor,
-                           " left the buffer; restarting from a snapshot");
+    *behind = true;
     return nullptr;
   }
-  // Sequences in the ring increase: find the first after the cursor.
-  auto it = std::upper_bound(ring_.begin(), ring_.end(), *cursor,
-                             [](uint64_t c, const RingEntry& e) { return c < e.change.sequence; });
-  const size_t behind = static_cast<size_t>(ring_.end() - it);
-  if (behind > stream_queue_limit_.load()) {
-    *resync = absl::StrCat("subscriber fell behind: ", behind,
-                           " events queued; restarting from a snapshot");
+  auto it = FirstAfterLocked(*cursor);
+  if (static_cast<size_t>(ring_.cend() - it) > stream_queue_limit_.load()) {
+    *behind = true;
     return nullptr;
   }
   for (; it != ring_.end(); ++it) {
-    *cursor = it->change.sequence;
-    if (stream.Matches(it->change.name)) return EventOf(*it);
+    *cursor = (*it)->change.sequence;
+    if (wants(**it)) return *it;
   }
   return nullptr;
 }
 
-SharedEvent EventHub::EventOf(RingEntry& entry) const {
-  if (entry.event) return entry.event;
-  const PortChange& change = entry.change;
+absl::StatusOr<uint64_t> EventHub::SequenceBefore(absl::Time start) {
+  absl::MutexLock lock(&mu_);
+  // Every change after the last evicted one is in the ring; with nothing evicted, every change
+  // since the hub started.
+  const absl::Time available =
+      evicted_upto_ == 0 ? created_ : (ring_.empty() ? absl::Now() : ring_.front()->change.time);
+  if (start < available) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "history from ", absl::FormatTime(start), " is not in the replay buffer: it holds changes "
+        "from ", absl::FormatTime(available), " (grpc.replay_buffer records)"));
+  }
+  uint64_t before = evicted_upto_;
+  for (const auto& record : ring_) {
+    if (record->change.time >= start) break;
+    before = record->change.sequence;
+  }
+  return before;
+}
+
+SharedEvent EventHub::EventOf(const ChangeRecord& record) const {
+  absl::MutexLock lock(&record.mu);
+  if (record.link_event) return record.link_event;
+  const PortChange& change = record.change;
   auto event = std::make_shared<v1::LinkEvent>();
   event->set_sequence(change.sequence);
   event->set_instance_id(instance_id_);
@@ -328,9 +405,9 @@ SharedEvent EventHub::EventOf(RingEntry& entry) const {
   event->set_type(change.outcome == ApplyOutcome::kAdded     ? v1::LinkEvent::TYPE_ADDED
                   : change.outcome == ApplyOutcome::kRemoved ? v1::LinkEvent::TYPE_REMOVED
                                                              : v1::LinkEvent::TYPE_CHANGED);
-  ToProto(change.port, entry.pending, event->mutable_port());
-  entry.event = std::move(event);
-  return entry.event;
+  ToProto(change.port, record.pending, event->mutable_port());
+  record.link_event = std::move(event);
+  return record.link_event;
 }
 
 void EventHub::OnPortChanges(const PortModel& model, std::vector<PortChange>&& changes) {
@@ -338,11 +415,25 @@ void EventHub::OnPortChanges(const PortModel& model, std::vector<PortChange>&& c
   absl::MutexLock lock(&mu_);
   for (PortChange& change : changes) {
     head_sequence_ = change.sequence;
-    const bool pending = model.pending().contains(change.name);
-    ring_.push_back(RingEntry{std::move(change), pending, nullptr});
+    auto record = std::make_shared<ChangeRecord>();
+    record->pending = model.pending().contains(change.name);
+    record->port_index = PortIndexLocked(change.name);
+    record->oc = OcLeavesOf(change.port);
+    if (change.outcome == ApplyOutcome::kRemoved || !change.port.in_kernel) {
+      oc_last_.erase(change.name);
+      record->oc_changed = 0;
+    } else {
+      auto [it, inserted] = oc_last_.try_emplace(change.name, record->oc);
+      record->oc_changed = inserted || change.outcome == ApplyOutcome::kAdded
+                               ? kAllLeaves
+                               : ChangedLeaves(it->second, record->oc);
+      it->second = record->oc;
+    }
+    record->change = std::move(change);
+    ring_.push_back(std::move(record));
   }
   while (ring_.size() > ring_capacity_) {
-    evicted_upto_ = ring_.front().change.sequence;
+    evicted_upto_ = ring_.front()->change.sequence;
     ring_.pop_front();
   }
   if (!streams_.empty()) kick_ = true;
@@ -370,14 +461,26 @@ void EventHub::KickerLoop() {
     }
     // Unregister waits for kick_mu_, so no stream in the copy is deleted while it is used.
     absl::MutexLock kick_lock(&kick_mu_);
-    std::vector<LinkEventStream*> streams;
+    std::vector<std::pair<HubSubscriber*, Api>> streams;
     {
       absl::MutexLock lock(&mu_);
       kick_ = false;
       streams = streams_;
     }
-    for (LinkEventStream* stream : streams) stream->Pump();
+    for (const auto& [stream, api] : streams) stream->Pump();
   }
+}
+
+size_t EventHub::subscribers(Api api) const {
+  absl::MutexLock lock(&mu_);
+  return CountLocked(api);
+}
+
+bool EventHub::Register(HubSubscriber* stream, Api api) {
+  absl::MutexLock lock(&mu_);
+  if (shut_down_ || CountLocked(api) >= max_streams_.load()) return false;
+  streams_.emplace_back(stream, api);
+  return true;
 }
 
 bool EventHub::Subscribe(LinkEventStream* stream, const v1::StreamLinkEventsRequest& request) {
@@ -385,7 +488,7 @@ bool EventHub::Subscribe(LinkEventStream* stream, const v1::StreamLinkEventsRequ
   bool replay = false;
   {
     absl::MutexLock lock(&mu_);
-    if (shut_down_ || streams_.size() >= max_streams_.load()) return false;
+    if (shut_down_ || CountLocked(Api::kPortSync) >= max_streams_.load()) return false;
     const uint64_t current = head_sequence_;
     const uint64_t after = request.resume_after();
     if (after > 0) {
@@ -401,21 +504,19 @@ bool EventHub::Subscribe(LinkEventStream* stream, const v1::StreamLinkEventsRequ
             absl::StrCat("resume_after ", after, " is beyond the last sequence ", current);
       } else if (after < evicted_upto_ || after < current - std::min<uint64_t>(
                                                                 current, replay_buffer_size_)) {
-        const uint64_t oldest = ring_.empty() ? current + 1 : ring_.front().change.sequence;
+        const uint64_t oldest = ring_.empty() ? current + 1 : ring_.front()->change.sequence;
         resync_reason = absl::StrCat("events after ", after,
                                      " are no longer in the replay buffer (oldest ", oldest, ")");
       } else {
         replay = true;  // everything after `after` is still in the ring
         stream->StartAt(after, nullptr, nullptr);
-        streams_.push_back(stream);
+        streams_.emplace_back(stream, Api::kPortSync);
       }
     }
   }
   if (!replay && !synced()) {
     stream->StartAfterSync(std::move(resync_reason));
-    absl::MutexLock lock(&mu_);
-    if (shut_down_ || streams_.size() >= max_streams_.load()) return false;
-    streams_.push_back(stream);
+    if (!Register(stream, Api::kPortSync)) return false;
   } else if (!replay) {
     SharedSnapshot snapshot = TakeSnapshot(stream->filter());
     const uint64_t sequence = snapshot->sequence;
@@ -423,18 +524,18 @@ bool EventHub::Subscribe(LinkEventStream* stream, const v1::StreamLinkEventsRequ
                              ? nullptr
                              : MakeMarker(v1::LinkEvent::TYPE_RESYNC, sequence, resync_reason);
     stream->StartAt(sequence, std::move(marker), std::move(snapshot));
-    absl::MutexLock lock(&mu_);
-    if (shut_down_ || streams_.size() >= max_streams_.load()) return false;
-    streams_.push_back(stream);
+    if (!Register(stream, Api::kPortSync)) return false;
   }
   stream->Pump();
   return true;
 }
 
-void EventHub::Unregister(LinkEventStream* stream) {
+void EventHub::Unregister(HubSubscriber* stream) {
   absl::MutexLock kick_lock(&kick_mu_);
   absl::MutexLock lock(&mu_);
-  streams_.erase(std::remove(streams_.begin(), streams_.end(), stream), streams_.end());
+  streams_.erase(std::remove_if(streams_.begin(), streams_.end(),
+                                [stream](const auto& s) { return s.first == stream; }),
+                 streams_.end());
 }
 
 grpc::ServerWriteReactor<v1::LinkEvent>* EventHub::StartStream(
@@ -459,8 +560,8 @@ grpc::ServerWriteReactor<v1::LinkEvent>* EventHub::StartStream(
 void EventHub::Shutdown() {
   absl::MutexLock lock(&mu_);
   shut_down_ = true;
-  for (LinkEventStream* stream : streams_) {
-    stream->FinishWith(grpc::Status(grpc::StatusCode::UNAVAILABLE, "portsyncd is shutting down"));
+  for (const auto& [stream, api] : streams_) {
+    stream->Stop(grpc::Status(grpc::StatusCode::UNAVAILABLE, "portsyncd is shutting down"));
   }
 }
 

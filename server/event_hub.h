@@ -31,15 +31,46 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "core/engine.h"
+#include "server/gnmi_paths.h"
 #include "grpcpp/grpcpp.h"
 #include "portsyncd/v1/portsyncd.pb.h"
 
 namespace portsyncd {
 
 using SharedEvent = std::shared_ptr<const v1::LinkEvent>;
+
+// One change in the hub's ring, shared by every stream of both APIs that takes it. Immutable
+// once appended, except for the encodings cached in it (built once by the first stream that
+// wants each, then shared).
+struct ChangeRecord {
+  PortChange change;
+  bool pending = false;      // the port was in the pending set right after the change
+  uint32_t port_index = 0;   // dense per-name index (EventHub::PortSnapshot uses the same)
+  OcLeaves oc;               // the gNMI leaves after the change
+  uint32_t oc_changed = 0;   // leaves that differ from the port's previous change (all if added)
+  mutable absl::Mutex mu;
+  mutable SharedEvent link_event ABSL_GUARDED_BY(mu);  // portsyncd.v1's
+  // Other encodings of this change, by a key of the API's choosing.
+  mutable std::vector<std::pair<std::string, std::shared_ptr<const void>>> encoded
+      ABSL_GUARDED_BY(mu);
+};
+using SharedRecord = std::shared_ptr<const ChangeRecord>;
+
+// A stream the hub kicks when new changes arrive (see EventHub's comment).
+class HubSubscriber {
+ public:
+  virtual ~HubSubscriber() = default;
+  // Starts the next write unless one is in flight. Called with no hub lock held.
+  virtual void Pump() = 0;
+  // Ends the stream with `status` (hub shutdown).
+  virtual void Stop(grpc::Status status) = 0;
+};
 
 struct EventHubOptions {
   // Events kept for resume_after (the ring holds max(replay_buffer, stream_queue_limit)). 4096 covers a full flap of a 2,048-port switch (two events
@@ -48,7 +79,8 @@ struct EventHubOptions {
   // How many events a subscriber may fall behind the newest before it is resynced. 1,024
   // rides out a client pausing for a second under a moderate storm.
   size_t stream_queue_limit = 1024;
-  // Concurrent StreamLinkEvents streams; each costs a queue and a share of every event.
+  // Concurrent streams of each API (StreamLinkEvents; gNMI Subscribe); each costs a cursor and
+  // a share of every event.
   size_t max_streams = 64;
 };
 
@@ -70,6 +102,40 @@ class EventHub : public PortChangeListener {
   // Starts a StreamLinkEvents stream; the reactor deletes itself when done.
   grpc::ServerWriteReactor<v1::LinkEvent>* StartStream(const v1::StreamLinkEventsRequest& request);
 
+  // --- For the other API's streams (gNMI) -------------------------------------------------
+  enum class Api { kPortSync, kGnmi };
+  // Registers a stream of `api` for kicks; false when that API's stream limit is reached or the
+  // hub is shut down. Unregister before the stream is deleted (it waits for a running kick).
+  bool Register(HubSubscriber* stream, Api api);
+  void Unregister(HubSubscriber* stream);
+  // Every port of the model (natural order) at one sequence, copied under the model lock;
+  // shared while it is current. Null before the first link dump is applied.
+  struct PortSnapshot {
+    uint64_t sequence = 0;
+    absl::Time taken;
+    struct Entry {
+      Port port;
+      bool pending = false;
+      uint32_t index = 0;
+      bool tracked = false;  // IsTracked: what portsyncd.v1 lists
+    };
+    std::vector<Entry> ports;
+  };
+  using SharedPortSnapshot = std::shared_ptr<const PortSnapshot>;
+  SharedPortSnapshot TakePortSnapshot();
+  // The first ring record after `*cursor` that `wants`, advancing `*cursor` past every record
+  // it looked at. Null when none; `*behind` set (and null returned) when the stream's next
+  // record has left the ring or it is more than stream_queue_limit records behind.
+  SharedRecord NextRecord(uint64_t* cursor, absl::FunctionRef<bool(const ChangeRecord&)> wants,
+                          bool* behind);
+  // For a replay from time `start`: the sequence after which the records at or after `start`
+  // begin. OUT_OF_RANGE when changes at `start` may have left the buffer (or came before the
+  // hub started).
+  absl::StatusOr<uint64_t> SequenceBefore(absl::Time start);
+  size_t stream_queue_limit() const { return stream_queue_limit_.load(); }
+  size_t max_streams() const { return max_streams_.load(); }
+  size_t subscribers(Api api) const;
+
   // Ends every stream with UNAVAILABLE; new streams are refused from now on.
   void Shutdown();
 
@@ -90,7 +156,6 @@ class EventHub : public PortChangeListener {
   // Registers `stream` and sets where it starts (replay from the ring, or a snapshot). Returns
   // false when the stream limit is reached or the hub is shut down.
   bool Subscribe(LinkEventStream* stream, const v1::StreamLinkEventsRequest& request);
-  void Unregister(LinkEventStream* stream);
   // A snapshot for `filter`: the shared one when it is recent enough, else a new one. No locks
   // held by the caller.
   SharedSnapshot TakeSnapshot(const absl::flat_hash_set<std::string>& filter);
@@ -110,20 +175,24 @@ class EventHub : public PortChangeListener {
   // while the kicker may touch it.
   absl::Mutex kick_mu_;
   mutable absl::Mutex mu_;
-  // A change as the engine gave it; its LinkEvent is built the first time a stream takes it, so
-  // with no subscriber no proto is ever built.
-  struct RingEntry {
-    PortChange change;
-    bool pending = false;
-    SharedEvent event;
-  };
-  SharedEvent EventOf(RingEntry& entry) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::deque<RingEntry> ring_ ABSL_GUARDED_BY(mu_);
+  // The LinkEvent of a record, built the first time a stream takes it (so with no subscriber
+  // no proto is ever built), then shared.
+  SharedEvent EventOf(const ChangeRecord& record) const;
+  uint32_t PortIndexLocked(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  size_t CountLocked(Api api) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::deque<std::shared_ptr<ChangeRecord>>::const_iterator FirstAfterLocked(uint64_t cursor) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::deque<std::shared_ptr<ChangeRecord>> ring_ ABSL_GUARDED_BY(mu_);
+  // The gNMI leaves of each port as of its last change (to tell which leaves a change changed).
+  absl::flat_hash_map<std::string, OcLeaves> oc_last_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, uint32_t> port_index_ ABSL_GUARDED_BY(mu_);
+  SharedPortSnapshot shared_ports_ ABSL_GUARDED_BY(mu_);
+  const absl::Time created_ = absl::Now();
   size_t ring_capacity_ ABSL_GUARDED_BY(mu_);
   uint64_t head_sequence_ ABSL_GUARDED_BY(mu_) = 0;  // newest event appended
   uint64_t evicted_upto_ ABSL_GUARDED_BY(mu_) = 0;   // newest event dropped from the ring
   SharedSnapshot shared_snapshot_ ABSL_GUARDED_BY(mu_);
-  std::vector<LinkEventStream*> streams_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<HubSubscriber*, Api>> streams_ ABSL_GUARDED_BY(mu_);
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
   bool synced_ ABSL_GUARDED_BY(mu_) = false;
   bool kick_ ABSL_GUARDED_BY(mu_) = false;

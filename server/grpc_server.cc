@@ -32,7 +32,7 @@ bool SocketIsLive(const std::string& path) {
 
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(const GrpcOptions& options,
                                                               const std::string& unix_socket,
-                                                              grpc::Service* service) {
+                                                              const std::vector<grpc::Service*>& services) {
   grpc::EnableDefaultHealthCheckService(true);
   // gRPC's built-in health service carries no protobuf descriptors: reflection lists
   // grpc.health.v1.Health but finds neither its symbol nor its file unless our copy of
@@ -41,7 +41,7 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(const GrpcOptions&
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   grpc::ServerBuilder builder;
-  builder.RegisterService(service);
+  for (grpc::Service* service : services) builder.RegisterService(service);
   // Requests are small (a list of port names at most): 1 MiB holds thousands of names and
   // refuses anything larger with RESOURCE_EXHAUSTED before it is parsed.
   builder.SetMaxReceiveMessageSize(1 << 20);

@@ -36,7 +36,9 @@
 #include "server/config_reloader.h"
 #include "server/daemon_config.h"
 #include "server/event_hub.h"
+#include "server/gnmi_service.h"
 #include "server/grpc_server.h"
+#include "server/timer_queue.h"
 #include "server/health_reporter.h"
 #include "server/metrics.h"
 #include "server/port_sync_service.h"
@@ -357,8 +359,11 @@ int Main(int argc, char** argv) {
       &engine, &hub,
       ServiceInfo{PORTSYNCD_VERSION, start_time, [&reloader] { return reloader.Description(); }},
       [&reloader] { return reloader.Reload(); }, *token);
+  TimerQueue timers(RealClock());
+  timers.Start();
+  GnmiService gnmi(&hub, &timers, RealClock());
   absl::StatusOr<std::unique_ptr<grpc::Server>> server =
-      StartGrpcServer(grpc_options, grpc_options.unix_socket, &service);
+      StartGrpcServer(grpc_options, grpc_options.unix_socket, {&service, &gnmi});
   if (!server.ok()) {
     std::cerr << "portsyncd: " << server.status().message() << "\n";
     return 1;

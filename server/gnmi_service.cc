@@ -1,0 +1,674 @@
+#include "server/gnmi_service.h"
+
+#include <algorithm>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "core/logging.h"
+
+namespace portsyncd {
+namespace {
+
+using SharedResponse = std::shared_ptr<const gnmi::SubscribeResponse>;
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context, grpc::Status status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(std::move(status));
+  return reactor;
+}
+
+int64_t Nanos(absl::Time t) { return absl::ToUnixNanos(t); }
+
+// The time a port's current values date from: its last change, or when we learned them.
+int64_t ValueTime(const Port& port, absl::Time fallback) {
+  return Nanos(port.last_change == absl::InfinitePast() ? fallback : port.last_change);
+}
+
+SharedResponse SyncResponse() {
+  static const auto* sync = [] {
+    auto* r = new SharedResponse(std::make_shared<gnmi::SubscribeResponse>());
+    std::const_pointer_cast<gnmi::SubscribeResponse>(*r)->set_sync_response(true);
+    return r;
+  }();
+  return *sync;
+}
+
+// One subscription of a SubscriptionList, resolved.
+struct Sub {
+  OcSelector selector;
+  bool on_change = true;          // ON_CHANGE or TARGET_DEFINED; else SAMPLE
+  absl::Duration interval;        // SAMPLE period or ON_CHANGE heartbeat; zero: none
+  bool suppress_redundant = false;
+  TimerQueue::Id timer = 0;
+  absl::Time next;                // the next tick's deadline
+  // SAMPLE with suppress_redundant: what this subscription last sent, per port index.
+  absl::flat_hash_map<uint32_t, OcLeaves> last_sent;
+};
+
+// One Subscribe call (see the header). `busy_` is held by whoever is choosing or writing the
+// next response (the kicker, a timer, a read or the write-done callback); the cursor, the
+// per-port bookkeeping and the initial fill belong to it. Finish is deferred while busy.
+class GnmiStream : public grpc::ServerBidiReactor<gnmi::SubscribeRequest, gnmi::SubscribeResponse>,
+                   public HubSubscriber {
+ public:
+  GnmiStream(EventHub* hub, TimerQueue* timers, const Clock& clock, const GnmiOptions& options)
+      : hub_(hub), timers_(timers), clock_(clock), options_(options) {
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // the client is done writing (or gone): streams go on until cancelled
+    absl::Status status = first_read_done_ ? OnLaterRequest() : Start();
+    first_read_done_ = true;
+    if (!status.ok()) {
+      FinishWith(ToGrpc(status));
+      return;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      if (finishing_) return;
+    }
+    StartRead(&request_);
+    Pump();
+  }
+
+  void Pump() override {
+    {
+      absl::MutexLock lock(&mu_);
+      kicked_ = true;
+      if (busy_ || finished_ || !started_) return;
+      busy_ = true;
+    }
+    for (;;) {
+      bool initial;
+      {
+        absl::MutexLock lock(&mu_);
+        kicked_ = false;
+        if (finishing_) return ReleaseAndFinishLocked();
+        initial = needs_initial_;
+      }
+      if (initial) {
+        if (!hub_->synced()) {  // the hub kicks every stream once it is
+          absl::MutexLock lock(&mu_);
+          busy_ = false;
+          if (finishing_) FinishLocked(finish_status_.value_or(grpc::Status::CANCELLED));
+          return;
+        }
+        absl::Status s = InitialFill();
+        absl::MutexLock lock(&mu_);
+        needs_initial_ = false;
+        if (!s.ok()) FinishLocked(ToGrpc(s));
+        if (finishing_) return ReleaseAndFinishLocked();
+      }
+      SharedResponse next = PopQueued();
+      if (!next && live_) next = NextLive();
+      absl::MutexLock lock(&mu_);
+      if (finishing_) return ReleaseAndFinishLocked();
+      if (next) {
+        in_flight_ = std::move(next);
+        StartWrite(in_flight_.get());
+        return;  // still busy until OnWriteDone
+      }
+      if (finish_when_drained_ && queue_.empty()) {
+        busy_ = false;
+        FinishLocked(grpc::Status::OK);
+        return;
+      }
+      if (!kicked_) {
+        busy_ = false;
+        return;
+      }
+    }
+  }
+
+  void Stop(grpc::Status status) override { FinishWith(std::move(status)); }
+
+  void OnWriteDone(bool ok) override {
+    {
+      absl::MutexLock lock(&mu_);
+      busy_ = false;
+      in_flight_.reset();
+      if (!ok) {
+        FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
+        return;
+      }
+      if (finishing_) {
+        FinishLocked(finish_status_.value_or(grpc::Status::CANCELLED));
+        return;
+      }
+    }
+    Pump();
+  }
+
+  void OnCancel() override { FinishWith(grpc::Status::CANCELLED); }
+
+  void OnDone() override {
+    std::vector<TimerQueue::Id> timers;
+    {
+      absl::MutexLock lock(&mu_);
+      stopped_timers_ = true;
+      for (const Sub& sub : subs_) timers.push_back(sub.timer);
+      timers.push_back(history_end_timer_);
+    }
+    for (TimerQueue::Id id : timers) {
+      if (id != 0) timers_->Cancel(id);
+    }
+    if (registered_) hub_->Unregister(this);
+    delete this;
+  }
+
+ private:
+  // --- The request ---------------------------------------------------------------------------
+
+  absl::Status Start() {
+    if (!request_.has_subscribe()) {
+      return absl::InvalidArgumentError(
+          "the first SubscribeRequest must hold a SubscriptionList (subscribe)");
+    }
+    const gnmi::SubscriptionList& list = request_.subscribe();
+    if (absl::Status s = CheckEncoding(list.encoding()); !s.ok()) return s;
+    if (list.subscription_size() == 0) {
+      return absl::InvalidArgumentError("the SubscriptionList has no subscription");
+    }
+    mode_ = list.mode();
+    format_ = OcFormat{list.encoding(), list.prefix().origin(), list.prefix().target()};
+    updates_only_ = list.updates_only();
+    for (const gnmi_ext::Extension& ext : request_.extension()) {
+      if (!ext.has_history()) continue;
+      if (ext.history().has_snapshot_time()) {
+        return absl::UnimplementedError(
+            "History snapshot_time is not served; a range replays the changes in it");
+      }
+      if (!ext.history().has_range()) continue;
+      if (mode_ != gnmi::SubscriptionList::STREAM) {
+        return absl::InvalidArgumentError("a History range needs mode STREAM");
+      }
+      history_ = true;
+      history_start_ = absl::FromUnixNanos(ext.history().range().start());
+      history_end_ = ext.history().range().end() == 0
+                         ? absl::InfiniteFuture()
+                         : absl::FromUnixNanos(ext.history().range().end());
+      if (history_end_ <= history_start_) {
+        return absl::InvalidArgumentError("the History range's end is not after its start");
+      }
+    }
+    for (const gnmi::Subscription& s : list.subscription()) {
+      absl::StatusOr<OcSelector> selector = ParseOcPath(list.prefix(), s.path());
+      if (!selector.ok()) return selector.status();
+      Sub sub;
+      sub.selector = *std::move(selector);
+      sub.suppress_redundant = s.suppress_redundant();
+      if (mode_ == gnmi::SubscriptionList::STREAM) {
+        sub.on_change = s.mode() != gnmi::SAMPLE;
+        const uint64_t ns = sub.on_change ? s.heartbeat_interval() : s.sample_interval();
+        if (!sub.on_change || ns > 0) {
+          absl::Duration interval = absl::Nanoseconds(ns);
+          if (!sub.on_change && ns == 0) interval = options_.min_interval;
+          if (interval < options_.min_interval) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                sub.on_change ? "heartbeat_interval " : "sample_interval ", ns,
+                " ns is shorter than the shortest portsyncd serves, ",
+                absl::ToInt64Nanoseconds(options_.min_interval), " ns (",
+                absl::FormatDuration(options_.min_interval), "); 0 asks for that one"));
+          }
+          sub.interval = interval;
+        }
+      }
+      subs_.push_back(std::move(sub));
+    }
+    if (history_ && std::any_of(subs_.begin(), subs_.end(), [](const Sub& s) {
+          return !s.on_change;
+        })) {
+      return absl::InvalidArgumentError("a History range replays changes: use ON_CHANGE");
+    }
+    if (!hub_->Register(this, EventHub::Api::kGnmi)) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("portsyncd serves at most ", hub_->max_streams(),
+                       " gNMI Subscribe streams (grpc.max_streams), or is shutting down"));
+    }
+    registered_ = true;
+    absl::MutexLock lock(&mu_);
+    started_ = true;
+    needs_initial_ = true;
+    return absl::OkStatus();
+  }
+
+  absl::Status OnLaterRequest() {
+    if (request_.has_poll()) {
+      if (mode_ != gnmi::SubscriptionList::POLL) {
+        return absl::InvalidArgumentError("Poll on a subscription whose mode is not POLL");
+      }
+      EventHub::SharedPortSnapshot snapshot = hub_->TakePortSnapshot();
+      if (snapshot == nullptr) {  // the initial fill answers it
+        return absl::OkStatus();
+      }
+      std::deque<SharedResponse> values = Values(*snapshot, AllSubs(), clock_.Now(), false);
+      absl::MutexLock lock(&mu_);
+      for (SharedResponse& r : values) queue_.push_back(std::move(r));
+      queue_.push_back(SyncResponse());
+      return absl::OkStatus();
+    }
+    return absl::InvalidArgumentError(
+        "after the SubscriptionList a stream accepts only Poll requests (mode POLL)");
+  }
+
+  // --- What to send ------------------------------------------------------------------------
+
+  std::vector<const Sub*> AllSubs() const {
+    std::vector<const Sub*> all;
+    for (const Sub& s : subs_) all.push_back(&s);
+    return all;
+  }
+
+  // The leaves of `name` that `subs` select.
+  static uint32_t LeavesOf(const std::vector<const Sub*>& subs, absl::string_view name) {
+    uint32_t leaves = 0;
+    for (const Sub* s : subs) {
+      if (s->selector.Matches(name)) leaves |= s->selector.leaves;
+    }
+    return leaves;
+  }
+  uint32_t OnChangeLeaves(absl::string_view name) const {
+    uint32_t leaves = 0;
+    for (const Sub& s : subs_) {
+      if (s.on_change && s.selector.Matches(name)) leaves |= s.selector.leaves;
+    }
+    return leaves;
+  }
+
+  // One notification per port in the kernel that `subs` select, with every selected leaf.
+  // `sample`: stamped `now` (a sample or heartbeat); else with the values' own time.
+  std::deque<SharedResponse> Values(const EventHub::PortSnapshot& snapshot,
+                                    const std::vector<const Sub*>& subs, absl::Time now,
+                                    bool sample) const {
+    std::deque<SharedResponse> out;
+    for (const EventHub::PortSnapshot::Entry& entry : snapshot.ports) {
+      if (!entry.port.in_kernel) continue;
+      const uint32_t leaves = LeavesOf(subs, entry.port.name);
+      if (leaves == 0) continue;
+      auto response = std::make_shared<gnmi::SubscribeResponse>();
+      BuildUpdate(OcLeavesOf(entry.port), leaves,
+                  sample ? Nanos(now) : ValueTime(entry.port, snapshot.taken), format_, 0,
+                  response->mutable_update());
+      out.push_back(std::move(response));
+    }
+    return out;
+  }
+
+  // The first fill, once the hub knows the kernel: the current values and sync_response (not
+  // for updates_only, or a History replay, which starts from the ring), and the timers.
+  absl::Status InitialFill() {
+    const absl::Time now = clock_.Now();
+    std::deque<SharedResponse> fill;
+    if (history_) {
+      absl::StatusOr<uint64_t> before = hub_->SequenceBefore(history_start_);
+      if (!before.ok()) return before.status();
+      cursor_ = *before;
+      live_ = true;
+    } else {
+      EventHub::SharedPortSnapshot snapshot = hub_->TakePortSnapshot();
+      cursor_ = snapshot->sequence;
+      for (const EventHub::PortSnapshot::Entry& entry : snapshot->ports) {
+        if (OnChangeLeaves(entry.port.name) == 0) continue;
+        Seen(entry.index) = {static_cast<uint32_t>(entry.port.changes), entry.port.in_kernel};
+      }
+      if (mode_ != gnmi::SubscriptionList::STREAM || !updates_only_) {
+        fill = Values(*snapshot, AllSubs(), now, false);
+      }
+      fill.push_back(SyncResponse());
+      sync_sent_ = true;
+      live_ = mode_ == gnmi::SubscriptionList::STREAM;
+    }
+    absl::MutexLock lock(&mu_);
+    for (SharedResponse& r : fill) queue_.push_back(std::move(r));
+    if (mode_ == gnmi::SubscriptionList::ONCE) finish_when_drained_ = true;
+    if (stopped_timers_) return absl::OkStatus();
+    for (size_t i = 0; i < subs_.size(); ++i) {
+      if (subs_[i].interval <= absl::ZeroDuration()) continue;
+      subs_[i].next = now + subs_[i].interval;
+      subs_[i].timer = timers_->Schedule(subs_[i].next, [this, i] { OnTick(i); });
+    }
+    if (history_ && history_end_ != absl::InfiniteFuture()) {
+      history_end_timer_ = timers_->Schedule(history_end_, [this] { OnHistoryEnd(); });
+    }
+    return absl::OkStatus();
+  }
+
+  // A SAMPLE interval or an ON_CHANGE heartbeat of subscription `i` fell due.
+  void OnTick(size_t i) {
+    EventHub::SharedPortSnapshot snapshot = hub_->TakePortSnapshot();
+    const absl::Time now = clock_.Now();
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopped_timers_ || finishing_) return;
+      Sub& sub = subs_[i];
+      // A reader that is not keeping up skips samples (they are values, not transitions: the
+      // next sample carries the latest) rather than growing its queue.
+      if (snapshot != nullptr && queue_.size() < hub_->stream_queue_limit()) {
+        for (const EventHub::PortSnapshot::Entry& entry : snapshot->ports) {
+          if (!entry.port.in_kernel || !sub.selector.Matches(entry.port.name)) continue;
+          const OcLeaves leaves = OcLeavesOf(entry.port);
+          uint32_t selected = sub.selector.leaves;
+          if (!sub.on_change && sub.suppress_redundant) {
+            auto [it, inserted] = sub.last_sent.try_emplace(entry.index, leaves);
+            if (!inserted) selected &= ChangedLeaves(it->second, leaves);
+            it->second = leaves;
+            if (selected == 0) continue;
+          }
+          auto response = std::make_shared<gnmi::SubscribeResponse>();
+          BuildUpdate(leaves, selected, Nanos(now), format_, 0, response->mutable_update());
+          queue_.push_back(std::move(response));
+        }
+      }
+      // The next tick on the original schedule (no drift), skipping ticks already missed.
+      do {
+        sub.next += sub.interval;
+      } while (sub.next <= now);
+      sub.timer = timers_->Schedule(sub.next, [this, i] { OnTick(i); });
+    }
+    Pump();
+  }
+
+  void OnHistoryEnd() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopped_timers_ || finishing_) return;
+      history_ended_ = true;
+    }
+    Pump();
+  }
+
+  SharedResponse PopQueued() {
+    absl::MutexLock lock(&mu_);
+    if (queue_.empty()) return nullptr;
+    SharedResponse r = std::move(queue_.front());
+    queue_.pop_front();
+    return r;
+  }
+
+  struct SeenPort {
+    uint32_t changes = 0;  // Port::changes as of what the client has seen
+    bool present = false;  // the client holds the port (not deleted)
+  };
+  SeenPort& Seen(uint32_t index) {
+    if (index >= seen_.size()) seen_.resize(index + 1);
+    return seen_[index];
+  }
+
+  // The next live change for this stream from the hub's ring, or a coalesced catch-up when it
+  // fell behind. Runs as the busy owner.
+  SharedResponse NextLive() {
+    bool behind = false;
+    bool past_end = false;
+    bool history_ended;
+    {
+      absl::MutexLock lock(&mu_);
+      history_ended = history_ended_;
+    }
+    uint32_t leaves = 0;
+    SharedRecord record = hub_->NextRecord(
+        &cursor_,
+        [&](const ChangeRecord& r) {
+          if (history_ && r.change.time >= history_end_) {
+            past_end = true;
+            return true;
+          }
+          leaves = OnChangeLeaves(r.change.name);
+          if (leaves == 0) return false;
+          SeenPort& seen = Seen(r.port_index);
+          const bool removed = r.change.outcome == ApplyOutcome::kRemoved || !r.change.port.in_kernel;
+          if (removed) {
+            // A replay tells every removal in its range; a live stream, those of ports its
+            // client holds.
+            const bool deliver = seen.present || history_;
+            seen = {static_cast<uint32_t>(r.change.port.changes), false};
+            leaves = 0;
+            return deliver;
+          }
+          leaves &= seen.present ? r.oc_changed : kAllLeaves;
+          seen = {static_cast<uint32_t>(r.change.port.changes), true};
+          return leaves != 0;
+        },
+        &behind);
+    if (behind) {
+      if (history_) {
+        FinishWith(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                "the History replay fell behind the replay buffer"));
+        return nullptr;
+      }
+      return Coalesce();
+    }
+    if (past_end || (record == nullptr && history_ && history_ended)) {
+      live_ = false;
+      absl::MutexLock lock(&mu_);
+      if (!sync_sent_) queue_.push_back(SyncResponse());
+      sync_sent_ = true;
+      finish_when_drained_ = true;
+      if (queue_.empty()) return nullptr;
+      SharedResponse r = std::move(queue_.front());
+      queue_.pop_front();
+      return r;
+    }
+    if (record == nullptr) {
+      if (history_ && !sync_sent_) {  // the replay caught up: live from here
+        sync_sent_ = true;
+        return SyncResponse();
+      }
+      return nullptr;
+    }
+    return Encoded(*record, leaves);
+  }
+
+  // The record's notification for this stream's format and `leaves` (0: a delete), built once
+  // per distinct format and shared by every stream that wants the same bytes.
+  SharedResponse Encoded(const ChangeRecord& record, uint32_t leaves) const {
+    const std::string key = absl::StrCat("gnmi/", static_cast<int>(format_.encoding), "/", leaves,
+                                         "/", format_.origin, "/", format_.target);
+    absl::MutexLock lock(&record.mu);
+    for (const auto& [k, encoded] : record.encoded) {
+      if (k == key) return std::static_pointer_cast<const gnmi::SubscribeResponse>(encoded);
+    }
+    auto response = std::make_shared<gnmi::SubscribeResponse>();
+    const int64_t time = Nanos(record.change.time);
+    if (leaves == 0) {
+      BuildDelete(record.change.name, time, format_, response->mutable_update());
+    } else {
+      BuildUpdate(record.oc, leaves, time, format_, 0, response->mutable_update());
+    }
+    record.encoded.emplace_back(key, response);
+    return response;
+  }
+
+  // Fell behind: the latest value of every port whose changes it missed, each update saying
+  // how many changes it folds (Update.duplicates), and deletes of ports gone meanwhile; then
+  // live again from the snapshot's sequence.
+  SharedResponse Coalesce() {
+    EventHub::SharedPortSnapshot snapshot = hub_->TakePortSnapshot();
+    cursor_ = snapshot->sequence;
+    std::deque<SharedResponse> out;
+    uint64_t folded = 0;
+    for (const EventHub::PortSnapshot::Entry& entry : snapshot->ports) {
+      const uint32_t leaves = OnChangeLeaves(entry.port.name);
+      if (leaves == 0) continue;
+      SeenPort& seen = Seen(entry.index);
+      const auto changes = static_cast<uint32_t>(entry.port.changes);
+      auto response = std::make_shared<gnmi::SubscribeResponse>();
+      if (entry.port.in_kernel) {
+        if (seen.present && seen.changes == changes) continue;
+        const uint32_t duplicates =
+            seen.present && changes > seen.changes + 1 ? changes - seen.changes - 1 : 0;
+        folded += duplicates;
+        BuildUpdate(OcLeavesOf(entry.port), leaves, ValueTime(entry.port, snapshot->taken),
+                    format_, duplicates, response->mutable_update());
+      } else {
+        if (!seen.present) continue;
+        BuildDelete(entry.port.name, ValueTime(entry.port, snapshot->taken), format_,
+                    response->mutable_update());
+      }
+      seen = {changes, entry.port.in_kernel};
+      out.push_back(std::move(response));
+    }
+    PSLOG_RATE_LIMITED(LogLevel::kNotice, "gNMI subscriber fell behind: sent the latest value of ",
+                       out.size(), " ports, folding ", folded, " changes (Update.duplicates)");
+    absl::MutexLock lock(&mu_);
+    for (SharedResponse& r : out) queue_.push_back(std::move(r));
+    if (queue_.empty()) return nullptr;
+    SharedResponse r = std::move(queue_.front());
+    queue_.pop_front();
+    return r;
+  }
+
+  // --- Finishing -----------------------------------------------------------------------------
+
+  void FinishWith(grpc::Status status) {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(std::move(status));
+  }
+
+  void ReleaseAndFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    busy_ = false;
+    FinishLocked(finish_status_.value_or(grpc::Status::CANCELLED));
+  }
+
+  void FinishLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finishing_ = true;
+    if (!finish_status_) finish_status_ = std::move(status);
+    if (busy_) return;  // the owner finishes
+    finished_ = true;
+    queue_.clear();
+    Finish(*finish_status_);
+  }
+
+  EventHub* const hub_;
+  TimerQueue* const timers_;
+  const Clock& clock_;
+  const GnmiOptions options_;
+  gnmi::SubscribeRequest request_;
+
+  // Set by Start (before `started_`), then read-only.
+  gnmi::SubscriptionList::Mode mode_ = gnmi::SubscriptionList::STREAM;
+  OcFormat format_;
+  bool updates_only_ = false;
+  bool history_ = false;
+  absl::Time history_start_, history_end_;
+  bool registered_ = false;
+  bool first_read_done_ = false;  // OnReadDone's own (reads never overlap)
+
+  // The busy owner's.
+  uint64_t cursor_ = 0;
+  bool live_ = false;
+  std::vector<SeenPort> seen_;
+
+  absl::Mutex mu_;
+  std::vector<Sub> subs_;  // timers and last_sent under mu_; the rest read-only after Start
+  std::deque<SharedResponse> queue_ ABSL_GUARDED_BY(mu_);
+  SharedResponse in_flight_ ABSL_GUARDED_BY(mu_);
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  bool needs_initial_ ABSL_GUARDED_BY(mu_) = false;
+  bool sync_sent_ = false;  // the busy owner's, and under mu_ where both meet
+  bool finish_when_drained_ ABSL_GUARDED_BY(mu_) = false;
+  bool history_ended_ ABSL_GUARDED_BY(mu_) = false;
+  TimerQueue::Id history_end_timer_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopped_timers_ ABSL_GUARDED_BY(mu_) = false;
+  bool busy_ ABSL_GUARDED_BY(mu_) = false;
+  bool kicked_ ABSL_GUARDED_BY(mu_) = false;
+  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+GnmiService::GnmiService(EventHub* hub, TimerQueue* timers, const Clock& clock,
+                         GnmiOptions options)
+    : hub_(hub), timers_(timers), clock_(clock), options_(options) {}
+
+grpc::ServerUnaryReactor* GnmiService::Capabilities(grpc::CallbackServerContext* context,
+                                                    const gnmi::CapabilityRequest*,
+                                                    gnmi::CapabilityResponse* response) {
+  gnmi::ModelData* model = response->add_supported_models();
+  model->set_name("openconfig-interfaces");
+  model->set_organization("OpenConfig working group");
+  model->set_version("3.8.0");
+  response->add_supported_encodings(gnmi::JSON);
+  response->add_supported_encodings(gnmi::JSON_IETF);
+  response->add_supported_encodings(gnmi::PROTO);
+  response->set_gnmi_version(
+      gnmi::CapabilityRequest::descriptor()->file()->options().GetExtension(gnmi::gnmi_service));
+  return Done(context, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* GnmiService::Get(grpc::CallbackServerContext* context,
+                                           const gnmi::GetRequest* request,
+                                           gnmi::GetResponse* response) {
+  if (absl::Status s = CheckEncoding(request->encoding()); !s.ok()) return Done(context, ToGrpc(s));
+  std::vector<OcSelector> selectors;
+  if (request->path().empty()) {
+    absl::StatusOr<OcSelector> all = ParseOcPath(request->prefix(), gnmi::Path());
+    if (!all.ok()) return Done(context, ToGrpc(all.status()));
+    selectors.push_back(*all);
+  }
+  for (const gnmi::Path& path : request->path()) {
+    absl::StatusOr<OcSelector> selector = ParseOcPath(request->prefix(), path);
+    if (!selector.ok()) return Done(context, ToGrpc(selector.status()));
+    selectors.push_back(*std::move(selector));
+  }
+  // Every leaf we serve is state: a CONFIG request selects nothing.
+  if (request->type() == gnmi::GetRequest::CONFIG) return Done(context, grpc::Status::OK);
+  EventHub::SharedPortSnapshot snapshot = hub_->TakePortSnapshot();
+  if (snapshot == nullptr) {
+    return Done(context, grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                      "portsyncd is starting: the first link dump is not applied "
+                                      "yet; retry shortly"));
+  }
+  for (const OcSelector& selector : selectors) {
+    if (selector.port.empty()) continue;
+    const bool known = std::any_of(snapshot->ports.begin(), snapshot->ports.end(),
+                                   [&](const EventHub::PortSnapshot::Entry& e) {
+                                     return e.port.name == selector.port && e.port.in_kernel;
+                                   });
+    if (!known) {
+      return Done(context, grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                        absl::StrCat("interface ", selector.port,
+                                                     " has no netdev in the kernel")));
+    }
+  }
+  const OcFormat format{request->encoding(), request->prefix().origin(),
+                        request->prefix().target()};
+  for (const EventHub::PortSnapshot::Entry& entry : snapshot->ports) {
+    if (!entry.port.in_kernel) continue;
+    uint32_t leaves = 0;
+    for (const OcSelector& s : selectors) {
+      if (s.Matches(entry.port.name)) leaves |= s.leaves;
+    }
+    if (leaves == 0) continue;
+    BuildUpdate(OcLeavesOf(entry.port), leaves, Nanos(snapshot->taken), format, 0,
+                response->add_notification());
+  }
+  return Done(context, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* GnmiService::Set(grpc::CallbackServerContext* context,
+                                           const gnmi::SetRequest*, gnmi::SetResponse*) {
+  return Done(context,
+              grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                           "portsyncd's gNMI is read-only (Capabilities, Get, Subscribe): port "
+                           "configuration belongs to CONFIG_DB"));
+}
+
+grpc::ServerBidiReactor<gnmi::SubscribeRequest, gnmi::SubscribeResponse>* GnmiService::Subscribe(
+    grpc::CallbackServerContext*) {
+  return new GnmiStream(hub_, timers_, clock_, options_);
+}
+
+}  // namespace portsyncd
