@@ -96,9 +96,11 @@ json SubscriberStats(SubscriberPool& pool) {
   pool.Stop();
   auto st = pool.Collect();
   std::vector<double> lat(st.latency_us.begin(), st.latency_us.end());
+  std::vector<double> gnmi_lat(st.gnmi_latency_us.begin(), st.gnmi_latency_us.end());
   json j = {{"events", st.events},       {"changed", st.changed},
             {"resyncs", st.resyncs},     {"snapshots", st.snapshots},
             {"ended_early", st.ended_early}, {"latency", Summary(lat)}};
+  if (!gnmi_lat.empty()) j["gnmi_latency"] = Summary(gnmi_lat);
   // A sample of the raw figures for plots (at most 20,000).
   json sample = json::array();
   size_t step = std::max<size_t>(1, lat.size() / 20000);
@@ -174,9 +176,11 @@ int RunLatency(const Args& args) {
 
   ExpectedEvent expected;
   std::unique_ptr<SubscriberPool> pool;
-  const int subscribers = args.GetInt("subscribers", 0);
+  const int gnmi_subscribers = args.GetInt("gnmi-subscribers", 0);
+  const int subscribers = args.GetInt("subscribers", 0) + gnmi_subscribers;
   if (subscribers > 0) {
-    pool = std::make_unique<SubscriberPool>(args.Need("grpc"), subscribers, &expected);
+    pool = std::make_unique<SubscriberPool>(args.Need("grpc"), subscribers - gnmi_subscribers,
+                                            &expected, gnmi_subscribers);
     if (!pool->WaitSynced(60000)) Die("subscribers did not all reach SYNCED");
   }
 
@@ -294,9 +298,11 @@ int RunStorm(const Args& args) {
   redisContext* rc = ConnectRedis(args.Need("redis"), db);
 
   std::unique_ptr<SubscriberPool> pool;
-  const int subscribers = args.GetInt("subscribers", 0);
+  const int gnmi_subscribers = args.GetInt("gnmi-subscribers", 0);
+  const int subscribers = args.GetInt("subscribers", 0) + gnmi_subscribers;
   if (subscribers > 0) {
-    pool = std::make_unique<SubscriberPool>(args.Need("grpc"), subscribers, nullptr);
+    pool = std::make_unique<SubscriberPool>(args.Need("grpc"), subscribers - gnmi_subscribers,
+                                            nullptr, gnmi_subscribers);
     if (!pool->WaitSynced(60000)) Die("subscribers did not all reach SYNCED");
   }
 

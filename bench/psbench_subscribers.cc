@@ -5,13 +5,35 @@
 #include <chrono>
 
 #include "bench/psbench_common.h"
+#include "gnmi/gnmi.grpc.pb.h"
 #include "portsyncd/v1/portsyncd.grpc.pb.h"
 
 namespace psbench {
 
 namespace pb = ::portsyncd::v1;
 
-class SubscriberPool::Stream : public grpc::ClientReadReactor<pb::LinkEvent> {
+// What the pool needs of either kind of stream.
+class SubscriberPool::AnyStream {
+ public:
+  virtual ~AnyStream() = default;
+  virtual void Cancel() = 0;
+  virtual const Stats& stats() const = 0;
+};
+
+// Reads the generator's current expectation; false when none (or it is being rewritten).
+bool ReadExpected(ExpectedEvent* e, uint64_t last_id, uint64_t& id, int& port, int& field,
+                  uint32_t& value, int64_t& t0) {
+  if (e == nullptr) return false;
+  id = e->id.load(std::memory_order_acquire);
+  if (id == 0 || id == last_id) return false;
+  port = e->port.load(std::memory_order_relaxed);
+  field = e->field.load(std::memory_order_relaxed);
+  value = e->value.load(std::memory_order_relaxed);
+  t0 = e->t0_ns.load(std::memory_order_relaxed);
+  return e->id.load(std::memory_order_acquire) == id;
+}
+
+class SubscriberPool::Stream : public grpc::ClientReadReactor<pb::LinkEvent>, public AnyStream {
  public:
   Stream(pb::PortSync::Stub* stub, SubscriberPool* pool) : pool_(pool) {
     stub->async()->StreamLinkEvents(&ctx_, &request_, this);
@@ -43,24 +65,20 @@ class SubscriberPool::Stream : public grpc::ClientReadReactor<pb::LinkEvent> {
     pool_->Done();
   }
 
-  void Cancel() {
+  void Cancel() override {
     cancelled_ = true;
     ctx_.TryCancel();
   }
-  const Stats& stats() const { return stats_; }
+  const Stats& stats() const override { return stats_; }
 
  private:
   // Records the latency when this event is the one the generator is waiting for.
   void Match(int64_t now) {
-    ExpectedEvent* e = pool_->expected_;
-    if (e == nullptr) return;
-    uint64_t id = e->id.load(std::memory_order_acquire);
-    if (id == 0 || id == last_id_) return;
-    int port = e->port.load(std::memory_order_relaxed);
-    int field = e->field.load(std::memory_order_relaxed);
-    uint32_t value = e->value.load(std::memory_order_relaxed);
-    int64_t t0 = e->t0_ns.load(std::memory_order_relaxed);
-    if (e->id.load(std::memory_order_acquire) != id) return;
+    uint64_t id;
+    int port, field;
+    uint32_t value;
+    int64_t t0;
+    if (!ReadExpected(pool_->expected_, last_id_, id, port, field, value, t0)) return;
     const pb::PortState& p = event_.port();
     if (p.name() != "Ethernet" + std::to_string(port)) return;
     bool match = false;
@@ -84,10 +102,95 @@ class SubscriberPool::Stream : public grpc::ClientReadReactor<pb::LinkEvent> {
   uint64_t last_id_ = 0;
 };
 
+// A gNMI Subscribe: STREAM of every interface's state, ON_CHANGE, PROTO (what a collector asks).
+class SubscriberPool::GnmiStream
+    : public grpc::ClientBidiReactor<gnmi::SubscribeRequest, gnmi::SubscribeResponse>,
+      public AnyStream {
+ public:
+  GnmiStream(gnmi::gNMI::Stub* stub, SubscriberPool* pool) : pool_(pool) {
+    gnmi::SubscriptionList* list = request_.mutable_subscribe();
+    list->set_mode(gnmi::SubscriptionList::STREAM);
+    list->set_encoding(gnmi::PROTO);
+    gnmi::Subscription* sub = list->add_subscription();
+    sub->set_mode(gnmi::ON_CHANGE);
+    sub->mutable_path()->add_elem()->set_name("interfaces");
+    stub->async()->Subscribe(&ctx_, this);
+    StartWrite(&request_);
+    StartRead(&response_);
+    StartCall();
+  }
+
+  void OnWriteDone(bool) override {}
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;
+    ++stats_.events;
+    if (response_.has_sync_response()) {
+      if (!synced_) pool_->Synced();
+      synced_ = true;
+    } else if (synced_) {
+      ++stats_.changed;
+      for (const gnmi::Update& u : response_.update().update()) {
+        if (u.duplicates() > 0) ++stats_.resyncs;  // coalesced: counted as a resync
+      }
+      Match(NowNs());
+    } else {
+      ++stats_.snapshots;
+    }
+    StartRead(&response_);
+  }
+
+  void OnDone(const grpc::Status&) override {
+    if (!cancelled_) ++stats_.ended_early;
+    pool_->Done();
+  }
+
+  void Cancel() override {
+    cancelled_ = true;
+    ctx_.TryCancel();
+  }
+  const Stats& stats() const override { return stats_; }
+
+ private:
+  void Match(int64_t now) {
+    uint64_t id;
+    int port, field;
+    uint32_t value;
+    int64_t t0;
+    if (!ReadExpected(pool_->expected_, last_id_, id, port, field, value, t0)) return;
+    const gnmi::Notification& n = response_.update();
+    if (n.prefix().elem_size() < 2) return;
+    auto key = n.prefix().elem(1).key().find("name");
+    if (key == n.prefix().elem(1).key().end() || key->second != "Ethernet" + std::to_string(port))
+      return;
+    static const char* kLeaf[] = {"admin-status", "oper-status", "mtu"};
+    bool match = false;
+    for (const gnmi::Update& u : n.update()) {
+      const auto& elems = u.path().elem();
+      if (elems.empty() || elems[elems.size() - 1].name() != kLeaf[field]) continue;
+      match = field == ExpectedEvent::kMtu ? u.val().uint_val() == value
+                                           : u.val().string_val() == (value ? "UP" : "DOWN");
+    }
+    if (!match) return;
+    last_id_ = id;
+    stats_.gnmi_latency_us.push_back(static_cast<float>((now - t0) / 1000.0));
+    pool_->Received(id);
+  }
+
+  SubscriberPool* pool_;
+  grpc::ClientContext ctx_;
+  gnmi::SubscribeRequest request_;
+  gnmi::SubscribeResponse response_;
+  Stats stats_;
+  bool synced_ = false;
+  std::atomic<bool> cancelled_{false};
+  uint64_t last_id_ = 0;
+};
+
 SubscriberPool::SubscriberPool(const std::string& grpc_socket, int count,
-                               ExpectedEvent* expected)
+                               ExpectedEvent* expected, int gnmi_count)
     : expected_(expected) {
-  for (int i = 0; i < count; ++i) {
+  for (int i = 0; i < count + gnmi_count; ++i) {
     if (i % 100 == 0) {
       // One connection per 100 streams: a local subchannel pool keeps channels apart.
       grpc::ChannelArguments ch_args;
@@ -96,8 +199,13 @@ SubscriberPool::SubscriberPool(const std::string& grpc_socket, int count,
                                                grpc::InsecureChannelCredentials(), ch_args);
       channels_.push_back(channel);
       stubs_.push_back(pb::PortSync::NewStub(channel));
+      gnmi_stubs_.push_back(gnmi::gNMI::NewStub(channel));
     }
-    streams_.push_back(std::make_unique<Stream>(stubs_.back().get(), this));
+    if (i < count) {
+      streams_.push_back(std::make_unique<Stream>(stubs_.back().get(), this));
+    } else {
+      streams_.push_back(std::make_unique<GnmiStream>(gnmi_stubs_.back().get(), this));
+    }
   }
 }
 
@@ -137,6 +245,8 @@ SubscriberPool::Stats SubscriberPool::Collect() const {
     total.snapshots += st.snapshots;
     total.ended_early += st.ended_early;
     total.latency_us.insert(total.latency_us.end(), st.latency_us.begin(), st.latency_us.end());
+    total.gnmi_latency_us.insert(total.gnmi_latency_us.end(), st.gnmi_latency_us.begin(),
+                                 st.gnmi_latency_us.end());
   }
   return total;
 }

@@ -1,6 +1,7 @@
-// K StreamLinkEvents subscribers in one process (gRPC callback API, one channel per 100 streams),
-// for the streaming and footprint scenarios. Each records, for the event the latency generator
-// is currently waiting for, the time from the kernel change to its own receipt.
+// K StreamLinkEvents subscribers and G gNMI Subscribe (STREAM, ON_CHANGE, PROTO) subscribers in
+// one process (gRPC callback API, one channel per 100 streams), for the streaming and footprint
+// scenarios. Each records, for the event the latency generator is currently waiting for, the
+// time from the kernel change to its own receipt.
 #pragma once
 
 #include <atomic>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "gnmi/gnmi.grpc.pb.h"
 #include "portsyncd/v1/portsyncd.grpc.pb.h"
 
 namespace psbench {
@@ -28,7 +30,8 @@ struct ExpectedEvent {
 
 class SubscriberPool {
  public:
-  SubscriberPool(const std::string& grpc_socket, int count, ExpectedEvent* expected);
+  SubscriberPool(const std::string& grpc_socket, int count, ExpectedEvent* expected,
+                 int gnmi_count = 0);
   ~SubscriberPool();
 
   // Waits until every stream delivered SYNCED; false on timeout.
@@ -41,10 +44,13 @@ class SubscriberPool {
   struct Stats {
     uint64_t events = 0, changed = 0, resyncs = 0, snapshots = 0, ended_early = 0;
     std::vector<float> latency_us;  // every (event, subscriber) pair recorded
+    std::vector<float> gnmi_latency_us;  // the same, of the gNMI subscribers
   };
   Stats Collect() const;  // after Stop()
 
   class Stream;
+  class GnmiStream;
+  class AnyStream;
 
  private:
   friend class Stream;
@@ -55,8 +61,9 @@ class SubscriberPool {
   ExpectedEvent* expected_;
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
   std::vector<std::unique_ptr<portsyncd::v1::PortSync::Stub>> stubs_;
+  std::vector<std::unique_ptr<gnmi::gNMI::Stub>> gnmi_stubs_;
   bool stopped_ = false;
-  std::vector<std::unique_ptr<Stream>> streams_;
+  std::vector<std::unique_ptr<AnyStream>> streams_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   int synced_ = 0;

@@ -344,13 +344,20 @@ def own_histograms(w):
     return out
 
 
-def scenario_latency(args, n, template, floor, subscribers=0):
+def stream_args(w, subscribers, gnmi):
+    """psbench's subscriber options: StreamLinkEvents and gNMI Subscribe streams."""
+    if not subscribers and not gnmi:
+        return []
+    return ["--subscribers", str(subscribers), "--gnmi-subscribers", str(gnmi), "--grpc", w.socket]
+
+
+def scenario_latency(args, n, template, floor, subscribers=0, gnmi=0):
     # Our daemon also reports where its time went: its own histograms' means over the run.
-    breakdown = not floor and not subscribers and template == DEFAULT_DAEMON
+    breakdown = not floor and not subscribers and not gnmi and template == DEFAULT_DAEMON
     w = running_world(args, n, template, floor, metrics=breakdown)
     try:
-        events = args.events if subscribers < 1000 else max(200, args.events // 10)
-        extra = ["--subscribers", str(subscribers), "--grpc", w.socket] if subscribers else []
+        events = args.events if subscribers + gnmi < 1000 else max(200, args.events // 10)
+        extra = stream_args(w, subscribers, gnmi)
         before = own_histograms(w) if breakdown else {}
         out = psbench("latency", "--redis", w.redis_socket, "--sw", w.sw, "--wire", w.wire,
                       "--ports", str(n), "--events", str(events), "--gap-us",
@@ -372,11 +379,11 @@ def scenario_latency(args, n, template, floor, subscribers=0):
         w.close()
 
 
-def scenario_storm(args, n, template, floor, subscribers=0):
+def scenario_storm(args, n, template, floor, subscribers=0, gnmi=0):
     w = running_world(args, n, template, floor)
     try:
         before = w.commandstats()
-        extra = ["--subscribers", str(subscribers), "--grpc", w.socket] if subscribers else []
+        extra = stream_args(w, subscribers, gnmi)
         r = psbench("storm", "--redis", w.redis_socket, "--sw", w.sw, "--ports", str(n),
                     "--duration-s", str(args.storm_seconds),
                     "--cpu-pids", f"{w.daemon.pid},{w.redis_proc.pid}", extra=extra)
@@ -559,10 +566,11 @@ def report(results, out_dir):
         # The streaming scenario's storm without subscribers is its own row, next to the rest.
         who = r["who"] + (" (streaming)" if r.get("streaming") and r["scenario"] == "storm" and
                           not r.get("subscribers") else "")
-        by.setdefault((r["scenario"], r["ports"], r.get("subscribers", 0)), {})[who] = r
+        by.setdefault((r["scenario"], r["ports"], r.get("subscribers", 0), r.get("api", "")),
+                      {})[who] = r
 
     rows = []
-    for (sc, n, subs), rs in sorted(by.items()):
+    for (sc, n, subs, api), rs in sorted(by.items()):
         if sc != "latency" or subs:
             continue
         d, f = rs.get("daemon"), rs.get("floor")
@@ -577,7 +585,7 @@ def report(results, out_dir):
                "floor p99", "p50 / floor", "p99 / floor"], rows)
 
     rows = []
-    for (sc, n, subs), rs in sorted(by.items()):
+    for (sc, n, subs, api), rs in sorted(by.items()):
         d, f = rs.get("daemon") or {}, rs.get("floor") or {}
         if sc != "latency" or subs or not d.get("own_us"):
             continue
@@ -592,7 +600,7 @@ def report(results, out_dir):
                "of which the round trip", "of which the rest (hand-over, batch)"], rows)
 
     rows = []
-    for (sc, n, subs), rs in sorted(by.items()):
+    for (sc, n, subs, api), rs in sorted(by.items()):
         if sc != "latency" or subs:
             continue
         d, f = rs.get("daemon") or {}, rs.get("floor") or {}
@@ -607,13 +615,14 @@ def report(results, out_dir):
                "p99 / floor"], rows)
 
     rows = []
-    for (sc, n, subs), rs in sorted(by.items()):
+    for (sc, n, subs, api), rs in sorted(by.items()):
         if sc != "storm":
             continue
         for who in ("daemon", "daemon (streaming)", "floor"):
             r = rs.get(who)
             if r:
-                rows.append([n, subs, who, r["kernel_events"], r["kernel_rate"], r["applied_rate"],
+                rows.append([n, f"{subs} {api}".strip(), who, r["kernel_events"], r["kernel_rate"],
+                             r["applied_rate"],
                              r["keep_up"], r["converge_ms"], r["redis_writes_total"],
                              r.get("daemon_overruns", "-"), r["daemon_cpu_ms_per_1k_events"],
                              (r.get("stream") or {}).get("resyncs", "-")])
@@ -624,7 +633,7 @@ def report(results, out_dir):
                "stream resyncs"], rows)
 
     rows = []
-    for (sc, n, subs), rs in sorted(by.items()):
+    for (sc, n, subs, api), rs in sorted(by.items()):
         if sc != "startup":
             continue
         d, f = rs.get("daemon", {}), rs.get("floor", {})
@@ -638,7 +647,7 @@ def report(results, out_dir):
               rows)
 
     rows = []
-    for (sc, n, subs), rs in sorted(by.items()):
+    for (sc, n, subs, api), rs in sorted(by.items()):
         if sc != "footprint":
             continue
         for who in ("daemon", "floor"):
@@ -652,7 +661,7 @@ def report(results, out_dir):
                             "idle CPU ms/s", "idle wake-ups/s"], rows)
 
     rows = []
-    for (sc, n, subs), rs in sorted(by.items()):
+    for (sc, n, subs, api), rs in sorted(by.items()):
         if sc != "soak":
             continue
         for who, r in rs.items():
@@ -671,16 +680,20 @@ def report(results, out_dir):
                        "worst converge ms", "failures"], rows)
 
     rows = []
-    for (sc, n, subs), rs in sorted(by.items()):
+    for (sc, n, subs, api), rs in sorted(by.items()):
         if sc == "latency" and subs:
             d = rs.get("daemon", {})
-            s = (d.get("stream") or {}).get("latency", {})
-            rows.append([n, subs, d.get("all", {}).get("p50_us"), d.get("all", {}).get("p99_us"),
-                         s.get("count"), s.get("p50_us"), s.get("p99_us"), s.get("max_us"),
-                         d.get("subscriber_missed")])
+            stream = d.get("stream") or {}
+            for name, key in (("StreamLinkEvents", "latency"), ("gNMI", "gnmi_latency")):
+                s = stream.get(key) or {}
+                if not s.get("count"):
+                    continue
+                rows.append([n, f"{subs} {api}".strip(), name, d.get("all", {}).get("p50_us"),
+                             d.get("all", {}).get("p99_us"), s.get("count"), s.get("p50_us"),
+                             s.get("p99_us"), s.get("max_us"), d.get("subscriber_missed")])
     if rows:
         table("Streaming: kernel change -> each subscriber (µs)",
-              ["ports", "subscribers", "STATE_DB p50", "STATE_DB p99", "deliveries",
+              ["ports", "subscribers", "API", "STATE_DB p50", "STATE_DB p99", "deliveries",
                "subscriber p50", "subscriber p99", "max", "missed"], rows)
     text = "\n".join(lines) + "\n"
     with open(os.path.join(out_dir, "summary.md"), "w") as f:
@@ -763,7 +776,7 @@ def plots(results, out_dir):
             xs = sorted(r["stream"]["latency_sample_us"])
             if xs:
                 ax.plot(xs, [(i + 1) / len(xs) for i in range(len(xs))],
-                        label=f"{r['subscribers']} subscribers")
+                        label=f"{r['subscribers']} subscribers ({r.get('api', 'portsync')})")
         ax.set_xscale("log")
         ax.set_xlabel("kernel change -> subscriber receives it (µs, log)")
         ax.set_ylabel("fraction of deliveries")
@@ -792,6 +805,9 @@ def main():
     p.add_argument("--idle-seconds", type=float, default=10.0)
     p.add_argument("--subscribers", default="1,100,1000",
                    help="streaming scenario subscriber counts")
+    p.add_argument("--stream-apis", default="portsync,gnmi,both",
+                   help="streaming scenario APIs: portsync (StreamLinkEvents), gnmi (Subscribe), "
+                        "both (the subscriber count of each at once)")
     p.add_argument("--stream-ports", type=int, default=64,
                    help="ports in the streaming latency runs")
     p.add_argument("--stream-storm-ports", type=int, default=1024,
@@ -836,16 +852,31 @@ def main():
     try:
         for sc in scenarios:
             if sc == "streaming":
-                for k in subs:
-                    print(f"streaming: latency, {args.stream_ports} ports, {k} subscribers",
-                          file=sys.stderr, flush=True)
-                    r = scenario_latency(args, args.stream_ports, args.daemon, False, k)
-                    results.append({**r, "who": "daemon", "subscribers": k, "streaming": True})
-                for k in [0] + subs:
-                    print(f"streaming: storm, {args.stream_storm_ports} ports, {k} subscribers",
-                          file=sys.stderr, flush=True)
-                    r = scenario_storm(args, args.stream_storm_ports, args.daemon, False, k)
-                    results.append({**r, "who": "daemon", "subscribers": k, "streaming": True})
+                # Per API: k StreamLinkEvents streams ("portsync"), k gNMI Subscribe streams
+                # ("gnmi"), or k of each at once ("both").
+                apis = args.stream_apis.split(",")
+                counts = lambda api, k: (k if api in ("portsync", "both") else 0,
+                                         k if api in ("gnmi", "both") else 0)
+                for api in apis:
+                    for k in subs:
+                        print(f"streaming: latency, {args.stream_ports} ports, {k} subscribers "
+                              f"({api})", file=sys.stderr, flush=True)
+                        r = scenario_latency(args, args.stream_ports, args.daemon, False,
+                                             *counts(api, k))
+                        results.append({**r, "who": "daemon", "subscribers": k, "api": api,
+                                        "streaming": True})
+                print(f"streaming: storm, {args.stream_storm_ports} ports, no subscribers",
+                      file=sys.stderr, flush=True)
+                r = scenario_storm(args, args.stream_storm_ports, args.daemon, False)
+                results.append({**r, "who": "daemon", "subscribers": 0, "streaming": True})
+                for api in apis:
+                    for k in subs:
+                        print(f"streaming: storm, {args.stream_storm_ports} ports, {k} "
+                              f"subscribers ({api})", file=sys.stderr, flush=True)
+                        r = scenario_storm(args, args.stream_storm_ports, args.daemon, False,
+                                           *counts(api, k))
+                        results.append({**r, "who": "daemon", "subscribers": k, "api": api,
+                                        "streaming": True})
                 continue
             for n in ports:
                 if sc == "startup":

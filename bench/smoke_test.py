@@ -18,17 +18,22 @@ cmd = [sys.executable, os.path.join(HERE, "run.py"), "--label", "smoke", "--out"
 subprocess.run(cmd, check=True)
 with open(os.path.join(out, "results.json")) as f:
     results = json.load(f)["results"]
-seen = {(r["scenario"], r["who"], r.get("subscribers", 0)) for r in results}
-for want in [("latency", "daemon", 0), ("latency", "floor", 0), ("storm", "daemon", 0),
-             ("storm", "floor", 0), ("startup", "daemon", 0), ("startup", "floor", 0),
-             ("footprint", "daemon", 0), ("footprint", "floor", 0), ("latency", "daemon", 3),
-             ("storm", "daemon", 3)]:
+seen = {(r["scenario"], r["who"], r.get("subscribers", 0), r.get("api", "")) for r in results}
+for want in [("latency", "daemon", 0, ""), ("latency", "floor", 0, ""), ("storm", "daemon", 0, ""),
+             ("storm", "floor", 0, ""), ("startup", "daemon", 0, ""), ("startup", "floor", 0, ""),
+             ("footprint", "daemon", 0, ""), ("footprint", "floor", 0, "")] + [
+        (sc, "daemon", 3, api) for sc in ("latency", "storm") for api in ("portsync", "gnmi", "both")]:
     assert want in seen, f"missing run {want}: {sorted(seen)}"
 for r in results:
     if r["scenario"] == "latency":
         assert r["lost"] == 0 and r["all"]["count"] == 60, r
         if r.get("subscribers"):
-            assert r["subscriber_missed"] == 0 and r["stream"]["latency"]["count"] == 180, r
+            # 60 events to each of 3 subscribers of each API the run had.
+            assert r["subscriber_missed"] == 0, r
+            if r["api"] in ("portsync", "both"):
+                assert r["stream"]["latency"]["count"] == 180, r
+            if r["api"] in ("gnmi", "both"):
+                assert r["stream"]["gnmi_latency"]["count"] == 180, r
     if r["scenario"] == "storm":
         assert r["converged"] and r["kernel_events"] > 0, r
         assert r["kernel_events_heard"] >= r["kernel_events"], r
