@@ -120,6 +120,11 @@ class EventHub : public PortChangeListener {
       bool tracked = false;  // IsTracked: what portsyncd.v1 lists
     };
     std::vector<Entry> ports;
+    // Encodings of this snapshot, by a key of the API's choosing: streams that start close
+    // together share one (the snapshot is shared while current).
+    mutable absl::Mutex mu;
+    mutable std::vector<std::pair<std::string, std::shared_ptr<const void>>> encoded
+        ABSL_GUARDED_BY(mu);
   };
   using SharedPortSnapshot = std::shared_ptr<const PortSnapshot>;
   SharedPortSnapshot TakePortSnapshot();

@@ -14,7 +14,15 @@
 namespace portsyncd {
 namespace {
 
-using SharedResponse = std::shared_ptr<const gnmi::SubscribeResponse>;
+// A response as the bytes gRPC writes: serialized once, then written to every stream that
+// sends it (gRPC copies a ByteBuffer by taking a reference to its slices).
+using SharedResponse = std::shared_ptr<const grpc::ByteBuffer>;
+
+SharedResponse Bytes(const gnmi::SubscribeResponse& response) {
+  const std::string wire = response.SerializeAsString();
+  grpc::Slice slice(wire);
+  return std::make_shared<const grpc::ByteBuffer>(&slice, 1);
+}
 
 grpc::Status ToGrpc(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
@@ -35,9 +43,9 @@ int64_t ValueTime(const Port& port, absl::Time fallback) {
 
 SharedResponse SyncResponse() {
   static const auto* sync = [] {
-    auto* r = new SharedResponse(std::make_shared<gnmi::SubscribeResponse>());
-    std::const_pointer_cast<gnmi::SubscribeResponse>(*r)->set_sync_response(true);
-    return r;
+    gnmi::SubscribeResponse r;
+    r.set_sync_response(true);
+    return new SharedResponse(Bytes(r));
   }();
   return *sync;
 }
@@ -57,17 +65,22 @@ struct Sub {
 // One Subscribe call (see the header). `busy_` is held by whoever is choosing or writing the
 // next response (the kicker, a timer, a read or the write-done callback); the cursor, the
 // per-port bookkeeping and the initial fill belong to it. Finish is deferred while busy.
-class GnmiStream : public grpc::ServerBidiReactor<gnmi::SubscribeRequest, gnmi::SubscribeResponse>,
+class GnmiStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
                    public HubSubscriber {
  public:
   GnmiStream(EventHub* hub, TimerQueue* timers, const Clock& clock, const GnmiOptions& options)
       : hub_(hub), timers_(timers), clock_(clock), options_(options) {
-    StartRead(&request_);
+    StartRead(&raw_request_);
   }
 
   void OnReadDone(bool ok) override {
     if (!ok) return;  // the client is done writing (or gone): streams go on until cancelled
-    absl::Status status = first_read_done_ ? OnLaterRequest() : Start();
+    request_.Clear();
+    absl::Status status =
+        grpc::SerializationTraits<gnmi::SubscribeRequest>::Deserialize(&raw_request_, &request_)
+                .ok()
+            ? (first_read_done_ ? OnLaterRequest() : Start())
+            : absl::InvalidArgumentError("the SubscribeRequest is not valid protobuf");
     first_read_done_ = true;
     if (!status.ok()) {
       FinishWith(ToGrpc(status));
@@ -77,7 +90,7 @@ class GnmiStream : public grpc::ServerBidiReactor<gnmi::SubscribeRequest, gnmi::
       absl::MutexLock lock(&mu_);
       if (finishing_) return;
     }
-    StartRead(&request_);
+    StartRead(&raw_request_);
     Pump();
   }
 
@@ -290,16 +303,43 @@ class GnmiStream : public grpc::ServerBidiReactor<gnmi::SubscribeRequest, gnmi::
   std::deque<SharedResponse> Values(const EventHub::PortSnapshot& snapshot,
                                     const std::vector<const Sub*>& subs, absl::Time now,
                                     bool sample) const {
+    if (!sample && std::all_of(subs.begin(), subs.end(),
+                               [](const Sub* s) { return s->selector.port.empty(); })) {
+      // Every port gets the same leaves (the usual subscription, e.g. /interfaces): the
+      // notifications are the same for every stream with this format, built once per snapshot.
+      uint32_t leaves = 0;
+      for (const Sub* s : subs) leaves |= s->selector.leaves;
+      const std::string key = absl::StrCat("gnmi/", static_cast<int>(format_.encoding), "/",
+                                           leaves, "/", format_.origin, "/", format_.target);
+      std::shared_ptr<const std::deque<SharedResponse>> shared;
+      absl::MutexLock lock(&snapshot.mu);
+      for (const auto& [k, encoded] : snapshot.encoded) {
+        if (k == key) shared = std::static_pointer_cast<const std::deque<SharedResponse>>(encoded);
+      }
+      if (shared == nullptr) {
+        auto built = std::make_shared<std::deque<SharedResponse>>();
+        for (const EventHub::PortSnapshot::Entry& entry : snapshot.ports) {
+          if (!entry.port.in_kernel) continue;
+          gnmi::SubscribeResponse response;
+          BuildUpdate(OcLeavesOf(entry.port), leaves, ValueTime(entry.port, snapshot.taken),
+                      format_, 0, response.mutable_update());
+          built->push_back(Bytes(response));
+        }
+        snapshot.encoded.emplace_back(key, built);
+        shared = std::move(built);
+      }
+      return *shared;
+    }
     std::deque<SharedResponse> out;
     for (const EventHub::PortSnapshot::Entry& entry : snapshot.ports) {
       if (!entry.port.in_kernel) continue;
       const uint32_t leaves = LeavesOf(subs, entry.port.name);
       if (leaves == 0) continue;
-      auto response = std::make_shared<gnmi::SubscribeResponse>();
+      gnmi::SubscribeResponse response;
       BuildUpdate(OcLeavesOf(entry.port), leaves,
                   sample ? Nanos(now) : ValueTime(entry.port, snapshot.taken), format_, 0,
-                  response->mutable_update());
-      out.push_back(std::move(response));
+                  response.mutable_update());
+      out.push_back(Bytes(response));
     }
     return out;
   }
@@ -364,9 +404,9 @@ class GnmiStream : public grpc::ServerBidiReactor<gnmi::SubscribeRequest, gnmi::
             it->second = leaves;
             if (selected == 0) continue;
           }
-          auto response = std::make_shared<gnmi::SubscribeResponse>();
-          BuildUpdate(leaves, selected, Nanos(now), format_, 0, response->mutable_update());
-          queue_.push_back(std::move(response));
+          gnmi::SubscribeResponse response;
+          BuildUpdate(leaves, selected, Nanos(now), format_, 0, response.mutable_update());
+          queue_.push_back(Bytes(response));
         }
       }
       // The next tick on the original schedule (no drift), skipping ticks already missed.
@@ -475,17 +515,18 @@ class GnmiStream : public grpc::ServerBidiReactor<gnmi::SubscribeRequest, gnmi::
                                          "/", format_.origin, "/", format_.target);
     absl::MutexLock lock(&record.mu);
     for (const auto& [k, encoded] : record.encoded) {
-      if (k == key) return std::static_pointer_cast<const gnmi::SubscribeResponse>(encoded);
+      if (k == key) return std::static_pointer_cast<const grpc::ByteBuffer>(encoded);
     }
-    auto response = std::make_shared<gnmi::SubscribeResponse>();
+    gnmi::SubscribeResponse response;
     const int64_t time = Nanos(record.change.time);
     if (leaves == 0) {
-      BuildDelete(record.change.name, time, format_, response->mutable_update());
+      BuildDelete(record.change.name, time, format_, response.mutable_update());
     } else {
-      BuildUpdate(record.oc, leaves, time, format_, 0, response->mutable_update());
+      BuildUpdate(record.oc, leaves, time, format_, 0, response.mutable_update());
     }
-    record.encoded.emplace_back(key, response);
-    return response;
+    SharedResponse bytes = Bytes(response);
+    record.encoded.emplace_back(key, bytes);
+    return bytes;
   }
 
   // Fell behind: the latest value of every port whose changes it missed, each update saying
@@ -501,21 +542,21 @@ class GnmiStream : public grpc::ServerBidiReactor<gnmi::SubscribeRequest, gnmi::
       if (leaves == 0) continue;
       SeenPort& seen = Seen(entry.index);
       const auto changes = static_cast<uint32_t>(entry.port.changes);
-      auto response = std::make_shared<gnmi::SubscribeResponse>();
+      gnmi::SubscribeResponse response;
       if (entry.port.in_kernel) {
         if (seen.present && seen.changes == changes) continue;
         const uint32_t duplicates =
             seen.present && changes > seen.changes + 1 ? changes - seen.changes - 1 : 0;
         folded += duplicates;
         BuildUpdate(OcLeavesOf(entry.port), leaves, ValueTime(entry.port, snapshot->taken),
-                    format_, duplicates, response->mutable_update());
+                    format_, duplicates, response.mutable_update());
       } else {
         if (!seen.present) continue;
         BuildDelete(entry.port.name, ValueTime(entry.port, snapshot->taken), format_,
-                    response->mutable_update());
+                    response.mutable_update());
       }
       seen = {changes, entry.port.in_kernel};
-      out.push_back(std::move(response));
+      out.push_back(Bytes(response));
     }
     PSLOG_RATE_LIMITED(LogLevel::kNotice, "gNMI subscriber fell behind: sent the latest value of ",
                        out.size(), " ports, folding ", folded, " changes (Update.duplicates)");
@@ -553,6 +594,7 @@ class GnmiStream : public grpc::ServerBidiReactor<gnmi::SubscribeRequest, gnmi::
   TimerQueue* const timers_;
   const Clock& clock_;
   const GnmiOptions options_;
+  grpc::ByteBuffer raw_request_;
   gnmi::SubscribeRequest request_;
 
   // Set by Start (before `started_`), then read-only.
@@ -666,7 +708,7 @@ grpc::ServerUnaryReactor* GnmiService::Set(grpc::CallbackServerContext* context,
                            "configuration belongs to CONFIG_DB"));
 }
 
-grpc::ServerBidiReactor<gnmi::SubscribeRequest, gnmi::SubscribeResponse>* GnmiService::Subscribe(
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* GnmiService::Subscribe(
     grpc::CallbackServerContext*) {
   return new GnmiStream(hub_, timers_, clock_, options_);
 }

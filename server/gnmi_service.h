@@ -30,7 +30,13 @@ struct GnmiOptions {
   absl::Duration min_interval = absl::Milliseconds(100);
 };
 
-class GnmiService : public gnmi::gNMI::CallbackService {
+// Subscribe is a raw method (ByteBuffers in and out), so that one serialized notification is
+// written to every stream that sends it; the unary RPCs are ordinary callback methods.
+using GnmiServiceBase = gnmi::gNMI::WithCallbackMethod_Capabilities<
+    gnmi::gNMI::WithCallbackMethod_Get<gnmi::gNMI::WithCallbackMethod_Set<
+        gnmi::gNMI::WithRawCallbackMethod_Subscribe<gnmi::gNMI::Service>>>>;
+
+class GnmiService : public GnmiServiceBase {
  public:
   // Not owned; must outlive the service and every stream.
   GnmiService(EventHub* hub, TimerQueue* timers, const Clock& clock, GnmiOptions options = {});
@@ -44,7 +50,7 @@ class GnmiService : public gnmi::gNMI::CallbackService {
   grpc::ServerUnaryReactor* Set(grpc::CallbackServerContext* context,
                                 const gnmi::SetRequest* request,
                                 gnmi::SetResponse* response) override;
-  grpc::ServerBidiReactor<gnmi::SubscribeRequest, gnmi::SubscribeResponse>* Subscribe(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Subscribe(
       grpc::CallbackServerContext* context) override;
 
  private:
