@@ -15,7 +15,7 @@ namespace portsyncd {
 // is held by whoever is choosing or writing the next event (the kicker or the write-done
 // callback); a kick that finds it busy leaves `kicked_` for the owner to re-check. Finish is
 // idempotent and deferred while busy.
-class LinkEventStream : public grpc::ServerWriteReactor<v1::LinkEvent>, public HubSubscriber {
+class LinkEventStream : public grpc::ServerWriteReactor<grpc::ByteBuffer>, public HubSubscriber {
  public:
   LinkEventStream(EventHub* hub, const v1::StreamLinkEventsRequest& request)
       : hub_(hub), filter_(request.names().begin(), request.names().end()) {}
@@ -244,15 +244,21 @@ size_t EventHub::CountLocked(Api api) const {
                                            [api](const auto& s) { return s.second == api; }));
 }
 
+SharedEvent SerializeEvent(const v1::LinkEvent& event) {
+  const std::string wire = event.SerializeAsString();
+  grpc::Slice slice(wire);
+  return std::make_shared<const grpc::ByteBuffer>(&slice, 1);
+}
+
 SharedEvent EventHub::MakeMarker(v1::LinkEvent::Type type, uint64_t sequence,
                                  std::string reason) const {
-  auto event = std::make_shared<v1::LinkEvent>();
-  event->set_type(type);
-  event->set_sequence(sequence);
-  event->set_instance_id(instance_id_);
-  ToProto(absl::Now(), event->mutable_time());
-  event->set_reason(std::move(reason));
-  return event;
+  v1::LinkEvent event;
+  event.set_type(type);
+  event.set_sequence(sequence);
+  event.set_instance_id(instance_id_);
+  ToProto(absl::Now(), event.mutable_time());
+  event.set_reason(std::move(reason));
+  return SerializeEvent(event);
 }
 
 EventHub::SharedSnapshot EventHub::TakeSnapshot(const absl::flat_hash_set<std::string>& filter) {
@@ -269,13 +275,13 @@ EventHub::SharedSnapshot EventHub::TakeSnapshot(const absl::flat_hash_set<std::s
   snapshot->events.reserve(ports->ports.size() + 1);
   for (const PortSnapshot::Entry& entry : ports->ports) {
     if (!entry.tracked || (!filter.empty() && !filter.contains(entry.port.name))) continue;
-    auto event = std::make_shared<v1::LinkEvent>();
-    event->set_type(v1::LinkEvent::TYPE_SNAPSHOT);
-    event->set_sequence(ports->sequence);
-    event->set_instance_id(instance_id_);
-    ToProto(ports->taken, event->mutable_time());
-    ToProto(entry.port, entry.pending, event->mutable_port());
-    snapshot->events.push_back(std::move(event));
+    v1::LinkEvent event;
+    event.set_type(v1::LinkEvent::TYPE_SNAPSHOT);
+    event.set_sequence(ports->sequence);
+    event.set_instance_id(instance_id_);
+    ToProto(ports->taken, event.mutable_time());
+    ToProto(entry.port, entry.pending, event.mutable_port());
+    snapshot->events.push_back(SerializeEvent(event));
   }
   snapshot->events.push_back(MakeMarker(v1::LinkEvent::TYPE_SYNCED, ports->sequence, ""));
   if (filter.empty()) {
@@ -398,15 +404,15 @@ SharedEvent EventHub::EventOf(const ChangeRecord& record) const {
   absl::MutexLock lock(&record.mu);
   if (record.link_event) return record.link_event;
   const PortChange& change = record.change;
-  auto event = std::make_shared<v1::LinkEvent>();
-  event->set_sequence(change.sequence);
-  event->set_instance_id(instance_id_);
-  ToProto(change.time, event->mutable_time());
-  event->set_type(change.outcome == ApplyOutcome::kAdded     ? v1::LinkEvent::TYPE_ADDED
-                  : change.outcome == ApplyOutcome::kRemoved ? v1::LinkEvent::TYPE_REMOVED
-                                                             : v1::LinkEvent::TYPE_CHANGED);
-  ToProto(change.port, record.pending, event->mutable_port());
-  record.link_event = std::move(event);
+  v1::LinkEvent event;
+  event.set_sequence(change.sequence);
+  event.set_instance_id(instance_id_);
+  ToProto(change.time, event.mutable_time());
+  event.set_type(change.outcome == ApplyOutcome::kAdded     ? v1::LinkEvent::TYPE_ADDED
+                 : change.outcome == ApplyOutcome::kRemoved ? v1::LinkEvent::TYPE_REMOVED
+                                                            : v1::LinkEvent::TYPE_CHANGED);
+  ToProto(change.port, record.pending, event.mutable_port());
+  record.link_event = SerializeEvent(event);
   return record.link_event;
 }
 
@@ -538,7 +544,7 @@ void EventHub::Unregister(HubSubscriber* stream) {
                  streams_.end());
 }
 
-grpc::ServerWriteReactor<v1::LinkEvent>* EventHub::StartStream(
+grpc::ServerWriteReactor<grpc::ByteBuffer>* EventHub::StartStream(
     const v1::StreamLinkEventsRequest& request) {
   auto* stream = new LinkEventStream(this, request);
   for (const std::string& name : request.names()) {

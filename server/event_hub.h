@@ -43,7 +43,10 @@
 
 namespace portsyncd {
 
-using SharedEvent = std::shared_ptr<const v1::LinkEvent>;
+// A LinkEvent as the bytes gRPC writes: serialized once, then written to every stream that sends
+// it (gRPC copies a ByteBuffer by taking a reference to its slices).
+using SharedEvent = std::shared_ptr<const grpc::ByteBuffer>;
+SharedEvent SerializeEvent(const v1::LinkEvent& event);
 
 // One change in the hub's ring, shared by every stream of both APIs that takes it. Immutable
 // once appended, except for the encodings cached in it (built once by the first stream that
@@ -100,7 +103,8 @@ class EventHub : public PortChangeListener {
   bool synced() const;
 
   // Starts a StreamLinkEvents stream; the reactor deletes itself when done.
-  grpc::ServerWriteReactor<v1::LinkEvent>* StartStream(const v1::StreamLinkEventsRequest& request);
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* StartStream(
+      const v1::StreamLinkEventsRequest& request);
 
   // --- For the other API's streams (gNMI) -------------------------------------------------
   enum class Api { kPortSync, kGnmi };

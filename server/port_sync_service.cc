@@ -93,9 +93,24 @@ grpc::ServerUnaryReactor* PortSyncService::GetPortState(grpc::CallbackServerCont
   return Done(context, status);
 }
 
-grpc::ServerWriteReactor<v1::LinkEvent>* PortSyncService::StreamLinkEvents(
-    grpc::CallbackServerContext*, const v1::StreamLinkEventsRequest* request) {
-  return hub_->StartStream(*request);
+grpc::ServerWriteReactor<grpc::ByteBuffer>* PortSyncService::StreamLinkEvents(
+    grpc::CallbackServerContext*, const grpc::ByteBuffer* raw) {
+  v1::StreamLinkEventsRequest request;
+  grpc::ByteBuffer copy(*raw);
+  if (!grpc::SerializationTraits<v1::StreamLinkEventsRequest>::Deserialize(&copy, &request).ok()) {
+    // A proto3 `string` that is not UTF-8, or bytes that are not the message at all.
+    class Refused : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
+     public:
+      Refused() {
+        Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "the StreamLinkEventsRequest is not valid protobuf (a name that is "
+                            "not UTF-8?)"));
+      }
+      void OnDone() override { delete this; }
+    };
+    return new Refused();
+  }
+  return hub_->StartStream(request);
 }
 
 v1::GetHealthResponse PortSyncService::Health() const {

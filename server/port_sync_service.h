@@ -33,7 +33,13 @@ struct ServiceInfo {
   std::function<std::string()> describe_config;
 };
 
-class PortSyncService : public v1::PortSync::CallbackService {
+// StreamLinkEvents is a raw method (the request parsed here, each event written as bytes
+// serialized once for every stream); the unary RPCs are ordinary callback methods.
+using PortSyncServiceBase = v1::PortSync::WithCallbackMethod_GetPortState<
+    v1::PortSync::WithRawCallbackMethod_StreamLinkEvents<v1::PortSync::WithCallbackMethod_GetHealth<
+        v1::PortSync::WithCallbackMethod_Reload<v1::PortSync::Service>>>>;
+
+class PortSyncService : public PortSyncServiceBase {
  public:
   // Not owned: `engine` and `hub` must outlive the service. `reload_token` authorizes Reload
   // (callers send "authorization: Bearer <token>"); empty refuses every Reload.
@@ -43,8 +49,8 @@ class PortSyncService : public v1::PortSync::CallbackService {
   grpc::ServerUnaryReactor* GetPortState(grpc::CallbackServerContext* context,
                                          const v1::GetPortStateRequest* request,
                                          v1::GetPortStateResponse* response) override;
-  grpc::ServerWriteReactor<v1::LinkEvent>* StreamLinkEvents(
-      grpc::CallbackServerContext* context, const v1::StreamLinkEventsRequest* request) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* StreamLinkEvents(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) override;
   grpc::ServerUnaryReactor* GetHealth(grpc::CallbackServerContext* context,
                                       const v1::GetHealthRequest* request,
                                       v1::GetHealthResponse* response) override;
