@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 target=${1:-all}
 seconds=${2:-600}
 build_dir=${3:-build-fuzz}
-all=(netlink db_config daemon_config names redis_reply)
+all=(netlink db_config daemon_config names redis_reply gnmi_path)
 
 if [ ! -f "$build_dir/CMakeCache.txt" ]; then
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

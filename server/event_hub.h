@@ -59,8 +59,9 @@ struct ChangeRecord {
   uint32_t oc_changed = 0;   // leaves that differ from the port's previous change (all if added)
   mutable absl::Mutex mu;
   mutable SharedEvent link_event ABSL_GUARDED_BY(mu);  // portsyncd.v1's
-  // Other encodings of this change, by a key of the API's choosing.
-  mutable std::vector<std::pair<std::string, std::shared_ptr<const void>>> encoded
+  // Other encodings of this change, by a key of the API's choosing (a number, compared
+  // without building anything per stream).
+  mutable std::vector<std::pair<uint64_t, std::shared_ptr<const void>>> encoded
       ABSL_GUARDED_BY(mu);
 };
 using SharedRecord = std::shared_ptr<const ChangeRecord>;
@@ -127,7 +128,7 @@ class EventHub : public PortChangeListener {
     // Encodings of this snapshot, by a key of the API's choosing: streams that start close
     // together share one (the snapshot is shared while current).
     mutable absl::Mutex mu;
-    mutable std::vector<std::pair<std::string, std::shared_ptr<const void>>> encoded
+    mutable std::vector<std::pair<uint64_t, std::shared_ptr<const void>>> encoded
         ABSL_GUARDED_BY(mu);
   };
   using SharedPortSnapshot = std::shared_ptr<const PortSnapshot>;

@@ -50,6 +50,17 @@ SharedResponse SyncResponse() {
   return *sync;
 }
 
+// A small number per distinct format (encoding, origin, target), the same for every stream that
+// asks for it: with the selected leaves it keys the encodings cached in records and snapshots.
+uint32_t FormatId(const OcFormat& format) {
+  static absl::Mutex mu;
+  static auto* ids = new absl::flat_hash_map<std::string, uint32_t>();
+  const std::string key = absl::StrCat(static_cast<int>(format.encoding), "/", format.origin.size(),
+                                       ":", format.origin, "/", format.target);
+  absl::MutexLock lock(&mu);
+  return ids->try_emplace(key, static_cast<uint32_t>(ids->size())).first->second;
+}
+
 // One subscription of a SubscriptionList, resolved.
 struct Sub {
   OcSelector selector;
@@ -194,6 +205,7 @@ class GnmiStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBu
     }
     mode_ = list.mode();
     format_ = OcFormat{list.encoding(), list.prefix().origin(), list.prefix().target()};
+    format_id_ = FormatId(format_);
     updates_only_ = list.updates_only();
     for (const gnmi_ext::Extension& ext : request_.extension()) {
       if (!ext.has_history()) continue;
@@ -309,8 +321,7 @@ class GnmiStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBu
       // notifications are the same for every stream with this format, built once per snapshot.
       uint32_t leaves = 0;
       for (const Sub* s : subs) leaves |= s->selector.leaves;
-      const std::string key = absl::StrCat("gnmi/", static_cast<int>(format_.encoding), "/",
-                                           leaves, "/", format_.origin, "/", format_.target);
+      const uint64_t key = uint64_t{format_id_} << 32 | leaves;
       std::shared_ptr<const std::deque<SharedResponse>> shared;
       absl::MutexLock lock(&snapshot.mu);
       for (const auto& [k, encoded] : snapshot.encoded) {
@@ -511,8 +522,7 @@ class GnmiStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBu
   // The record's notification for this stream's format and `leaves` (0: a delete), built once
   // per distinct format and shared by every stream that wants the same bytes.
   SharedResponse Encoded(const ChangeRecord& record, uint32_t leaves) const {
-    const std::string key = absl::StrCat("gnmi/", static_cast<int>(format_.encoding), "/", leaves,
-                                         "/", format_.origin, "/", format_.target);
+    const uint64_t key = uint64_t{format_id_} << 32 | leaves;
     absl::MutexLock lock(&record.mu);
     for (const auto& [k, encoded] : record.encoded) {
       if (k == key) return std::static_pointer_cast<const grpc::ByteBuffer>(encoded);
@@ -600,6 +610,7 @@ class GnmiStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBu
   // Set by Start (before `started_`), then read-only.
   gnmi::SubscriptionList::Mode mode_ = gnmi::SubscriptionList::STREAM;
   OcFormat format_;
+  uint32_t format_id_ = 0;
   bool updates_only_ = false;
   bool history_ = false;
   absl::Time history_start_, history_end_;
