@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "bench/psbench_common.h"
@@ -201,7 +202,11 @@ SubscriberPool::SubscriberPool(const std::string& grpc_socket, int count,
       stubs_.push_back(pb::PortSync::NewStub(channel));
       gnmi_stubs_.push_back(gnmi::gNMI::NewStub(channel));
     }
-    if (i < count) {
+    // With both kinds, alternate them (the daemon serves streams in the order they came), so
+    // neither API's figures gain from going first.
+    const int paired = 2 * std::min(count, gnmi_count);
+    const bool gnmi = i < paired ? i % 2 == 1 : gnmi_count > count;
+    if (!gnmi) {
       streams_.push_back(std::make_unique<Stream>(stubs_.back().get(), this));
     } else {
       streams_.push_back(std::make_unique<GnmiStream>(gnmi_stubs_.back().get(), this));

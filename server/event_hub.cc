@@ -362,7 +362,7 @@ std::deque<std::shared_ptr<ChangeRecord>>::const_iterator EventHub::FirstAfterLo
 
 SharedRecord EventHub::NextRecord(uint64_t* cursor,
                                   absl::FunctionRef<bool(const ChangeRecord&)> wants,
-                                  bool* behind) {
+                                  bool* behind, bool replaying) {
   absl::MutexLock lock(&mu_);
   if (*cursor >= head_sequence_) return nullptr;
   if (*cursor < evicted_upto_) {
@@ -370,7 +370,7 @@ SharedRecord EventHub::NextRecord(uint64_t* cursor,
     return nullptr;
   }
   auto it = FirstAfterLocked(*cursor);
-  if (static_cast<size_t>(ring_.cend() - it) > stream_queue_limit_.load()) {
+  if (!replaying && static_cast<size_t>(ring_.cend() - it) > stream_queue_limit_.load()) {
     *behind = true;
     return nullptr;
   }

@@ -135,9 +135,10 @@ class EventHub : public PortChangeListener {
   SharedPortSnapshot TakePortSnapshot();
   // The first ring record after `*cursor` that `wants`, advancing `*cursor` past every record
   // it looked at. Null when none; `*behind` set (and null returned) when the stream's next
-  // record has left the ring or it is more than stream_queue_limit records behind.
+  // record has left the ring or, unless `replaying` (a History replay starts far back on
+  // purpose), it is more than stream_queue_limit records behind.
   SharedRecord NextRecord(uint64_t* cursor, absl::FunctionRef<bool(const ChangeRecord&)> wants,
-                          bool* behind);
+                          bool* behind, bool replaying = false);
   // For a replay from time `start`: the sequence after which the records at or after `start`
   // begin. OUT_OF_RANGE when changes at `start` may have left the buffer (or came before the
   // hub started).

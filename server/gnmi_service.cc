@@ -489,7 +489,7 @@ class GnmiStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBu
           seen = {static_cast<uint32_t>(r.change.port.changes), true};
           return leaves != 0;
         },
-        &behind);
+        &behind, /*replaying=*/history_ && !sync_sent_);
     if (behind) {
       if (history_) {
         FinishWith(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
