@@ -348,6 +348,27 @@ class RestartTest(GnmiTest):
         self.assertEqual(after[counters + "/interface-transitions"],
                          before[counters + "/interface-transitions"])
 
+    def test_before_the_first_link_dump_get_is_unavailable_and_subscribe_waits(self):
+        h = self.h
+        self.channel.close()
+        self.assertEqual(self.d.stop(), 0)
+        stall = os.path.join(h.dir, "stall")
+        open(stall, "w").close()
+        self.addCleanup(lambda: os.path.exists(stall) and os.unlink(stall))
+        self.d = h.daemon(env={"PORTSYNCD_TEST_STALL_FILE": stall})
+        self.d.wait_log("startup: restart start")
+        self.channel, self.gnmi = gc.connect(self.d.socket)
+        self.assert_error(lambda: self.gnmi.Get(g.GetRequest(path=[gc.path("/interfaces")]),
+                                                timeout=5),
+                          grpc.StatusCode.UNAVAILABLE, "first link dump")
+        s = self.subscribe(["/interfaces"])
+        with self.assertRaises(queue.Empty):  # nothing (no port "absent") before the dump
+            s.next(timeout=0.5)
+        os.unlink(stall)
+        values = self.values(s.until_sync())
+        self.assertEqual(len(values), len(PORTS) * 9)
+        self.assertTrue(all(values[STATE.format(p) + "/oper-status"] == "UP" for p in PORTS))
+
 
 if __name__ == "__main__":
     unittest.main()
