@@ -402,7 +402,8 @@ int Health(const Options& o, v1::PortSync::Stub& stub) {
             << "  netdev renames        " << c.netdev_renames() << "\n"
             << "  keyspace events       " << c.keyspace_events() << " (" << c.keyspace_checks()
             << " checked)\n"
-            << "  stream subscribers    " << c.stream_subscribers() << "\n";
+            << "  stream subscribers    " << c.stream_subscribers() << " (gNMI "
+            << c.gnmi_subscribers() << ")\n";
   return kOk;
 }
 

@@ -7,6 +7,7 @@
 #include "core/logging.h"
 #include "core/thread_name.h"
 #include "server/port_state_proto.h"
+#include "server/wire_bytes.h"
 
 namespace portsyncd {
 
@@ -244,11 +245,7 @@ size_t EventHub::CountLocked(Api api) const {
                                            [api](const auto& s) { return s.second == api; }));
 }
 
-SharedEvent SerializeEvent(const v1::LinkEvent& event) {
-  const std::string wire = event.SerializeAsString();
-  grpc::Slice slice(wire);
-  return std::make_shared<const grpc::ByteBuffer>(&slice, 1);
-}
+SharedEvent SerializeEvent(const v1::LinkEvent& event) { return SerializeShared(event); }
 
 SharedEvent EventHub::MakeMarker(v1::LinkEvent::Type type, uint64_t sequence,
                                  std::string reason) const {

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "core/logging.h"
+#include "server/wire_bytes.h"
 
 namespace portsyncd {
 namespace {
@@ -18,11 +19,7 @@ namespace {
 // sends it (gRPC copies a ByteBuffer by taking a reference to its slices).
 using SharedResponse = std::shared_ptr<const grpc::ByteBuffer>;
 
-SharedResponse Bytes(const gnmi::SubscribeResponse& response) {
-  const std::string wire = response.SerializeAsString();
-  grpc::Slice slice(wire);
-  return std::make_shared<const grpc::ByteBuffer>(&slice, 1);
-}
+SharedResponse Bytes(const gnmi::SubscribeResponse& response) { return SerializeShared(response); }
 
 grpc::Status ToGrpc(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));

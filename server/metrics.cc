@@ -129,6 +129,8 @@ std::string RenderMetrics(const Engine& engine, const EventHub& hub, const Serve
         static_cast<double>(in_sync));
   Gauge(out, "portsyncd_stream_subscribers", "Open StreamLinkEvents streams.",
         static_cast<double>(hub.subscribers()));
+  Gauge(out, "portsyncd_gnmi_subscribers", "Open gNMI Subscribe streams.",
+        static_cast<double>(hub.subscribers(EventHub::Api::kGnmi)));
   Header(out, "portsyncd_reloads_total", "counter", "Config reloads (RPC or SIGHUP), by result.");
   absl::StrAppend(&out, "portsyncd_reloads_total{result=\"ok\"} ", server.reloads_ok.load(),
                   "\nportsyncd_reloads_total{result=\"error\"} ", server.reloads_failed.load(),

@@ -200,6 +200,7 @@ v1::GetHealthResponse PortSyncService::Health() const {
   out->set_redis_reconnects(c.redis_connects.load());
   out->set_drift_repairs(c.drift_repairs.load());
   out->set_stream_subscribers(hub_->subscribers());
+  out->set_gnmi_subscribers(static_cast<uint32_t>(hub_->subscribers(EventHub::Api::kGnmi)));
   out->set_state_db_batches(c.state_db_batches.load());
   out->set_netdev_renames(engine_->netdev_renames());
   out->set_keyspace_events(c.keyspace_events.load());

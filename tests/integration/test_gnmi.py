@@ -190,6 +190,9 @@ class SubscribeTest(GnmiTest):
                 break
         s = self.subscribe(["/interfaces/interface[name=*]/state"])
         initial = s.until_sync()
+        # Counted apart from StreamLinkEvents (GetHealth, portsyncctl health, /metrics).
+        counters = api.health(self.ps).counters
+        self.assertEqual((counters.gnmi_subscribers, counters.stream_subscribers), (1, 1))
         self.assertEqual(sum(r.HasField("sync_response") for r in initial), 1)
         self.assertEqual(len(self.values(initial)), len(PORTS) * 9)
         h.ns.ip("link", "set", "Ethernet4", "mtu", "4000")

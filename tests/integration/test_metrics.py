@@ -117,6 +117,7 @@ class MetricsTest(IntegrationTest):
         # Ethernet4 only: Ethernet16's write is refused, the others have no netdev.
         self.assertEqual(after["portsyncd_ports_in_sync"], 1)
         self.assertEqual(after["portsyncd_stream_subscribers"], 1)
+        self.assertEqual(after["portsyncd_gnmi_subscribers"], 0)
         self.assertEqual(after['portsyncd_reloads_total{result="error"}'], 1)
         self.assertEqual(after['portsyncd_reloads_total{result="ok"}'], 1)
         # Every series the page has is read above (moved, or its value).
@@ -130,7 +131,8 @@ class MetricsTest(IntegrationTest):
                 'portsyncd_keyspace_notifications_active', 'portsyncd_keyspace_events_total',
                 'portsyncd_keyspace_checks_total', 'portsyncd_reconciles_total',
                 'portsyncd_drift_repairs_total', 'portsyncd_ports', 'portsyncd_ports_in_sync',
-                'portsyncd_stream_subscribers', 'portsyncd_reloads_total',
+                'portsyncd_stream_subscribers', 'portsyncd_gnmi_subscribers',
+                'portsyncd_reloads_total',
                 'portsyncd_initial_sync_done', 'portsyncd_port_carrier_transitions_total'}
         self.assertEqual({re.sub(r"_(bucket|sum|count)$", "", k.split("{")[0]) for k in after},
                          read)
