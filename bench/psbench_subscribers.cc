@@ -13,30 +13,61 @@ namespace psbench {
 
 namespace pb = ::portsyncd::v1;
 
-// What the pool needs of either kind of stream.
+// What either kind of stream shares: the pool, the call's context, the figures, and matching
+// the generator's current expectation.
 class SubscriberPool::AnyStream {
  public:
+  explicit AnyStream(SubscriberPool* pool) : pool_(pool) {}
   virtual ~AnyStream() = default;
-  virtual void Cancel() = 0;
-  virtual const Stats& stats() const = 0;
-};
+  void Cancel() {
+    cancelled_ = true;
+    ctx_.TryCancel();
+  }
+  const Stats& stats() const { return stats_; }
 
-// Reads the generator's current expectation; false when none (or it is being rewritten).
-bool ReadExpected(ExpectedEvent* e, uint64_t last_id, uint64_t& id, int& port, int& field,
-                  uint32_t& value, int64_t& t0) {
-  if (e == nullptr) return false;
-  id = e->id.load(std::memory_order_acquire);
-  if (id == 0 || id == last_id) return false;
-  port = e->port.load(std::memory_order_relaxed);
-  field = e->field.load(std::memory_order_relaxed);
-  value = e->value.load(std::memory_order_relaxed);
-  t0 = e->t0_ns.load(std::memory_order_relaxed);
-  return e->id.load(std::memory_order_acquire) == id;
-}
+ protected:
+  // The call ended (OnDone).
+  void Ended() {
+    if (!cancelled_) ++stats_.ended_early;
+    pool_->Done();
+  }
+  void Synced() {
+    if (!synced_) pool_->Synced();
+    synced_ = true;
+  }
+  // The generator's current expectation; false when none (or it is being rewritten), or when
+  // this stream already recorded it.
+  bool Expected(uint64_t& id, int& port, int& field, uint32_t& value, int64_t& t0) const {
+    ExpectedEvent* e = pool_->expected_;
+    if (e == nullptr) return false;
+    id = e->id.load(std::memory_order_acquire);
+    if (id == 0 || id == last_id_) return false;
+    port = e->port.load(std::memory_order_relaxed);
+    field = e->field.load(std::memory_order_relaxed);
+    value = e->value.load(std::memory_order_relaxed);
+    t0 = e->t0_ns.load(std::memory_order_relaxed);
+    return e->id.load(std::memory_order_acquire) == id;
+  }
+  // This stream received expectation `id` at `now`.
+  void Record(uint64_t id, int64_t now, int64_t t0, std::vector<float>& latencies) {
+    last_id_ = id;
+    latencies.push_back(static_cast<float>((now - t0) / 1000.0));
+    pool_->Received(id);
+  }
+
+  SubscriberPool* pool_;
+  grpc::ClientContext ctx_;
+  Stats stats_;
+  bool synced_ = false;
+
+ private:
+  std::atomic<bool> cancelled_{false};
+  uint64_t last_id_ = 0;
+};
 
 class SubscriberPool::Stream : public grpc::ClientReadReactor<pb::LinkEvent>, public AnyStream {
  public:
-  Stream(pb::PortSync::Stub* stub, SubscriberPool* pool) : pool_(pool) {
+  Stream(pb::PortSync::Stub* stub, SubscriberPool* pool) : AnyStream(pool) {
     stub->async()->StreamLinkEvents(&ctx_, &request_, this);
     StartRead(&event_);
     StartCall();
@@ -47,8 +78,7 @@ class SubscriberPool::Stream : public grpc::ClientReadReactor<pb::LinkEvent>, pu
     ++stats_.events;
     switch (event_.type()) {
       case pb::LinkEvent::TYPE_SYNCED:
-        if (!synced_) pool_->Synced();
-        synced_ = true;
+        Synced();
         break;
       case pb::LinkEvent::TYPE_RESYNC: ++stats_.resyncs; break;
       case pb::LinkEvent::TYPE_SNAPSHOT: ++stats_.snapshots; break;
@@ -61,16 +91,7 @@ class SubscriberPool::Stream : public grpc::ClientReadReactor<pb::LinkEvent>, pu
     StartRead(&event_);
   }
 
-  void OnDone(const grpc::Status&) override {
-    if (!cancelled_) ++stats_.ended_early;
-    pool_->Done();
-  }
-
-  void Cancel() override {
-    cancelled_ = true;
-    ctx_.TryCancel();
-  }
-  const Stats& stats() const override { return stats_; }
+  void OnDone(const grpc::Status&) override { Ended(); }
 
  private:
   // Records the latency when this event is the one the generator is waiting for.
@@ -79,7 +100,7 @@ class SubscriberPool::Stream : public grpc::ClientReadReactor<pb::LinkEvent>, pu
     int port, field;
     uint32_t value;
     int64_t t0;
-    if (!ReadExpected(pool_->expected_, last_id_, id, port, field, value, t0)) return;
+    if (!Expected(id, port, field, value, t0)) return;
     const pb::PortState& p = event_.port();
     if (p.name() != "Ethernet" + std::to_string(port)) return;
     bool match = false;
@@ -88,19 +109,11 @@ class SubscriberPool::Stream : public grpc::ClientReadReactor<pb::LinkEvent>, pu
     if (field == ExpectedEvent::kOper) match = p.oper_status() == status;
     if (field == ExpectedEvent::kMtu) match = p.mtu() == value;
     if (!match) return;
-    last_id_ = id;
-    stats_.latency_us.push_back(static_cast<float>((now - t0) / 1000.0));
-    pool_->Received(id);
+    Record(id, now, t0, stats_.latency_us);
   }
 
-  SubscriberPool* pool_;
-  grpc::ClientContext ctx_;
   pb::StreamLinkEventsRequest request_;
   pb::LinkEvent event_;
-  Stats stats_;
-  bool synced_ = false;
-  std::atomic<bool> cancelled_{false};
-  uint64_t last_id_ = 0;
 };
 
 // A gNMI Subscribe: STREAM of every interface's state, ON_CHANGE, PROTO (what a collector asks).
@@ -108,7 +121,7 @@ class SubscriberPool::GnmiStream
     : public grpc::ClientBidiReactor<gnmi::SubscribeRequest, gnmi::SubscribeResponse>,
       public AnyStream {
  public:
-  GnmiStream(gnmi::gNMI::Stub* stub, SubscriberPool* pool) : pool_(pool) {
+  GnmiStream(gnmi::gNMI::Stub* stub, SubscriberPool* pool) : AnyStream(pool) {
     gnmi::SubscriptionList* list = request_.mutable_subscribe();
     list->set_mode(gnmi::SubscriptionList::STREAM);
     list->set_encoding(gnmi::PROTO);
@@ -127,8 +140,7 @@ class SubscriberPool::GnmiStream
     if (!ok) return;
     ++stats_.events;
     if (response_.has_sync_response()) {
-      if (!synced_) pool_->Synced();
-      synced_ = true;
+      Synced();
     } else if (synced_) {
       ++stats_.changed;
       for (const gnmi::Update& u : response_.update().update()) {
@@ -141,16 +153,7 @@ class SubscriberPool::GnmiStream
     StartRead(&response_);
   }
 
-  void OnDone(const grpc::Status&) override {
-    if (!cancelled_) ++stats_.ended_early;
-    pool_->Done();
-  }
-
-  void Cancel() override {
-    cancelled_ = true;
-    ctx_.TryCancel();
-  }
-  const Stats& stats() const override { return stats_; }
+  void OnDone(const grpc::Status&) override { Ended(); }
 
  private:
   void Match(int64_t now) {
@@ -158,7 +161,7 @@ class SubscriberPool::GnmiStream
     int port, field;
     uint32_t value;
     int64_t t0;
-    if (!ReadExpected(pool_->expected_, last_id_, id, port, field, value, t0)) return;
+    if (!Expected(id, port, field, value, t0)) return;
     const gnmi::Notification& n = response_.update();
     if (n.prefix().elem_size() < 2) return;
     auto key = n.prefix().elem(1).key().find("name");
@@ -173,19 +176,11 @@ class SubscriberPool::GnmiStream
                                            : u.val().string_val() == (value ? "UP" : "DOWN");
     }
     if (!match) return;
-    last_id_ = id;
-    stats_.gnmi_latency_us.push_back(static_cast<float>((now - t0) / 1000.0));
-    pool_->Received(id);
+    Record(id, now, t0, stats_.gnmi_latency_us);
   }
 
-  SubscriberPool* pool_;
-  grpc::ClientContext ctx_;
   gnmi::SubscribeRequest request_;
   gnmi::SubscribeResponse response_;
-  Stats stats_;
-  bool synced_ = false;
-  std::atomic<bool> cancelled_{false};
-  uint64_t last_id_ = 0;
 };
 
 SubscriberPool::SubscriberPool(const std::string& grpc_socket, int count,

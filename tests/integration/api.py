@@ -98,6 +98,18 @@ def reflection_files(channel, symbol=None, filename=None):
     return files
 
 
+def dump_applied(stub):
+    """True once the daemon answers GetPortState: it answers UNAVAILABLE until its first link
+    dump is applied (a restarted daemon does not know the kernel before it)."""
+    try:
+        stub.GetPortState(pb.GetPortStateRequest(), timeout=5)
+        return True
+    except grpc.RpcError as e:
+        if e.code() != grpc.StatusCode.UNAVAILABLE:
+            raise
+        return False
+
+
 # --- Helpers for the hardening tests --------------------------------------------------------
 
 def health(stub):

@@ -334,7 +334,7 @@ class CarrierCountersTest(ApiTest):
         self.assertEqual(self.d.stop(), 0)
         d2 = h.daemon()
         self.channel, self.stub = api.connect(d2.socket)
-        wait_until(lambda: self.d_ready(), what="the restarted daemon's first dump")
+        wait_until(lambda: api.dump_applied(self.stub), what="the restarted daemon's first dump")
         # The daemon's own flap count starts again; the kernel's counters do not.
         self.assertEqual(self.counters("Ethernet4"), before)
         restarted = self.stub.GetPortState(pb.GetPortStateRequest(names=["Ethernet4"])).ports[0]
@@ -347,15 +347,6 @@ class CarrierCountersTest(ApiTest):
                             "Ethernet4"], capture_output=True, text=True, timeout=10)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout.splitlines()[1].split()[-1], str(before[2] + 1))
-
-    def d_ready(self):
-        try:
-            self.stub.GetPortState(pb.GetPortStateRequest(), timeout=5)
-            return True
-        except grpc.RpcError as e:
-            if e.code() != grpc.StatusCode.UNAVAILABLE:
-                raise
-            return False
 
 
 class HealthTest(ApiTest):

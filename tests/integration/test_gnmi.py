@@ -34,16 +34,7 @@ class GnmiTest(IntegrationTest):
         self.channel, self.gnmi = gc.connect(self.d.socket)
         self.addCleanup(self.channel.close)
         self.ps = api.pb_grpc.PortSyncStub(self.channel)
-        wait_until(self.ready, what="the first link dump")
-
-    def ready(self):
-        try:
-            self.ps.GetPortState(pb.GetPortStateRequest(), timeout=5)
-            return True
-        except grpc.RpcError as e:
-            if e.code() != grpc.StatusCode.UNAVAILABLE:
-                raise
-            return False
+        wait_until(lambda: api.dump_applied(self.ps), what="the first link dump")
 
     def subscribe(self, paths, **kw):
         extensions = kw.pop("extensions", ())
@@ -344,7 +335,7 @@ class RestartTest(GnmiTest):
         self.d = h.daemon()
         self.channel, self.gnmi = gc.connect(self.d.socket)
         self.ps = api.pb_grpc.PortSyncStub(self.channel)
-        wait_until(self.ready, what="the restarted daemon's first dump")
+        wait_until(lambda: api.dump_applied(self.ps), what="the restarted daemon's first dump")
         after = read()
         self.assertEqual(after[counters + "/carrier-transitions"],
                          before[counters + "/carrier-transitions"])
