@@ -28,6 +28,23 @@ def make_pki(d):
                 "-CAcreateserial", "-out", f"{name}.pem", "-days", "2", *ext, cwd=d)
 
 
+# Capabilities and a Get over mTLS; prints gNMI_version and the number of ports in the answer.
+GNMI_OVER_TLS = """
+import sys
+import grpc
+import gnmi_client as gc
+from gnmi_client import g
+address, ca, cert, key = sys.argv[1:]
+read = lambda path: open(path, "rb").read()
+creds = grpc.ssl_channel_credentials(read(ca), read(key), read(cert))
+channel = grpc.secure_channel(address, creds)
+stub = gc.g_grpc.gNMIStub(channel)
+caps = stub.Capabilities(g.CapabilityRequest(), timeout=10)
+got = stub.Get(g.GetRequest(path=[gc.path("/interfaces")]), timeout=10)
+print(caps.gNMI_version, len(got.notification))
+"""
+
+
 class TcpListenerTest(IntegrationTest):
     def ctl_in_ns(self, *args):
         return subprocess.run(["ip", "netns", "exec", self.h.ns.sw, PORTSYNCCTL, "--timeout", "3",
@@ -61,6 +78,14 @@ class TcpListenerTest(IntegrationTest):
                                 p("client.key"), "--token-file", wrong, "reload")
         self.assertEqual(denied.returncode, 1)
         self.assertIn("not authorized", denied.stderr)
+        # gNMI on the same listener, with the same mTLS: a Python gNMI client in the namespace.
+        gnmi = subprocess.run(
+            ["ip", "netns", "exec", h.ns.sw, "/usr/bin/python3", "-c", GNMI_OVER_TLS,
+             f"127.0.0.1:{PORT}", p("ca.pem"), p("client.pem"), p("client.key")],
+            capture_output=True, text=True, timeout=30,
+            env={**os.environ, "PYTHONPATH": os.path.dirname(os.path.abspath(__file__))})
+        self.assertEqual(gnmi.returncode, 0, gnmi.stderr)
+        self.assertEqual(gnmi.stdout.split(), ["0.10.0", "0"])  # this test creates no port
         # The unix socket stays available.
         self.assertEqual(subprocess.run([PORTSYNCCTL, "--target", d.socket, "health"],
                                         capture_output=True).returncode, 0)
