@@ -1,17 +1,19 @@
-// EventHub: fans the engine's port changes out to StreamLinkEvents subscribers.
+// EventHub: fans the engine's port changes out to the streams of both APIs (StreamLinkEvents,
+// here; gNMI Subscribe, server/gnmi_service.cc, through HubSubscriber and NextRecord).
 //
 // Pull, not push: the engine calls OnPortChanges with the model lock held, and the hub only moves
-// each change into one shared ring (O(1) per change, whatever the number of subscribers), then
-// wakes its kicker thread. The immutable LinkEvent of a change is built once, by the first
-// stream that takes it, and shared. Each stream keeps a cursor
-// (the last sequence it took) and, whenever it can write, takes the next event after its cursor
-// from the ring. A stream more than stream_queue_limit events behind, or whose next event has
-// left the ring, restarts from RESYNC + a snapshot + SYNCED. So the engine's cost and the
-// memory are bounded by the ring, not by subscribers x events, and a stalled subscriber costs
-// nothing at all. Snapshots are built from copies taken briefly under the model lock, and one
-// unfiltered snapshot is shared by every stream that starts or resyncs while it is current (no
-// event since it was taken). A stream that starts before the first link dump is applied waits
-// for it before its snapshot.
+// each change into one shared ring of ChangeRecords (O(1) per change, whatever the number of
+// subscribers), then wakes its kicker thread. A record's encodings (its LinkEvent; a gNMI
+// format's notification) are serialized once, by the first stream that takes them, and the same
+// bytes are written by every stream. Each stream keeps a cursor (the last sequence it took) and,
+// whenever it can write, takes the next record after its cursor from the ring. A StreamLinkEvents
+// stream more than stream_queue_limit events behind, or whose next event has left the ring,
+// restarts from RESYNC + a snapshot + SYNCED (a gNMI stream is coalesced instead). So the
+// engine's cost and the memory are bounded by the ring, not by subscribers x events, and a
+// stalled subscriber costs nothing at all. Snapshots (TakePortSnapshot, one mechanism for both
+// APIs) are built from copies taken briefly under the model lock and shared by every stream that
+// starts or resyncs while they are current (no event since). A stream that starts before the
+// first link dump is applied waits for it before its snapshot.
 //
 // Lock order: kick_mu_, then the engine's model lock, then EventHub::mu_, then a stream's lock
 // (a stream never holds its own lock while it takes the hub's).
