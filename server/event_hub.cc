@@ -7,7 +7,6 @@
 #include "core/logging.h"
 #include "core/thread_name.h"
 #include "server/port_state_proto.h"
-#include "server/wire_bytes.h"
 
 namespace portsyncd {
 
@@ -245,8 +244,6 @@ size_t EventHub::CountLocked(Api api) const {
                                            [api](const auto& s) { return s.second == api; }));
 }
 
-SharedEvent SerializeEvent(const v1::LinkEvent& event) { return SerializeShared(event); }
-
 SharedEvent EventHub::MakeMarker(v1::LinkEvent::Type type, uint64_t sequence,
                                  std::string reason) const {
   v1::LinkEvent event;
@@ -255,7 +252,7 @@ SharedEvent EventHub::MakeMarker(v1::LinkEvent::Type type, uint64_t sequence,
   event.set_instance_id(instance_id_);
   ToProto(absl::Now(), event.mutable_time());
   event.set_reason(std::move(reason));
-  return SerializeEvent(event);
+  return SerializeShared(event);
 }
 
 EventHub::SharedSnapshot EventHub::TakeSnapshot(const absl::flat_hash_set<std::string>& filter) {
@@ -278,7 +275,7 @@ EventHub::SharedSnapshot EventHub::TakeSnapshot(const absl::flat_hash_set<std::s
     event.set_instance_id(instance_id_);
     ToProto(ports->taken, event.mutable_time());
     ToProto(entry.port, entry.pending, event.mutable_port());
-    snapshot->events.push_back(SerializeEvent(event));
+    snapshot->events.push_back(SerializeShared(event));
   }
   snapshot->events.push_back(MakeMarker(v1::LinkEvent::TYPE_SYNCED, ports->sequence, ""));
   if (filter.empty()) {
@@ -409,7 +406,7 @@ SharedEvent EventHub::EventOf(const ChangeRecord& record) const {
                  : change.outcome == ApplyOutcome::kRemoved ? v1::LinkEvent::TYPE_REMOVED
                                                             : v1::LinkEvent::TYPE_CHANGED);
   ToProto(change.port, record.pending, event.mutable_port());
-  record.link_event = SerializeEvent(event);
+  record.link_event = SerializeShared(event);
   return record.link_event;
 }
 

@@ -40,15 +40,14 @@
 #include "absl/synchronization/mutex.h"
 #include "core/engine.h"
 #include "server/gnmi_paths.h"
+#include "server/wire_bytes.h"
 #include "grpcpp/grpcpp.h"
 #include "portsyncd/v1/portsyncd.pb.h"
 
 namespace portsyncd {
 
-// A LinkEvent as the bytes gRPC writes: serialized once, then written to every stream that sends
-// it (gRPC copies a ByteBuffer by taking a reference to its slices).
-using SharedEvent = std::shared_ptr<const grpc::ByteBuffer>;
-SharedEvent SerializeEvent(const v1::LinkEvent& event);
+// A LinkEvent as the bytes gRPC writes, serialized once for every stream (server/wire_bytes.h).
+using SharedEvent = SharedBytes;
 
 // One change in the hub's ring, shared by every stream of both APIs that takes it. Immutable
 // once appended, except for the encodings cached in it (built once by the first stream that

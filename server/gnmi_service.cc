@@ -10,26 +10,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "core/logging.h"
+#include "server/grpc_status.h"
 #include "server/wire_bytes.h"
 
 namespace portsyncd {
 namespace {
 
-// A response as the bytes gRPC writes: serialized once, then written to every stream that
-// sends it (gRPC copies a ByteBuffer by taking a reference to its slices).
-using SharedResponse = std::shared_ptr<const grpc::ByteBuffer>;
-
-SharedResponse Bytes(const gnmi::SubscribeResponse& response) { return SerializeShared(response); }
-
-grpc::Status ToGrpc(const absl::Status& status) {
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
-
-grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context, grpc::Status status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(std::move(status));
-  return reactor;
-}
+// A response as the bytes gRPC writes (server/wire_bytes.h).
+using SharedResponse = SharedBytes;
 
 int64_t Nanos(absl::Time t) { return absl::ToUnixNanos(t); }
 
@@ -42,7 +30,7 @@ SharedResponse SyncResponse() {
   static const auto* sync = [] {
     gnmi::SubscribeResponse r;
     r.set_sync_response(true);
-    return new SharedResponse(Bytes(r));
+    return new SharedResponse(SerializeShared(r));
   }();
   return *sync;
 }
@@ -331,7 +319,7 @@ class GnmiStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBu
           gnmi::SubscribeResponse response;
           BuildUpdate(OcLeavesOf(entry.port), leaves, ValueTime(entry.port, snapshot.taken),
                       format_, 0, response.mutable_update());
-          built->push_back(Bytes(response));
+          built->push_back(SerializeShared(response));
         }
         snapshot.encoded.emplace_back(key, built);
         shared = std::move(built);
@@ -347,7 +335,7 @@ class GnmiStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBu
       BuildUpdate(OcLeavesOf(entry.port), leaves,
                   sample ? Nanos(now) : ValueTime(entry.port, snapshot.taken), format_, 0,
                   response.mutable_update());
-      out.push_back(Bytes(response));
+      out.push_back(SerializeShared(response));
     }
     return out;
   }
@@ -414,7 +402,7 @@ class GnmiStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBu
           }
           gnmi::SubscribeResponse response;
           BuildUpdate(leaves, selected, Nanos(now), format_, 0, response.mutable_update());
-          queue_.push_back(Bytes(response));
+          queue_.push_back(SerializeShared(response));
         }
       }
       // The next tick on the original schedule (no drift), skipping ticks already missed.
@@ -531,7 +519,7 @@ class GnmiStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBu
     } else {
       BuildUpdate(record.oc, leaves, time, format_, 0, response.mutable_update());
     }
-    SharedResponse bytes = Bytes(response);
+    SharedResponse bytes = SerializeShared(response);
     record.encoded.emplace_back(key, bytes);
     return bytes;
   }
@@ -563,7 +551,7 @@ class GnmiStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBu
                     response.mutable_update());
       }
       seen = {changes, entry.port.in_kernel};
-      out.push_back(Bytes(response));
+      out.push_back(SerializeShared(response));
     }
     PSLOG_RATE_LIMITED(LogLevel::kNotice, "gNMI subscriber fell behind: sent the latest value of ",
                        out.size(), " ports, folding ", folded, " changes (Update.duplicates)");
@@ -655,31 +643,31 @@ grpc::ServerUnaryReactor* GnmiService::Capabilities(grpc::CallbackServerContext*
   response->add_supported_encodings(gnmi::PROTO);
   response->set_gnmi_version(
       gnmi::CapabilityRequest::descriptor()->file()->options().GetExtension(gnmi::gnmi_service));
-  return Done(context, grpc::Status::OK);
+  return FinishUnary(context, grpc::Status::OK);
 }
 
 grpc::ServerUnaryReactor* GnmiService::Get(grpc::CallbackServerContext* context,
                                            const gnmi::GetRequest* request,
                                            gnmi::GetResponse* response) {
-  if (absl::Status s = CheckEncoding(request->encoding()); !s.ok()) return Done(context, ToGrpc(s));
+  if (absl::Status s = CheckEncoding(request->encoding()); !s.ok()) {
+    return FinishUnary(context, ToGrpc(s));
+  }
   std::vector<OcSelector> selectors;
   if (request->path().empty()) {
     absl::StatusOr<OcSelector> all = ParseOcPath(request->prefix(), gnmi::Path());
-    if (!all.ok()) return Done(context, ToGrpc(all.status()));
+    if (!all.ok()) return FinishUnary(context, ToGrpc(all.status()));
     selectors.push_back(*all);
   }
   for (const gnmi::Path& path : request->path()) {
     absl::StatusOr<OcSelector> selector = ParseOcPath(request->prefix(), path);
-    if (!selector.ok()) return Done(context, ToGrpc(selector.status()));
+    if (!selector.ok()) return FinishUnary(context, ToGrpc(selector.status()));
     selectors.push_back(*std::move(selector));
   }
   // Every leaf we serve is state: a CONFIG request selects nothing.
-  if (request->type() == gnmi::GetRequest::CONFIG) return Done(context, grpc::Status::OK);
+  if (request->type() == gnmi::GetRequest::CONFIG) return FinishUnary(context, grpc::Status::OK);
   EventHub::SharedPortSnapshot snapshot = hub_->TakePortSnapshot();
   if (snapshot == nullptr) {
-    return Done(context, grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                      "portsyncd is starting: the first link dump is not applied "
-                                      "yet; retry shortly"));
+    return FinishUnary(context, NotSyncedYet());
   }
   for (const OcSelector& selector : selectors) {
     if (selector.port.empty()) continue;
@@ -688,7 +676,7 @@ grpc::ServerUnaryReactor* GnmiService::Get(grpc::CallbackServerContext* context,
                                      return e.port.name == selector.port && e.port.in_kernel;
                                    });
     if (!known) {
-      return Done(context, grpc::Status(grpc::StatusCode::NOT_FOUND,
+      return FinishUnary(context, grpc::Status(grpc::StatusCode::NOT_FOUND,
                                         absl::StrCat("interface ", selector.port,
                                                      " has no netdev in the kernel")));
     }
@@ -705,12 +693,12 @@ grpc::ServerUnaryReactor* GnmiService::Get(grpc::CallbackServerContext* context,
     BuildUpdate(OcLeavesOf(entry.port), leaves, Nanos(snapshot->taken), format, 0,
                 response->add_notification());
   }
-  return Done(context, grpc::Status::OK);
+  return FinishUnary(context, grpc::Status::OK);
 }
 
 grpc::ServerUnaryReactor* GnmiService::Set(grpc::CallbackServerContext* context,
                                            const gnmi::SetRequest*, gnmi::SetResponse*) {
-  return Done(context,
+  return FinishUnary(context,
               grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
                            "portsyncd's gNMI is read-only (Capabilities, Get, Subscribe): port "
                            "configuration belongs to CONFIG_DB"));

@@ -7,20 +7,11 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "core/logging.h"
+#include "server/grpc_status.h"
 #include "server/port_state_proto.h"
 
 namespace portsyncd {
 namespace {
-
-grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context, grpc::Status status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(std::move(status));
-  return reactor;
-}
-
-grpc::Status ToGrpc(const absl::Status& status) {
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
 
 // Compares without an early exit, so timing does not reveal how much of a token matched.
 bool TokenEquals(absl::string_view a, absl::string_view b) {
@@ -56,14 +47,12 @@ grpc::ServerUnaryReactor* PortSyncService::GetPortState(grpc::CallbackServerCont
                                                         const v1::GetPortStateRequest* request,
                                                         v1::GetPortStateResponse* response) {
   for (const std::string& name : request->names()) {
-    if (absl::Status s = ValidatePortName(name); !s.ok()) return Done(context, ToGrpc(s));
+    if (absl::Status s = ValidatePortName(name); !s.ok()) return FinishUnary(context, ToGrpc(s));
   }
   if (!engine_->initial_sync_done()) {
     // Before the first link dump the model does not know the kernel: every port would look
     // absent. Say so instead of answering with a state nobody observed.
-    return Done(context, grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                      "portsyncd is starting: the first link dump is not applied "
-                                      "yet (GetHealth says what it waits for); retry shortly"));
+    return FinishUnary(context, NotSyncedYet());
   }
   grpc::Status status = grpc::Status::OK;
   engine_->WithModel([&](const PortModel& model) {
@@ -90,7 +79,7 @@ grpc::ServerUnaryReactor* PortSyncService::GetPortState(grpc::CallbackServerCont
   });
   response->set_instance_id(hub_->instance_id());
   if (!status.ok()) response->Clear();
-  return Done(context, status);
+  return FinishUnary(context, status);
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* PortSyncService::StreamLinkEvents(
@@ -212,7 +201,7 @@ grpc::ServerUnaryReactor* PortSyncService::GetHealth(grpc::CallbackServerContext
                                                      const v1::GetHealthRequest*,
                                                      v1::GetHealthResponse* response) {
   *response = Health();
-  return Done(context, grpc::Status::OK);
+  return FinishUnary(context, grpc::Status::OK);
 }
 
 grpc::ServerUnaryReactor* PortSyncService::Reload(grpc::CallbackServerContext* context,
@@ -226,19 +215,19 @@ grpc::ServerUnaryReactor* PortSyncService::Reload(grpc::CallbackServerContext* c
       !TokenEquals(absl::string_view(presented).substr(7), reload_token_)) {
     PSLOG_RATE_LIMITED(LogLevel::kWarn, "Reload refused: caller ", context->peer(),
                        " is not authorized");
-    return Done(context,
+    return FinishUnary(context,
                 grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                              "Reload needs authorization: send 'authorization: Bearer <token>' "
                              "with the token from the daemon's reload token file"));
   }
   absl::StatusOr<ReloadResult> result = reload_();
-  if (!result.ok()) return Done(context, ToGrpc(result.status()));
+  if (!result.ok()) return FinishUnary(context, ToGrpc(result.status()));
   response->set_config_version(result->config_version);
   for (const std::string& key : result->changed_keys) response->add_changed_keys(key);
   for (const std::string& key : result->restart_required_keys) {
     response->add_restart_required_keys(key);
   }
-  return Done(context, grpc::Status::OK);
+  return FinishUnary(context, grpc::Status::OK);
 }
 
 }  // namespace portsyncd
