@@ -183,8 +183,8 @@ class SubscriberPool::GnmiStream
   gnmi::SubscribeResponse response_;
 };
 
-SubscriberPool::SubscriberPool(const std::string& grpc_socket, int count,
-                               ExpectedEvent* expected, int gnmi_count)
+SubscriberPool::SubscriberPool(const std::string& grpc_socket, int count, ExpectedEvent* expected,
+                               int gnmi_count)
     : expected_(expected) {
   for (int i = 0; i < count + gnmi_count; ++i) {
     if (i % 100 == 0) {

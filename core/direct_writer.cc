@@ -19,8 +19,7 @@ RedisContextPtr ConnectDirect(const DbEndpoint& endpoint, absl::Duration timeout
     *error = absl::StrCat("cannot connect: ", context ? context->errstr : "out of memory");
     return nullptr;
   }
-  auto* reply =
-      static_cast<redisReply*>(redisCommand(context.get(), "SELECT %d", endpoint.id));
+  auto* reply = static_cast<redisReply*>(redisCommand(context.get(), "SELECT %d", endpoint.id));
   const bool selected = reply != nullptr && reply->type != REDIS_REPLY_ERROR;
   if (reply != nullptr) freeReplyObject(reply);
   if (!selected) {

@@ -24,9 +24,9 @@
 #include "absl/time/time.h"
 #include "core/clock.h"
 #include "core/direct_writer.h"
-#include "core/netlink_socket.h"
 #include "core/engine_shared.h"
 #include "core/logging.h"
+#include "core/netlink_socket.h"
 #include "core/write_tracker.h"
 
 namespace portsyncd {

@@ -22,8 +22,8 @@ std::vector<RedisArgv> StateBatchCommands(const std::vector<StateWrite>& writes,
 absl::Status CompleteStateBatch(const std::vector<StateWrite>& writes,
                                 const std::vector<RedisArgv>& commands,
                                 const std::vector<RedisReply>& replies, absl::Time acked,
-                                PortModel& model, WriteTracker* tracker,
-                                EngineCounters& counters, bool* someone_else) {
+                                PortModel& model, WriteTracker* tracker, EngineCounters& counters,
+                                bool* someone_else) {
   uint64_t deletes = 0;
   for (const RedisArgv& argv : commands) deletes += argv[0] == "DEL" ? 1 : 0;
   counters.state_db_batches.fetch_add(1);

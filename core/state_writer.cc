@@ -237,8 +237,7 @@ absl::Status StateWriter::Flush() {
         !port_init_done_sent_ && shared_.initial_dump_done && shared_.model.pending_empty();
   }
   if (!writes.empty()) {
-    const std::vector<RedisArgv> commands =
-        StateBatchCommands(writes, state.Key(kPortTable, ""));
+    const std::vector<RedisArgv> commands = StateBatchCommands(writes, state.Key(kPortTable, ""));
     // The notifications these writes will cause are ours (WriteTracker::OnEvent skips them).
     if (tracker_ != nullptr) tracker_->ExpectWrites(writes);
     const absl::Time sent = clock_.Now();

@@ -11,13 +11,13 @@
 #include <toml.hpp>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "absl/strings/ascii.h"
 #include "core/file_util.h"
 #include "core/logging.h"
 #include "core/status_macros.h"
@@ -166,9 +166,9 @@ size_t InvalidUtf8Offset(absl::string_view text) {
   return absl::string_view::npos;
 }
 
-// toml11's syntax errors are several lines: "[error] toml::<function>: <problem>", then " --> file",
-// then " <line> | <text>" and a "^--- <detail>" marker under the offending text. The API and the
-// logs promise one line, `<file>:<line>: <key>: <problem>`: this folds them into it. The key is
+// toml11's syntax errors are several lines: "[error] toml::<function>: <problem>", then " -->
+// file", then " <line> | <text>" and a "^--- <detail>" marker under the offending text. The API and
+// the logs promise one line, `<file>:<line>: <key>: <problem>`: this folds them into it. The key is
 // the text before '=' on the offending line, or the line itself (a table header, a stray word).
 std::string OneLineSyntaxError(const std::string& path, absl::string_view what) {
   std::string problem, detail, key;
@@ -194,7 +194,8 @@ std::string OneLineSyntaxError(const std::string& path, absl::string_view what) 
     if (bar != absl::string_view::npos && absl::SimpleAtoi(stripped.substr(0, bar), &number)) {
       line = number;
       absl::string_view source = stripped.substr(bar + 3);
-      if (size_t eq = source.find('='); eq != absl::string_view::npos) source = source.substr(0, eq);
+      if (size_t eq = source.find('='); eq != absl::string_view::npos)
+        source = source.substr(0, eq);
       key = std::string(absl::StripAsciiWhitespace(source.substr(0, 60)));
     }
   }

@@ -305,9 +305,8 @@ EventHub::SharedPortSnapshot EventHub::TakePortSnapshot() {
                                                     PortIndexLocked(name), IsTracked(port)});
     }
   });
-  std::sort(snapshot->ports.begin(), snapshot->ports.end(), [](const auto& a, const auto& b) {
-    return NaturalLess(a.port.name, b.port.name);
-  });
+  std::sort(snapshot->ports.begin(), snapshot->ports.end(),
+            [](const auto& a, const auto& b) { return NaturalLess(a.port.name, b.port.name); });
   absl::MutexLock lock(&mu_);
   if (!shared_ports_ || shared_ports_->sequence < snapshot->sequence) shared_ports_ = snapshot;
   return snapshot;
@@ -355,8 +354,8 @@ std::deque<std::shared_ptr<ChangeRecord>>::const_iterator EventHub::FirstAfterLo
 }
 
 SharedRecord EventHub::NextRecord(uint64_t* cursor,
-                                  absl::FunctionRef<bool(const ChangeRecord&)> wants,
-                                  bool* behind, bool replaying) {
+                                  absl::FunctionRef<bool(const ChangeRecord&)> wants, bool* behind,
+                                  bool replaying) {
   absl::MutexLock lock(&mu_);
   if (*cursor >= head_sequence_) return nullptr;
   if (*cursor < evicted_upto_) {
@@ -382,9 +381,11 @@ absl::StatusOr<uint64_t> EventHub::SequenceBefore(absl::Time start) {
   const absl::Time available =
       evicted_upto_ == 0 ? created_ : (ring_.empty() ? absl::Now() : ring_.front()->change.time);
   if (start < available) {
-    return absl::OutOfRangeError(absl::StrCat(
-        "history from ", absl::FormatTime(start), " is not in the replay buffer: it holds changes "
-        "from ", absl::FormatTime(available), " (grpc.replay_buffer records)"));
+    return absl::OutOfRangeError(absl::StrCat("history from ", absl::FormatTime(start),
+                                              " is not in the replay buffer: it holds changes "
+                                              "from ",
+                                              absl::FormatTime(available),
+                                              " (grpc.replay_buffer records)"));
   }
   uint64_t before = evicted_upto_;
   for (const auto& record : ring_) {

@@ -39,10 +39,10 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "core/engine.h"
-#include "server/gnmi_paths.h"
-#include "server/wire_bytes.h"
 #include "grpcpp/grpcpp.h"
 #include "portsyncd/v1/portsyncd.pb.h"
+#include "server/gnmi_paths.h"
+#include "server/wire_bytes.h"
 
 namespace portsyncd {
 
@@ -54,16 +54,15 @@ using SharedEvent = SharedBytes;
 // wants each, then shared).
 struct ChangeRecord {
   PortChange change;
-  bool pending = false;      // the port was in the pending set right after the change
-  uint32_t port_index = 0;   // dense per-name index (EventHub::PortSnapshot uses the same)
-  OcLeaves oc;               // the gNMI leaves after the change
-  uint32_t oc_changed = 0;   // leaves that differ from the port's previous change (all if added)
+  bool pending = false;     // the port was in the pending set right after the change
+  uint32_t port_index = 0;  // dense per-name index (EventHub::PortSnapshot uses the same)
+  OcLeaves oc;              // the gNMI leaves after the change
+  uint32_t oc_changed = 0;  // leaves that differ from the port's previous change (all if added)
   mutable absl::Mutex mu;
   mutable SharedEvent link_event ABSL_GUARDED_BY(mu);  // portsyncd.v1's
   // Other encodings of this change, by a key of the API's choosing (a number, compared
   // without building anything per stream).
-  mutable std::vector<std::pair<uint64_t, std::shared_ptr<const void>>> encoded
-      ABSL_GUARDED_BY(mu);
+  mutable std::vector<std::pair<uint64_t, std::shared_ptr<const void>>> encoded ABSL_GUARDED_BY(mu);
 };
 using SharedRecord = std::shared_ptr<const ChangeRecord>;
 

@@ -90,8 +90,8 @@ void SetValue(const OcLeaves& port, OcLeaf leaf, gnmi::Encoding encoding, gnmi::
       return;
     case gnmi::JSON_IETF:
       out->set_json_ietf_val(is_text ? JsonString(text)
-                                     : wide ? absl::StrCat("\"", number, "\"")
-                                            : absl::StrCat(number));
+                             : wide  ? absl::StrCat("\"", number, "\"")
+                                     : absl::StrCat(number));
       return;
     default:
       if (is_text) {
@@ -211,16 +211,17 @@ absl::StatusOr<OcSelector> ParseOcPath(const gnmi::Path& prefix, const gnmi::Pat
         if (name != "interface") return NotFound(prefix, path, "unknown element under interfaces");
         for (const auto& [key, value] : e.key()) {
           if (key != "name") {
-            return absl::InvalidArgumentError(absl::StrCat(
-                "path ", text, ": interface has one key, 'name', not '", key, "'"));
+            return absl::InvalidArgumentError(
+                absl::StrCat("path ", text, ": interface has one key, 'name', not '", key, "'"));
           }
           if (value == "*") continue;
           if (absl::Status s = ValidatePortName(value); !s.ok()) {
             return absl::InvalidArgumentError(absl::StrCat("path ", text, ": ", s.message()));
           }
           if (!PortModel::IsPortName(value)) {
-            return NotFound(prefix, path,
-                            absl::StrCat("'", value, "' is not a port (Ethernet* or PortChannel*)"));
+            return NotFound(
+                prefix, path,
+                absl::StrCat("'", value, "' is not a port (Ethernet* or PortChannel*)"));
           }
           selector.port = value;
         }
@@ -270,9 +271,8 @@ absl::Status CheckEncoding(gnmi::Encoding encoding) {
   if (encoding == gnmi::PROTO || encoding == gnmi::JSON || encoding == gnmi::JSON_IETF) {
     return absl::OkStatus();
   }
-  return absl::UnimplementedError(
-      absl::StrCat("encoding ", gnmi::Encoding_Name(encoding),
-                   " is not supported; use JSON, JSON_IETF or PROTO"));
+  return absl::UnimplementedError(absl::StrCat("encoding ", gnmi::Encoding_Name(encoding),
+                                               " is not supported; use JSON, JSON_IETF or PROTO"));
 }
 
 void BuildUpdate(const OcLeaves& port, uint32_t leaves, int64_t timestamp_ns,

@@ -49,11 +49,11 @@ uint32_t FormatId(const OcFormat& format) {
 // One subscription of a SubscriptionList, resolved.
 struct Sub {
   OcSelector selector;
-  bool on_change = true;          // ON_CHANGE or TARGET_DEFINED; else SAMPLE
-  absl::Duration interval;        // SAMPLE period or ON_CHANGE heartbeat; zero: none
+  bool on_change = true;    // ON_CHANGE or TARGET_DEFINED; else SAMPLE
+  absl::Duration interval;  // SAMPLE period or ON_CHANGE heartbeat; zero: none
   bool suppress_redundant = false;
   TimerQueue::Id timer = 0;
-  absl::Time next;                // the next tick's deadline
+  absl::Time next;  // the next tick's deadline
   // SAMPLE with suppress_redundant: what this subscription last sent, per port index.
   absl::flat_hash_map<uint32_t, OcLeaves> last_sent;
 };
@@ -235,9 +235,8 @@ class GnmiStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBu
       }
       subs_.push_back(std::move(sub));
     }
-    if (history_ && std::any_of(subs_.begin(), subs_.end(), [](const Sub& s) {
-          return !s.on_change;
-        })) {
+    if (history_ &&
+        std::any_of(subs_.begin(), subs_.end(), [](const Sub& s) { return !s.on_change; })) {
       return absl::InvalidArgumentError("a History range replays changes: use ON_CHANGE");
     }
     if (!hub_->Register(this, EventHub::Api::kGnmi)) {
@@ -461,7 +460,8 @@ class GnmiStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBu
           leaves = OnChangeLeaves(r.change.name);
           if (leaves == 0) return false;
           SeenPort& seen = Seen(r.port_index);
-          const bool removed = r.change.outcome == ApplyOutcome::kRemoved || !r.change.port.in_kernel;
+          const bool removed =
+              r.change.outcome == ApplyOutcome::kRemoved || !r.change.port.in_kernel;
           if (removed) {
             // A replay tells every removal in its range; a live stream, those of ports its
             // client holds.
@@ -543,8 +543,8 @@ class GnmiStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBu
         const uint32_t duplicates =
             seen.present && changes > seen.changes + 1 ? changes - seen.changes - 1 : 0;
         folded += duplicates;
-        BuildUpdate(OcLeavesOf(entry.port), leaves, ValueTime(entry.port, snapshot->taken),
-                    format_, duplicates, response.mutable_update());
+        BuildUpdate(OcLeavesOf(entry.port), leaves, ValueTime(entry.port, snapshot->taken), format_,
+                    duplicates, response.mutable_update());
       } else {
         if (!seen.present) continue;
         BuildDelete(entry.port.name, ValueTime(entry.port, snapshot->taken), format_,
@@ -627,8 +627,7 @@ class GnmiStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBu
 
 }  // namespace
 
-GnmiService::GnmiService(EventHub* hub, TimerQueue* timers, const Clock& clock,
-                         GnmiOptions options)
+GnmiService::GnmiService(EventHub* hub, TimerQueue* timers, const Clock& clock, GnmiOptions options)
     : hub_(hub), timers_(timers), clock_(clock), options_(options) {}
 
 grpc::ServerUnaryReactor* GnmiService::Capabilities(grpc::CallbackServerContext* context,
@@ -677,8 +676,8 @@ grpc::ServerUnaryReactor* GnmiService::Get(grpc::CallbackServerContext* context,
                                    });
     if (!known) {
       return FinishUnary(context, grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                        absl::StrCat("interface ", selector.port,
-                                                     " has no netdev in the kernel")));
+                                               absl::StrCat("interface ", selector.port,
+                                                            " has no netdev in the kernel")));
     }
   }
   const OcFormat format{request->encoding(), request->prefix().origin(),
@@ -698,10 +697,10 @@ grpc::ServerUnaryReactor* GnmiService::Get(grpc::CallbackServerContext* context,
 
 grpc::ServerUnaryReactor* GnmiService::Set(grpc::CallbackServerContext* context,
                                            const gnmi::SetRequest*, gnmi::SetResponse*) {
-  return FinishUnary(context,
-              grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                           "portsyncd's gNMI is read-only (Capabilities, Get, Subscribe): port "
-                           "configuration belongs to CONFIG_DB"));
+  return FinishUnary(
+      context, grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                            "portsyncd's gNMI is read-only (Capabilities, Get, Subscribe): port "
+                            "configuration belongs to CONFIG_DB"));
 }
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* GnmiService::Subscribe(

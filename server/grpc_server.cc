@@ -11,10 +11,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "core/file_util.h"
+#include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
-#include "grpc/health/v1/health.pb.h"
 
 namespace portsyncd {
 
@@ -30,9 +30,9 @@ bool SocketIsLive(const std::string& path) {
   return live;
 }
 
-absl::StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(const GrpcOptions& options,
-                                                              const std::string& unix_socket,
-                                                              const std::vector<grpc::Service*>& services) {
+absl::StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(
+    const GrpcOptions& options, const std::string& unix_socket,
+    const std::vector<grpc::Service*>& services) {
   grpc::EnableDefaultHealthCheckService(true);
   // gRPC's built-in health service carries no protobuf descriptors: reflection lists
   // grpc.health.v1.Health but finds neither its symbol nor its file unless our copy of

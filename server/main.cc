@@ -38,11 +38,11 @@
 #include "server/event_hub.h"
 #include "server/gnmi_service.h"
 #include "server/grpc_server.h"
-#include "server/timer_queue.h"
 #include "server/health_reporter.h"
 #include "server/metrics.h"
 #include "server/port_sync_service.h"
 #include "server/systemd_notifier.h"
+#include "server/timer_queue.h"
 
 namespace portsyncd {
 namespace {

@@ -4,8 +4,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "core/thread_name.h"
 #include "server/daemon_config.h"
 
@@ -109,8 +109,7 @@ std::string RenderMetrics(const Engine& engine, const EventHub& hub, const Serve
       (port.fields().oper_up ? up : down) += 1;
       in_sync += port.state_db_in_sync() ? 1 : 0;
       // A netdev name may hold '"' or '\\' (not '\n'): escaped as the text format wants.
-      const std::string label =
-          absl::StrReplaceAll(name, {{"\\", "\\\\"}, {"\"", "\\\""}});
+      const std::string label = absl::StrReplaceAll(name, {{"\\", "\\\\"}, {"\"", "\\\""}});
       absl::StrAppend(&carrier, "portsyncd_port_carrier_transitions_total{port=\"", label,
                       "\",direction=\"up\"} ", port.carrier_up_count,
                       "\nportsyncd_port_carrier_transitions_total{port=\"", label,

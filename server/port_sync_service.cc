@@ -215,10 +215,10 @@ grpc::ServerUnaryReactor* PortSyncService::Reload(grpc::CallbackServerContext* c
       !TokenEquals(absl::string_view(presented).substr(7), reload_token_)) {
     PSLOG_RATE_LIMITED(LogLevel::kWarn, "Reload refused: caller ", context->peer(),
                        " is not authorized");
-    return FinishUnary(context,
-                grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                             "Reload needs authorization: send 'authorization: Bearer <token>' "
-                             "with the token from the daemon's reload token file"));
+    return FinishUnary(
+        context, grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                              "Reload needs authorization: send 'authorization: Bearer <token>' "
+                              "with the token from the daemon's reload token file"));
   }
   absl::StatusOr<ReloadResult> result = reload_();
   if (!result.ok()) return FinishUnary(context, ToGrpc(result.status()));

@@ -33,9 +33,8 @@ void TimerQueue::Cancel(Id id) {
   if (running_ == id && running_thread_ == std::this_thread::get_id()) return;
   std::pair<TimerQueue*, Id> args(this, id);
   mu_.Await(absl::Condition(
-      +[](std::pair<TimerQueue*, Id>* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return a->first->running_ != a->second;
-      },
+      +[](std::pair<TimerQueue*, Id>* a)
+           ABSL_NO_THREAD_SAFETY_ANALYSIS { return a->first->running_ != a->second; },
       &args));
 }
 
@@ -81,9 +80,8 @@ void TimerQueue::Loop() {
           timers_.empty() ? absl::InfiniteFuture() : timers_.begin()->first.first;
       const absl::Duration wait = deadline - clock_.Now();
       if (!stop_ && wait > absl::ZeroDuration()) {
-        auto woken = +[](TimerQueue* q) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-          return q->stop_ || q->changed_;
-        };
+        auto woken =
+            +[](TimerQueue* q) ABSL_NO_THREAD_SAFETY_ANALYSIS { return q->stop_ || q->changed_; };
         if (deadline == absl::InfiniteFuture()) {
           mu_.Await(absl::Condition(woken, this));
         } else {

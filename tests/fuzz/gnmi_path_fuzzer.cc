@@ -18,8 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     absl::StatusOr<OcSelector> selector = ParseOcPath(request.prefix(), path);
     if (!selector.ok()) {
       const absl::StatusCode code = selector.status().code();
-      FuzzCheck(code == absl::StatusCode::kInvalidArgument ||
-                code == absl::StatusCode::kNotFound || code == absl::StatusCode::kUnimplemented);
+      FuzzCheck(code == absl::StatusCode::kInvalidArgument || code == absl::StatusCode::kNotFound ||
+                code == absl::StatusCode::kUnimplemented);
       continue;
     }
     FuzzCheck(selector->leaves != 0 && (selector->leaves & ~kAllLeaves) == 0);

@@ -39,7 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<uint8_t> datagram(data, data + size);
 
   PortModel model;
-  std::vector<StateWrite> held;  // in flight
+  std::vector<StateWrite> held;    // in flight
   std::vector<std::string> stale;  // names whose stale-key DEL is in flight
   absl::Time now = absl::UnixEpoch();
   uint64_t last_sequence = 0;

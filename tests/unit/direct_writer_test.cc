@@ -90,7 +90,7 @@ TEST_F(DirectWriterTest, WritesABatchAndRecordsItWhenRedisAnswers) {
   EXPECT_THAT(sent, ::testing::HasSubstr("PORT_TABLE|Ethernet0"));
   EXPECT_THAT(sent, ::testing::HasSubstr("9100"));
   EXPECT_FALSE(Find("Ethernet0").state_db_in_sync());  // in flight
-  Reply(":4\r\n");  // the first HSET's reply only
+  Reply(":4\r\n");                                     // the first HSET's reply only
   writer_.OnReady(POLLIN, kT0 + absl::Microseconds(50));
   EXPECT_TRUE(writer_.busy());
   Reply(":4\r\n");
@@ -106,8 +106,8 @@ TEST_F(DirectWriterTest, OneBatchInFlightAChangeMeanwhileFollowsIt) {
   AddPort("Ethernet0", 10, 9100);
   ASSERT_TRUE(writer_.Send(kT0));
   Received();
-  AddPort("Ethernet0", 10, 1500);          // while the first write is in flight
-  EXPECT_FALSE(writer_.Send(kT0));      // busy: the caller wakes the writer thread...
+  AddPort("Ethernet0", 10, 1500);   // while the first write is in flight
+  EXPECT_FALSE(writer_.Send(kT0));  // busy: the caller wakes the writer thread...
   {
     absl::MutexLock lock(&shared_.mu);  // ...which cannot take the port either
     EXPECT_TRUE(shared_.model.TakeDirty().empty());

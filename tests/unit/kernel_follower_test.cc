@@ -137,8 +137,8 @@ class KernelFollowerTest : public ::testing::Test {
   std::atomic<bool> stopping_{false};
   FakeClock clock_;
   FakeEvents events_;
-  KernelFollower follower_{options_, shared_, counters_, -1, -1, stopping_, "PORT_TABLE|",
-                           nullptr, clock_};
+  KernelFollower follower_{options_,  shared_,       counters_, -1,    -1,
+                           stopping_, "PORT_TABLE|", nullptr,   clock_};
 };
 
 TEST_F(KernelFollowerTest, TheFirstCompleteDumpIsTheInitialSync) {

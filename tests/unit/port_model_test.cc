@@ -357,7 +357,7 @@ TEST_F(PortModelTest, APortDirtiedWhileInFlightIsWrittenAgainEvenIfIdentical) {
 }
 
 TEST_F(PortModelTest, AStaleKeyDeleteHoldsBackAPortOfThatNameUntilAnswered) {
-  model_.BeginStaleDeletes({"Ethernet0"});  // the reconcile's DEL, on the writer's connection
+  model_.BeginStaleDeletes({"Ethernet0"});      // the reconcile's DEL, on the writer's connection
   model_.Apply(NewLink("Ethernet0", 5), kNow);  // re-created meanwhile
   EXPECT_FALSE(model_.HasDirty());
   EXPECT_THAT(model_.TakeDirty(), IsEmpty());  // its HSET could land before that DEL
