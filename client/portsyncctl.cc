@@ -486,6 +486,9 @@ int Watch(const Options& o, const std::shared_ptr<grpc::Channel>& channel,
   bool connected_once = false;
   bool reconnecting = false;
   std::vector<v1::PortState> snapshot;
+  // WatchLinkEvents (every pending event in one message); StreamLinkEvents for a daemon older
+  // than it (UNIMPLEMENTED).
+  bool batched = true;
 
   while (!g_interrupted.load()) {
     grpc::ClientContext context;
@@ -502,82 +505,98 @@ int Watch(const Options& o, const std::shared_ptr<grpc::Channel>& channel,
       while (!done.load() && !g_interrupted.load()) absl::SleepFor(absl::Milliseconds(100));
       if (g_interrupted.load()) context.TryCancel();
     });
-    std::unique_ptr<grpc::ClientReader<v1::LinkEvent>> reader =
-        stub->StreamLinkEvents(&context, request);
-    v1::LinkEvent event;
+    std::unique_ptr<grpc::ClientReader<v1::LinkEventBatch>> batches;
+    std::unique_ptr<grpc::ClientReader<v1::LinkEvent>> single;
+    if (batched) {
+      batches = stub->WatchLinkEvents(&context, request);
+    } else {
+      single = stub->StreamLinkEvents(&context, request);
+    }
+    v1::LinkEventBatch batch;
+    auto read = [&] {
+      if (batched) return batches->Read(&batch);
+      batch.Clear();
+      return single->Read(batch.add_events());
+    };
     bool got_any = false;
-    while (reader->Read(&event)) {
-      got_any = true;
-      connected_once = true;
-      if (reconnecting && !o.json) {
-        std::cerr << "portsyncctl: reconnected"
-                  << (event.type() == v1::LinkEvent::TYPE_RESYNC ||
-                              event.type() == v1::LinkEvent::TYPE_SNAPSHOT
-                          ? ""
-                          : absl::StrCat("; resuming after sequence ", last_sequence))
-                  << "\n";
-      }
-      reconnecting = false;
-      backoff = absl::Milliseconds(200);
-      // The resume point moves only on live events and at SYNCED: a stream that breaks in the
-      // middle of a snapshot must get the whole snapshot again, not the events after it.
-      const bool live = event.type() == v1::LinkEvent::TYPE_ADDED ||
-                        event.type() == v1::LinkEvent::TYPE_CHANGED ||
-                        event.type() == v1::LinkEvent::TYPE_REMOVED;
-      if (live || event.type() == v1::LinkEvent::TYPE_SYNCED) {
-        last_sequence = event.sequence();
-        instance = event.instance_id();
-      }
-      if (o.json) {
-        std::cout << ToJson(event, false) << std::endl;
-        if (event.has_port()) ports[event.port().name()] = event.port();
-        continue;
-      }
-      const std::string when =
-          absl::FormatTime("%Y-%m-%dT%H:%M:%E3S", FromProto(event.time()), absl::LocalTimeZone());
-      switch (event.type()) {
-        case v1::LinkEvent::TYPE_RESYNC:
-          std::cout << when << "  events were missed (" << event.reason()
-                    << "); re-reading the state\n";
-          snapshot.clear();
-          break;
-        case v1::LinkEvent::TYPE_SNAPSHOT:
-          snapshot.push_back(event.port());
-          break;
-        case v1::LinkEvent::TYPE_SYNCED: {
-          size_t up = 0;
-          for (const v1::PortState& p : snapshot) up += p.oper_status() == v1::LINK_STATUS_UP;
-          // After a resync, report what changed while we were not looking.
-          for (const v1::PortState& p : snapshot) {
-            auto it = ports.find(p.name());
-            if (it != ports.end() && Describe(&it->second, p) != "no visible change") {
-              std::cout << when << "  " << absl::StrFormat("%-14s", p.name()) << " CHANGED  "
-                        << Describe(&it->second, p) << " (while disconnected)\n";
-            }
-            ports[p.name()] = p;
-          }
-          std::cout << when << "  watching " << snapshot.size() << " ports (" << up
-                    << " oper up), instance " << event.instance_id() << ", sequence "
-                    << event.sequence() << "\n";
-          snapshot.clear();
-          break;
-        }
-        default: {
-          const std::string type =
-              std::string(absl::StripPrefix(v1::LinkEvent::Type_Name(event.type()), "TYPE_"));
-          auto it = ports.find(event.port().name());
-          std::cout << when << "  " << absl::StrFormat("%-14s %-8s", event.port().name(), type)
-                    << " " << Describe(it == ports.end() ? nullptr : &it->second, event.port())
+    while (read()) {
+      for (const v1::LinkEvent& event : batch.events()) {
+        got_any = true;
+        connected_once = true;
+        if (reconnecting && !o.json) {
+          std::cerr << "portsyncctl: reconnected"
+                    << (event.type() == v1::LinkEvent::TYPE_RESYNC ||
+                                event.type() == v1::LinkEvent::TYPE_SNAPSHOT
+                            ? ""
+                            : absl::StrCat("; resuming after sequence ", last_sequence))
                     << "\n";
-          ports[event.port().name()] = event.port();
+        }
+        reconnecting = false;
+        backoff = absl::Milliseconds(200);
+        // The resume point moves only on live events and at SYNCED: a stream that breaks in the
+        // middle of a snapshot must get the whole snapshot again, not the events after it.
+        const bool live = event.type() == v1::LinkEvent::TYPE_ADDED ||
+                          event.type() == v1::LinkEvent::TYPE_CHANGED ||
+                          event.type() == v1::LinkEvent::TYPE_REMOVED;
+        if (live || event.type() == v1::LinkEvent::TYPE_SYNCED) {
+          last_sequence = event.sequence();
+          instance = event.instance_id();
+        }
+        if (o.json) {
+          std::cout << ToJson(event, false) << std::endl;
+          if (event.has_port()) ports[event.port().name()] = event.port();
+          continue;
+        }
+        const std::string when =
+            absl::FormatTime("%Y-%m-%dT%H:%M:%E3S", FromProto(event.time()), absl::LocalTimeZone());
+        switch (event.type()) {
+          case v1::LinkEvent::TYPE_RESYNC:
+            std::cout << when << "  events were missed (" << event.reason()
+                      << "); re-reading the state\n";
+            snapshot.clear();
+            break;
+          case v1::LinkEvent::TYPE_SNAPSHOT:
+            snapshot.push_back(event.port());
+            break;
+          case v1::LinkEvent::TYPE_SYNCED: {
+            size_t up = 0;
+            for (const v1::PortState& p : snapshot) up += p.oper_status() == v1::LINK_STATUS_UP;
+            // After a resync, report what changed while we were not looking.
+            for (const v1::PortState& p : snapshot) {
+              auto it = ports.find(p.name());
+              if (it != ports.end() && Describe(&it->second, p) != "no visible change") {
+                std::cout << when << "  " << absl::StrFormat("%-14s", p.name()) << " CHANGED  "
+                          << Describe(&it->second, p) << " (while disconnected)\n";
+              }
+              ports[p.name()] = p;
+            }
+            std::cout << when << "  watching " << snapshot.size() << " ports (" << up
+                      << " oper up), instance " << event.instance_id() << ", sequence "
+                      << event.sequence() << "\n";
+            snapshot.clear();
+            break;
+          }
+          default: {
+            const std::string type =
+                std::string(absl::StripPrefix(v1::LinkEvent::Type_Name(event.type()), "TYPE_"));
+            auto it = ports.find(event.port().name());
+            std::cout << when << "  " << absl::StrFormat("%-14s %-8s", event.port().name(), type)
+                      << " " << Describe(it == ports.end() ? nullptr : &it->second, event.port())
+                      << "\n";
+            ports[event.port().name()] = event.port();
+          }
         }
       }
       std::cout.flush();
     }
     done.store(true);
-    grpc::Status status = reader->Finish();
+    grpc::Status status = batched ? batches->Finish() : single->Finish();
     canceller.join();
     if (g_interrupted.load()) return kOk;
+    if (batched && !got_any && status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+      batched = false;  // a daemon older than WatchLinkEvents
+      continue;
+    }
     if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
         status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
       return Fail(RpcFailure(o, status));
@@ -588,7 +607,6 @@ int Watch(const Options& o, const std::shared_ptr<grpc::Channel>& channel,
                 << "); reconnecting, and resuming after sequence " << last_sequence << "\n";
       reconnecting = true;
     }
-    (void)got_any;
     snapshot.clear();  // an unfinished snapshot is sent again in full
     for (absl::Time until = absl::Now() + backoff; absl::Now() < until && !g_interrupted.load();) {
       absl::SleepFor(absl::Milliseconds(50));

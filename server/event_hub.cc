@@ -7,25 +7,34 @@
 #include "core/logging.h"
 #include "core/thread_name.h"
 #include "server/port_state_proto.h"
+#include "server/stream/reactor_sink.h"
+#include "server/stream/write_pump.h"
 
 namespace portsyncd {
 
-// One StreamLinkEvents call. It sends, in order: `prefix_` (a RESYNC marker), then `snapshot_`,
-// then live events from the hub's ring after `cursor_`, one write in flight at a time. `busy_`
-// is held by whoever is choosing or writing the next event (the kicker or the write-done
-// callback); a kick that finds it busy leaves `kicked_` for the owner to re-check. Finish is
-// idempotent and deferred while busy.
-class LinkEventStream : public grpc::ServerWriteReactor<grpc::ByteBuffer>, public HubSubscriber {
+// One StreamLinkEvents or WatchLinkEvents call. It sends, in order: `prefix_` (a RESYNC marker),
+// then `snapshot_`, then live events from the hub's ring after `cursor_`. The write pump
+// (server/stream/write_pump.h) asks Next() for everything pending, up to kMaxEventsPerBatch:
+// StreamLinkEvents writes those as one message each, back to back in one flush;
+// WatchLinkEvents as one LinkEventBatch. Next() runs only as the pump's busy owner, one call at a
+// time, so the fields it uses need no lock of their own; StartAt/StartAfterSync run before the
+// stream is registered or pumped.
+class LinkEventStream : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
+                        public HubSubscriber,
+                        private StreamSource {
  public:
-  LinkEventStream(EventHub* hub, const v1::StreamLinkEventsRequest& request)
-      : hub_(hub), filter_(request.names().begin(), request.names().end()) {}
+  LinkEventStream(EventHub* hub, const v1::StreamLinkEventsRequest& request, bool batched)
+      : hub_(hub),
+        filter_(request.names().begin(), request.names().end()),
+        batched_(batched),
+        sink_(this),
+        pump_(&sink_, this) {}
 
   const absl::flat_hash_set<std::string>& filter() const { return filter_; }
   bool Matches(const std::string& name) const { return filter_.empty() || filter_.contains(name); }
 
   // Where the stream starts (before it is registered).
   void StartAt(uint64_t cursor, SharedEvent marker, EventHub::SharedSnapshot snapshot) {
-    absl::MutexLock lock(&mu_);
     cursor_ = cursor;
     if (marker) prefix_.push_back(std::move(marker));
     snapshot_ = std::move(snapshot);
@@ -33,139 +42,63 @@ class LinkEventStream : public grpc::ServerWriteReactor<grpc::ByteBuffer>, publi
   }
   // Starts from a snapshot taken once the hub is synced (RESYNC first when `reason` is set).
   void StartAfterSync(std::string reason) {
-    absl::MutexLock lock(&mu_);
     awaiting_sync_ = true;
     awaiting_sync_reason_ = std::move(reason);
   }
 
-  // Starts the next write unless one is in flight. Called with no hub lock held.
-  void Pump() override {
-    {
-      absl::MutexLock lock(&mu_);
-      kicked_ = true;
-      if (busy_ || finished_) return;
-      busy_ = true;
-    }
-    for (;;) {
-      SharedEvent next;
-      uint64_t cursor;
-      {
-        absl::MutexLock lock(&mu_);
-        kicked_ = false;
-        if (finishing_) {
-          busy_ = false;
-          FinishLocked(finish_status_.value_or(grpc::Status::CANCELLED));
-          return;
-        }
-        next = NextQueuedLocked();
-        cursor = cursor_;
-      }
-      if (!next && !StartIfSynced()) {
-        absl::MutexLock lock(&mu_);
-        busy_ = false;  // the hub kicks every stream when it is synced
-        return;
-      }
-      if (!next) next = NextQueued();
-      if (!next) {
-        std::string resync;
-        next = hub_->NextLive(*this, &cursor, &resync);
-        if (!resync.empty()) {
-          next = Resync(std::move(resync));  // sets cursor_ to the snapshot's sequence
-        } else {
-          absl::MutexLock lock(&mu_);
-          cursor_ = std::max(cursor_, cursor);
-        }
-      }
-      absl::MutexLock lock(&mu_);
-      if (finishing_) {
-        busy_ = false;
-        FinishLocked(finish_status_.value_or(grpc::Status::CANCELLED));
-        return;
-      }
-      if (next) {
-        in_flight_ = std::move(next);
-        StartWrite(in_flight_.get());
-        return;  // still busy until OnWriteDone
-      }
-      if (!kicked_) {
-        busy_ = false;
-        return;
-      }
-    }
-  }
-
-  void FinishWith(grpc::Status status) {
-    absl::MutexLock lock(&mu_);
-    FinishLocked(std::move(status));
-  }
-  void Stop(grpc::Status status) override { FinishWith(std::move(status)); }
-
-  void OnWriteDone(bool ok) override {
-    {
-      absl::MutexLock lock(&mu_);
-      busy_ = false;
-      in_flight_.reset();
-      if (!ok) {
-        FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
-        return;
-      }
-      if (finishing_) {
-        FinishLocked(finish_status_.value_or(grpc::Status::CANCELLED));
-        return;
-      }
-    }
-    Pump();
-  }
-
-  void OnCancel() override { FinishWith(grpc::Status::CANCELLED); }
-
+  void Pump() override { pump_.Kick(); }
+  void Stop(grpc::Status status) override { pump_.Finish(std::move(status)); }
+  void FinishWith(grpc::Status status) { pump_.Finish(std::move(status)); }
+  void OnWriteDone(bool ok) override { pump_.OnWriteDone(ok); }
+  void OnCancel() override { pump_.Finish(grpc::Status::CANCELLED); }
   void OnDone() override {
     hub_->Unregister(this);
     delete this;
   }
 
  private:
-  // The next prefix or snapshot event, if any.
-  SharedEvent NextQueuedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (!prefix_.empty()) {
-      SharedEvent e = std::move(prefix_.front());
+  Outgoing Next() override {
+    Outgoing out;
+    if (awaiting_sync_ && !StartIfSynced()) return out;  // the hub kicks every stream when synced
+    std::vector<SharedEvent>& events = out.messages;
+    while (!prefix_.empty() && events.size() < kMaxEventsPerBatch) {
+      events.push_back(std::move(prefix_.front()));
       prefix_.pop_front();
-      return e;
     }
-    if (snapshot_) {
-      SharedEvent e = snapshot_->events[snapshot_pos_++];
+    while (snapshot_ && events.size() < kMaxEventsPerBatch) {
+      events.push_back(snapshot_->events[snapshot_pos_++]);
       if (snapshot_pos_ == snapshot_->events.size()) snapshot_.reset();  // free it early
-      return e;
     }
-    return nullptr;
+    if (events.size() < kMaxEventsPerBatch) {
+      std::string resync;
+      hub_->TakeLive(*this, &cursor_, kMaxEventsPerBatch - events.size(), &events, &resync);
+      if (!resync.empty()) {
+        // Too far behind (TakeLive took nothing): RESYNC and a new snapshot.
+        events.push_back(Resync(std::move(resync)));
+        while (snapshot_ && events.size() < kMaxEventsPerBatch) {
+          events.push_back(snapshot_->events[snapshot_pos_++]);
+          if (snapshot_pos_ == snapshot_->events.size()) snapshot_.reset();
+        }
+      }
+    }
+    if (batched_ && !events.empty()) events = {ConcatAsRepeatedField(1, events)};
+    return out;
   }
 
   // A stream that started before the hub was synced takes its snapshot now, if the hub is.
   // Returns false while it must still wait.
   bool StartIfSynced() {
-    std::string reason;
-    {
-      absl::MutexLock lock(&mu_);
-      if (!awaiting_sync_) return true;
-      reason = awaiting_sync_reason_;
-    }
     if (!hub_->synced()) return false;
     EventHub::SharedSnapshot snapshot = hub_->TakeSnapshot(filter_);
-    SharedEvent marker =
-        reason.empty() ? nullptr
-                       : hub_->MakeMarker(v1::LinkEvent::TYPE_RESYNC, snapshot->sequence, reason);
-    absl::MutexLock lock(&mu_);
+    if (!awaiting_sync_reason_.empty()) {
+      prefix_.push_back(
+          hub_->MakeMarker(v1::LinkEvent::TYPE_RESYNC, snapshot->sequence, awaiting_sync_reason_));
+    }
     awaiting_sync_ = false;
     cursor_ = snapshot->sequence;
-    if (marker) prefix_.push_back(std::move(marker));
     snapshot_ = std::move(snapshot);
     snapshot_pos_ = 0;
     return true;
-  }
-
-  SharedEvent NextQueued() {
-    absl::MutexLock lock(&mu_);
-    return NextQueuedLocked();
   }
 
   // Too far behind: restart from a snapshot. Returns the RESYNC marker to write first.
@@ -173,7 +106,6 @@ class LinkEventStream : public grpc::ServerWriteReactor<grpc::ByteBuffer>, publi
     EventHub::SharedSnapshot snapshot = hub_->TakeSnapshot(filter_);
     SharedEvent marker = hub_->MakeMarker(v1::LinkEvent::TYPE_RESYNC, snapshot->sequence,
                                           std::move(why));
-    absl::MutexLock lock(&mu_);
     cursor_ = snapshot->sequence;
     prefix_.clear();
     snapshot_ = std::move(snapshot);
@@ -181,32 +113,23 @@ class LinkEventStream : public grpc::ServerWriteReactor<grpc::ByteBuffer>, publi
     return marker;
   }
 
-  void FinishLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_) return;
-    finishing_ = true;
-    if (!finish_status_) finish_status_ = std::move(status);
-    if (busy_) return;  // the owner finishes
-    finished_ = true;
-    prefix_.clear();
-    snapshot_.reset();
-    Finish(*finish_status_);
-  }
+  // Events per write (StreamLinkEvents: per flush): a LinkEvent is ~100-200 bytes, so a batch
+  // stays far below gRPC's 4 MiB message limit, and a 100,000-port snapshot goes out in pieces
+  // between which live events are not held up for long.
+  static constexpr size_t kMaxEventsPerBatch = 1024;
 
   EventHub* const hub_;
   const absl::flat_hash_set<std::string> filter_;
-  absl::Mutex mu_;
-  std::deque<SharedEvent> prefix_ ABSL_GUARDED_BY(mu_);
-  EventHub::SharedSnapshot snapshot_ ABSL_GUARDED_BY(mu_);
-  size_t snapshot_pos_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t cursor_ ABSL_GUARDED_BY(mu_) = 0;      // live events after this one are next
-  SharedEvent in_flight_ ABSL_GUARDED_BY(mu_);    // kept alive until OnWriteDone
-  bool awaiting_sync_ ABSL_GUARDED_BY(mu_) = false;
-  std::string awaiting_sync_reason_ ABSL_GUARDED_BY(mu_);
-  bool busy_ ABSL_GUARDED_BY(mu_) = false;
-  bool kicked_ ABSL_GUARDED_BY(mu_) = false;
-  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);
+  const bool batched_;  // WatchLinkEvents
+  ReactorSink<grpc::ServerWriteReactor<grpc::ByteBuffer>> sink_;
+  WritePump pump_;
+  // The pump's busy owner's (see the class comment).
+  std::deque<SharedEvent> prefix_;
+  EventHub::SharedSnapshot snapshot_;
+  size_t snapshot_pos_ = 0;
+  uint64_t cursor_ = 0;  // live events after this one are next
+  bool awaiting_sync_ = false;
+  std::string awaiting_sync_reason_;
 };
 
 EventHub::EventHub(Engine* engine, std::string instance_id, EventHubOptions options)
@@ -317,33 +240,30 @@ uint32_t EventHub::PortIndexLocked(const std::string& name) {
   return it->second;
 }
 
-SharedEvent EventHub::NextLive(const LinkEventStream& stream, uint64_t* cursor,
-                               std::string* resync) {
-  SharedRecord record;
+void EventHub::TakeLive(const LinkEventStream& stream, uint64_t* cursor, size_t max,
+                        std::vector<SharedEvent>* out, std::string* resync) {
+  std::vector<SharedRecord> records;
   {
     absl::MutexLock lock(&mu_);
-    if (*cursor >= head_sequence_) return nullptr;
+    if (*cursor >= head_sequence_) return;
     if (*cursor < evicted_upto_) {
       *resync = absl::StrCat("subscriber fell behind: events after ", *cursor,
                              " left the buffer; restarting from a snapshot");
-      return nullptr;
+      return;
     }
     auto it = FirstAfterLocked(*cursor);
     const size_t behind = static_cast<size_t>(ring_.cend() - it);
     if (behind > stream_queue_limit_.load()) {
       *resync = absl::StrCat("subscriber fell behind: ", behind,
                              " events queued; restarting from a snapshot");
-      return nullptr;
+      return;
     }
-    for (; it != ring_.end(); ++it) {
+    for (; it != ring_.end() && records.size() < max; ++it) {
       *cursor = (*it)->change.sequence;
-      if (stream.Matches((*it)->change.name)) {
-        record = *it;
-        break;
-      }
+      if (stream.Matches((*it)->change.name)) records.push_back(*it);
     }
   }
-  return record ? EventOf(*record) : nullptr;
+  for (const SharedRecord& record : records) out->push_back(EventOf(*record));
 }
 
 std::deque<std::shared_ptr<ChangeRecord>>::const_iterator EventHub::FirstAfterLocked(
@@ -540,8 +460,8 @@ void EventHub::Unregister(HubSubscriber* stream) {
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* EventHub::StartStream(
-    const v1::StreamLinkEventsRequest& request) {
-  auto* stream = new LinkEventStream(this, request);
+    const v1::StreamLinkEventsRequest& request, bool batched) {
+  auto* stream = new LinkEventStream(this, request, batched);
   for (const std::string& name : request.names()) {
     if (absl::Status s = ValidatePortName(name); !s.ok()) {
       stream->FinishWith(
@@ -553,7 +473,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventHub::StartStream(
     stream->FinishWith(grpc::Status(
         grpc::StatusCode::RESOURCE_EXHAUSTED,
         absl::StrCat("portsyncd serves at most ", max_streams_.load(),
-                     " StreamLinkEvents streams (grpc.max_streams), or is shutting down")));
+                     " StreamLinkEvents and WatchLinkEvents streams (grpc.max_streams), or is shutting down")));
   }
   return stream;
 }

@@ -103,9 +103,10 @@ class EventHub : public PortChangeListener {
   // the model does not know the kernel yet (every port would look absent).
   bool synced() const;
 
-  // Starts a StreamLinkEvents stream; the reactor deletes itself when done.
+  // Starts a StreamLinkEvents stream (`batched`: WatchLinkEvents, LinkEventBatch messages); the
+  // reactor deletes itself when done.
   grpc::ServerWriteReactor<grpc::ByteBuffer>* StartStream(
-      const v1::StreamLinkEventsRequest& request);
+      const v1::StreamLinkEventsRequest& request, bool batched);
 
   // --- For the other API's streams (gNMI) -------------------------------------------------
   enum class Api { kPortSync, kGnmi };
@@ -170,9 +171,11 @@ class EventHub : public PortChangeListener {
   // A snapshot for `filter`: the shared one when it is recent enough, else a new one. No locks
   // held by the caller.
   SharedSnapshot TakeSnapshot(const absl::flat_hash_set<std::string>& filter);
-  // The first ring event after `*cursor` matching `stream`, or null; advances `*cursor` past the
-  // events it skipped. Sets `*resync` (with a reason) when the stream is too far behind.
-  SharedEvent NextLive(const LinkEventStream& stream, uint64_t* cursor, std::string* resync);
+  // Appends to `out` up to `max` ring events after `*cursor` matching `stream`, advancing
+  // `*cursor` past every event it looked at. Sets `*resync` (with a reason), and takes nothing,
+  // when the stream is too far behind.
+  void TakeLive(const LinkEventStream& stream, uint64_t* cursor, size_t max,
+                std::vector<SharedEvent>* out, std::string* resync);
   SharedEvent MakeMarker(v1::LinkEvent::Type type, uint64_t sequence, std::string reason) const;
   void KickerLoop();
 

@@ -11,6 +11,8 @@
 #include "absl/synchronization/mutex.h"
 #include "core/logging.h"
 #include "server/grpc_status.h"
+#include "server/stream/reactor_sink.h"
+#include "server/stream/write_pump.h"
 #include "server/wire_bytes.h"
 
 namespace portsyncd {
@@ -58,14 +60,23 @@ struct Sub {
   absl::flat_hash_map<uint32_t, OcLeaves> last_sent;
 };
 
-// One Subscribe call (see the header). `busy_` is held by whoever is choosing or writing the
-// next response (the kicker, a timer, a read or the write-done callback); the cursor, the
-// per-port bookkeeping and the initial fill belong to it. Finish is deferred while busy.
+// One Subscribe call (see the header). Its writes go through a WritePump
+// (server/stream/write_pump.h), which asks Next() for what to send: the queued responses (the
+// initial fill, Poll answers, samples, heartbeats), then live changes from the hub's ring, up to
+// kMaxResponsesPerBatch, written back to back in one flush. Next() runs only as the pump's busy
+// owner, one call at a time: the cursor, the per-port bookkeeping and the initial fill are its
+// own; what reads and timers share with it is under mu_.
 class GnmiStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
-                   public HubSubscriber {
+                   public HubSubscriber,
+                   private StreamSource {
  public:
   GnmiStream(EventHub* hub, TimerQueue* timers, const Clock& clock, const GnmiOptions& options)
-      : hub_(hub), timers_(timers), clock_(clock), options_(options) {
+      : hub_(hub),
+        timers_(timers),
+        clock_(clock),
+        options_(options),
+        sink_(this),
+        pump_(&sink_, this) {
     StartRead(&raw_request_);
   }
 
@@ -82,82 +93,14 @@ class GnmiStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBu
       FinishWith(ToGrpc(status));
       return;
     }
-    {
-      absl::MutexLock lock(&mu_);
-      if (finishing_) return;
-    }
+    if (pump_.finishing()) return;
     StartRead(&raw_request_);
     Pump();
   }
 
-  void Pump() override {
-    {
-      absl::MutexLock lock(&mu_);
-      kicked_ = true;
-      if (busy_ || finished_ || !started_) return;
-      busy_ = true;
-    }
-    for (;;) {
-      bool initial;
-      {
-        absl::MutexLock lock(&mu_);
-        kicked_ = false;
-        if (finishing_) return ReleaseAndFinishLocked();
-        initial = needs_initial_;
-      }
-      if (initial) {
-        if (!hub_->synced()) {  // the hub kicks every stream once it is
-          absl::MutexLock lock(&mu_);
-          busy_ = false;
-          if (finishing_) FinishLocked(finish_status_.value_or(grpc::Status::CANCELLED));
-          return;
-        }
-        absl::Status s = InitialFill();
-        absl::MutexLock lock(&mu_);
-        needs_initial_ = false;
-        if (!s.ok()) FinishLocked(ToGrpc(s));
-        if (finishing_) return ReleaseAndFinishLocked();
-      }
-      SharedResponse next = PopQueued();
-      if (!next && live_) next = NextLive();
-      absl::MutexLock lock(&mu_);
-      if (finishing_) return ReleaseAndFinishLocked();
-      if (next) {
-        in_flight_ = std::move(next);
-        StartWrite(in_flight_.get());
-        return;  // still busy until OnWriteDone
-      }
-      if (finish_when_drained_ && queue_.empty()) {
-        busy_ = false;
-        FinishLocked(grpc::Status::OK);
-        return;
-      }
-      if (!kicked_) {
-        busy_ = false;
-        return;
-      }
-    }
-  }
-
+  void Pump() override { pump_.Kick(); }
   void Stop(grpc::Status status) override { FinishWith(std::move(status)); }
-
-  void OnWriteDone(bool ok) override {
-    {
-      absl::MutexLock lock(&mu_);
-      busy_ = false;
-      in_flight_.reset();
-      if (!ok) {
-        FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
-        return;
-      }
-      if (finishing_) {
-        FinishLocked(finish_status_.value_or(grpc::Status::CANCELLED));
-        return;
-      }
-    }
-    Pump();
-  }
-
+  void OnWriteDone(bool ok) override { pump_.OnWriteDone(ok); }
   void OnCancel() override { FinishWith(grpc::Status::CANCELLED); }
 
   void OnDone() override {
@@ -272,6 +215,46 @@ class GnmiStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBu
 
   // --- What to send ------------------------------------------------------------------------
 
+  // The pump's source: what to write now (see the class comment).
+  Outgoing Next() override {
+    Outgoing out;
+    bool initial;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!started_) return out;
+      initial = needs_initial_;
+    }
+    if (initial) {
+      if (!hub_->synced()) return out;  // the hub kicks every stream once it is
+      absl::Status s = InitialFill();
+      absl::MutexLock lock(&mu_);
+      needs_initial_ = false;
+      if (!s.ok()) {
+        out.finish = ToGrpc(s);
+        return out;
+      }
+    }
+    TakeQueued(&out.messages);
+    if (live_ && out.messages.size() < kMaxResponsesPerBatch) {
+      if (absl::Status s = TakeLive(&out.messages); !s.ok()) {
+        out.finish = ToGrpc(s);
+        return out;
+      }
+    }
+    absl::MutexLock lock(&mu_);
+    if (finish_when_drained_ && queue_.empty()) out.finish = grpc::Status::OK;
+    return out;
+  }
+
+  // Moves queued responses to `out`, up to the batch limit.
+  void TakeQueued(std::vector<SharedResponse>* out) {
+    absl::MutexLock lock(&mu_);
+    while (!queue_.empty() && out->size() < kMaxResponsesPerBatch) {
+      out->push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+  }
+
   std::vector<const Sub*> AllSubs() const {
     std::vector<const Sub*> all;
     for (const Sub& s : subs_) all.push_back(&s);
@@ -370,7 +353,7 @@ class GnmiStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBu
     for (size_t i = 0; i < subs_.size(); ++i) {
       if (subs_[i].interval <= absl::ZeroDuration()) continue;
       subs_[i].next = now + subs_[i].interval;
-      subs_[i].timer = timers_->Schedule(subs_[i].next, [this, i] { OnTick(i); });
+      subs_[i].timer = timers_->ScheduleRepeating(subs_[i].next, [this, i] { return OnTick(i); });
     }
     if (history_ && history_end_ != absl::InfiniteFuture()) {
       history_end_timer_ = timers_->Schedule(history_end_, [this] { OnHistoryEnd(); });
@@ -378,13 +361,15 @@ class GnmiStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBu
     return absl::OkStatus();
   }
 
-  // A SAMPLE interval or an ON_CHANGE heartbeat of subscription `i` fell due.
-  void OnTick(size_t i) {
+  // A SAMPLE interval or an ON_CHANGE heartbeat of subscription `i` fell due. Returns when the
+  // next one is (the timer keeps its id, so OnDone's Cancel waits for a tick that runs).
+  absl::Time OnTick(size_t i) {
     EventHub::SharedPortSnapshot snapshot = hub_->TakePortSnapshot();
     const absl::Time now = clock_.Now();
+    absl::Time next;
     {
       absl::MutexLock lock(&mu_);
-      if (stopped_timers_ || finishing_) return;
+      if (stopped_timers_ || pump_.finishing()) return absl::InfiniteFuture();
       Sub& sub = subs_[i];
       // A reader that is not keeping up skips samples (they are values, not transitions: the
       // next sample carries the latest) rather than growing its queue.
@@ -408,26 +393,19 @@ class GnmiStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBu
       do {
         sub.next += sub.interval;
       } while (sub.next <= now);
-      sub.timer = timers_->Schedule(sub.next, [this, i] { OnTick(i); });
+      next = sub.next;
     }
     Pump();
+    return next;
   }
 
   void OnHistoryEnd() {
     {
       absl::MutexLock lock(&mu_);
-      if (stopped_timers_ || finishing_) return;
+      if (stopped_timers_ || pump_.finishing()) return;
       history_ended_ = true;
     }
     Pump();
-  }
-
-  SharedResponse PopQueued() {
-    absl::MutexLock lock(&mu_);
-    if (queue_.empty()) return nullptr;
-    SharedResponse r = std::move(queue_.front());
-    queue_.pop_front();
-    return r;
   }
 
   struct SeenPort {
@@ -439,22 +417,61 @@ class GnmiStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBu
     return seen_[index];
   }
 
-  // The next live change for this stream from the hub's ring, or a coalesced catch-up when it
-  // fell behind. Runs as the busy owner.
-  SharedResponse NextLive() {
-    bool behind = false;
-    bool past_end = false;
+  // Live changes for this stream from the hub's ring, appended to `out` up to the batch limit,
+  // or a coalesced catch-up when it fell behind. Runs as the busy owner. An error ends the
+  // stream.
+  absl::Status TakeLive(std::vector<SharedResponse>* out) {
     bool history_ended;
     {
       absl::MutexLock lock(&mu_);
       history_ended = history_ended_;
     }
-    uint32_t leaves = 0;
-    SharedRecord record = hub_->NextRecord(
+    while (out->size() < kMaxResponsesPerBatch) {
+      bool behind = false;
+      bool past_end = false;
+      uint32_t leaves = 0;
+      SharedRecord record = NextRecord(&behind, &past_end, &leaves);
+      if (behind) {
+        if (history_) {
+          return absl::ResourceExhaustedError("the History replay fell behind the replay buffer");
+        }
+        Coalesce();
+        TakeQueued(out);
+        return absl::OkStatus();
+      }
+      if (past_end || (record == nullptr && history_ && history_ended)) {
+        live_ = false;
+        {
+          absl::MutexLock lock(&mu_);
+          if (!sync_sent_) queue_.push_back(SyncResponse());
+          sync_sent_ = true;
+          finish_when_drained_ = true;
+        }
+        TakeQueued(out);
+        return absl::OkStatus();
+      }
+      if (record == nullptr) {
+        if (history_ && !sync_sent_) {  // the replay caught up: live from here
+          sync_sent_ = true;
+          out->push_back(SyncResponse());
+        }
+        return absl::OkStatus();
+      }
+      out->push_back(Encoded(*record, leaves));
+    }
+    return absl::OkStatus();
+  }
+
+  // The next ring record this stream sends, and its `leaves` (0: a delete); null when none.
+  // `*behind` when the stream fell behind the ring; `*past_end` when the record is past the
+  // History range's end.
+  SharedRecord NextRecord(bool* behind, bool* past_end, uint32_t* leaves_out) {
+    uint32_t& leaves = *leaves_out;
+    return hub_->NextRecord(
         &cursor_,
         [&](const ChangeRecord& r) {
           if (history_ && r.change.time >= history_end_) {
-            past_end = true;
+            *past_end = true;
             return true;
           }
           leaves = OnChangeLeaves(r.change.name);
@@ -474,34 +491,7 @@ class GnmiStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBu
           seen = {static_cast<uint32_t>(r.change.port.changes), true};
           return leaves != 0;
         },
-        &behind, /*replaying=*/history_ && !sync_sent_);
-    if (behind) {
-      if (history_) {
-        FinishWith(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                "the History replay fell behind the replay buffer"));
-        return nullptr;
-      }
-      return Coalesce();
-    }
-    if (past_end || (record == nullptr && history_ && history_ended)) {
-      live_ = false;
-      absl::MutexLock lock(&mu_);
-      if (!sync_sent_) queue_.push_back(SyncResponse());
-      sync_sent_ = true;
-      finish_when_drained_ = true;
-      if (queue_.empty()) return nullptr;
-      SharedResponse r = std::move(queue_.front());
-      queue_.pop_front();
-      return r;
-    }
-    if (record == nullptr) {
-      if (history_ && !sync_sent_) {  // the replay caught up: live from here
-        sync_sent_ = true;
-        return SyncResponse();
-      }
-      return nullptr;
-    }
-    return Encoded(*record, leaves);
+        behind, /*replaying=*/history_ && !sync_sent_);
   }
 
   // The record's notification for this stream's format and `leaves` (0: a delete), built once
@@ -526,8 +516,8 @@ class GnmiStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBu
 
   // Fell behind: the latest value of every port whose changes it missed, each update saying
   // how many changes it folds (Update.duplicates), and deletes of ports gone meanwhile; then
-  // live again from the snapshot's sequence.
-  SharedResponse Coalesce() {
+  // live again from the snapshot's sequence. Queued.
+  void Coalesce() {
     EventHub::SharedPortSnapshot snapshot = hub_->TakePortSnapshot();
     cursor_ = snapshot->sequence;
     std::deque<SharedResponse> out;
@@ -557,38 +547,22 @@ class GnmiStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBu
                        out.size(), " ports, folding ", folded, " changes (Update.duplicates)");
     absl::MutexLock lock(&mu_);
     for (SharedResponse& r : out) queue_.push_back(std::move(r));
-    if (queue_.empty()) return nullptr;
-    SharedResponse r = std::move(queue_.front());
-    queue_.pop_front();
-    return r;
   }
 
   // --- Finishing -----------------------------------------------------------------------------
 
-  void FinishWith(grpc::Status status) {
-    absl::MutexLock lock(&mu_);
-    FinishLocked(std::move(status));
-  }
+  void FinishWith(grpc::Status status) { pump_.Finish(std::move(status)); }
 
-  void ReleaseAndFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    busy_ = false;
-    FinishLocked(finish_status_.value_or(grpc::Status::CANCELLED));
-  }
-
-  void FinishLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_) return;
-    finishing_ = true;
-    if (!finish_status_) finish_status_ = std::move(status);
-    if (busy_) return;  // the owner finishes
-    finished_ = true;
-    queue_.clear();
-    Finish(*finish_status_);
-  }
+  // Responses per flush: a batch of notifications stays far below gRPC's 4 MiB message limit
+  // (each is its own message), and a large initial fill goes out in pieces.
+  static constexpr size_t kMaxResponsesPerBatch = 1024;
 
   EventHub* const hub_;
   TimerQueue* const timers_;
   const Clock& clock_;
   const GnmiOptions options_;
+  ReactorSink<grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>> sink_;
+  WritePump pump_;
   grpc::ByteBuffer raw_request_;
   gnmi::SubscribeRequest request_;
 
@@ -610,7 +584,6 @@ class GnmiStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBu
   absl::Mutex mu_;
   std::vector<Sub> subs_;  // timers and last_sent under mu_; the rest read-only after Start
   std::deque<SharedResponse> queue_ ABSL_GUARDED_BY(mu_);
-  SharedResponse in_flight_ ABSL_GUARDED_BY(mu_);
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool needs_initial_ ABSL_GUARDED_BY(mu_) = false;
   bool sync_sent_ = false;  // the busy owner's, and under mu_ where both meet
@@ -618,11 +591,6 @@ class GnmiStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBu
   bool history_ended_ ABSL_GUARDED_BY(mu_) = false;
   TimerQueue::Id history_end_timer_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopped_timers_ ABSL_GUARDED_BY(mu_) = false;
-  bool busy_ ABSL_GUARDED_BY(mu_) = false;
-  bool kicked_ ABSL_GUARDED_BY(mu_) = false;
-  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

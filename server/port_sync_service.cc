@@ -84,6 +84,16 @@ grpc::ServerUnaryReactor* PortSyncService::GetPortState(grpc::CallbackServerCont
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* PortSyncService::StreamLinkEvents(
     grpc::CallbackServerContext*, const grpc::ByteBuffer* raw) {
+  return StartStream(raw, /*batched=*/false);
+}
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* PortSyncService::WatchLinkEvents(
+    grpc::CallbackServerContext*, const grpc::ByteBuffer* raw) {
+  return StartStream(raw, /*batched=*/true);
+}
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* PortSyncService::StartStream(
+    const grpc::ByteBuffer* raw, bool batched) {
   v1::StreamLinkEventsRequest request;
   grpc::ByteBuffer copy(*raw);
   if (!grpc::SerializationTraits<v1::StreamLinkEventsRequest>::Deserialize(&copy, &request).ok()) {
@@ -99,7 +109,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* PortSyncService::StreamLinkEvents(
     };
     return new Refused();
   }
-  return hub_->StartStream(request);
+  return hub_->StartStream(request, batched);
 }
 
 v1::GetHealthResponse PortSyncService::Health() const {

@@ -33,11 +33,14 @@ struct ServiceInfo {
   std::function<std::string()> describe_config;
 };
 
-// StreamLinkEvents is a raw method (the request parsed here, each event written as bytes
-// serialized once for every stream); the unary RPCs are ordinary callback methods.
+// StreamLinkEvents and WatchLinkEvents are raw methods (the request parsed here, each event
+// written as bytes serialized once for every stream); the unary RPCs are ordinary callback
+// methods.
 using PortSyncServiceBase = v1::PortSync::WithCallbackMethod_GetPortState<
-    v1::PortSync::WithRawCallbackMethod_StreamLinkEvents<v1::PortSync::WithCallbackMethod_GetHealth<
-        v1::PortSync::WithCallbackMethod_Reload<v1::PortSync::Service>>>>;
+    v1::PortSync::WithRawCallbackMethod_StreamLinkEvents<
+        v1::PortSync::WithRawCallbackMethod_WatchLinkEvents<
+            v1::PortSync::WithCallbackMethod_GetHealth<
+                v1::PortSync::WithCallbackMethod_Reload<v1::PortSync::Service>>>>>;
 
 class PortSyncService : public PortSyncServiceBase {
  public:
@@ -51,6 +54,8 @@ class PortSyncService : public PortSyncServiceBase {
                                          v1::GetPortStateResponse* response) override;
   grpc::ServerWriteReactor<grpc::ByteBuffer>* StreamLinkEvents(
       grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchLinkEvents(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) override;
   grpc::ServerUnaryReactor* GetHealth(grpc::CallbackServerContext* context,
                                       const v1::GetHealthRequest* request,
                                       v1::GetHealthResponse* response) override;
@@ -62,6 +67,9 @@ class PortSyncService : public PortSyncServiceBase {
   v1::GetHealthResponse Health() const;
 
  private:
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* StartStream(const grpc::ByteBuffer* raw,
+                                                          bool batched);
+
   Engine* const engine_;
   EventHub* const hub_;
   const ServiceInfo info_;

@@ -13,6 +13,13 @@ TimerQueue::~TimerQueue() {
 }
 
 TimerQueue::Id TimerQueue::Schedule(absl::Time deadline, std::function<void()> fn) {
+  return ScheduleRepeating(deadline, [fn = std::move(fn)] {
+    fn();
+    return absl::InfiniteFuture();
+  });
+}
+
+TimerQueue::Id TimerQueue::ScheduleRepeating(absl::Time deadline, std::function<absl::Time()> fn) {
   absl::MutexLock lock(&mu_);
   const Id id = next_id_++;
   timers_.emplace(std::make_pair(deadline, id), std::move(fn));
@@ -28,9 +35,17 @@ void TimerQueue::Cancel(Id id) {
     timers_.erase({it->second, id});
     deadline_of_.erase(it);
   }
+  if (running_ != id) return;
+  // Cancelled while it runs: it is not put back (RunDue checks cancelled_), whatever it returns.
+  cancelled_running_ = true;
   // Running now on another thread: wait until it returns. (On this thread, from inside the
   // callback itself, there is nothing to wait for.)
-  if (running_ == id && running_thread_ == std::this_thread::get_id()) return;
+  if (running_thread_ == std::this_thread::get_id()) return;
+  if (cancel_wait_hook_) {
+    mu_.Unlock();
+    cancel_wait_hook_();
+    mu_.Lock();
+  }
   std::pair<TimerQueue*, Id> args(this, id);
   mu_.Await(absl::Condition(
       +[](std::pair<TimerQueue*, Id>* a)
@@ -41,21 +56,29 @@ void TimerQueue::Cancel(Id id) {
 size_t TimerQueue::RunDue() {
   size_t ran = 0;
   for (;;) {
-    std::function<void()> fn;
+    std::function<absl::Time()> fn;
+    Id id;
     {
       absl::MutexLock lock(&mu_);
       if (timers_.empty() || timers_.begin()->first.first > clock_.Now()) return ran;
       auto it = timers_.begin();
-      running_ = it->first.second;
+      id = it->first.second;
+      running_ = id;
       running_thread_ = std::this_thread::get_id();
+      cancelled_running_ = false;
       fn = std::move(it->second);
-      deadline_of_.erase(it->first.second);
+      deadline_of_.erase(id);
       timers_.erase(it);
     }
-    fn();
+    const absl::Time next = fn();
     ++ran;
     absl::MutexLock lock(&mu_);
     running_ = 0;
+    if (next != absl::InfiniteFuture() && !cancelled_running_ && !stop_) {
+      timers_.emplace(std::make_pair(next, id), std::move(fn));
+      deadline_of_.emplace(id, next);
+      changed_ = true;
+    }
   }
 }
 

@@ -4,7 +4,9 @@
 #ifndef PORTSYNCD_SERVER_WIRE_BYTES_H_
 #define PORTSYNCD_SERVER_WIRE_BYTES_H_
 
+#include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "google/protobuf/message_lite.h"
 #include "grpcpp/support/byte_buffer.h"
@@ -22,6 +24,11 @@ inline SharedBytes SerializeShared(const google::protobuf::MessageLite& message)
   grpc::Slice owned(slice, grpc::Slice::STEAL_REF);
   return std::make_shared<const grpc::ByteBuffer>(&owned, 1);
 }
+
+// The messages `parts` as the repeated message field `field` of one message, e.g. LinkEvents
+// as a LinkEventBatch: each part is copied once, after its tag and length (protobuf's encoding
+// of a repeated embedded message, so nothing is parsed or serialized again).
+SharedBytes ConcatAsRepeatedField(uint32_t field, const std::vector<SharedBytes>& parts);
 
 }  // namespace portsyncd
 

@@ -21,6 +21,36 @@ def connect(socket_path):
     return channel, pb_grpc.PortSyncStub(channel)
 
 
+def read_until_synced(stream):
+    """The events of `stream` up to and including SYNCED (the snapshot)."""
+    events = []
+    for event in stream:
+        events.append(event)
+        if event.type == EV.TYPE_SYNCED:
+            return events
+    raise AssertionError("stream ended before SYNCED")
+
+
+class Watch:
+    """WatchLinkEvents, read as StreamLinkEvents is: iterating yields the events of each batch in
+    turn; `batches` counts the messages, cancel() ends the call."""
+
+    def __init__(self, stub, request=None, **kwargs):
+        self.call = stub.WatchLinkEvents(request or pb.StreamLinkEventsRequest(), **kwargs)
+        self.batches = 0
+        self.largest = 0
+
+    def __iter__(self):
+        for batch in self.call:
+            self.batches += 1
+            self.largest = max(self.largest, len(batch.events))
+            assert batch.events, "an empty LinkEventBatch"
+            yield from batch.events
+
+    def cancel(self):
+        self.call.cancel()
+
+
 def type_name(event):
     return EV.Type.Name(event.type)
 

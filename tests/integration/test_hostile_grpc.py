@@ -57,12 +57,7 @@ class HostileTest(IntegrationTest):
         return channel
 
     def read_until_synced(self, stream):
-        events = []
-        for event in stream:
-            events.append(event)
-            if event.type == pb.LinkEvent.TYPE_SYNCED:
-                return events
-        raise AssertionError("stream ended before SYNCED")
+        return api.read_until_synced(stream)
 
     def assert_code(self, call, code, text=None):
         with self.assertRaises(grpc.RpcError) as e:
