@@ -97,7 +97,7 @@ json SubscriberStats(SubscriberPool& pool) {
   auto st = pool.Collect();
   std::vector<double> lat(st.latency_us.begin(), st.latency_us.end());
   std::vector<double> gnmi_lat(st.gnmi_latency_us.begin(), st.gnmi_latency_us.end());
-  json j = {{"events", st.events},       {"changed", st.changed},
+  json j = {{"events", st.events},       {"messages", st.messages}, {"changed", st.changed},
             {"resyncs", st.resyncs},     {"snapshots", st.snapshots},
             {"ended_early", st.ended_early}, {"latency", Summary(lat)}};
   if (!gnmi_lat.empty()) j["gnmi_latency"] = Summary(gnmi_lat);
@@ -180,7 +180,7 @@ int RunLatency(const Args& args) {
   const int subscribers = args.GetInt("subscribers", 0) + gnmi_subscribers;
   if (subscribers > 0) {
     pool = std::make_unique<SubscriberPool>(args.Need("grpc"), subscribers - gnmi_subscribers,
-                                            &expected, gnmi_subscribers);
+                                            &expected, gnmi_subscribers, args.GetInt("batched", 0) != 0);
     if (!pool->WaitSynced(60000)) Die("subscribers did not all reach SYNCED");
   }
 
@@ -302,7 +302,7 @@ int RunStorm(const Args& args) {
   const int subscribers = args.GetInt("subscribers", 0) + gnmi_subscribers;
   if (subscribers > 0) {
     pool = std::make_unique<SubscriberPool>(args.Need("grpc"), subscribers - gnmi_subscribers,
-                                            nullptr, gnmi_subscribers);
+                                            nullptr, gnmi_subscribers, args.GetInt("batched", 0) != 0);
     if (!pool->WaitSynced(60000)) Die("subscribers did not all reach SYNCED");
   }
 

@@ -65,18 +65,15 @@ class SubscriberPool::AnyStream {
   uint64_t last_id_ = 0;
 };
 
-class SubscriberPool::Stream : public grpc::ClientReadReactor<pb::LinkEvent>, public AnyStream {
+// What a StreamLinkEvents and a WatchLinkEvents subscriber do with each event.
+class SubscriberPool::LinkEventReader : public AnyStream {
  public:
-  Stream(pb::PortSync::Stub* stub, SubscriberPool* pool) : AnyStream(pool) {
-    stub->async()->StreamLinkEvents(&ctx_, &request_, this);
-    StartRead(&event_);
-    StartCall();
-  }
+  using AnyStream::AnyStream;
 
-  void OnReadDone(bool ok) override {
-    if (!ok) return;
+ protected:
+  void Handle(const pb::LinkEvent& event, int64_t now) {
     ++stats_.events;
-    switch (event_.type()) {
+    switch (event.type()) {
       case pb::LinkEvent::TYPE_SYNCED:
         Synced();
         break;
@@ -84,24 +81,21 @@ class SubscriberPool::Stream : public grpc::ClientReadReactor<pb::LinkEvent>, pu
       case pb::LinkEvent::TYPE_SNAPSHOT: ++stats_.snapshots; break;
       case pb::LinkEvent::TYPE_CHANGED:
         ++stats_.changed;
-        Match(NowNs());
+        Match(event, now);
         break;
       default: break;
     }
-    StartRead(&event_);
   }
-
-  void OnDone(const grpc::Status&) override { Ended(); }
 
  private:
   // Records the latency when this event is the one the generator is waiting for.
-  void Match(int64_t now) {
+  void Match(const pb::LinkEvent& event, int64_t now) {
     uint64_t id;
     int port, field;
     uint32_t value;
     int64_t t0;
     if (!Expected(id, port, field, value, t0)) return;
-    const pb::PortState& p = event_.port();
+    const pb::PortState& p = event.port();
     if (p.name() != "Ethernet" + std::to_string(port)) return;
     bool match = false;
     auto status = value ? pb::LINK_STATUS_UP : pb::LINK_STATUS_DOWN;
@@ -111,9 +105,54 @@ class SubscriberPool::Stream : public grpc::ClientReadReactor<pb::LinkEvent>, pu
     if (!match) return;
     Record(id, now, t0, stats_.latency_us);
   }
+};
 
+class SubscriberPool::Stream : public grpc::ClientReadReactor<pb::LinkEvent>,
+                               public LinkEventReader {
+ public:
+  Stream(pb::PortSync::Stub* stub, SubscriberPool* pool) : LinkEventReader(pool) {
+    stub->async()->StreamLinkEvents(&ctx_, &request_, this);
+    StartRead(&event_);
+    StartCall();
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;
+    ++stats_.messages;
+    Handle(event_, NowNs());
+    StartRead(&event_);
+  }
+
+  void OnDone(const grpc::Status&) override { Ended(); }
+
+ private:
   pb::StreamLinkEventsRequest request_;
   pb::LinkEvent event_;
+};
+
+// WatchLinkEvents: the same events, several per message.
+class SubscriberPool::WatchStream : public grpc::ClientReadReactor<pb::LinkEventBatch>,
+                                    public LinkEventReader {
+ public:
+  WatchStream(pb::PortSync::Stub* stub, SubscriberPool* pool) : LinkEventReader(pool) {
+    stub->async()->WatchLinkEvents(&ctx_, &request_, this);
+    StartRead(&batch_);
+    StartCall();
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;
+    ++stats_.messages;
+    const int64_t now = NowNs();
+    for (const pb::LinkEvent& event : batch_.events()) Handle(event, now);
+    StartRead(&batch_);
+  }
+
+  void OnDone(const grpc::Status&) override { Ended(); }
+
+ private:
+  pb::StreamLinkEventsRequest request_;
+  pb::LinkEventBatch batch_;
 };
 
 // A gNMI Subscribe: STREAM of every interface's state, ON_CHANGE, PROTO (what a collector asks).
@@ -139,6 +178,7 @@ class SubscriberPool::GnmiStream
   void OnReadDone(bool ok) override {
     if (!ok) return;
     ++stats_.events;
+    ++stats_.messages;
     if (response_.has_sync_response()) {
       Synced();
     } else if (synced_) {
@@ -184,7 +224,7 @@ class SubscriberPool::GnmiStream
 };
 
 SubscriberPool::SubscriberPool(const std::string& grpc_socket, int count, ExpectedEvent* expected,
-                               int gnmi_count)
+                               int gnmi_count, bool batched)
     : expected_(expected) {
   for (int i = 0; i < count + gnmi_count; ++i) {
     if (i % 100 == 0) {
@@ -201,7 +241,9 @@ SubscriberPool::SubscriberPool(const std::string& grpc_socket, int count, Expect
     // neither API's figures gain from going first.
     const int paired = 2 * std::min(count, gnmi_count);
     const bool gnmi = i < paired ? i % 2 == 1 : gnmi_count > count;
-    if (!gnmi) {
+    if (!gnmi && batched) {
+      streams_.push_back(std::make_unique<WatchStream>(stubs_.back().get(), this));
+    } else if (!gnmi) {
       streams_.push_back(std::make_unique<Stream>(stubs_.back().get(), this));
     } else {
       streams_.push_back(std::make_unique<GnmiStream>(gnmi_stubs_.back().get(), this));
@@ -240,6 +282,7 @@ SubscriberPool::Stats SubscriberPool::Collect() const {
   for (const auto& s : streams_) {
     const Stats& st = s->stats();
     total.events += st.events;
+    total.messages += st.messages;
     total.changed += st.changed;
     total.resyncs += st.resyncs;
     total.snapshots += st.snapshots;

@@ -30,8 +30,10 @@ struct ExpectedEvent {
 
 class SubscriberPool {
  public:
+  // `count` portsyncd.v1 streams (WatchLinkEvents when `batched`, else StreamLinkEvents) and
+  // `gnmi_count` gNMI Subscribe streams.
   SubscriberPool(const std::string& grpc_socket, int count, ExpectedEvent* expected,
-                 int gnmi_count = 0);
+                 int gnmi_count = 0, bool batched = false);
   ~SubscriberPool();
 
   // Waits until every stream delivered SYNCED; false on timeout.
@@ -43,12 +45,15 @@ class SubscriberPool {
 
   struct Stats {
     uint64_t events = 0, changed = 0, resyncs = 0, snapshots = 0, ended_early = 0;
+    uint64_t messages = 0;  // gRPC messages read (a WatchLinkEvents batch is one)
     std::vector<float> latency_us;  // every (event, subscriber) pair recorded
     std::vector<float> gnmi_latency_us;  // the same, of the gNMI subscribers
   };
   Stats Collect() const;  // after Stop()
 
   class Stream;
+  class WatchStream;
+  class LinkEventReader;
   class GnmiStream;
   class AnyStream;
 

@@ -344,20 +344,22 @@ def own_histograms(w):
     return out
 
 
-def stream_args(w, subscribers, gnmi):
-    """psbench's subscriber options: StreamLinkEvents and gNMI Subscribe streams."""
+def stream_args(w, subscribers, gnmi, batched=False):
+    """psbench's subscriber options: StreamLinkEvents (WatchLinkEvents when `batched`) and gNMI
+    Subscribe streams."""
     if not subscribers and not gnmi:
         return []
-    return ["--subscribers", str(subscribers), "--gnmi-subscribers", str(gnmi), "--grpc", w.socket]
+    return ["--subscribers", str(subscribers), "--gnmi-subscribers", str(gnmi), "--grpc",
+            w.socket] + (["--batched", "1"] if batched else [])
 
 
-def scenario_latency(args, n, template, floor, subscribers=0, gnmi=0):
+def scenario_latency(args, n, template, floor, subscribers=0, gnmi=0, batched=False):
     # Our daemon also reports where its time went: its own histograms' means over the run.
     breakdown = not floor and not subscribers and not gnmi and template == DEFAULT_DAEMON
     w = running_world(args, n, template, floor, metrics=breakdown)
     try:
         events = args.events if subscribers + gnmi < 1000 else max(200, args.events // 10)
-        extra = stream_args(w, subscribers, gnmi)
+        extra = stream_args(w, subscribers, gnmi, batched)
         before = own_histograms(w) if breakdown else {}
         out = psbench("latency", "--redis", w.redis_socket, "--sw", w.sw, "--wire", w.wire,
                       "--ports", str(n), "--events", str(events), "--gap-us",
@@ -379,11 +381,11 @@ def scenario_latency(args, n, template, floor, subscribers=0, gnmi=0):
         w.close()
 
 
-def scenario_storm(args, n, template, floor, subscribers=0, gnmi=0):
+def scenario_storm(args, n, template, floor, subscribers=0, gnmi=0, batched=False):
     w = running_world(args, n, template, floor)
     try:
         before = w.commandstats()
-        extra = stream_args(w, subscribers, gnmi)
+        extra = stream_args(w, subscribers, gnmi, batched)
         r = psbench("storm", "--redis", w.redis_socket, "--sw", w.sw, "--ports", str(n),
                     "--duration-s", str(args.storm_seconds),
                     "--cpu-pids", f"{w.daemon.pid},{w.redis_proc.pid}", extra=extra)
@@ -625,12 +627,14 @@ def report(results, out_dir):
                              r["applied_rate"],
                              r["keep_up"], r["converge_ms"], r["redis_writes_total"],
                              r.get("daemon_overruns", "-"), r["daemon_cpu_ms_per_1k_events"],
-                             (r.get("stream") or {}).get("resyncs", "-")])
+                             (r.get("stream") or {}).get("resyncs", "-"),
+                             ratio((r.get("stream") or {}).get("events"),
+                                   (r.get("stream") or {}).get("messages"))])
     if rows:
         table("Storm: every port's MTU changed as fast as the kernel takes it",
               ["ports", "subscribers", "who", "kernel events", "kernel/s", "STATE_DB applied/s",
                "keep-up", "converge ms", "Redis writes", "overruns", "CPU ms / 1k events",
-               "stream resyncs"], rows)
+               "stream resyncs", "events / message"], rows)
 
     rows = []
     for (sc, n, subs, api), rs in sorted(by.items()):
@@ -684,7 +688,8 @@ def report(results, out_dir):
         if sc == "latency" and subs:
             d = rs.get("daemon", {})
             stream = d.get("stream") or {}
-            for name, key in (("StreamLinkEvents", "latency"), ("gNMI", "gnmi_latency")):
+            ours = "WatchLinkEvents" if api == "watch" else "StreamLinkEvents"
+            for name, key in ((ours, "latency"), ("gNMI", "gnmi_latency")):
                 s = stream.get(key) or {}
                 if not s.get("count"):
                     continue
@@ -805,9 +810,10 @@ def main():
     p.add_argument("--idle-seconds", type=float, default=10.0)
     p.add_argument("--subscribers", default="1,100,1000",
                    help="streaming scenario subscriber counts")
-    p.add_argument("--stream-apis", default="portsync,gnmi,both",
-                   help="streaming scenario APIs: portsync (StreamLinkEvents), gnmi (Subscribe), "
-                        "both (the subscriber count of each at once)")
+    p.add_argument("--stream-apis", default="portsync,watch,gnmi,both",
+                   help="streaming scenario APIs: portsync (StreamLinkEvents), watch "
+                        "(WatchLinkEvents), gnmi (Subscribe), both (the subscriber count of "
+                        "StreamLinkEvents and of gNMI at once)")
     p.add_argument("--stream-ports", type=int, default=64,
                    help="ports in the streaming latency runs")
     p.add_argument("--stream-storm-ports", type=int, default=1024,
@@ -855,8 +861,9 @@ def main():
                 # Per API: k StreamLinkEvents streams ("portsync"), k gNMI Subscribe streams
                 # ("gnmi"), or k of each at once ("both").
                 apis = args.stream_apis.split(",")
-                counts = lambda api, k: (k if api in ("portsync", "both") else 0,
-                                         k if api in ("gnmi", "both") else 0)
+                counts = lambda api, k: (k if api in ("portsync", "watch", "both") else 0,
+                                         k if api in ("gnmi", "both") else 0,
+                                         api == "watch")
                 for api in apis:
                     for k in subs:
                         print(f"streaming: latency, {args.stream_ports} ports, {k} subscribers "
