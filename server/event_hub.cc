@@ -104,8 +104,8 @@ class LinkEventStream : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
   // Too far behind: restart from a snapshot. Returns the RESYNC marker to write first.
   SharedEvent Resync(std::string why) {
     EventHub::SharedSnapshot snapshot = hub_->TakeSnapshot(filter_);
-    SharedEvent marker = hub_->MakeMarker(v1::LinkEvent::TYPE_RESYNC, snapshot->sequence,
-                                          std::move(why));
+    SharedEvent marker =
+        hub_->MakeMarker(v1::LinkEvent::TYPE_RESYNC, snapshot->sequence, std::move(why));
     cursor_ = snapshot->sequence;
     prefix_.clear();
     snapshot_ = std::move(snapshot);
@@ -151,6 +151,18 @@ EventHub::~EventHub() {
     stop_kicker_ = true;
   }
   kicker_.join();
+}
+
+void EventHub::KickStreams() {
+  // Unregister waits for kick_mu_, so no stream in the copy is deleted while it is used.
+  absl::MutexLock kick_lock(&kick_mu_);
+  std::vector<std::pair<HubSubscriber*, Api>> streams;
+  {
+    absl::MutexLock lock(&mu_);
+    kick_ = false;
+    streams = streams_;
+  }
+  for (const auto& [stream, api] : streams) stream->Pump();
 }
 
 void EventHub::set_limits(size_t max_streams, size_t stream_queue_limit) {
@@ -259,8 +271,8 @@ void EventHub::TakeLive(const LinkEventStream& stream, uint64_t* cursor, size_t 
       return;
     }
     for (; it != ring_.end() && records.size() < max; ++it) {
-      *cursor = (*it)->change.sequence;
-      if (stream.Matches((*it)->change.name)) records.push_back(*it);
+      *cursor = (*it)->sequence;
+      if (stream.Matches((*it)->name())) records.push_back(*it);
     }
   }
   for (const SharedRecord& record : records) out->push_back(EventOf(*record));
@@ -270,7 +282,7 @@ std::deque<std::shared_ptr<ChangeRecord>>::const_iterator EventHub::FirstAfterLo
     uint64_t cursor) const {
   // Sequences in the ring increase: find the first after the cursor.
   return std::upper_bound(ring_.begin(), ring_.end(), cursor,
-                          [](uint64_t c, const auto& r) { return c < r->change.sequence; });
+                          [](uint64_t c, const auto& r) { return c < r->sequence; });
 }
 
 SharedRecord EventHub::NextRecord(uint64_t* cursor,
@@ -288,7 +300,7 @@ SharedRecord EventHub::NextRecord(uint64_t* cursor,
     return nullptr;
   }
   for (; it != ring_.end(); ++it) {
-    *cursor = (*it)->change.sequence;
+    *cursor = (*it)->sequence;
     if (wants(**it)) return *it;
   }
   return nullptr;
@@ -299,7 +311,7 @@ absl::StatusOr<uint64_t> EventHub::SequenceBefore(absl::Time start) {
   // Every change after the last evicted one is in the ring; with nothing evicted, every change
   // since the hub started.
   const absl::Time available =
-      evicted_upto_ == 0 ? created_ : (ring_.empty() ? absl::Now() : ring_.front()->change.time);
+      evicted_upto_ == 0 ? created_ : (ring_.empty() ? absl::Now() : ring_.front()->time);
   if (start < available) {
     return absl::OutOfRangeError(absl::StrCat("history from ", absl::FormatTime(start),
                                               " is not in the replay buffer: it holds changes "
@@ -309,8 +321,8 @@ absl::StatusOr<uint64_t> EventHub::SequenceBefore(absl::Time start) {
   }
   uint64_t before = evicted_upto_;
   for (const auto& record : ring_) {
-    if (record->change.time >= start) break;
-    before = record->change.sequence;
+    if (record->time >= start) break;
+    before = record->sequence;
   }
   return before;
 }
@@ -318,15 +330,14 @@ absl::StatusOr<uint64_t> EventHub::SequenceBefore(absl::Time start) {
 SharedEvent EventHub::EventOf(const ChangeRecord& record) const {
   absl::MutexLock lock(&record.mu);
   if (record.link_event) return record.link_event;
-  const PortChange& change = record.change;
   v1::LinkEvent event;
-  event.set_sequence(change.sequence);
+  event.set_sequence(record.sequence);
   event.set_instance_id(instance_id_);
-  ToProto(change.time, event.mutable_time());
-  event.set_type(change.outcome == ApplyOutcome::kAdded     ? v1::LinkEvent::TYPE_ADDED
-                 : change.outcome == ApplyOutcome::kRemoved ? v1::LinkEvent::TYPE_REMOVED
+  ToProto(record.time, event.mutable_time());
+  event.set_type(record.outcome == ApplyOutcome::kAdded     ? v1::LinkEvent::TYPE_ADDED
+                 : record.outcome == ApplyOutcome::kRemoved ? v1::LinkEvent::TYPE_REMOVED
                                                             : v1::LinkEvent::TYPE_CHANGED);
-  ToProto(change.port, record.pending, event.mutable_port());
+  ToProto(*record.port, record.pending, event.mutable_port());
   record.link_event = SerializeShared(event);
   return record.link_event;
 }
@@ -337,24 +348,18 @@ void EventHub::OnPortChanges(const PortModel& model, std::vector<PortChange>&& c
   for (PortChange& change : changes) {
     head_sequence_ = change.sequence;
     auto record = std::make_shared<ChangeRecord>();
+    record->outcome = change.outcome;
+    record->sequence = change.sequence;
+    record->time = change.time;
     record->pending = model.pending().contains(change.name);
     record->port_index = PortIndexLocked(change.name);
-    record->oc = OcLeavesOf(change.port);
-    if (change.outcome == ApplyOutcome::kRemoved || !change.port.in_kernel) {
-      oc_last_.erase(change.name);
-      record->oc_changed = 0;
-    } else {
-      auto [it, inserted] = oc_last_.try_emplace(change.name, record->oc);
-      record->oc_changed = inserted || change.outcome == ApplyOutcome::kAdded
-                               ? kAllLeaves
-                               : ChangedLeaves(it->second, record->oc);
-      it->second = record->oc;
-    }
-    record->change = std::move(change);
+    record->port = std::make_shared<const Port>(std::move(change.port));
+    if (record->port_index >= last_port_.size()) last_port_.resize(record->port_index + 1);
+    record->before = std::exchange(last_port_[record->port_index], record->port);
     ring_.push_back(std::move(record));
   }
   while (ring_.size() > ring_capacity_) {
-    evicted_upto_ = ring_.front()->change.sequence;
+    evicted_upto_ = ring_.front()->sequence;
     ring_.pop_front();
   }
   if (!streams_.empty()) kick_ = true;
@@ -376,19 +381,12 @@ void EventHub::KickerLoop() {
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
-          +[](EventHub* hub) ABSL_NO_THREAD_SAFETY_ANALYSIS { return hub->kick_ || hub->stop_kicker_; },
+          +[](EventHub* hub)
+               ABSL_NO_THREAD_SAFETY_ANALYSIS { return hub->kick_ || hub->stop_kicker_; },
           this));
       if (stop_kicker_) return;
     }
-    // Unregister waits for kick_mu_, so no stream in the copy is deleted while it is used.
-    absl::MutexLock kick_lock(&kick_mu_);
-    std::vector<std::pair<HubSubscriber*, Api>> streams;
-    {
-      absl::MutexLock lock(&mu_);
-      kick_ = false;
-      streams = streams_;
-    }
-    for (const auto& [stream, api] : streams) stream->Pump();
+    KickStreams();
   }
 }
 
@@ -423,9 +421,9 @@ bool EventHub::Subscribe(LinkEventStream* stream, const v1::StreamLinkEventsRequ
       } else if (after > current) {
         resync_reason =
             absl::StrCat("resume_after ", after, " is beyond the last sequence ", current);
-      } else if (after < evicted_upto_ || after < current - std::min<uint64_t>(
-                                                                current, replay_buffer_size_)) {
-        const uint64_t oldest = ring_.empty() ? current + 1 : ring_.front()->change.sequence;
+      } else if (after < evicted_upto_ ||
+                 after < current - std::min<uint64_t>(current, replay_buffer_size_)) {
+        const uint64_t oldest = ring_.empty() ? current + 1 : ring_.front()->sequence;
         resync_reason = absl::StrCat("events after ", after,
                                      " are no longer in the replay buffer (oldest ", oldest, ")");
       } else {
@@ -470,10 +468,10 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventHub::StartStream(
     }
   }
   if (!Subscribe(stream, request)) {
-    stream->FinishWith(grpc::Status(
-        grpc::StatusCode::RESOURCE_EXHAUSTED,
-        absl::StrCat("portsyncd serves at most ", max_streams_.load(),
-                     " StreamLinkEvents and WatchLinkEvents streams (grpc.max_streams), or is shutting down")));
+    stream->FinishWith(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                    absl::StrCat("portsyncd serves at most ", max_streams_.load(),
+                                                 " StreamLinkEvents and WatchLinkEvents streams "
+                                                 "(grpc.max_streams), or is shutting down")));
   }
   return stream;
 }

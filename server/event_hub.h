@@ -41,7 +41,6 @@
 #include "core/engine.h"
 #include "grpcpp/grpcpp.h"
 #include "portsyncd/v1/portsyncd.pb.h"
-#include "server/gnmi_paths.h"
 #include "server/wire_bytes.h"
 
 namespace portsyncd {
@@ -50,19 +49,30 @@ namespace portsyncd {
 using SharedEvent = SharedBytes;
 
 // One change in the hub's ring, shared by every stream of both APIs that takes it. Immutable
-// once appended, except for the encodings cached in it (built once by the first stream that
-// wants each, then shared).
+// once appended, except for what streams cache in it (built once by the first stream that wants
+// it, then shared). The hub knows no API's types: an API derives what it shows from `port` and
+// `before` (gNMI: which of its leaves changed) when a stream of it first asks.
 struct ChangeRecord {
-  PortChange change;
+  ApplyOutcome outcome = ApplyOutcome::kChanged;  // kAdded, kChanged or kRemoved
+  uint64_t sequence = 0;                          // PortChange::sequence
+  absl::Time time;                                // when the kernel message was received
+  std::shared_ptr<const Port> port;               // the port right after the change
+  // The port right after its previous change in this log; null for its first one since the
+  // hub started. (Each Port is shared by two records at most: no chain of old records.)
+  std::shared_ptr<const Port> before;
   bool pending = false;     // the port was in the pending set right after the change
   uint32_t port_index = 0;  // dense per-name index (EventHub::PortSnapshot uses the same)
-  OcLeaves oc;              // the gNMI leaves after the change
-  uint32_t oc_changed = 0;  // leaves that differ from the port's previous change (all if added)
+  const std::string& name() const { return port->name; }
+  bool removed() const { return outcome == ApplyOutcome::kRemoved || !port->in_kernel; }
+
   mutable absl::Mutex mu;
   mutable SharedEvent link_event ABSL_GUARDED_BY(mu);  // portsyncd.v1's
   // Other encodings of this change, by a key of the API's choosing (a number, compared
   // without building anything per stream).
   mutable std::vector<std::pair<uint64_t, std::shared_ptr<const void>>> encoded ABSL_GUARDED_BY(mu);
+  // One number an API derives from the change, cached by the first stream that computes it.
+  static constexpr uint64_t kNotDerived = ~uint64_t{0};
+  mutable std::atomic<uint64_t> derived{kNotDerived};
 };
 using SharedRecord = std::shared_ptr<const ChangeRecord>;
 
@@ -77,8 +87,9 @@ class HubSubscriber {
 };
 
 struct EventHubOptions {
-  // Events kept for resume_after (the ring holds max(replay_buffer, stream_queue_limit)). 4096 covers a full flap of a 2,048-port switch (two events
-  // each) or several seconds of a storm; each costs ~100-200 bytes.
+  // Events kept for resume_after (the ring holds max(replay_buffer, stream_queue_limit)). 4096
+  // covers a full flap of a 2,048-port switch (two events each) or several seconds of a storm; each
+  // costs ~100-200 bytes.
   size_t replay_buffer = 4096;
   // How many events a subscriber may fall behind the newest before it is resynced. 1,024
   // rides out a client pausing for a second under a moderate storm.
@@ -178,6 +189,8 @@ class EventHub : public PortChangeListener {
                 std::vector<SharedEvent>* out, std::string* resync);
   SharedEvent MakeMarker(v1::LinkEvent::Type type, uint64_t sequence, std::string reason) const;
   void KickerLoop();
+  // Pumps every registered stream (each starts a write unless one is in flight).
+  void KickStreams();
 
   Engine* const engine_;
   const std::string instance_id_;
@@ -197,8 +210,8 @@ class EventHub : public PortChangeListener {
   std::deque<std::shared_ptr<ChangeRecord>>::const_iterator FirstAfterLocked(uint64_t cursor) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::deque<std::shared_ptr<ChangeRecord>> ring_ ABSL_GUARDED_BY(mu_);
-  // The gNMI leaves of each port as of its last change (to tell which leaves a change changed).
-  absl::flat_hash_map<std::string, OcLeaves> oc_last_ ABSL_GUARDED_BY(mu_);
+  // Each port as of its last change, by port index (the next change's `before`).
+  std::vector<std::shared_ptr<const Port>> last_port_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, uint32_t> port_index_ ABSL_GUARDED_BY(mu_);
   SharedPortSnapshot shared_ports_ ABSL_GUARDED_BY(mu_);
   const absl::Time created_ = absl::Now();

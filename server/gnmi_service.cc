@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "core/logging.h"
+#include "server/gnmi_paths.h"
 #include "server/grpc_status.h"
 #include "server/stream/reactor_sink.h"
 #include "server/stream/write_pump.h"
@@ -46,6 +47,20 @@ uint32_t FormatId(const OcFormat& format) {
                                        ":", format.origin, "/", format.target);
   absl::MutexLock lock(&mu);
   return ids->try_emplace(key, static_cast<uint32_t>(ids->size())).first->second;
+}
+
+// The leaves a change changed: every leaf for a port new to the client's view (its first
+// change here, or back after a removal), else those whose values differ from the port's
+// previous change. Derived from the record once, by the first gNMI stream that asks.
+uint32_t ChangedLeavesOf(const ChangeRecord& r) {
+  uint64_t derived = r.derived.load(std::memory_order_acquire);
+  if (derived == ChangeRecord::kNotDerived) {
+    derived = r.outcome == ApplyOutcome::kAdded || r.before == nullptr || !r.before->in_kernel
+                  ? kAllLeaves
+                  : ChangedLeaves(OcLeavesOf(*r.before), OcLeavesOf(*r.port));
+    r.derived.store(derived, std::memory_order_release);
+  }
+  return static_cast<uint32_t>(derived);
 }
 
 // One subscription of a SubscriptionList, resolved.
@@ -470,25 +485,23 @@ class GnmiStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBu
     return hub_->NextRecord(
         &cursor_,
         [&](const ChangeRecord& r) {
-          if (history_ && r.change.time >= history_end_) {
+          if (history_ && r.time >= history_end_) {
             *past_end = true;
             return true;
           }
-          leaves = OnChangeLeaves(r.change.name);
+          leaves = OnChangeLeaves(r.name());
           if (leaves == 0) return false;
           SeenPort& seen = Seen(r.port_index);
-          const bool removed =
-              r.change.outcome == ApplyOutcome::kRemoved || !r.change.port.in_kernel;
-          if (removed) {
+          if (r.removed()) {
             // A replay tells every removal in its range; a live stream, those of ports its
             // client holds.
             const bool deliver = seen.present || history_;
-            seen = {static_cast<uint32_t>(r.change.port.changes), false};
+            seen = {static_cast<uint32_t>(r.port->changes), false};
             leaves = 0;
             return deliver;
           }
-          leaves &= seen.present ? r.oc_changed : kAllLeaves;
-          seen = {static_cast<uint32_t>(r.change.port.changes), true};
+          leaves &= seen.present ? ChangedLeavesOf(r) : kAllLeaves;
+          seen = {static_cast<uint32_t>(r.port->changes), true};
           return leaves != 0;
         },
         behind, /*replaying=*/history_ && !sync_sent_);
@@ -503,11 +516,11 @@ class GnmiStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBu
       if (k == key) return std::static_pointer_cast<const grpc::ByteBuffer>(encoded);
     }
     gnmi::SubscribeResponse response;
-    const int64_t time = Nanos(record.change.time);
+    const int64_t time = Nanos(record.time);
     if (leaves == 0) {
-      BuildDelete(record.change.name, time, format_, response.mutable_update());
+      BuildDelete(record.name(), time, format_, response.mutable_update());
     } else {
-      BuildUpdate(record.oc, leaves, time, format_, 0, response.mutable_update());
+      BuildUpdate(OcLeavesOf(*record.port), leaves, time, format_, 0, response.mutable_update());
     }
     SharedResponse bytes = SerializeShared(response);
     record.encoded.emplace_back(key, bytes);
