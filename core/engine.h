@@ -3,9 +3,9 @@
 // A short wiring of parts that each own one job and one piece of state:
 //   core/startup.h          the SONiC startup sequence (COMPATIBILITY 2, 4, 5, 7.7), engine thread
 //   core/kernel_follower.h  netlink into the model, dumps and overflow recovery, engine thread
-//   core/state_writer.h     STATE_DB / APPL_DB writes, backoff, reconcile, audit, polls, writer thread
-//   core/write_tracker.h    our writes' notifications told from others', watcher + writer threads
-//   core/keyspace_watcher.h Redis keyspace notifications, one thread per Redis instance
+//   core/state_writer.h     STATE_DB / APPL_DB writes, backoff, reconcile, audit, polls, writer
+//   thread core/write_tracker.h    our writes' notifications told from others', watcher + writer
+//   threads core/keyspace_watcher.h Redis keyspace notifications, one thread per Redis instance
 //   core/engine_shared.h    the model and the hand-over flags, under one mutex
 //
 // Threads: the caller of Run() is the *engine thread* (startup, then the kernel follower); Run()
@@ -47,7 +47,7 @@ namespace portsyncd {
 
 class NetlinkSocket;
 
-class Engine : private KeyspaceListener {
+class Engine : public ModelReader, private KeyspaceListener {
  public:
   // Resolves the three databases in the database config (an error names what is missing).
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<Engine>> Create(
@@ -76,7 +76,7 @@ class Engine : private KeyspaceListener {
   // While startup waits for Redis: why (the last error); empty otherwise.
   std::string startup_waiting_for() const { return startup_->waiting_for(); }
   // Runs `fn` with the model locked (for the API: snapshots, health).
-  void WithModel(absl::FunctionRef<void(const PortModel&)> fn) const;
+  void WithModel(absl::FunctionRef<void(const PortModel&)> fn) const override;
   bool redis_connected() const { return writer_->connected(); }
   // When redis_connected() last changed (startup counts as a change).
   absl::Time redis_since() const { return writer_->connected_since(); }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "core/db_config.h"
@@ -100,6 +101,15 @@ class PortChangeListener {
   // The first complete link dump is applied (its changes were just published): from now on the
   // model knows the kernel, and a snapshot of it is the truth. Called once, model lock held.
   virtual void OnInitialSync() {}
+};
+
+// Reads the model under its lock: what the server's snapshots and health read (the Engine; a
+// fake in tests).
+class ModelReader {
+ public:
+  virtual ~ModelReader() = default;
+  // Runs `fn` with the model locked: keep it short.
+  virtual void WithModel(absl::FunctionRef<void(const PortModel&)> fn) const = 0;
 };
 
 // The model and the hand-over flags, under one mutex.

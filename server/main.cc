@@ -33,16 +33,16 @@
 #include "core/logging.h"
 #include "core/thread_name.h"
 #include "google/protobuf/stubs/logging.h"
-#include "server/config_reloader.h"
-#include "server/daemon_config.h"
-#include "server/event_hub.h"
-#include "server/gnmi_service.h"
-#include "server/grpc_server.h"
-#include "server/health_reporter.h"
-#include "server/metrics.h"
-#include "server/port_sync_service.h"
-#include "server/systemd_notifier.h"
-#include "server/timer_queue.h"
+#include "server/config/config_reloader.h"
+#include "server/config/daemon_config.h"
+#include "server/stream/event_hub.h"
+#include "server/gnmi/gnmi_service.h"
+#include "server/grpc/grpc_server.h"
+#include "server/ops/health_reporter.h"
+#include "server/ops/metrics.h"
+#include "server/portsync/port_sync_service.h"
+#include "server/ops/systemd_notifier.h"
+#include "server/stream/timer_queue.h"
 
 namespace portsyncd {
 namespace {
@@ -388,7 +388,7 @@ int Main(int argc, char** argv) {
     LOG_NOTICE("metrics: http://", config.metrics_listen, "/metrics");
   }
 
-  HealthReporter health_reporter((*server).get(), &service, &engine, &notifier,
+  HealthReporter health_reporter((*server).get(), [&service] { return service.Health(); }, &engine, &notifier,
                                  [&reloader] { reloader.MarkStarted(); });
   std::atomic<bool> main_done{false};
 

@@ -30,7 +30,7 @@
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/status.h"
-#include "server/wire_bytes.h"
+#include "server/stream/wire_bytes.h"
 
 namespace portsyncd {
 

@@ -1,4 +1,4 @@
-// libFuzzer target: gNMI paths as a client sends them (server/gnmi_paths.h).
+// libFuzzer target: gNMI paths as a client sends them (server/gnmi/gnmi_paths.h).
 // The input is a serialized gnmi.GetRequest (its prefix and paths are what Get and Subscribe
 // parse); bytes that are not one are skipped. Every path must parse or be refused with one of
 // gNMI's codes, select only leaves we serve, and, when it parses, encode in every encoding.
@@ -6,7 +6,7 @@
 #include <cstdint>
 
 #include "gnmi/gnmi.pb.h"
-#include "server/gnmi_paths.h"
+#include "server/gnmi/gnmi_paths.h"
 #include "tests/fuzz/fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -11,7 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "core/logging.h"
 #include "core/port_model.h"
-#include "server/port_state_proto.h"
+#include "server/portsync/port_state_proto.h"
 #include "tests/fuzz/fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

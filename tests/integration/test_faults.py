@@ -34,7 +34,7 @@ OURS = {"state": "ok", "admin_status": "up", "netdev_oper_status": "up", "mtu": 
 #  - The engine thread (KernelFollower::ProcessNetlink) never talks to Redis after startup; each
 #    batch's PortModel::changes_ is drained at once by SharedModel::PublishChangesLocked into the
 #    EventHub, whose replay ring and per-stream backlogs are bounded by grpc.replay_buffer
-#    (4096) and grpc.stream_queue_limit (1024) (server/event_hub.cc).
+#    (4096) and grpc.stream_queue_limit (1024) (server/stream/event_hub.cc).
 # So the bound is ~ports x sizeof(Port) + 4096 shared events: a few MiB here.
 RSS_GROWTH_LIMIT_KIB = 32 * 1024  # generous: glibc arenas and gRPC buffers included
 

@@ -1,4 +1,4 @@
-#include "server/daemon_config.h"
+#include "server/config/daemon_config.h"
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"

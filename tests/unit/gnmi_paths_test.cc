@@ -1,4 +1,4 @@
-#include "server/gnmi_paths.h"
+#include "server/gnmi/gnmi_paths.h"
 
 #include <linux/if.h>
 

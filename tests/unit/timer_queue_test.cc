@@ -1,4 +1,4 @@
-#include "server/timer_queue.h"
+#include "server/stream/timer_queue.h"
 
 #include <thread>
 #include <vector>

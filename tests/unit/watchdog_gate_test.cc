@@ -1,5 +1,5 @@
 #include "gtest/gtest.h"
-#include "server/systemd_notifier.h"
+#include "server/ops/systemd_notifier.h"
 
 namespace portsyncd {
 namespace {

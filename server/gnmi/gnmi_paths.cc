@@ -1,0 +1,305 @@
+#include "server/gnmi/gnmi_paths.h"
+
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "server/stream/port_names.h"
+
+namespace portsyncd {
+namespace {
+
+struct LeafInfo {
+  OcLeaf leaf;
+  const char* container;  // "" or "counters"
+  const char* name;
+};
+constexpr LeafInfo kLeaves[] = {
+    {kLeafName, "", "name"},
+    {kLeafOperStatus, "", "oper-status"},
+    {kLeafAdminStatus, "", "admin-status"},
+    {kLeafMtu, "", "mtu"},
+    {kLeafIfindex, "", "ifindex"},
+    {kLeafLastChange, "", "last-change"},
+    {kLeafCarrierTransitions, "counters", "carrier-transitions"},
+    {kLeafInterfaceTransitions, "counters", "interface-transitions"},
+    {kLeafLastClear, "counters", "last-clear"},
+};
+
+uint64_t Nanos(absl::Time t) {
+  return t == absl::InfinitePast() ? 0 : static_cast<uint64_t>(absl::ToUnixNanos(t));
+}
+
+std::string JsonString(absl::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      absl::StrAppend(&out, "\\u00", absl::Hex(u, absl::kZeroPad2));
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+  return out;
+}
+
+// One leaf's value. Strings and 32-bit numbers are the same in both JSON encodings; RFC 7951
+// (JSON_IETF) writes 64-bit integers as strings.
+void SetValue(const OcLeaves& port, OcLeaf leaf, gnmi::Encoding encoding, gnmi::TypedValue* out) {
+  std::string text;
+  uint64_t number = 0;
+  bool is_text = false, wide = false;
+  switch (leaf) {
+    case kLeafName:
+      text = port.name, is_text = true;
+      break;
+    case kLeafOperStatus:
+      text = port.oper_up ? "UP" : "DOWN", is_text = true;
+      break;
+    case kLeafAdminStatus:
+      text = port.admin_up ? "UP" : "DOWN", is_text = true;
+      break;
+    case kLeafMtu:
+      number = port.mtu;
+      break;
+    case kLeafIfindex:
+      number = port.ifindex;
+      break;
+    case kLeafLastChange:
+      number = port.last_change_ns, wide = true;
+      break;
+    case kLeafCarrierTransitions:
+      number = port.carrier_transitions, wide = true;
+      break;
+    case kLeafInterfaceTransitions:
+      number = port.interface_transitions, wide = true;
+      break;
+    case kLeafLastClear:
+      number = port.last_clear_ns, wide = true;
+      break;
+  }
+  switch (encoding) {
+    case gnmi::JSON:
+      out->set_json_val(is_text ? JsonString(text) : absl::StrCat(number));
+      return;
+    case gnmi::JSON_IETF:
+      out->set_json_ietf_val(is_text ? JsonString(text)
+                             : wide  ? absl::StrCat("\"", number, "\"")
+                                     : absl::StrCat(number));
+      return;
+    default:
+      if (is_text) {
+        out->set_string_val(text);
+      } else {
+        out->set_uint_val(number);
+      }
+  }
+}
+
+void SetPrefix(const std::string* name, const OcFormat& format, gnmi::Path* prefix) {
+  prefix->set_origin(format.origin);
+  prefix->set_target(format.target);
+  if (name == nullptr) return;
+  prefix->add_elem()->set_name("interfaces");
+  gnmi::PathElem* interface = prefix->add_elem();
+  interface->set_name("interface");
+  (*interface->mutable_key())["name"] = *name;
+}
+
+absl::Status NotFound(const gnmi::Path& prefix, const gnmi::Path& path, absl::string_view why) {
+  return absl::NotFoundError(absl::StrCat(
+      "path ", PathToString(prefix, path), " is not served: ", why,
+      "; portsyncd serves /interfaces/interface[name=*]/state/{name, oper-status, admin-status, "
+      "mtu, ifindex, last-change, counters/carrier-transitions, "
+      "counters/interface-transitions, counters/last-clear}"));
+}
+
+}  // namespace
+
+OcLeaves OcLeavesOf(const Port& port) {
+  OcLeaves leaves;
+  leaves.name = port.name;
+  const StateFields fields = port.fields();
+  leaves.oper_up = fields.oper_up;
+  leaves.admin_up = fields.admin_up;
+  leaves.mtu = port.mtu;
+  leaves.ifindex = static_cast<uint32_t>(port.ifindex);
+  leaves.last_change_ns = Nanos(port.oper_last_change);
+  leaves.carrier_transitions = port.carrier_changes;
+  leaves.interface_transitions = port.carrier_up_count + port.carrier_down_count;
+  leaves.last_clear_ns = Nanos(port.netdev_since);
+  return leaves;
+}
+
+uint32_t ChangedLeaves(const OcLeaves& a, const OcLeaves& b) {
+  uint32_t changed = 0;
+  if (a.name != b.name) changed |= kLeafName;
+  if (a.oper_up != b.oper_up) changed |= kLeafOperStatus;
+  if (a.admin_up != b.admin_up) changed |= kLeafAdminStatus;
+  if (a.mtu != b.mtu) changed |= kLeafMtu;
+  if (a.ifindex != b.ifindex) changed |= kLeafIfindex;
+  if (a.last_change_ns != b.last_change_ns) changed |= kLeafLastChange;
+  if (a.carrier_transitions != b.carrier_transitions) changed |= kLeafCarrierTransitions;
+  if (a.interface_transitions != b.interface_transitions) changed |= kLeafInterfaceTransitions;
+  if (a.last_clear_ns != b.last_clear_ns) changed |= kLeafLastClear;
+  return changed;
+}
+
+std::string PathToString(const gnmi::Path& prefix, const gnmi::Path& path) {
+  std::string out;
+  for (const gnmi::Path* p : {&prefix, &path}) {
+    for (const std::string& e : p->element()) absl::StrAppend(&out, "/", e);
+    for (const gnmi::PathElem& e : p->elem()) {
+      absl::StrAppend(&out, "/", e.name());
+      std::vector<std::pair<std::string, std::string>> keys(e.key().begin(), e.key().end());
+      std::sort(keys.begin(), keys.end());
+      for (const auto& [k, v] : keys) absl::StrAppend(&out, "[", k, "=", v, "]");
+    }
+  }
+  return out.empty() ? "/" : out;
+}
+
+absl::StatusOr<OcSelector> ParseOcPath(const gnmi::Path& prefix, const gnmi::Path& path) {
+  const std::string text = PathToString(prefix, path);
+  if (prefix.element_size() > 0 || path.element_size() > 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "path ", text, " uses the deprecated 'element' field; send 'elem' (gNMI 0.4.0 and later)"));
+  }
+  if (!prefix.origin().empty() && !path.origin().empty() && prefix.origin() != path.origin()) {
+    return absl::InvalidArgumentError(absl::StrCat("path ", text, ": the prefix's origin '",
+                                                   prefix.origin(), "' and the path's origin '",
+                                                   path.origin(), "' differ"));
+  }
+  const std::string& origin = path.origin().empty() ? prefix.origin() : path.origin();
+  if (!origin.empty() && origin != "openconfig" && origin != "openconfig-interfaces") {
+    return absl::UnimplementedError(
+        absl::StrCat("origin '", origin,
+                     "' is not served; portsyncd serves OpenConfig interfaces with origin '', "
+                     "'openconfig' or 'openconfig-interfaces'"));
+  }
+  std::vector<const gnmi::PathElem*> elems;
+  for (const gnmi::Path* p : {&prefix, &path}) {
+    for (const gnmi::PathElem& e : p->elem()) elems.push_back(&e);
+  }
+  OcSelector selector;
+  selector.leaves = kAllLeaves;
+  for (size_t i = 0; i < elems.size(); ++i) {
+    const gnmi::PathElem& e = *elems[i];
+    absl::string_view name = e.name();
+    if (name.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("path ", text, ": element ", i + 1, " has an empty name"));
+    }
+    if (i != 1 && e.key_size() > 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("path ", text, ": '", name, "' is not a list and takes no keys"));
+    }
+    // A module-qualified first element, as JSON_IETF writes it.
+    if (i == 0) absl::ConsumePrefix(&name, "openconfig-interfaces:");
+    if (name == "*" && i != 3 && i != 4) continue;  // a wildcard element matches what we serve
+    switch (i) {
+      case 0:
+        if (name != "interfaces") return NotFound(prefix, path, "unknown top-level container");
+        break;
+      case 1:
+        if (name != "interface") return NotFound(prefix, path, "unknown element under interfaces");
+        for (const auto& [key, value] : e.key()) {
+          if (key != "name") {
+            return absl::InvalidArgumentError(
+                absl::StrCat("path ", text, ": interface has one key, 'name', not '", key, "'"));
+          }
+          if (value == "*") continue;
+          if (absl::Status s = ValidatePortName(value); !s.ok()) {
+            return absl::InvalidArgumentError(absl::StrCat("path ", text, ": ", s.message()));
+          }
+          if (!PortModel::IsPortName(value)) {
+            return NotFound(
+                prefix, path,
+                absl::StrCat("'", value, "' is not a port (Ethernet* or PortChannel*)"));
+          }
+          selector.port = value;
+        }
+        break;
+      case 2:
+        if (name != "state") {
+          return NotFound(prefix, path, "only the interface's 'state' container is served");
+        }
+        break;
+      case 3: {
+        if (name == "*") break;
+        if (name == "counters") {
+          selector.leaves = kCounterLeaves;
+          break;
+        }
+        uint32_t leaf = 0;
+        for (const LeafInfo& info : kLeaves) {
+          if (info.container[0] == '\0' && name == info.name) leaf = info.leaf;
+        }
+        if (leaf == 0) return NotFound(prefix, path, absl::StrCat("no leaf '", name, "'"));
+        selector.leaves = leaf;
+        break;
+      }
+      case 4: {
+        if (selector.leaves != kCounterLeaves) {
+          return NotFound(prefix, path, "leaves have no children");
+        }
+        if (name == "*") break;
+        uint32_t leaf = 0;
+        for (const LeafInfo& info : kLeaves) {
+          if (absl::string_view(info.container) == "counters" && name == info.name) {
+            leaf = info.leaf;
+          }
+        }
+        if (leaf == 0) return NotFound(prefix, path, absl::StrCat("no counter '", name, "'"));
+        selector.leaves = leaf;
+        break;
+      }
+      default:
+        return NotFound(prefix, path, "leaves have no children");
+    }
+  }
+  return selector;
+}
+
+absl::Status CheckEncoding(gnmi::Encoding encoding) {
+  if (encoding == gnmi::PROTO || encoding == gnmi::JSON || encoding == gnmi::JSON_IETF) {
+    return absl::OkStatus();
+  }
+  return absl::UnimplementedError(absl::StrCat("encoding ", gnmi::Encoding_Name(encoding),
+                                               " is not supported; use JSON, JSON_IETF or PROTO"));
+}
+
+void BuildUpdate(const OcLeaves& port, uint32_t leaves, int64_t timestamp_ns,
+                 const OcFormat& format, uint32_t duplicates, gnmi::Notification* out) {
+  out->set_timestamp(timestamp_ns);
+  SetPrefix(&port.name, format, out->mutable_prefix());
+  for (const LeafInfo& info : kLeaves) {
+    if ((leaves & info.leaf) == 0) continue;
+    gnmi::Update* update = out->add_update();
+    gnmi::Path* path = update->mutable_path();
+    path->add_elem()->set_name("state");
+    if (info.container[0] != '\0') path->add_elem()->set_name(info.container);
+    path->add_elem()->set_name(info.name);
+    SetValue(port, info.leaf, format.encoding, update->mutable_val());
+    if (duplicates > 0) update->set_duplicates(duplicates);
+  }
+}
+
+void BuildDelete(const std::string& name, int64_t timestamp_ns, const OcFormat& format,
+                 gnmi::Notification* out) {
+  out->set_timestamp(timestamp_ns);
+  SetPrefix(nullptr, format, out->mutable_prefix());
+  gnmi::Path* path = out->add_delete_();
+  path->add_elem()->set_name("interfaces");
+  gnmi::PathElem* interface = path->add_elem();
+  interface->set_name("interface");
+  (*interface->mutable_key())["name"] = name;
+}
+
+}  // namespace portsyncd

@@ -1,0 +1,244 @@
+#include "server/portsync/port_sync_service.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "core/logging.h"
+#include "server/grpc/grpc_status.h"
+#include "server/portsync/link_event_stream.h"
+#include "server/portsync/port_state_proto.h"
+
+namespace portsyncd {
+namespace {
+
+// Compares without an early exit, so timing does not reveal how much of a token matched.
+bool TokenEquals(absl::string_view a, absl::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+void AddComponent(v1::GetHealthResponse& health, std::string name, v1::ServingStatus status,
+                  std::string message, absl::Time since) {
+  v1::ComponentHealth* c = health.add_components();
+  c->set_name(std::move(name));
+  c->set_status(status);
+  c->set_message(std::move(message));
+  if (since != absl::InfinitePast() && since != absl::UnixEpoch())
+    ToProto(since, c->mutable_since());
+  // Overall: the worst component (NOT_SERVING > DEGRADED > SERVING).
+  if (static_cast<int>(status) > static_cast<int>(health.status())) health.set_status(status);
+}
+
+}  // namespace
+
+PortSyncService::PortSyncService(Engine* engine, EventHub* hub, ServiceInfo info,
+                                 ReloadFunction reload, std::string reload_token)
+    : engine_(engine),
+      hub_(hub),
+      info_(std::move(info)),
+      reload_(std::move(reload)),
+      reload_token_(std::move(reload_token)) {}
+
+grpc::ServerUnaryReactor* PortSyncService::GetPortState(grpc::CallbackServerContext* context,
+                                                        const v1::GetPortStateRequest* request,
+                                                        v1::GetPortStateResponse* response) {
+  for (const std::string& name : request->names()) {
+    if (absl::Status s = ValidatePortName(name); !s.ok()) return FinishUnary(context, ToGrpc(s));
+  }
+  if (!engine_->initial_sync_done()) {
+    // Before the first link dump the model does not know the kernel: every port would look
+    // absent. Say so instead of answering with a state nobody observed.
+    return FinishUnary(context, NotSyncedYet());
+  }
+  grpc::Status status = grpc::Status::OK;
+  engine_->WithModel([&](const PortModel& model) {
+    std::vector<const Port*> ports;
+    if (request->names().empty()) {
+      for (const auto& [name, port] : model.ports()) {
+        if (IsTracked(port)) ports.push_back(&port);
+      }
+    } else {
+      for (const std::string& name : request->names()) {
+        const Port* port = model.Find(name);
+        if (port == nullptr || !IsTracked(*port)) {
+          status = grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                absl::StrCat("port ", name, " is not known to portsyncd"));
+          return;
+        }
+        if (std::find(ports.begin(), ports.end(), port) == ports.end()) ports.push_back(port);
+      }
+    }
+    std::sort(ports.begin(), ports.end(),
+              [](const Port* a, const Port* b) { return NaturalLess(a->name, b->name); });
+    for (const Port* port : ports) ToProto(model, *port, response->add_ports());
+    response->set_sequence(model.sequence());
+  });
+  response->set_instance_id(hub_->instance_id());
+  if (!status.ok()) response->Clear();
+  return FinishUnary(context, status);
+}
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* PortSyncService::StreamLinkEvents(
+    grpc::CallbackServerContext*, const grpc::ByteBuffer* raw) {
+  return StartStream(raw, /*batched=*/false);
+}
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* PortSyncService::WatchLinkEvents(
+    grpc::CallbackServerContext*, const grpc::ByteBuffer* raw) {
+  return StartStream(raw, /*batched=*/true);
+}
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* PortSyncService::StartStream(
+    const grpc::ByteBuffer* raw, bool batched) {
+  v1::StreamLinkEventsRequest request;
+  grpc::ByteBuffer copy(*raw);
+  if (!grpc::SerializationTraits<v1::StreamLinkEventsRequest>::Deserialize(&copy, &request).ok()) {
+    // A proto3 `string` that is not UTF-8, or bytes that are not the message at all.
+    class Refused : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
+     public:
+      Refused() {
+        Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "the StreamLinkEventsRequest is not valid protobuf (a name that is "
+                            "not UTF-8?)"));
+      }
+      void OnDone() override { delete this; }
+    };
+    return new Refused();
+  }
+  return StartLinkEventStream(hub_, request, batched);
+}
+
+v1::GetHealthResponse PortSyncService::Health() const {
+  v1::GetHealthResponse health;
+  health.set_status(v1::SERVING_STATUS_SERVING);
+  const absl::Time now = absl::Now();
+  const EngineCounters& c = engine_->counters();
+
+  AddComponent(
+      health, "netlink", v1::SERVING_STATUS_SERVING,
+      absl::StrCat("receive buffer ", engine_->netlink_receive_buffer(), " bytes; ",
+                   c.netlink_overflows.load(), " overruns recovered by ",
+                   c.netlink_dumps.load() > 0 ? c.netlink_dumps.load() - 1 : 0, " re-dumps; ",
+                   c.netlink_parse_errors.load(), " malformed messages skipped"),
+      info_.start_time);
+  if (engine_->redis_connected()) {
+    AddComponent(health, "redis", v1::SERVING_STATUS_SERVING,
+                 engine_->keyspace_active()
+                     ? "connected; keyspace notifications subscribed"
+                     : "connected; keyspace notifications not in use (polling; the log says why)",
+                 engine_->redis_since());
+  } else {
+    AddComponent(health, "redis", v1::SERVING_STATUS_DEGRADED,
+                 "unreachable: STATE_DB lags the kernel until it returns; the model keeps "
+                 "following the kernel",
+                 engine_->redis_since());
+  }
+  if (engine_->initial_sync_done()) {
+    AddComponent(health, "initial_sync", v1::SERVING_STATUS_SERVING,
+                 absl::StrCat(StartModeName(engine_->start_mode()),
+                              " start; the first link dump is applied"),
+                 engine_->initial_sync_time());
+  } else {
+    AddComponent(health, "initial_sync", v1::SERVING_STATUS_NOT_SERVING,
+                 engine_->start_decided()
+                     ? "starting: waiting for the first link dump"
+                     : absl::StrCat("starting: waiting for Redis (", engine_->startup_waiting_for(),
+                                    "); start mode not decided yet"),
+                 info_.start_time);
+  }
+  uint32_t tracked = 0, in_sync = 0;
+  std::vector<std::string> pending;
+  engine_->WithModel([&](const PortModel& model) {
+    for (const auto& [name, port] : model.ports()) {
+      if (!IsTracked(port)) continue;
+      ++tracked;
+      if (port.state_db_in_sync()) ++in_sync;
+    }
+    pending.assign(model.pending().begin(), model.pending().end());
+  });
+  if (engine_->port_init_done()) {
+    AddComponent(health, "port_init_done", v1::SERVING_STATUS_SERVING, "PortInitDone published",
+                 engine_->port_init_done_time());
+  } else {
+    std::sort(pending.begin(), pending.end(), NaturalLess);
+    if (pending.size() > 10) {
+      pending.resize(10);
+      pending.push_back("...");
+    }
+    AddComponent(
+        health, "port_init_done", v1::SERVING_STATUS_DEGRADED,
+        absl::StrCat("waiting for ports to get their netdev: ",
+                     pending.empty() ? "(none; about to publish)" : absl::StrJoin(pending, " ")),
+        info_.start_time);
+  }
+  AddComponent(health, "config", v1::SERVING_STATUS_SERVING, info_.describe_config(),
+               info_.start_time);
+
+  health.set_version(info_.version);
+  const absl::Duration uptime = now - info_.start_time;
+  health.mutable_uptime()->set_seconds(absl::ToInt64Seconds(uptime));
+  health.mutable_uptime()->set_nanos(
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(uptime % absl::Seconds(1))));
+  health.set_instance_id(hub_->instance_id());
+  health.set_start_mode(engine_->start_decided() ? std::string(StartModeName(engine_->start_mode()))
+                                                 : "pending");
+  health.set_ports_tracked(tracked);
+  health.set_ports_in_sync(in_sync);
+  v1::HealthCounters* out = health.mutable_counters();
+  out->set_netlink_messages(c.netlink_messages.load());
+  out->set_netlink_parse_errors(c.netlink_parse_errors.load());
+  out->set_netlink_overruns(c.netlink_overflows.load());
+  out->set_netlink_resyncs(c.netlink_dumps.load() > 0 ? c.netlink_dumps.load() - 1 : 0);
+  out->set_ports_written(c.state_db_writes.load());
+  out->set_ports_deleted(c.state_db_deletes.load());
+  out->set_writes_merged(engine_->merged_writes());
+  out->set_redis_reconnects(c.redis_connects.load());
+  out->set_drift_repairs(c.drift_repairs.load());
+  out->set_stream_subscribers(hub_->subscribers(EventHub::Api::kPortSync));
+  out->set_gnmi_subscribers(static_cast<uint32_t>(hub_->subscribers(EventHub::Api::kGnmi)));
+  out->set_state_db_batches(c.state_db_batches.load());
+  out->set_netdev_renames(engine_->netdev_renames());
+  out->set_keyspace_events(c.keyspace_events.load());
+  out->set_keyspace_checks(c.keyspace_checks.load());
+  return health;
+}
+
+grpc::ServerUnaryReactor* PortSyncService::GetHealth(grpc::CallbackServerContext* context,
+                                                     const v1::GetHealthRequest*,
+                                                     v1::GetHealthResponse* response) {
+  *response = Health();
+  return FinishUnary(context, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* PortSyncService::Reload(grpc::CallbackServerContext* context,
+                                                  const v1::ReloadRequest*,
+                                                  v1::ReloadResponse* response) {
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find("authorization");
+  const std::string presented =
+      it == metadata.end() ? "" : std::string(it->second.data(), it->second.size());
+  if (reload_token_.empty() || !absl::StartsWith(presented, "Bearer ") ||
+      !TokenEquals(absl::string_view(presented).substr(7), reload_token_)) {
+    PSLOG_RATE_LIMITED(LogLevel::kWarn, "Reload refused: caller ", context->peer(),
+                       " is not authorized");
+    return FinishUnary(
+        context, grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                              "Reload needs authorization: send 'authorization: Bearer <token>' "
+                              "with the token from the daemon's reload token file"));
+  }
+  absl::StatusOr<ReloadResult> result = reload_();
+  if (!result.ok()) return FinishUnary(context, ToGrpc(result.status()));
+  response->set_config_version(result->config_version);
+  for (const std::string& key : result->changed_keys) response->add_changed_keys(key);
+  for (const std::string& key : result->restart_required_keys) {
+    response->add_restart_required_keys(key);
+  }
+  return FinishUnary(context, grpc::Status::OK);
+}
+
+}  // namespace portsyncd

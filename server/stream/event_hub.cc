@@ -1,0 +1,220 @@
+#include "server/stream/event_hub.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "core/thread_name.h"
+#include "server/stream/port_names.h"
+
+namespace portsyncd {
+
+EventHub::EventHub(const ModelReader* model, std::string instance_id, EventHubOptions options)
+    : model_(model),
+      instance_id_(std::move(instance_id)),
+      max_streams_(options.max_streams),
+      stream_queue_limit_(options.stream_queue_limit),
+      replay_buffer_size_(options.replay_buffer),
+      ring_capacity_(std::max(options.replay_buffer, options.stream_queue_limit)) {
+  kicker_ = std::thread([this] {
+    SetThreadName("ps-kicker");
+    KickerLoop();
+  });
+}
+
+EventHub::~EventHub() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_kicker_ = true;
+  }
+  kicker_.join();
+}
+
+void EventHub::set_limits(size_t max_streams, size_t stream_queue_limit) {
+  max_streams_.store(max_streams);
+  stream_queue_limit_.store(stream_queue_limit);
+  absl::MutexLock lock(&mu_);
+  ring_capacity_ = std::max(ring_capacity_, stream_queue_limit);
+}
+
+size_t EventHub::CountLocked(Api api) const {
+  return static_cast<size_t>(std::count_if(streams_.begin(), streams_.end(),
+                                           [api](const auto& s) { return s.second == api; }));
+}
+
+size_t EventHub::subscribers(Api api) const {
+  absl::MutexLock lock(&mu_);
+  return CountLocked(api);
+}
+
+SharedPortSnapshot EventHub::TakePortSnapshot() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!synced_) return nullptr;
+    if (shared_ports_ && shared_ports_->sequence == head_sequence_) return shared_ports_;
+  }
+  // Copies under the model lock (the hub's lock nests inside it, as in OnPortChanges, so the
+  // sequence and the ring agree); sorted after it is released.
+  auto snapshot = std::make_shared<PortSnapshot>();
+  model_->WithModel([&](const PortModel& model) {
+    snapshot->sequence = model.sequence();
+    snapshot->taken = absl::Now();
+    absl::MutexLock lock(&mu_);
+    snapshot->ports.reserve(model.ports().size());
+    for (const auto& [name, port] : model.ports()) {
+      snapshot->ports.push_back(PortSnapshot::Entry{port, model.pending().contains(name),
+                                                    PortIndexLocked(name), IsTracked(port)});
+    }
+  });
+  std::sort(snapshot->ports.begin(), snapshot->ports.end(),
+            [](const auto& a, const auto& b) { return NaturalLess(a.port.name, b.port.name); });
+  absl::MutexLock lock(&mu_);
+  if (!shared_ports_ || shared_ports_->sequence < snapshot->sequence) shared_ports_ = snapshot;
+  return snapshot;
+}
+
+uint32_t EventHub::PortIndexLocked(const std::string& name) {
+  auto [it, inserted] = port_index_.try_emplace(name, static_cast<uint32_t>(port_index_.size()));
+  return it->second;
+}
+
+std::deque<std::shared_ptr<ChangeRecord>>::const_iterator EventHub::FirstAfterLocked(
+    uint64_t cursor) const {
+  // Sequences in the ring increase: find the first after the cursor.
+  return std::upper_bound(ring_.begin(), ring_.end(), cursor,
+                          [](uint64_t c, const auto& r) { return c < r->sequence; });
+}
+
+EventHub::Gap EventHub::TakeRecords(uint64_t* cursor,
+                                    absl::FunctionRef<bool(const ChangeRecord&)> wants, size_t max,
+                                    std::vector<SharedRecord>* out, bool replaying,
+                                    size_t* queued) {
+  absl::MutexLock lock(&mu_);
+  if (*cursor >= head_sequence_) return Gap::kNone;
+  if (*cursor < evicted_upto_) return Gap::kEvicted;
+  auto it = FirstAfterLocked(*cursor);
+  const auto after = static_cast<size_t>(ring_.cend() - it);
+  if (queued != nullptr) *queued = after;
+  if (!replaying && after > stream_queue_limit_.load()) return Gap::kTooFarBehind;
+  size_t taken = 0;
+  for (; it != ring_.end() && taken < max; ++it) {
+    *cursor = (*it)->sequence;
+    if (wants(**it)) {
+      out->push_back(*it);
+      ++taken;
+    }
+  }
+  return Gap::kNone;
+}
+
+EventHub::Position EventHub::position() const {
+  absl::MutexLock lock(&mu_);
+  return Position{head_sequence_, evicted_upto_,
+                  ring_.empty() ? head_sequence_ + 1 : ring_.front()->sequence};
+}
+
+absl::StatusOr<uint64_t> EventHub::SequenceBefore(absl::Time start) {
+  absl::MutexLock lock(&mu_);
+  // Every change after the last evicted one is in the ring; with nothing evicted, every change
+  // since the hub started.
+  const absl::Time available =
+      evicted_upto_ == 0 ? created_ : (ring_.empty() ? absl::Now() : ring_.front()->time);
+  if (start < available) {
+    return absl::OutOfRangeError(absl::StrCat("history from ", absl::FormatTime(start),
+                                              " is not in the replay buffer: it holds changes "
+                                              "from ",
+                                              absl::FormatTime(available),
+                                              " (grpc.replay_buffer records)"));
+  }
+  uint64_t before = evicted_upto_;
+  for (const auto& record : ring_) {
+    if (record->time >= start) break;
+    before = record->sequence;
+  }
+  return before;
+}
+
+void EventHub::OnPortChanges(const PortModel& model, std::vector<PortChange>&& changes) {
+  if (changes.empty()) return;
+  absl::MutexLock lock(&mu_);
+  for (PortChange& change : changes) {
+    head_sequence_ = change.sequence;
+    auto record = std::make_shared<ChangeRecord>();
+    record->outcome = change.outcome;
+    record->sequence = change.sequence;
+    record->time = change.time;
+    record->pending = model.pending().contains(change.name);
+    record->port_index = PortIndexLocked(change.name);
+    record->port = std::make_shared<const Port>(std::move(change.port));
+    if (record->port_index >= last_port_.size()) last_port_.resize(record->port_index + 1);
+    record->before = std::exchange(last_port_[record->port_index], record->port);
+    ring_.push_back(std::move(record));
+  }
+  while (ring_.size() > ring_capacity_) {
+    evicted_upto_ = ring_.front()->sequence;
+    ring_.pop_front();
+  }
+  if (!streams_.empty()) kick_ = true;
+}
+
+void EventHub::OnInitialSync() {
+  absl::MutexLock lock(&mu_);
+  synced_ = true;
+  if (!streams_.empty()) kick_ = true;
+}
+
+bool EventHub::synced() const {
+  absl::MutexLock lock(&mu_);
+  return synced_;
+}
+
+void EventHub::KickerLoop() {
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](EventHub* hub)
+               ABSL_NO_THREAD_SAFETY_ANALYSIS { return hub->kick_ || hub->stop_kicker_; },
+          this));
+      if (stop_kicker_) return;
+    }
+    KickStreams();
+  }
+}
+
+void EventHub::KickStreams() {
+  // Unregister waits for kick_mu_, so no stream in the copy is deleted while it is used.
+  absl::MutexLock kick_lock(&kick_mu_);
+  std::vector<std::pair<HubSubscriber*, Api>> streams;
+  {
+    absl::MutexLock lock(&mu_);
+    kick_ = false;
+    streams = streams_;
+  }
+  for (const auto& [stream, api] : streams) stream->Pump();
+}
+
+bool EventHub::Register(HubSubscriber* stream, Api api) {
+  absl::MutexLock lock(&mu_);
+  if (shut_down_ || CountLocked(api) >= max_streams_.load()) return false;
+  streams_.emplace_back(stream, api);
+  return true;
+}
+
+void EventHub::Unregister(HubSubscriber* stream) {
+  absl::MutexLock kick_lock(&kick_mu_);
+  absl::MutexLock lock(&mu_);
+  streams_.erase(std::remove_if(streams_.begin(), streams_.end(),
+                                [stream](const auto& s) { return s.first == stream; }),
+                 streams_.end());
+}
+
+void EventHub::Shutdown() {
+  absl::MutexLock lock(&mu_);
+  shut_down_ = true;
+  for (const auto& [stream, api] : streams_) {
+    stream->Stop(grpc::Status(grpc::StatusCode::UNAVAILABLE, "portsyncd is shutting down"));
+  }
+}
+
+}  // namespace portsyncd

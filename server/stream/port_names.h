@@ -1,0 +1,24 @@
+// The port rules every API shares: which names a request may carry, the order ports are listed
+// in, and which ports are listed at all. Pure functions.
+#ifndef PORTSYNCD_SERVER_STREAM_PORT_NAMES_H_
+#define PORTSYNCD_SERVER_STREAM_PORT_NAMES_H_
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "core/port_model.h"
+
+namespace portsyncd {
+
+// INVALID_ARGUMENT naming the problem: empty, longer than 15 bytes, control characters or
+// whitespace.
+[[nodiscard]] absl::Status ValidatePortName(absl::string_view name);
+
+// Natural port order: alphabetic prefix, then the number: Ethernet4 < Ethernet8 < Ethernet100.
+bool NaturalLess(absl::string_view a, absl::string_view b);
+
+// A port the API lists: in the kernel, or configured (CONFIG_DB / APPL_DB).
+bool IsTracked(const Port& port);
+
+}  // namespace portsyncd
+
+#endif  // PORTSYNCD_SERVER_STREAM_PORT_NAMES_H_
