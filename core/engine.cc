@@ -59,8 +59,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(EngineOptions options,
   e.ping_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (e.ping_fd_ < 0) return absl::ErrnoToStatus(errno, "eventfd");
   if (e.options_.keyspace_notifications) e.tracker_ = std::make_unique<WriteTracker>();
-  e.startup_ = std::make_unique<Startup>(e.options_, e.endpoints_, e.shared_, e.counters_,
-                                         e.connector_);
+  e.startup_ =
+      std::make_unique<Startup>(e.options_, e.endpoints_, e.shared_, e.counters_, e.connector_);
   e.shared_.engine_wake_fd = e.ping_fd_;
   e.follower_ = std::make_unique<KernelFollower>(
       e.options_, e.shared_, e.counters_, e.wake_fd_, e.ping_fd_, e.stopping_,
@@ -102,6 +102,28 @@ uint64_t Engine::netdev_renames() const {
   return shared_.model.renames();
 }
 
+EngineStatus Engine::status() const {
+  EngineStatus s;
+  s.start_decided = start_decided();
+  s.start_mode = start_mode();
+  s.startup_waiting_for = startup_waiting_for();
+  s.redis_connected = redis_connected();
+  s.redis_since = redis_since();
+  s.keyspace_active = keyspace_active();
+  s.initial_sync_done = initial_sync_done();
+  s.initial_sync_time = initial_sync_time();
+  s.initial_write_done = initial_write_done();
+  s.port_init_done = port_init_done();
+  s.port_init_done_time = port_init_done_time();
+  s.netlink_receive_buffer = netlink_receive_buffer();
+  {
+    absl::MutexLock lock(&shared_.mu);
+    s.merged_writes = shared_.model.merged_writes();
+    s.netdev_renames = shared_.model.renames();
+  }
+  return s;
+}
+
 bool Engine::SleepUnlessStopped(absl::Duration d) {
   pollfd pfd{wake_fd_, POLLIN, 0};
   poll(&pfd, 1, static_cast<int>(absl::ToInt64Milliseconds(d)));
@@ -125,10 +147,10 @@ absl::Status Engine::Run() {
   if (tracker_) {
     const DbEndpoints& e = endpoints_;
     std::vector<KeyspaceWatch> watches;
-    watches.push_back({e.state, absl::StrCat(kPortTable, e.state.separator),
-                       static_cast<int>(WatchTag::kState)});
-    watches.push_back({e.appl, absl::StrCat(kPortTable, e.appl.separator),
-                       static_cast<int>(WatchTag::kAppl)});
+    watches.push_back(
+        {e.state, absl::StrCat(kPortTable, e.state.separator), static_cast<int>(WatchTag::kState)});
+    watches.push_back(
+        {e.appl, absl::StrCat(kPortTable, e.appl.separator), static_cast<int>(WatchTag::kAppl)});
     watches.push_back({e.config, absl::StrCat(kLoggerTable, e.config.separator, "portsyncd"),
                        static_cast<int>(WatchTag::kLogger)});
     KeyspaceWatcher::Options watch_options;

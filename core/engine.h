@@ -34,6 +34,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "core/engine_shared.h"
+#include "core/engine_view.h"
 #include "core/kernel_follower.h"
 #include "core/keyspace_watcher.h"
 #include "core/port_model.h"
@@ -47,7 +48,7 @@ namespace portsyncd {
 
 class NetlinkSocket;
 
-class Engine : public ModelReader, private KeyspaceListener {
+class Engine : public EngineView, private KeyspaceListener {
  public:
   // Resolves the three databases in the database config (an error names what is missing).
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<Engine>> Create(
@@ -69,7 +70,9 @@ class Engine : public ModelReader, private KeyspaceListener {
   void Stop();
 
   // Any thread.
-  const EngineCounters& counters() const { return counters_; }
+  const EngineCounters& counters() const override { return counters_; }
+  // Every getter below, at once (EngineView).
+  EngineStatus status() const override;
   StartMode start_mode() const { return startup_->mode(); }
   // start_mode() is decided: startup has read what it needs from Redis (until then it waits).
   bool start_decided() const { return startup_->decided(); }

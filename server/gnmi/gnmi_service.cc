@@ -42,25 +42,30 @@ grpc::ServerUnaryReactor* GnmiService::Capabilities(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* GnmiService::Get(grpc::CallbackServerContext* context,
                                            const gnmi::GetRequest* request,
                                            gnmi::GetResponse* response) {
-  if (absl::Status s = CheckEncoding(request->encoding()); !s.ok()) {
-    return FinishUnary(context, ToGrpc(s));
+  return FinishUnary(context, Values(*request, response));
+}
+
+grpc::Status GnmiService::Values(const gnmi::GetRequest& request,
+                                 gnmi::GetResponse* response) const {
+  if (absl::Status s = CheckEncoding(request.encoding()); !s.ok()) {
+    return ToGrpc(s);
   }
   std::vector<OcSelector> selectors;
-  if (request->path().empty()) {
-    absl::StatusOr<OcSelector> all = ParseOcPath(request->prefix(), gnmi::Path());
-    if (!all.ok()) return FinishUnary(context, ToGrpc(all.status()));
+  if (request.path().empty()) {
+    absl::StatusOr<OcSelector> all = ParseOcPath(request.prefix(), gnmi::Path());
+    if (!all.ok()) return ToGrpc(all.status());
     selectors.push_back(*all);
   }
-  for (const gnmi::Path& path : request->path()) {
-    absl::StatusOr<OcSelector> selector = ParseOcPath(request->prefix(), path);
-    if (!selector.ok()) return FinishUnary(context, ToGrpc(selector.status()));
+  for (const gnmi::Path& path : request.path()) {
+    absl::StatusOr<OcSelector> selector = ParseOcPath(request.prefix(), path);
+    if (!selector.ok()) return ToGrpc(selector.status());
     selectors.push_back(*std::move(selector));
   }
   // Every leaf we serve is state: a CONFIG request selects nothing.
-  if (request->type() == gnmi::GetRequest::CONFIG) return FinishUnary(context, grpc::Status::OK);
+  if (request.type() == gnmi::GetRequest::CONFIG) return grpc::Status::OK;
   SharedPortSnapshot snapshot = hub_->TakePortSnapshot();
   if (snapshot == nullptr) {
-    return FinishUnary(context, NotSyncedYet());
+    return NotSyncedYet();
   }
   for (const OcSelector& selector : selectors) {
     if (selector.port.empty()) continue;
@@ -69,13 +74,12 @@ grpc::ServerUnaryReactor* GnmiService::Get(grpc::CallbackServerContext* context,
                                      return e.port.name == selector.port && e.port.in_kernel;
                                    });
     if (!known) {
-      return FinishUnary(context, grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                               absl::StrCat("interface ", selector.port,
-                                                            " has no netdev in the kernel")));
+      return grpc::Status(
+          grpc::StatusCode::NOT_FOUND,
+          absl::StrCat("interface ", selector.port, " has no netdev in the kernel"));
     }
   }
-  const OcFormat format{request->encoding(), request->prefix().origin(),
-                        request->prefix().target()};
+  const OcFormat format{request.encoding(), request.prefix().origin(), request.prefix().target()};
   for (const PortSnapshot::Entry& entry : snapshot->ports) {
     if (!entry.port.in_kernel) continue;
     uint32_t leaves = 0;
@@ -86,7 +90,7 @@ grpc::ServerUnaryReactor* GnmiService::Get(grpc::CallbackServerContext* context,
     BuildUpdate(OcLeavesOf(entry.port), leaves, Nanos(snapshot->taken), format, 0,
                 response->add_notification());
   }
-  return FinishUnary(context, grpc::Status::OK);
+  return grpc::Status::OK;
 }
 
 grpc::ServerUnaryReactor* GnmiService::Set(grpc::CallbackServerContext* context,

@@ -39,6 +39,9 @@ class GnmiService : public GnmiServiceBase {
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Subscribe(
       grpc::CallbackServerContext* context) override;
 
+  // Get's answer.
+  grpc::Status Values(const gnmi::GetRequest& request, gnmi::GetResponse* response) const;
+
  private:
   EventHub* const hub_;
   TimerQueue* const timers_;

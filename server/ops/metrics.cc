@@ -43,8 +43,10 @@ void HistogramSeries(std::string& out, absl::string_view name, absl::string_view
 
 }  // namespace
 
-std::string RenderMetrics(const Engine& engine, const EventHub& hub, const ServerCounters& server) {
+std::string RenderMetrics(const EngineView& engine, const EventHub& hub,
+                          const ServerCounters& server) {
   const EngineCounters& c = engine.counters();
+  const EngineStatus st = engine.status();
   std::string out;
   Header(out, "portsyncd_netlink_messages_total", "counter",
          "Netlink link messages received, by type.");
@@ -66,10 +68,10 @@ std::string RenderMetrics(const Engine& engine, const EventHub& hub, const Serve
           c.state_db_deletes.load());
   Counter(out, "portsyncd_state_db_merged_writes_total",
           "Kernel changes that needed no write of their own (merged or identical).",
-          engine.merged_writes());
+          st.merged_writes);
   Counter(out, "portsyncd_netdev_renames_total",
           "Netdevs renamed while in the kernel (the old name's STATE_DB key removed).",
-          engine.netdev_renames());
+          st.netdev_renames);
   Counter(out, "portsyncd_state_db_batches_total", "Pipelined STATE_DB batches (round trips).",
           c.state_db_batches.load());
   HistogramSeries(out, "portsyncd_event_to_state_db_seconds",
@@ -83,10 +85,10 @@ std::string RenderMetrics(const Engine& engine, const EventHub& hub, const Serve
   Counter(out, "portsyncd_redis_errors_total", "Redis failures (lost connections, refusals).",
           c.redis_errors.load());
   Gauge(out, "portsyncd_redis_connected", "1 while the Redis connections are up.",
-        engine.redis_connected() ? 1 : 0);
+        st.redis_connected ? 1 : 0);
   Gauge(out, "portsyncd_keyspace_notifications_active",
         "1 while Redis keyspace notifications are subscribed (else the engine polls).",
-        engine.keyspace_active() ? 1 : 0);
+        st.keyspace_active ? 1 : 0);
   Counter(out, "portsyncd_keyspace_events_total",
           "Keyspace notifications received for our keys, APPL_DB PORT_TABLE and LOGGER.",
           c.keyspace_events.load());
@@ -135,7 +137,7 @@ std::string RenderMetrics(const Engine& engine, const EventHub& hub, const Serve
                   "\nportsyncd_reloads_total{result=\"error\"} ", server.reloads_failed.load(),
                   "\n");
   Gauge(out, "portsyncd_initial_sync_done", "1 once the first link dump is applied.",
-        engine.initial_sync_done() ? 1 : 0);
+        st.initial_sync_done ? 1 : 0);
   return out;
 }
 

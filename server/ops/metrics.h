@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
-#include "core/engine.h"
+#include "core/engine_view.h"
 #include "server/stream/event_hub.h"
 
 namespace httplib {
@@ -29,7 +29,8 @@ struct ServerCounters {
 };
 
 // The whole /metrics page.
-std::string RenderMetrics(const Engine& engine, const EventHub& hub, const ServerCounters& server);
+std::string RenderMetrics(const EngineView& engine, const EventHub& hub,
+                          const ServerCounters& server);
 
 class MetricsServer {
  public:

@@ -36,7 +36,7 @@ void AddComponent(v1::GetHealthResponse& health, std::string name, v1::ServingSt
 
 }  // namespace
 
-PortSyncService::PortSyncService(Engine* engine, EventHub* hub, ServiceInfo info,
+PortSyncService::PortSyncService(const EngineView* engine, EventHub* hub, ServiceInfo info,
                                  ReloadFunction reload, std::string reload_token)
     : engine_(engine),
       hub_(hub),
@@ -47,23 +47,28 @@ PortSyncService::PortSyncService(Engine* engine, EventHub* hub, ServiceInfo info
 grpc::ServerUnaryReactor* PortSyncService::GetPortState(grpc::CallbackServerContext* context,
                                                         const v1::GetPortStateRequest* request,
                                                         v1::GetPortStateResponse* response) {
-  for (const std::string& name : request->names()) {
-    if (absl::Status s = ValidatePortName(name); !s.ok()) return FinishUnary(context, ToGrpc(s));
+  return FinishUnary(context, PortStates(*request, response));
+}
+
+grpc::Status PortSyncService::PortStates(const v1::GetPortStateRequest& request,
+                                         v1::GetPortStateResponse* response) const {
+  for (const std::string& name : request.names()) {
+    if (absl::Status s = ValidatePortName(name); !s.ok()) return ToGrpc(s);
   }
-  if (!engine_->initial_sync_done()) {
+  if (!hub_->synced()) {
     // Before the first link dump the model does not know the kernel: every port would look
     // absent. Say so instead of answering with a state nobody observed.
-    return FinishUnary(context, NotSyncedYet());
+    return NotSyncedYet();
   }
   grpc::Status status = grpc::Status::OK;
   engine_->WithModel([&](const PortModel& model) {
     std::vector<const Port*> ports;
-    if (request->names().empty()) {
+    if (request.names().empty()) {
       for (const auto& [name, port] : model.ports()) {
         if (IsTracked(port)) ports.push_back(&port);
       }
     } else {
-      for (const std::string& name : request->names()) {
+      for (const std::string& name : request.names()) {
         const Port* port = model.Find(name);
         if (port == nullptr || !IsTracked(*port)) {
           status = grpc::Status(grpc::StatusCode::NOT_FOUND,
@@ -80,7 +85,7 @@ grpc::ServerUnaryReactor* PortSyncService::GetPortState(grpc::CallbackServerCont
   });
   response->set_instance_id(hub_->instance_id());
   if (!status.ok()) response->Clear();
-  return FinishUnary(context, status);
+  return status;
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* PortSyncService::StreamLinkEvents(
@@ -118,36 +123,37 @@ v1::GetHealthResponse PortSyncService::Health() const {
   health.set_status(v1::SERVING_STATUS_SERVING);
   const absl::Time now = absl::Now();
   const EngineCounters& c = engine_->counters();
+  const EngineStatus st = engine_->status();
 
   AddComponent(
       health, "netlink", v1::SERVING_STATUS_SERVING,
-      absl::StrCat("receive buffer ", engine_->netlink_receive_buffer(), " bytes; ",
+      absl::StrCat("receive buffer ", st.netlink_receive_buffer, " bytes; ",
                    c.netlink_overflows.load(), " overruns recovered by ",
                    c.netlink_dumps.load() > 0 ? c.netlink_dumps.load() - 1 : 0, " re-dumps; ",
                    c.netlink_parse_errors.load(), " malformed messages skipped"),
       info_.start_time);
-  if (engine_->redis_connected()) {
+  if (st.redis_connected) {
     AddComponent(health, "redis", v1::SERVING_STATUS_SERVING,
-                 engine_->keyspace_active()
+                 st.keyspace_active
                      ? "connected; keyspace notifications subscribed"
                      : "connected; keyspace notifications not in use (polling; the log says why)",
-                 engine_->redis_since());
+                 st.redis_since);
   } else {
     AddComponent(health, "redis", v1::SERVING_STATUS_DEGRADED,
                  "unreachable: STATE_DB lags the kernel until it returns; the model keeps "
                  "following the kernel",
-                 engine_->redis_since());
+                 st.redis_since);
   }
-  if (engine_->initial_sync_done()) {
-    AddComponent(health, "initial_sync", v1::SERVING_STATUS_SERVING,
-                 absl::StrCat(StartModeName(engine_->start_mode()),
-                              " start; the first link dump is applied"),
-                 engine_->initial_sync_time());
+  if (st.initial_sync_done) {
+    AddComponent(
+        health, "initial_sync", v1::SERVING_STATUS_SERVING,
+        absl::StrCat(StartModeName(st.start_mode), " start; the first link dump is applied"),
+        st.initial_sync_time);
   } else {
     AddComponent(health, "initial_sync", v1::SERVING_STATUS_NOT_SERVING,
-                 engine_->start_decided()
+                 st.start_decided
                      ? "starting: waiting for the first link dump"
-                     : absl::StrCat("starting: waiting for Redis (", engine_->startup_waiting_for(),
+                     : absl::StrCat("starting: waiting for Redis (", st.startup_waiting_for,
                                     "); start mode not decided yet"),
                  info_.start_time);
   }
@@ -161,9 +167,9 @@ v1::GetHealthResponse PortSyncService::Health() const {
     }
     pending.assign(model.pending().begin(), model.pending().end());
   });
-  if (engine_->port_init_done()) {
+  if (st.port_init_done) {
     AddComponent(health, "port_init_done", v1::SERVING_STATUS_SERVING, "PortInitDone published",
-                 engine_->port_init_done_time());
+                 st.port_init_done_time);
   } else {
     std::sort(pending.begin(), pending.end(), NaturalLess);
     if (pending.size() > 10) {
@@ -185,8 +191,7 @@ v1::GetHealthResponse PortSyncService::Health() const {
   health.mutable_uptime()->set_nanos(
       static_cast<int32_t>(absl::ToInt64Nanoseconds(uptime % absl::Seconds(1))));
   health.set_instance_id(hub_->instance_id());
-  health.set_start_mode(engine_->start_decided() ? std::string(StartModeName(engine_->start_mode()))
-                                                 : "pending");
+  health.set_start_mode(st.start_decided ? std::string(StartModeName(st.start_mode)) : "pending");
   health.set_ports_tracked(tracked);
   health.set_ports_in_sync(in_sync);
   v1::HealthCounters* out = health.mutable_counters();
@@ -196,13 +201,13 @@ v1::GetHealthResponse PortSyncService::Health() const {
   out->set_netlink_resyncs(c.netlink_dumps.load() > 0 ? c.netlink_dumps.load() - 1 : 0);
   out->set_ports_written(c.state_db_writes.load());
   out->set_ports_deleted(c.state_db_deletes.load());
-  out->set_writes_merged(engine_->merged_writes());
+  out->set_writes_merged(st.merged_writes);
   out->set_redis_reconnects(c.redis_connects.load());
   out->set_drift_repairs(c.drift_repairs.load());
   out->set_stream_subscribers(hub_->subscribers(EventHub::Api::kPortSync));
   out->set_gnmi_subscribers(static_cast<uint32_t>(hub_->subscribers(EventHub::Api::kGnmi)));
   out->set_state_db_batches(c.state_db_batches.load());
-  out->set_netdev_renames(engine_->netdev_renames());
+  out->set_netdev_renames(st.netdev_renames);
   out->set_keyspace_events(c.keyspace_events.load());
   out->set_keyspace_checks(c.keyspace_checks.load());
   return health;

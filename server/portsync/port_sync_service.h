@@ -11,7 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "core/engine.h"
+#include "core/engine_view.h"
 #include "portsyncd/v1/portsyncd.grpc.pb.h"
 #include "server/config/reload_result.h"
 #include "server/stream/event_hub.h"
@@ -38,7 +38,7 @@ class PortSyncService : public PortSyncServiceBase {
  public:
   // Not owned: `engine` and `hub` must outlive the service. `reload_token` authorizes Reload
   // (callers send "authorization: Bearer <token>"); empty refuses every Reload.
-  PortSyncService(Engine* engine, EventHub* hub, ServiceInfo info, ReloadFunction reload,
+  PortSyncService(const EngineView* engine, EventHub* hub, ServiceInfo info, ReloadFunction reload,
                   std::string reload_token);
 
   grpc::ServerUnaryReactor* GetPortState(grpc::CallbackServerContext* context,
@@ -57,12 +57,15 @@ class PortSyncService : public PortSyncServiceBase {
 
   // The health GetHealth reports (also feeds grpc.health.v1).
   v1::GetHealthResponse Health() const;
+  // GetPortState's answer.
+  grpc::Status PortStates(const v1::GetPortStateRequest& request,
+                          v1::GetPortStateResponse* response) const;
 
  private:
   grpc::ServerWriteReactor<grpc::ByteBuffer>* StartStream(const grpc::ByteBuffer* raw,
                                                           bool batched);
 
-  Engine* const engine_;
+  const EngineView* const engine_;
   EventHub* const hub_;
   const ServiceInfo info_;
   const ReloadFunction reload_;

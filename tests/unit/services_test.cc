@@ -1,0 +1,133 @@
+// The services' answers on a FakeEngine (the EngineView) and a real hub: GetPortState,
+// GetHealth (PortSyncService) and Get (GnmiService), without gRPC (their RPC methods only
+// hand these answers to gRPC).
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/gnmi/gnmi_service.h"
+#include "server/portsync/port_sync_service.h"
+#include "tests/unit/fake_engine.h"
+
+namespace portsyncd {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+class ServicesTest : public ::testing::Test {
+ protected:
+  ServicesTest()
+      : hub_(&engine_, "run1", EventHubOptions{}),
+        timers_(RealClock()),
+        portsync_(
+            &engine_, &hub_,
+            ServiceInfo{"1.2.3", absl::Now(), [] { return std::string("built-in defaults"); }},
+            [] { return absl::StatusOr<ReloadResult>(ReloadResult{}); }, "token"),
+        gnmi_(&hub_, &timers_, RealClock()) {
+    engine_.set_listener(&hub_);
+  }
+  std::vector<std::string> Names(const v1::GetPortStateResponse& r) {
+    std::vector<std::string> out;
+    for (const v1::PortState& p : r.ports()) out.push_back(p.name());
+    return out;
+  }
+  const v1::ComponentHealth* Component(const v1::GetHealthResponse& h, const std::string& name) {
+    for (const v1::ComponentHealth& c : h.components()) {
+      if (c.name() == name) return &c;
+    }
+    return nullptr;
+  }
+  FakeEngine engine_;
+  EventHub hub_;
+  TimerQueue timers_;
+  PortSyncService portsync_;
+  GnmiService gnmi_;
+};
+
+TEST_F(ServicesTest, GetPortStateIsUnavailableUntilTheFirstDumpThenListsTrackedPortsInOrder) {
+  v1::GetPortStateResponse response;
+  EXPECT_EQ(portsync_.PortStates(v1::GetPortStateRequest(), &response).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  engine_.Configure({"Ethernet100"}, {});
+  engine_.InitialDump({FakeEngine::NewLink("Ethernet8", 1), FakeEngine::NewLink("Ethernet4", 2),
+                       FakeEngine::NewLink("eth0", 3)});
+  ASSERT_TRUE(portsync_.PortStates(v1::GetPortStateRequest(), &response).ok());
+  EXPECT_THAT(Names(response), ElementsAre("Ethernet4", "Ethernet8", "Ethernet100"))
+      << "natural order; a configured port without a netdev is listed; eth0 is no port";
+  EXPECT_EQ(response.sequence(), 2u);
+  EXPECT_EQ(response.instance_id(), "run1");
+  EXPECT_FALSE(response.ports(2).in_kernel());
+}
+
+TEST_F(ServicesTest, GetPortStateNamesTheFirstUnknownAndRefusesMalformedNames) {
+  engine_.InitialDump(FakeEngine::Ports(1));
+  v1::GetPortStateRequest request;
+  request.add_names("Ethernet0");
+  request.add_names("Ethernet9");
+  v1::GetPortStateResponse response;
+  grpc::Status status = portsync_.PortStates(request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(status.error_message(), HasSubstr("Ethernet9"));
+  EXPECT_EQ(response.ports_size(), 0);
+  request.set_names(1, "bad name");
+  EXPECT_EQ(portsync_.PortStates(request, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ServicesTest, HealthIsTheWorstComponentAndSaysWhatTheEngineWaitsFor) {
+  engine_.set_status(
+      EngineStatus{.start_decided = false, .startup_waiting_for = "connection refused"});
+  v1::GetHealthResponse health = portsync_.Health();
+  EXPECT_EQ(health.status(), v1::SERVING_STATUS_NOT_SERVING);
+  EXPECT_EQ(health.start_mode(), "pending");
+  EXPECT_THAT(Component(health, "initial_sync")->message(), HasSubstr("connection refused"));
+  EXPECT_EQ(Component(health, "redis")->status(), v1::SERVING_STATUS_DEGRADED);
+
+  engine_.Configure({"Ethernet0"}, {"Ethernet0"});
+  engine_.InitialDump(FakeEngine::Ports(1));
+  engine_.set_status(EngineStatus{.start_decided = true,
+                                  .start_mode = StartMode::kWarm,
+                                  .redis_connected = true,
+                                  .keyspace_active = true,
+                                  .initial_sync_done = true,
+                                  .port_init_done = true,
+                                  .netdev_renames = 2});
+  engine_.mutable_counters().netlink_messages = 7;
+  health = portsync_.Health();
+  EXPECT_EQ(health.status(), v1::SERVING_STATUS_SERVING);
+  EXPECT_EQ(health.start_mode(), "warm");
+  EXPECT_EQ(health.ports_tracked(), 1u);
+  EXPECT_EQ(health.counters().netlink_messages(), 7u);
+  EXPECT_EQ(health.counters().netdev_renames(), 2u);
+  EXPECT_EQ(health.version(), "1.2.3");
+  EXPECT_EQ(health.instance_id(), "run1");
+}
+
+TEST_F(ServicesTest, GnmiGetAnswersFromTheSnapshotAndNamesAPortWithoutANetdev) {
+  gnmi::GetRequest request;
+  request.set_encoding(gnmi::PROTO);
+  gnmi::Path* path = request.add_path();
+  path->add_elem()->set_name("interfaces");
+  gnmi::PathElem* interface = path->add_elem();
+  interface->set_name("interface");
+  (*interface->mutable_key())["name"] = "Ethernet4";
+  path->add_elem()->set_name("state");
+  path->add_elem()->set_name("mtu");
+  gnmi::GetResponse response;
+  EXPECT_EQ(gnmi_.Values(request, &response).error_code(), grpc::StatusCode::UNAVAILABLE);
+  engine_.InitialDump(FakeEngine::Ports(1));
+  grpc::Status status = gnmi_.Values(request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(status.error_message(), HasSubstr("Ethernet4"));
+  engine_.Read({FakeEngine::NewLink("Ethernet4", 101, true, 1500)});
+  response.Clear();
+  ASSERT_TRUE(gnmi_.Values(request, &response).ok());
+  ASSERT_EQ(response.notification_size(), 1);
+  ASSERT_EQ(response.notification(0).update_size(), 1);
+  EXPECT_EQ(response.notification(0).update(0).val().uint_val(), 1500u);
+}
+
+}  // namespace
+}  // namespace portsyncd
