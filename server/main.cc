@@ -1,220 +1,53 @@
-// portsyncd: keeps SONiC's STATE_DB in sync with the kernel's port state.
+// portsyncd: keeps SONiC's STATE_DB in sync with the kernel's port state. This file only wires
+// the rooms of server/ (their CMakeLists say what each holds) to the engine.
 //
-// Threads: the main thread runs the engine (startup, then netlink); the engine starts its Redis
-// writer thread; gRPC runs its own (callback API) threads; a signal thread waits for
-// SIGTERM/SIGINT/SIGHUP with sigwait (all other threads block them), stops the engine or
-// reloads; a health thread mirrors GetHealth into grpc.health.v1 (once a second).
-#include <fcntl.h>
-#include <getopt.h>
+// Threads (docs/ARCHITECTURE.md has the whole list, with what wakes each):
+//   main        startup, then the engine's netlink loop (core/kernel_follower.h)
+//   ps-writer   the engine's Redis writer (core/state_writer.h)
+//   ps-keyspace the keyspace-notification subscriber (core/keyspace_watcher.h), when Redis has
+//               notifications on
+//   ps-kicker   starts writes on the streams when changes arrive (server/stream/event_hub.h)
+//   ps-timers   gNMI SAMPLE, heartbeat and History timers (server/stream/timer_queue.h)
+//   ps-health   grpc.health.v1 and systemd's READY/STATUS/WATCHDOG (server/ops/health_reporter.h)
+//   ps-signals  sigwait for SIGTERM/SIGINT (stop) and SIGHUP (reload); every other thread
+//               blocks them
+//   ps-metrics  the /metrics HTTP server (and its two workers), only with metrics.listen
+//   gRPC's own  the callback API's threads and pollers
 #include <pthread.h>
 #include <signal.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <iostream>
 #include <optional>
 #include <string>
 #include <thread>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "core/engine.h"
 #include "core/logging.h"
 #include "core/thread_name.h"
 #include "google/protobuf/stubs/logging.h"
+#include "server/config/command_line.h"
 #include "server/config/config_reloader.h"
 #include "server/config/daemon_config.h"
-#include "server/stream/event_hub.h"
+#include "server/config/reload_token.h"
 #include "server/gnmi/gnmi_service.h"
 #include "server/grpc/grpc_server.h"
+#include "server/ops/db_config_wait.h"
 #include "server/ops/health_reporter.h"
 #include "server/ops/metrics.h"
-#include "server/portsync/port_sync_service.h"
 #include "server/ops/systemd_notifier.h"
+#include "server/portsync/port_sync_service.h"
+#include "server/stream/event_hub.h"
 #include "server/stream/timer_queue.h"
 
 namespace portsyncd {
 namespace {
-
-constexpr char kUsage[] = R"(Usage: portsyncd [OPTIONS]
-
-Keeps SONiC's STATE_DB PORT_TABLE in sync with the kernel's port netdevs (netlink link events),
-publishes CONFIG_DB ports to APPL_DB at cold start, and signals PortConfigDone/PortInitDone.
-Drop-in replacement for sonic-swss portsyncd; see docs/COMPATIBILITY.md.
-
-Options:
-  -c, --config PATH        TOML config file (default )"
-                          "/etc/sonic/portsyncd.conf"
-                          R"(, used when
-                           it exists; an explicit PATH must exist)
-  -d, --db-config PATH     SONiC database_config.json (default
-                           /var/run/redis/sonic-db/database_config.json)
-  -l, --log-level LEVEL    EMERG ALERT CRIT ERROR WARN NOTICE INFO DEBUG (default NOTICE);
-                           CONFIG_DB LOGGER|portsyncd LOGLEVEL changes it at run time
-  -r, --runtime-dir DIR    where the restart marker lives (default /run/portsyncd)
-  -b, --netlink-buffer N   netlink receive buffer in bytes (default 16777216)
-  -s, --socket PATH        gRPC unix socket (default RUNTIME_DIR/portsyncd.sock)
-  -t, --check-config       validate the config file and database config, then exit
-  -h, --help               show this help and exit
-  -V, --version            show the version and exit
-
-Command-line options override the config file. Signals: SIGTERM/SIGINT stop after flushing
-queued STATE_DB writes (exit 0); SIGHUP reloads the config file (as the Reload RPC).
-The gRPC API (portsyncctl, docs/API.md) listens on the unix socket, and on TCP when configured. Exit status 1: bad configuration or a fatal error; 2: bad usage.
-)";
-
-struct CommandLine {
-  std::optional<std::string> config_path;
-  std::optional<std::string> db_config;
-  std::optional<std::string> log_level;
-  std::optional<std::string> runtime_dir;
-  std::optional<int64_t> netlink_buffer;
-  std::optional<std::string> socket;
-  bool check_only = false;
-};
-
-// Returns the exit status to leave with, or nullopt to go on.
-std::optional<int> ParseCommandLine(int argc, char** argv, CommandLine& cl) {
-  static const option kOptions[] = {
-      {"config", required_argument, nullptr, 'c'},
-      {"db-config", required_argument, nullptr, 'd'},
-      {"log-level", required_argument, nullptr, 'l'},
-      {"runtime-dir", required_argument, nullptr, 'r'},
-      {"netlink-buffer", required_argument, nullptr, 'b'},
-      {"socket", required_argument, nullptr, 's'},
-      {"check-config", no_argument, nullptr, 't'},
-      {"help", no_argument, nullptr, 'h'},
-      {"version", no_argument, nullptr, 'V'},
-      {nullptr, 0, nullptr, 0},
-  };
-  int opt;
-  while ((opt = getopt_long(argc, argv, "c:d:l:r:b:s:thV", kOptions, nullptr)) != -1) {
-    switch (opt) {
-      case 'c':
-        cl.config_path = optarg;
-        break;
-      case 'd':
-        cl.db_config = optarg;
-        break;
-      case 'l':
-        if (!ParseLogLevel(optarg)) {
-          std::cerr << "portsyncd: --log-level '" << optarg
-                    << "' is not one of EMERG ALERT CRIT ERROR WARN NOTICE INFO DEBUG\n";
-          return 2;
-        }
-        cl.log_level = optarg;
-        break;
-      case 'r':
-        cl.runtime_dir = optarg;
-        break;
-      case 's':
-        cl.socket = optarg;
-        break;
-      case 'b': {
-        int64_t n = 0;
-        if (!absl::SimpleAtoi(optarg, &n) || n < 64 * 1024 || n > (1 << 30)) {
-          std::cerr << "portsyncd: --netlink-buffer '" << optarg
-                    << "' must be a byte count between 65536 and 1073741824\n";
-          return 2;
-        }
-        cl.netlink_buffer = n;
-        break;
-      }
-      case 't':
-        cl.check_only = true;
-        break;
-      case 'h':
-        std::cout << kUsage;
-        return 0;
-      case 'V':
-        std::cout << "portsyncd " << PORTSYNCD_VERSION << "\n";
-        return 0;
-      default:
-        std::cerr << "Try 'portsyncd --help'.\n";
-        return 2;
-    }
-  }
-  if (optind < argc) {
-    std::cerr << "portsyncd: unexpected argument '" << argv[optind]
-              << "'\nTry 'portsyncd --help'.\n";
-    return 2;
-  }
-  return std::nullopt;
-}
-
-// Command-line options override the file, at start and at every reload.
-void ApplyCommandLine(const CommandLine& cl, DaemonConfig& config) {
-  if (cl.db_config) config.engine.db_config_path = *cl.db_config;
-  if (cl.log_level) {
-    config.log_level = *cl.log_level;
-    config.engine.apply_db_log_level_at_start = false;
-  }
-  if (cl.runtime_dir) config.engine.runtime_dir = *cl.runtime_dir;
-  if (cl.netlink_buffer) {
-    config.engine.netlink_receive_buffer_bytes = static_cast<int>(*cl.netlink_buffer);
-  }
-  if (cl.socket) config.grpc.unix_socket = *cl.socket;
-  if (config.grpc.unix_socket.empty()) {
-    config.grpc.unix_socket = config.engine.runtime_dir + "/portsyncd.sock";
-  }
-}
-
-// From the kernel's CSPRNG (getrandom(2)): the reload token is a credential.
-std::string RandomHex(size_t bytes) {
-  std::vector<unsigned char> raw(bytes);
-  size_t filled = 0;
-  while (filled < bytes) {
-    const ssize_t n = getrandom(raw.data() + filled, bytes - filled, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      LOG_ERROR("getrandom failed: ", std::strerror(errno));
-      std::abort();  // no safe fallback for a credential
-    }
-    filled += static_cast<size_t>(n);
-  }
-  std::string out;
-  for (unsigned char c : raw) absl::StrAppendFormat(&out, "%02x", c);
-  return out;
-}
-
-// The Reload token: read from grpc.reload_token_file, or generated into the runtime directory
-// (mode 0600: only the daemon's user, and root, can read it).
-absl::StatusOr<std::string> ReloadToken(const DaemonConfig& config) {
-  const std::string& file = config.grpc.reload_token_file;
-  if (!file.empty()) {
-    std::ifstream in(file);
-    std::string token;
-    if (!in || !std::getline(in, token) || absl::StripAsciiWhitespace(token).empty()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("grpc.reload_token_file ", file, ": cannot read a token from it"));
-    }
-    return std::string(absl::StripAsciiWhitespace(token));
-  }
-  const std::string path = config.engine.runtime_dir + "/reload.token";
-  const std::string token = RandomHex(32);
-  // O_NOFOLLOW: never write a credential through a symlink someone planted.
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0 || fchmod(fd, 0600) != 0 ||
-      write(fd, (token + "\n").data(), token.size() + 1) !=
-          static_cast<ssize_t>(token.size() + 1)) {
-    if (fd >= 0) close(fd);
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot write the reload token ", path, ": ", std::strerror(errno)));
-  }
-  close(fd);
-  return token;
-}
 
 // protobuf reports requests it cannot parse (e.g. a name that is not UTF-8: gRPC then answers
 // UNIMPLEMENTED before our handlers run) on stderr, one line per request; route them to our log,
@@ -225,45 +58,12 @@ void ProtobufLogHandler(google::protobuf::LogLevel level, const char* /*file*/, 
   PSLOG_RATE_LIMITED(LogLevel::kWarn, "protobuf: ", message);
 }
 
-// SONiC's database service writes database_config.json once Redis is up, and SONiC's daemons
-// wait for it; so do we, rather than exit and be restarted in a loop by the supervisor. Only a
-// file that does not exist (yet) is waited for: one that cannot be read or parsed is an error.
-// READY=1 is sent after 10 s of waiting (as while waiting for Redis: see HealthReporter; the API
-// is not served yet), and the watchdog is kept fed.
-enum class DbConfigWait { kThere, kAppeared, kStopped };
-DbConfigWait WaitForDbConfig(const std::string& path, const SystemdNotifier& notifier,
-                             const sigset_t& signals) {
-  if (access(path.c_str(), F_OK) == 0 || errno != ENOENT) return DbConfigWait::kThere;
-  const absl::Time began = absl::Now();
-  absl::Time next_log = began;
-  const std::string status = absl::StrCat("STATUS=waiting for the SONiC database config ", path,
-                                          " (SONiC's database service writes it once Redis is up)");
-  notifier.Notify(status);
-  while (access(path.c_str(), F_OK) != 0 && errno == ENOENT) {
-    const absl::Time now = absl::Now();
-    if (now >= next_log) {
-      LOG_WARN("waiting for the SONiC database config ", path, " (",
-               absl::FormatDuration(absl::Trunc(now - began, absl::Seconds(1))),
-               " so far): it does not exist yet; SONiC's database service writes it once Redis "
-               "is up (or give another path with --db-config)");
-      next_log = now + absl::Seconds(30);
-    }
-    if (now - began >= absl::Seconds(10)) notifier.NotifyReady(status);
-    if (notifier.watchdog_period()) notifier.Notify("WATCHDOG=1");
-    // Poll the file twice a second; a stop signal ends the wait at once.
-    const timespec half_second{0, 500'000'000};
-    const int sig = sigtimedwait(&signals, nullptr, &half_second);
-    if (sig == SIGTERM || sig == SIGINT) return DbConfigWait::kStopped;
-  }
-  LOG_NOTICE("the SONiC database config ", path, " appeared after ",
-             absl::FormatDuration(absl::Trunc(absl::Now() - began, absl::Milliseconds(1))));
-  return DbConfigWait::kAppeared;
-}
-
 int Main(int argc, char** argv) {
   google::protobuf::SetLogHandler(ProtobufLogHandler);
   CommandLine cl;
-  if (std::optional<int> exit_status = ParseCommandLine(argc, argv, cl)) return *exit_status;
+  if (std::optional<int> exit_status = ParseCommandLine(argc, argv, cl, std::cout, std::cerr)) {
+    return *exit_status;
+  }
 
   DaemonConfig config;
   std::optional<std::string> config_file;
@@ -291,9 +91,16 @@ int Main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   const SystemdNotifier notifier;
+  // A stop signal ends the waits below at once.
+  auto stop_asked_within = [&signals](absl::Duration d) {
+    const timespec wait = absl::ToTimespec(d);
+    const int sig = sigtimedwait(&signals, nullptr, &wait);
+    return sig == SIGTERM || sig == SIGINT;
+  };
   const DbConfigWait waited =
-      cl.check_only ? DbConfigWait::kThere
-                    : WaitForDbConfig(config.engine.db_config_path, notifier, signals);
+      cl.check_only
+          ? DbConfigWait::kThere
+          : WaitForDbConfig(config.engine.db_config_path, notifier, RealClock(), stop_asked_within);
   if (waited == DbConfigWait::kStopped) {
     LOG_NOTICE("stopped while waiting for ", config.engine.db_config_path);
     return 0;
@@ -302,9 +109,7 @@ int Main(int argc, char** argv) {
   // A file that has just appeared may still be being written: give its writer 2 s to finish
   // (a stop signal still ends the wait at once).
   for (int retry = 0; waited == DbConfigWait::kAppeared && !created.ok() && retry < 20; ++retry) {
-    const timespec tenth{0, 100'000'000};
-    const int sig = sigtimedwait(&signals, nullptr, &tenth);
-    if (sig == SIGTERM || sig == SIGINT) return 0;
+    if (stop_asked_within(absl::Milliseconds(100))) return 0;
     created = Engine::Create(config.engine);
   }
   if (!created.ok()) {
@@ -388,8 +193,8 @@ int Main(int argc, char** argv) {
     LOG_NOTICE("metrics: http://", config.metrics_listen, "/metrics");
   }
 
-  HealthReporter health_reporter((*server).get(), [&service] { return service.Health(); }, &engine, &notifier,
-                                 [&reloader] { reloader.MarkStarted(); });
+  HealthReporter health_reporter((*server).get(), [&service] { return service.Health(); }, &engine,
+                                 &notifier, [&reloader] { reloader.MarkStarted(); });
   std::atomic<bool> main_done{false};
 
   std::thread signal_thread([&] {
