@@ -147,6 +147,18 @@ class PortsyncctlTest(IntegrationTest):
         self.assertEqual(len(lines), 7, lines)
         self.assertTrue(any("reconnected" in line for line in w.err), w.err)
 
+    def test_ctrl_c_ends_a_watch_that_waits_for_a_stopped_daemon(self):
+        # With the daemon gone, watch waits for it (gRPC's wait_for_ready); Ctrl-C must end that
+        # wait at once and cleanly (exit 0), not leave it to be killed.
+        w = Watch([PORTSYNCCTL, "--target", f"unix:{self.d.socket}", "watch"])
+        try:
+            w.wait_out(r"watching 4 ports")
+            self.assertEqual(self.d.stop(), 0)
+            w.wait_err("connection lost")
+        finally:
+            code = w.stop()
+        self.assertEqual(code, 0, w.err)
+
     def test_watch_json_one_object_per_line(self):
         w = Watch([PORTSYNCCTL, "--target", f"unix:{self.d.socket}", "--json", "watch",
                    "Ethernet0"])
