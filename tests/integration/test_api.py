@@ -430,7 +430,10 @@ class ReloadTest(ApiTest):
                 self.reload(bad)
             self.assertEqual(e.exception.code(), grpc.StatusCode.PERMISSION_DENIED)
         self.h.ns.ip("link", "set", "Ethernet0", "mtu", "1234")
-        time.sleep(0.3)
+        # The barrier: the change is in STATE_DB, so the daemon has read it (and would have
+        # logged it at DEBUG before writing it).
+        wait_until(lambda: self.h.state.hget("PORT_TABLE|Ethernet0", "mtu") == "1234",
+                   what="Ethernet0's MTU 1234 in STATE_DB")
         self.assertNotIn("DEBUG netlink", self.d.output())
         # Valid: a live key and a restart-only key.
         with open(path, "w") as f:

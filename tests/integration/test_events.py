@@ -67,8 +67,9 @@ class LinkEventTest(IntegrationTest):
             h.ns.ip("link", "set", name, "up")
         h.ns.ip("link", "add", "PortChannel7", "type", "bridge")  # not a team: counts
         h.ns.ip("link", "set", "PortChannel7", "up")
+        # The barrier: PortChannel7 came last; the daemon reads netlink in order and writes a
+        # batch's ports in order, so once it is in STATE_DB the others were dealt with.
         wait_until(lambda: h.state.exists("PORT_TABLE|PortChannel7"), what="PortChannel7")
-        time.sleep(0.2)
         self.assertEqual(set(h.actual_state()), {"PortChannel7"})
         self.stop_clean(self.d)
 
@@ -114,10 +115,14 @@ class LinkEventTest(IntegrationTest):
         h.ns.ip("link", "set", "Ethernet0", "master", "br0")
         h.ns.ip("link", "set", "Ethernet0", "mtu", "1400")
         self.expect("Ethernet0", "up", "up", 1400)
+        h.state.hset("PORT_TABLE|Ethernet0", "host_tx_ready", "true")  # orchagent's field
         # Leaving sends a DELLINK carrying the master: ignored, the key stays.
         h.ns.ip("link", "set", "Ethernet0", "nomaster")
-        time.sleep(0.3)
-        self.expect("Ethernet0", "up", "up", 1400)
+        # The barrier: a later change of the same port, in STATE_DB; a DEL in between would have
+        # taken orchagent's field with it.
+        h.ns.ip("link", "set", "Ethernet0", "mtu", "1401")
+        self.expect("Ethernet0", "up", "up", 1401)
+        self.assertEqual(h.state.hget("PORT_TABLE|Ethernet0", "host_tx_ready"), "true")
         # Deleting an enslaved port ends with a DELLINK whose master is 0: the key goes.
         h.ns.ip("link", "set", "Ethernet0", "master", "br0")
         h.ns.ip("link", "del", "Ethernet0")
@@ -128,7 +133,9 @@ class LinkEventTest(IntegrationTest):
         h = self.h
         h.ns.add_port("Ethernet8")
         h.ns.ip("link", "set", "Ethernet8", "mtu", "2000")
-        time.sleep(0.3)
+        # The barrier: a port APPL_DB knows, created after, is in STATE_DB.
+        h.ns.add_port("Ethernet4")
+        self.expect("Ethernet4", "up", "up", 1500)
         self.assertFalse(h.state.exists("PORT_TABLE|Ethernet8"))
         h.appl.hset("PORT_TABLE:Ethernet8", "admin_status", "up")  # orchagent gets there
         # No further kernel event: upstream would leave it unwritten; we publish what we know.
