@@ -207,7 +207,8 @@ bool KernelFollower::ProcessNetlink(bool& dump_done, bool& need_redump) {
           }
           return;
         }
-        const ApplyOutcome outcome = shared_.model.Apply(*event, now);
+        const ApplyOutcome outcome = shared_.model.Apply(
+            *event, now, from_dump ? PortModel::Source::kDump : PortModel::Source::kLive);
         LOG_DEBUG("netlink: ", event->type == LinkEvent::Type::kNewLink ? "NEWLINK " : "DELLINK ",
                   event->name, " ifindex ", event->ifindex, " flags 0x", absl::Hex(event->flags),
                   " mtu ", event->mtu, " master ", event->master, ": ", ApplyOutcomeName(outcome));

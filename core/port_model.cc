@@ -70,7 +70,16 @@ void PortModel::RecordChange(Port& port, ApplyOutcome outcome, absl::Time now) {
   changes_.push_back(PortChange{port.name, outcome, ++sequence_, now, port});
 }
 
-ApplyOutcome PortModel::Apply(const LinkEvent& event, absl::Time now) {
+ApplyOutcome PortModel::Apply(const LinkEvent& event, absl::Time now, Source source) {
+  if (dump_in_progress_) {
+    if (source == Source::kLive) {
+      live_names_in_dump_.insert(event.name);
+      live_ifindexes_in_dump_.insert(event.ifindex);
+    } else if (live_names_in_dump_.contains(event.name) ||
+               live_ifindexes_in_dump_.contains(event.ifindex)) {
+      return ApplyOutcome::kUnchanged;  // the live message was as new (and marked it seen)
+    }
+  }
   if (event.type == LinkEvent::Type::kNewLink) {
     // A NEWLINK for an ifindex we know under another name: the netdev was renamed (the kernel
     // sends no DELLINK for the old name). The old name is gone as if deleted; the new name is
@@ -183,10 +192,14 @@ bool PortModel::SetInApplDb(const std::string& name, absl::Time now) {
 void PortModel::BeginDump() {
   dump_in_progress_ = true;
   seen_in_dump_.clear();
+  live_names_in_dump_.clear();
+  live_ifindexes_in_dump_.clear();
 }
 
 std::vector<std::string> PortModel::EndDump(absl::Time now, bool complete) {
   dump_in_progress_ = false;
+  live_names_in_dump_.clear();
+  live_ifindexes_in_dump_.clear();
   std::vector<std::string> removed;
   if (!complete) {
     seen_in_dump_.clear();

@@ -132,8 +132,16 @@ class PortModel {
   // docs/COMPATIBILITY.md 3.1: case-sensitive prefixes.
   static bool IsPortName(absl::string_view name);
 
-  // Applies one netlink link message (docs/COMPATIBILITY.md 3 rules 1-6).
-  ApplyOutcome Apply(const LinkEvent& event, absl::Time now);
+  // Where a link message comes from: the multicast group (live), or a dump we asked for.
+  enum class Source { kLive, kDump };
+  // Applies one netlink link message (docs/COMPATIBILITY.md 3 rules 1-6). A dump's message for
+  // a port (name or ifindex) that had a live message since the dump began is not applied: it is
+  // no newer than that message. Linux reads the links of a dump without the lock that orders
+  // link changes and their notifications (6.x), so a dump entry can hold a state older than a
+  // notification queued before it; applying it would take the model back, with no later message
+  // to correct it once the links stop changing. Every change after the live message has a live
+  // message of its own (or an overflow, and another dump).
+  ApplyOutcome Apply(const LinkEvent& event, absl::Time now, Source source = Source::kLive);
 
   // Startup.
   void AddConfigPort(const std::string& name);  // CONFIG_DB PORT|<name>; joins pending
@@ -229,6 +237,9 @@ class PortModel {
   bool dump_in_progress_ = false;
   bool newly_awaiting_ = false;
   std::set<std::string> seen_in_dump_;
+  // Names and ifindexes of live messages since the dump began (Apply's comment).
+  absl::flat_hash_set<std::string> live_names_in_dump_;
+  absl::flat_hash_set<int32_t> live_ifindexes_in_dump_;
   uint64_t sequence_ = 0;
   std::vector<PortChange> changes_;
   uint64_t merged_writes_ = 0;

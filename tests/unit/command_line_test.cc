@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "server/config/reload_token.h"
 #include "server/ops/db_config_wait.h"
+#include "tests/unit/argv.h"
 
 namespace portsyncd {
 namespace {
@@ -29,14 +30,10 @@ struct Parsed {
 };
 
 Parsed Parse(std::vector<std::string> args) {
-  args.insert(args.begin(), "portsyncd");
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  optind = 0;  // getopt_long's state: a fresh scan
+  Argv argv("portsyncd", std::move(args));
   Parsed p;
   std::ostringstream out, err;
-  p.exit = ParseCommandLine(static_cast<int>(args.size()), argv.data(), p.cl, out, err);
+  p.exit = ParseCommandLine(argv.argc(), argv.argv(), p.cl, out, err);
   p.out = out.str();
   p.err = err.str();
   return p;

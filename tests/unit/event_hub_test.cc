@@ -7,6 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/unit/fake_engine.h"
+#include "tests/unit/stream_test_util.h"
 
 namespace portsyncd {
 namespace {
@@ -94,9 +95,7 @@ TEST_F(EventHubTest, TakeRecordsSkipsWhatTheStreamDoesNotWantAndStopsAtMax) {
 
 class SmallHubTest : public EventHubTest {
  protected:
-  SmallHubTest()
-      : EventHubTest(
-            EventHubOptions{.replay_buffer = 4, .stream_queue_limit = 2, .max_streams = 1}) {}
+  SmallHubTest() : EventHubTest(SmallRing()) {}
 };
 
 TEST_F(SmallHubTest, AStreamTooFarBehindIsToldSoAndOneWhoseNextRecordLeftTheRingToo) {

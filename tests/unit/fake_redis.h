@@ -210,7 +210,8 @@ class FakeRedis : public RedisConnector {
       }
       return Array({Bulk("0"), Array(std::move(keys))});
     }
-    if (cmd == "EVAL") {  // ProducerStateSet: KEYS[2] the key set, KEYS[3] the hash; ARGV key, f v...
+    if (cmd ==
+        "EVAL") {  // ProducerStateSet: KEYS[2] the key set, KEYS[3] the hash; ARGV key, f v...
       Hash* hash = HashAt(db, argv[5], /*create=*/true, &wrong);
       if (wrong) return Error("ERR Error running script: WRONGTYPE");
       for (size_t i = 8; i + 1 < argv.size(); i += 2) (*hash)[argv[i]] = argv[i + 1];

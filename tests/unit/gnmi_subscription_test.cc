@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/unit/fake_engine.h"
+#include "tests/unit/stream_test_util.h"
 
 namespace portsyncd {
 namespace {
@@ -19,22 +20,13 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-std::string Bytes(const SharedBytes& message) {
-  std::vector<grpc::Slice> slices;
-  EXPECT_TRUE(message->Dump(&slices).ok());
-  std::string out;
-  for (const grpc::Slice& s : slices)
-    out.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  return out;
-}
-
 // "Ethernet0 state/oper-status,state/mtu", "Ethernet0 state/mtu x3" (duplicates),
 // "DELETE Ethernet0", "SYNC".
 std::vector<std::string> Summary(const Outgoing& out) {
   std::vector<std::string> lines;
   for (const SharedBytes& m : out.messages) {
     gnmi::SubscribeResponse r;
-    EXPECT_TRUE(r.ParseFromString(Bytes(m)));
+    EXPECT_TRUE(r.ParseFromString(BytesOf(*m)));
     if (r.has_sync_response()) {
       lines.push_back("SYNC");
       continue;
@@ -148,8 +140,7 @@ TEST_F(GnmiSubscriptionTest, OnChangeSendsOnlyTheLeavesThatChangedAndDeletes) {
 
 class SmallRingGnmiTest : public GnmiSubscriptionTest {
  protected:
-  SmallRingGnmiTest()
-      : GnmiSubscriptionTest(EventHubOptions{.replay_buffer = 4, .stream_queue_limit = 2}) {}
+  SmallRingGnmiTest() : GnmiSubscriptionTest(SmallRing()) {}
 };
 
 TEST_F(SmallRingGnmiTest, AStreamThatFellBehindGetsTheLatestValuesWithDuplicates) {

@@ -9,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/unit/fake_engine.h"
+#include "tests/unit/stream_test_util.h"
 
 namespace portsyncd {
 namespace {
@@ -17,25 +18,16 @@ using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using Type = v1::LinkEvent::Type;
 
-std::string Bytes(const SharedBytes& message) {
-  std::vector<grpc::Slice> slices;
-  EXPECT_TRUE(message->Dump(&slices).ok());
-  std::string out;
-  for (const grpc::Slice& s : slices)
-    out.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  return out;
-}
-
 // The events one Next() returned (a LinkEventBatch's, when batched).
 std::vector<v1::LinkEvent> Events(const Outgoing& out, bool batched = false) {
   std::vector<v1::LinkEvent> events;
   for (const SharedBytes& m : out.messages) {
     if (batched) {
       v1::LinkEventBatch batch;
-      EXPECT_TRUE(batch.ParseFromString(Bytes(m)));
+      EXPECT_TRUE(batch.ParseFromString(BytesOf(*m)));
       events.insert(events.end(), batch.events().begin(), batch.events().end());
     } else {
-      EXPECT_TRUE(events.emplace_back().ParseFromString(Bytes(m)));
+      EXPECT_TRUE(events.emplace_back().ParseFromString(BytesOf(*m)));
     }
   }
   return events;
@@ -147,8 +139,7 @@ TEST_F(LinkEventFeedTest, AResumeThatCannotBeServedStartsWithResyncThenASnapshot
 
 class SmallRingFeedTest : public LinkEventFeedTest {
  protected:
-  SmallRingFeedTest()
-      : LinkEventFeedTest(EventHubOptions{.replay_buffer = 4, .stream_queue_limit = 2}) {}
+  SmallRingFeedTest() : LinkEventFeedTest(SmallRing()) {}
 };
 
 TEST_F(SmallRingFeedTest, AStreamTooFarBehindGetsResyncAndANewSnapshotNotAGap) {

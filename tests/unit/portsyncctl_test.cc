@@ -12,6 +12,7 @@
 #include "client/watch_session.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/unit/argv.h"
 
 namespace portsyncd::ctl {
 namespace {
@@ -26,14 +27,10 @@ struct Parsed {
 };
 
 Parsed Parse(std::vector<std::string> args) {
-  args.insert(args.begin(), "portsyncctl");
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  optind = 0;
+  Argv argv("portsyncctl", std::move(args));
   Parsed p;
   std::ostringstream out, err;
-  p.exit = ParseArgs(static_cast<int>(args.size()), argv.data(), &p.args, out, err);
+  p.exit = ParseArgs(argv.argc(), argv.argv(), &p.args, out, err);
   p.out = out.str();
   p.err = err.str();
   return p;

@@ -136,8 +136,7 @@ class ScriptedServer {
   const std::string& path() const { return path_; }
   // A RedisConnection to this server as STATE_DB (its SELECT gets the +OK).
   absl::StatusOr<std::unique_ptr<RedisConnection>> Connect() const {
-    return RedisConnection::Connect(DbEndpoint{"STATE_DB", 6, "|", path_, "", 0},
-                                    absl::Seconds(5));
+    return RedisConnection::Connect(DbEndpoint{"STATE_DB", 6, "|", path_, "", 0}, absl::Seconds(5));
   }
 
  private:

@@ -9,9 +9,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/netlink_socket.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "core/netlink_socket.h"
 #include "tests/unit/fake_redis.h"
 
 namespace portsyncd {
@@ -47,11 +47,10 @@ class StartupTest : public ::testing::Test {
     endpoints_.appl = {"APPL_DB", kAppl, ":", "/fake/redis.sock"};
     endpoints_.config = {"CONFIG_DB", kConfig, "|", "/fake/redis.sock"};
     endpoints_.state = {"STATE_DB", kState, "|", "/fake/redis.sock"};
-    options_.runtime_dir = absl::StrCat(::testing::TempDir(), "/startup_test.", getpid(), ".",
-                                        ::testing::UnitTest::GetInstance()->random_seed(), ".",
-                                        ::testing::UnitTest::GetInstance()
-                                            ->current_test_info()
-                                            ->name());
+    options_.runtime_dir =
+        absl::StrCat(::testing::TempDir(), "/startup_test.", getpid(), ".",
+                     ::testing::UnitTest::GetInstance()->random_seed(), ".",
+                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(options_.runtime_dir);
     for (const char* port : {"Ethernet0", "Ethernet4"}) {
       redis_.SetField(kConfig, absl::StrCat("PORT|", port), "lanes", "1,2");
@@ -70,9 +69,7 @@ class StartupTest : public ::testing::Test {
     return startup_->Run(
         links_, [] {}, [this](absl::Duration) { return ++sleeps > 100; });
   }
-  bool Marker() {
-    return std::filesystem::exists(options_.runtime_dir + "/portsyncd.started");
-  }
+  bool Marker() { return std::filesystem::exists(options_.runtime_dir + "/portsyncd.started"); }
   std::set<std::string> Pending() {
     absl::MutexLock lock(&shared_.mu);
     return shared_.model.pending();

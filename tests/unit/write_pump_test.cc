@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/unit/stream_test_util.h"
 
 namespace portsyncd {
 namespace {
@@ -18,22 +19,13 @@ SharedBytes Msg(const std::string& text) {
   return std::make_shared<const grpc::ByteBuffer>(&slice, 1);
 }
 
-std::string Text(const grpc::ByteBuffer* buffer) {
-  std::vector<grpc::Slice> slices;
-  EXPECT_TRUE(buffer->Dump(&slices).ok());
-  std::string out;
-  for (const grpc::Slice& s : slices)
-    out.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  return out;
-}
-
 class FakeSink : public StreamSink {
  public:
   void StartWrite(const grpc::ByteBuffer* message) override {
     EXPECT_FALSE(in_flight) << "a second write started while one was in flight";
     EXPECT_FALSE(finished) << "a write after Finish";
     in_flight = true;
-    writes.push_back(Text(message));
+    writes.push_back(BytesOf(*message));
   }
   void Finish(const grpc::Status& status) override {
     EXPECT_FALSE(in_flight) << "Finish with a write in flight";
