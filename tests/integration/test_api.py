@@ -122,6 +122,7 @@ class StreamTest(ApiTest):
         h = self.h
         start = self.stub.GetPortState(pb.GetPortStateRequest()).sequence
         storm = threading.Thread(target=h.storm, args=(PORTS, 300))
+        began = time.monotonic()
         storm.start()
         # Subscribe once the storm is under way.
         wait_until(lambda: self.stub.GetPortState(pb.GetPortStateRequest()).sequence > start + 50,
@@ -133,6 +134,7 @@ class StreamTest(ApiTest):
         reader = threading.Thread(target=lambda: live.extend(events))
         reader.start()
         storm.join()
+        storm_seconds = time.monotonic() - began
         h.wait_converged()
         final = self.stub.GetPortState(pb.GetPortStateRequest())
         wait_until(lambda: live and live[-1].sequence >= final.sequence, timeout=10,
@@ -152,7 +154,8 @@ class StreamTest(ApiTest):
             got = state[port.name]
             self.assertEqual((got.admin_status, got.oper_status, got.mtu),
                              (port.admin_status, port.oper_status, port.mtu), port.name)
-        print(f"stream: snapshot at {synced}, {len(live)} live events, final {final.sequence}")
+        print(f"stream: snapshot at {synced}, {len(live)} live events, final {final.sequence}; "
+              f"the storm: {(final.sequence - start) / storm_seconds:.0f} events/s")
 
     def test_a_new_stream_gets_the_current_state_not_an_old_snapshot_and_old_changes(self):
         # A first stream makes the daemon build a snapshot; changes follow; a stream opened
