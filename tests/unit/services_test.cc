@@ -59,6 +59,11 @@ TEST_F(ServicesTest, GetPortStateIsUnavailableUntilTheFirstDumpThenListsTrackedP
   EXPECT_EQ(response.sequence(), 2u);
   EXPECT_EQ(response.instance_id(), "run1");
   EXPECT_FALSE(response.ports(2).in_kernel());
+  // A port that left the kernel and is configured nowhere is not listed any more.
+  engine_.Read({FakeEngine::DelLink("Ethernet4", 2)});
+  response.Clear();
+  ASSERT_TRUE(portsync_.PortStates(v1::GetPortStateRequest(), &response).ok());
+  EXPECT_THAT(Names(response), ElementsAre("Ethernet8", "Ethernet100"));
 }
 
 TEST_F(ServicesTest, GetPortStateNamesTheFirstUnknownAndRefusesMalformedNames) {
