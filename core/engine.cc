@@ -92,16 +92,6 @@ void Engine::WithModel(absl::FunctionRef<void(const PortModel&)> fn) const {
   fn(shared_.model);
 }
 
-uint64_t Engine::merged_writes() const {
-  absl::MutexLock lock(&shared_.mu);
-  return shared_.model.merged_writes();
-}
-
-uint64_t Engine::netdev_renames() const {
-  absl::MutexLock lock(&shared_.mu);
-  return shared_.model.renames();
-}
-
 EngineStatus Engine::status() const {
   EngineStatus s;
   s.start_decided = start_decided();

@@ -94,10 +94,6 @@ class Engine : public EngineView, private KeyspaceListener {
   // heartbeat() is when it last did (its event loop, or the startup loop while it waits).
   void Ping();
   absl::Time heartbeat() const { return follower_->heartbeat(); }
-  // Kernel changes that needed no write of their own (see PortModel::merged_writes).
-  uint64_t merged_writes() const;
-  // Netdevs renamed while in the kernel (see PortModel::renames).
-  uint64_t netdev_renames() const;
   // Keyspace notifications are subscribed on every instance (else the engine polls).
   bool keyspace_active() const { return writer_->keyspace_active(); }
   int netlink_receive_buffer() const { return netlink_receive_buffer_.load(); }
