@@ -391,65 +391,28 @@ class GnmiSubscriptionImpl : public GnmiSubscription {
     return seen_[index];
   }
 
-  // Live changes for this stream from the hub's ring, appended to `out` up to the batch limit,
-  // or a coalesced catch-up when it fell behind. Runs as the busy owner. An error ends the
-  // stream.
+  // Live changes for this stream from the hub's ring, appended to `out` up to the batch limit
+  // (one pass over the ring, under one hub lock), or a coalesced catch-up when it fell behind.
+  // Runs as the busy owner. An error ends the stream.
   absl::Status TakeLive(std::vector<SharedResponse>* out) {
     bool history_ended;
     {
       absl::MutexLock lock(&mu_);
       history_ended = history_ended_;
     }
-    while (out->size() < kMaxResponsesPerBatch) {
-      bool behind = false;
-      bool past_end = false;
-      uint32_t leaves = 0;
-      SharedRecord record = NextRecord(&behind, &past_end, &leaves);
-      if (behind) {
-        if (history_) {
-          return absl::ResourceExhaustedError("the History replay fell behind the replay buffer");
-        }
-        Coalesce();
-        TakeQueued(out);
-        return absl::OkStatus();
-      }
-      if (past_end || (record == nullptr && history_ && history_ended)) {
-        live_ = false;
-        {
-          absl::MutexLock lock(&mu_);
-          if (!sync_sent_) queue_.push_back(SyncResponse());
-          sync_sent_ = true;
-          finish_when_drained_ = true;
-        }
-        TakeQueued(out);
-        return absl::OkStatus();
-      }
-      if (record == nullptr) {
-        if (history_ && !sync_sent_) {  // the replay caught up: live from here
-          sync_sent_ = true;
-          out->push_back(SyncResponse());
-        }
-        return absl::OkStatus();
-      }
-      out->push_back(Encoded(*record, leaves));
-    }
-    return absl::OkStatus();
-  }
-
-  // The next ring record this stream sends, and its `leaves` (0: a delete); null when none.
-  // `*behind` when the stream fell behind the ring; `*past_end` when the record is past the
-  // History range's end.
-  SharedRecord NextRecord(bool* behind, bool* past_end, uint32_t* leaves_out) {
-    uint32_t& leaves = *leaves_out;
-    std::vector<SharedRecord> taken;
+    const size_t room = kMaxResponsesPerBatch - out->size();
+    std::vector<SharedRecord> records;
+    std::vector<uint32_t> leaves_of;  // each taken record's leaves (0: a delete)
+    bool past_end = false;            // a record at or past the History range's end was reached
     const EventHub::Gap gap = hub_->TakeRecords(
         &cursor_,
         [&](const ChangeRecord& r) {
+          if (past_end) return false;  // the replay ends there
           if (history_ && r.time >= history_end_) {
-            *past_end = true;
-            return true;
+            past_end = true;
+            return false;
           }
-          leaves = OnChangeLeaves(r.name());
+          uint32_t leaves = OnChangeLeaves(r.name());
           if (leaves == 0) return false;
           SeenPort& seen = Seen(r.port_index);
           if (r.removed()) {
@@ -457,16 +420,39 @@ class GnmiSubscriptionImpl : public GnmiSubscription {
             // client holds.
             const bool deliver = seen.present || history_;
             seen = {static_cast<uint32_t>(r.port->changes), false};
-            leaves = 0;
+            if (deliver) leaves_of.push_back(0);
             return deliver;
           }
           leaves &= seen.present ? ChangedLeavesOf(r) : kAllLeaves;
           seen = {static_cast<uint32_t>(r.port->changes), true};
+          if (leaves != 0) leaves_of.push_back(leaves);
           return leaves != 0;
         },
-        1, &taken, /*replaying=*/history_ && !sync_sent_);
-    *behind = gap != EventHub::Gap::kNone;
-    return taken.empty() ? nullptr : taken.front();
+        room, &records, /*replaying=*/history_ && !sync_sent_);
+    if (gap != EventHub::Gap::kNone) {
+      if (history_) {
+        return absl::ResourceExhaustedError("the History replay fell behind the replay buffer");
+      }
+      Coalesce();
+      TakeQueued(out);
+      return absl::OkStatus();
+    }
+    for (size_t i = 0; i < records.size(); ++i) out->push_back(Encoded(*records[i], leaves_of[i]));
+    const bool caught_up = records.size() < room;  // the ring held no more for this stream
+    if (past_end || (caught_up && history_ && history_ended)) {
+      live_ = false;
+      {
+        absl::MutexLock lock(&mu_);
+        if (!sync_sent_) queue_.push_back(SyncResponse());
+        sync_sent_ = true;
+        finish_when_drained_ = true;
+      }
+      TakeQueued(out);
+    } else if (caught_up && history_ && !sync_sent_) {  // the replay caught up: live from here
+      sync_sent_ = true;
+      out->push_back(SyncResponse());
+    }
+    return absl::OkStatus();
   }
 
   // The record's notification for this stream's format and `leaves` (0: a delete), built once
