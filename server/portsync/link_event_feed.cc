@@ -72,21 +72,22 @@ LinkEventFeed::LinkEventFeed(EventHub* hub, const v1::StreamLinkEventsRequest& r
                              bool batched)
     : hub_(hub),
       filter_(request.names().begin(), request.names().end()),
-      request_(request),
+      resume_after_(request.resume_after()),
+      resume_instance_(request.instance_id()),
       batched_(batched) {}
 
 void LinkEventFeed::Start() {
-  const uint64_t after = request_.resume_after();
+  const uint64_t after = resume_after_;
   if (after > 0) {
     const EventHub::Position at = hub_->position();
     const std::string& instance = hub_->instance_id();
-    if (request_.instance_id().empty()) {
+    if (resume_instance_.empty()) {
       // Sequences restart with each instance: without one, N cannot be trusted.
       resync_reason_ = absl::StrCat("resume_after ", after, " without an instance_id; this is ",
                                     "instance ", instance);
-    } else if (request_.instance_id() != instance) {
-      resync_reason_ = absl::StrCat("instance ", request_.instance_id(),
-                                    " is gone; this is instance ", instance);
+    } else if (resume_instance_ != instance) {
+      resync_reason_ =
+          absl::StrCat("instance ", resume_instance_, " is gone; this is instance ", instance);
     } else if (after > at.head) {
       resync_reason_ =
           absl::StrCat("resume_after ", after, " is beyond the last sequence ", at.head);

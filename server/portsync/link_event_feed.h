@@ -57,7 +57,9 @@ class LinkEventFeed : public StreamSource {
 
   EventHub* const hub_;
   const absl::flat_hash_set<std::string> filter_;
-  const v1::StreamLinkEventsRequest request_;
+  // Where the request asked to resume (0: nowhere), and the instance it came from.
+  const uint64_t resume_after_;
+  const std::string resume_instance_;
   const bool batched_;
   std::deque<SharedBytes> prefix_;
   std::shared_ptr<const std::vector<SharedBytes>> snapshot_;
