@@ -239,6 +239,7 @@ std::vector<StateWrite> PortModel::TakeDirty() {
     port.delete_first = false;
     if (write.del || write.set) {
       port.in_flight = true;
+      ++port.write_epoch;
       writes.push_back(std::move(write));
     } else {
       ++merged_writes_;  // identical to what STATE_DB holds

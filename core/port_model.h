@@ -90,6 +90,11 @@ struct Port {
   // connections (the engine's direct one and the writer's) can never reorder one key's writes.
   bool in_flight = false;
   bool delete_first = false;  // a DELLINK happened since the last write: DEL before any HSET
+  // Counts the writes of this port taken (TakeDirty). The audit reads STATE_DB on one connection
+  // while the engine thread writes on another: it judges a port only when no write of ours was
+  // taken between its read being planned and its reply being compared (else the read may
+  // predate a write already answered, and look like drift that is not there).
+  uint32_t write_epoch = 0;
   absl::Time dirty_since = absl::InfinitePast();  // the kernel message that made it dirty
 
   // admin from IFF_UP, oper from IFF_RUNNING (not IFF_LOWER_UP: a dormant link is down).

@@ -8,6 +8,15 @@
 #include "core/status_macros.h"
 
 namespace portsyncd {
+namespace {
+
+// A port the reconcile reads, and its Port::write_epoch when the read was planned.
+struct Checked {
+  std::string name;
+  uint32_t epoch;
+};
+
+}  // namespace
 
 absl::Status StateWriter::FullAudit() {
   // Expectations left by writes whose notification never came (one made before the
@@ -61,9 +70,10 @@ absl::Status StateWriter::Reconcile(bool rewrite_all, const std::vector<std::str
   }
 
   // Candidates for deletion: a port name whose netdev is gone (or never seen), not an old
-  // interface, whose key carries our `state` field. Everything else is left to the model.
-  std::vector<std::string> stale_candidates;
-  std::vector<std::string> audited;  // ports whose fields we compare (audit only)
+  // interface, with no write of ours pending, whose key carries our `state` field. Everything
+  // else is left to the model.
+  std::vector<Checked> stale_candidates;
+  std::vector<Checked> audited;      // ports whose fields we compare (audit only)
   std::vector<std::string> requeue;  // notified keys to look at again after the dump
   {
     absl::MutexLock lock(&shared_.mu);
@@ -77,7 +87,11 @@ absl::Status StateWriter::Reconcile(bool rewrite_all, const std::vector<std::str
         continue;
       }
       const Port* port = shared_.model.Find(name);
-      if (port == nullptr || !port->in_kernel) stale_candidates.push_back(std::move(name));
+      if (port == nullptr) {
+        stale_candidates.push_back({std::move(name), 0});
+      } else if (!port->in_kernel && !port->dirty && !port->in_flight) {
+        stale_candidates.push_back({std::move(name), port->write_epoch});
+      }
     }
     if (rewrite_all) {
       shared_.model.ForgetWritten();
@@ -86,7 +100,7 @@ absl::Status StateWriter::Reconcile(bool rewrite_all, const std::vector<std::str
         const Port* port = shared_.model.Find(name);
         if (port == nullptr || !port->wants_state()) continue;
         if (!port->dirty && !port->in_flight) {
-          audited.push_back(name);
+          audited.push_back({name, port->write_epoch});
         } else {
           // A write is pending, but it may be skipped as identical to what we last wrote, which
           // someone else has just changed: make sure it is sent.
@@ -95,18 +109,21 @@ absl::Status StateWriter::Reconcile(bool rewrite_all, const std::vector<std::str
       }
     } else {
       for (const auto& [name, port] : shared_.model.ports()) {
-        if (port.wants_state() && !port.dirty && !port.in_flight) audited.push_back(name);
+        if (port.wants_state() && !port.dirty && !port.in_flight) {
+          audited.push_back({name, port.write_epoch});
+        }
       }
     }
   }
 
   if (!requeue.empty() && tracker_ != nullptr) tracker_->AddSuspects(requeue);
   std::vector<RedisArgv> reads;
-  for (const std::string& name : stale_candidates) {
-    reads.push_back({"HEXISTS", state.Key(kPortTable, name), kStateField});
+  reads.reserve(stale_candidates.size() + audited.size());
+  for (const Checked& c : stale_candidates) {
+    reads.push_back({"HEXISTS", state.Key(kPortTable, c.name), kStateField});
   }
-  for (const std::string& name : audited) {
-    reads.push_back({"HMGET", state.Key(kPortTable, name), "netdev_oper_status", kStateField,
+  for (const Checked& c : audited) {
+    reads.push_back({"HMGET", state.Key(kPortTable, c.name), "netdev_oper_status", kStateField,
                      "admin_status", "mtu"});
   }
   // Error replies (a key of the wrong type) count as drift: the rewrite reports the error.
@@ -117,11 +134,17 @@ absl::Status StateWriter::Reconcile(bool rewrite_all, const std::vector<std::str
   uint64_t drifted = 0;
   {
     absl::MutexLock lock(&shared_.mu);
+    // A port written (or now waiting to be) since its read was planned is left to that write:
+    // the read may predate it (Port::write_epoch).
+    auto unwritten_since = [&](const Checked& c, const Port* port) {
+      return port == nullptr || (c.epoch == port->write_epoch && !port->dirty && !port->in_flight);
+    };
     for (size_t i = 0; i < stale_candidates.size(); ++i) {
-      const Port* port = shared_.model.Find(stale_candidates[i]);
-      if (replies[i].integer == 1 && (port == nullptr || !port->in_kernel)) {
-        deletes.push_back({"DEL", state.Key(kPortTable, stale_candidates[i])});
-        deleted_names.push_back(stale_candidates[i]);
+      const Port* port = shared_.model.Find(stale_candidates[i].name);
+      if (replies[i].integer == 1 && unwritten_since(stale_candidates[i], port) &&
+          (port == nullptr || !port->in_kernel)) {
+        deletes.push_back({"DEL", state.Key(kPortTable, stale_candidates[i].name)});
+        deleted_names.push_back(stale_candidates[i].name);
       }
     }
     // Until the DELs are answered, a port of these names (re-created meanwhile) is not written
@@ -129,10 +152,10 @@ absl::Status StateWriter::Reconcile(bool rewrite_all, const std::vector<std::str
     shared_.model.BeginStaleDeletes(deleted_names);
     for (size_t i = 0; i < audited.size(); ++i) {
       const RedisReply& reply = replies[stale_candidates.size() + i];
-      const Port* port = shared_.model.Find(audited[i]);
-      if (port == nullptr || !port->wants_state() || port->dirty || port->in_flight) continue;
+      const Port* port = shared_.model.Find(audited[i].name);
+      if (port == nullptr || !port->wants_state() || !unwritten_since(audited[i], port)) continue;
       if (!port->written) {  // an earlier write was refused
-        shared_.model.MarkDrifted(audited[i]);
+        shared_.model.MarkDrifted(audited[i].name);
         ++drifted;
         continue;
       }
@@ -143,7 +166,7 @@ absl::Status StateWriter::Reconcile(bool rewrite_all, const std::vector<std::str
                         reply.elements[2].str == (w.admin_up ? "up" : "down") &&
                         reply.elements[3].str == absl::StrCat(w.mtu);
       if (!same) {
-        shared_.model.MarkDrifted(audited[i]);
+        shared_.model.MarkDrifted(audited[i].name);
         ++drifted;
       }
     }

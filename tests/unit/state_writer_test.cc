@@ -221,6 +221,46 @@ TEST_F(StateWriterTest, TheAuditRepairsDriftAtItsPeriod) {
   EXPECT_EQ(counters_.drift_repairs.load(), 1u);
 }
 
+// The audit reads STATE_DB on the writer's connection while the engine thread writes on its own.
+// Here the audit's read sees the port before a write of ours that the engine thread then sends
+// and completes before the audit compares: what the audit read is older than what we wrote, not
+// drift. (Issue 17: 1,769 ports "repaired" at 100,000 ports with nobody else writing.)
+TEST_F(StateWriterTest, OurOwnWriteLandingDuringTheAuditIsNotDrift) {
+  MakeWriter();
+  KernelPort("Ethernet0", 10);
+  Settle();
+  redis_.intercept = [&](int db, const RedisArgv& argv) -> std::optional<RedisReply> {
+    if (db != kState || argv[0] != "HMGET" || argv[1] != "PORT_TABLE|Ethernet0") {
+      return std::nullopt;
+    }
+    redis_.intercept = nullptr;
+    // The audit reads what STATE_DB holds now...
+    RedisReply read;
+    read.type = RedisReply::Type::kArray;
+    for (const char* field : {"netdev_oper_status", "state", "admin_status", "mtu"}) {
+      RedisReply value;
+      value.type = RedisReply::Type::kString;
+      value.str = State("Ethernet0", field);
+      read.elements.push_back(value);
+    }
+    // ...then the engine thread's direct connection writes a change and sees it answered.
+    KernelPort("Ethernet0", 10, 9100);
+    absl::MutexLock lock(&shared_.mu);
+    std::vector<StateWrite> writes = shared_.model.TakeDirty();
+    EXPECT_EQ(writes.size(), 1u);
+    redis_.SetField(kState, "PORT_TABLE|Ethernet0", "mtu", "9100");
+    for (const StateWrite& write : writes) shared_.model.CompleteWrite(write, /*ok=*/true);
+    return read;
+  };
+  clock_.Advance(absl::Seconds(5));  // the audit
+  Step();
+  EXPECT_EQ(redis_.intercept, nullptr);  // the audit did read the port
+  EXPECT_EQ(counters_.drift_repairs.load(), 0u);
+  EXPECT_EQ(State("Ethernet0", "mtu"), "9100");
+  absl::MutexLock lock(&shared_.mu);
+  EXPECT_TRUE(shared_.model.Find("Ethernet0")->state_db_in_sync());
+}
+
 TEST_F(StateWriterTest, WithNotificationsOnTheAuditIsOnlyABackstop) {
   MakeWriter(/*notifications=*/true);
   KernelPort("Ethernet0", 10);
