@@ -18,8 +18,9 @@ const char kHelp[] = R"(Usage: portsyncctl [OPTIONS] COMMAND [ARGS]
 Shows and controls portsyncd, the SONiC port state daemon, over its gRPC API.
 
 Commands:
-  ports [NAME...]   every port (or the named ones): admin/oper status, MTU, ifindex, whether
-                    STATE_DB holds exactly the kernel's state, last change, carrier flaps
+  ports [NAME...]   every port (or the named ones, or those matching 'Ethernet1*'):
+                    admin/oper status, MTU, ifindex, whether STATE_DB holds exactly the
+                    kernel's state, last change, carrier flaps
   watch [NAME...]   live link events, one line each; survives daemon restarts
   health            overall and per-component health, with counters
   reload            make the daemon re-read its config file (needs the reload token)
@@ -50,7 +51,7 @@ Exit status: 0 success; 1 the daemon is unreachable, refused or failed the reque
 
 const std::map<std::string, std::string>& CommandHelp() {
   static const auto* help = new std::map<std::string, std::string>{
-      {"ports", R"(Usage: portsyncctl [OPTIONS] ports [NAME...]
+      {"ports", R"(Usage: portsyncctl [OPTIONS] ports [NAME|PATTERN...]
 
 One line per port, in natural order (Ethernet0, Ethernet4, ... Ethernet100), like SONiC's
 `show interfaces status`:
@@ -60,6 +61,9 @@ its way, and "-" for a port without a netdev. FLAPS is the kernel's count of car
 of the netdev (IFLA_CARRIER_DOWN_COUNT): it survives portsyncd restarts, restarts from 0 when
 the netdev is re-created, and a veth created without carrier already shows 1. With --json: the
 GetPortState response, with every counter.
+A NAME with *, ? or [...] is a shell pattern: `portsyncctl ports 'Ethernet1*'` lists Ethernet1,
+Ethernet12, Ethernet100... (quote it, or the shell expands it). Large switches are read in pages
+of 10,000 ports (GetPortState page_token), all printed as one table.
 )"},
       {"watch", R"(Usage: portsyncctl [OPTIONS] watch [NAME...]
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "absl/synchronization/mutex.h"
 #include "core/logging.h"
 #include "server/gnmi/gnmi_paths.h"
@@ -80,6 +81,7 @@ grpc::Status GnmiService::Values(const gnmi::GetRequest& request,
     }
   }
   const OcFormat format{request.encoding(), request.prefix().origin(), request.prefix().target()};
+  size_t bytes = 0;
   for (const PortSnapshot::Entry& entry : snapshot->ports) {
     if (!entry.port.in_kernel) continue;
     uint32_t leaves = 0;
@@ -87,8 +89,21 @@ grpc::Status GnmiService::Values(const gnmi::GetRequest& request,
       if (s.Matches(entry.port.name)) leaves |= s.leaves;
     }
     if (leaves == 0) continue;
-    BuildUpdate(OcLeavesOf(entry.port), leaves, Nanos(snapshot->taken), format, 0,
-                response->add_notification());
+    gnmi::Notification* notification = response->add_notification();
+    BuildUpdate(OcLeavesOf(entry.port), leaves, Nanos(snapshot->taken), format, 0, notification);
+    // Past what a gRPC client takes by default the answer would fail on the client's side, after
+    // all the work: say what to do instead (docs/API.md, gNMI at scale).
+    const size_t size = notification->ByteSizeLong();
+    bytes += 1 + google::protobuf::io::CodedOutputStream::VarintSize64(size) + size;
+    if (bytes > options_.max_get_response_bytes) {
+      response->Clear();
+      return grpc::Status(
+          grpc::StatusCode::RESOURCE_EXHAUSTED,
+          absl::StrCat("the answer is larger than ", options_.max_get_response_bytes,
+                       " bytes (", snapshot->ports.size(),
+                       " interfaces): use Subscribe with mode ONCE, which sends one notification "
+                       "per interface, or Get fewer interfaces or leaves"));
+    }
   }
   return grpc::Status::OK;
 }

@@ -34,6 +34,9 @@ struct GnmiOptions {
   // The shortest SAMPLE and heartbeat interval served; 0 in a request means this one. Shorter
   // requests are refused (INVALID_ARGUMENT), never silently stretched.
   absl::Duration min_interval = absl::Milliseconds(100);
+  // A Get whose answer would be larger is refused (RESOURCE_EXHAUSTED, pointing to Subscribe
+  // ONCE): past gRPC's default 4 MiB receive limit the client would fail on it anyway.
+  size_t max_get_response_bytes = 4 * 1024 * 1024 - 64 * 1024;
 };
 
 class GnmiSubscription : public StreamSource {

@@ -1,5 +1,7 @@
 #include "server/portsync/port_sync_service.h"
 
+#include <fnmatch.h>
+
 #include <algorithm>
 
 #include "absl/strings/match.h"
@@ -55,17 +57,43 @@ grpc::Status PortSyncService::PortStates(const v1::GetPortStateRequest& request,
   for (const std::string& name : request.names()) {
     if (absl::Status s = ValidatePortName(name); !s.ok()) return ToGrpc(s);
   }
+  if (request.page_size() < 0) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_size must not be negative");
+  }
+  const size_t page_size = request.page_size() == 0
+                               ? kMaxPortPage
+                               : std::min<size_t>(request.page_size(), kMaxPortPage);
+  // The token is the name of the last port of the previous page: this page starts after it in
+  // natural order, so a port present on both calls is neither missed nor repeated.
+  std::string after;
+  if (!request.page_token().empty()) {
+    if (!absl::StartsWith(request.page_token(), kPageTokenPrefix) ||
+        !ValidatePortName(request.page_token().substr(kPageTokenPrefix.size())).ok()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "page_token is not one this daemon returned");
+    }
+    after = request.page_token().substr(kPageTokenPrefix.size());
+  }
   if (!hub_->synced()) {
     // Before the first link dump the model does not know the kernel: every port would look
     // absent. Say so instead of answering with a state nobody observed.
     return NotSyncedYet();
   }
+  auto matches = [&](const std::string& name) {
+    return request.name_pattern().empty() ||
+           fnmatch(request.name_pattern().c_str(), name.c_str(), 0) == 0;
+  };
+  // Copies of the page's ports, taken under the model lock; the messages are built after it,
+  // so a page of 10,000 ports holds the engine up for the copy only.
+  std::vector<std::pair<Port, bool>> page;  // the port, and whether it is pending
+  size_t total = 0;
+  bool more = false;
   grpc::Status status = grpc::Status::OK;
   engine_->WithModel([&](const PortModel& model) {
     std::vector<const Port*> ports;
     if (request.names().empty()) {
       for (const auto& [name, port] : model.ports()) {
-        if (IsTracked(port)) ports.push_back(&port);
+        if (IsTracked(port) && matches(name)) ports.push_back(&port);
       }
     } else {
       for (const std::string& name : request.names()) {
@@ -75,16 +103,40 @@ grpc::Status PortSyncService::PortStates(const v1::GetPortStateRequest& request,
                                 absl::StrCat("port ", name, " is not known to portsyncd"));
           return;
         }
-        if (std::find(ports.begin(), ports.end(), port) == ports.end()) ports.push_back(port);
+        if (matches(name) && std::find(ports.begin(), ports.end(), port) == ports.end()) {
+          ports.push_back(port);
+        }
       }
     }
-    std::sort(ports.begin(), ports.end(),
-              [](const Port* a, const Port* b) { return NaturalLess(a->name, b->name); });
-    for (const Port* port : ports) ToProto(model, *port, response->add_ports());
+    total = ports.size();
+    auto natural = [](const Port* a, const Port* b) { return NaturalLess(a->name, b->name); };
+    if (!after.empty()) {
+      ports.erase(std::remove_if(ports.begin(), ports.end(),
+                                 [&](const Port* p) { return !NaturalLess(after, p->name); }),
+                  ports.end());
+    }
+    // Only the page is sorted: a linear selection, then k log k.
+    if (ports.size() > page_size) {
+      std::nth_element(ports.begin(), ports.begin() + page_size, ports.end(), natural);
+      ports.resize(page_size);
+      more = true;
+    }
+    std::sort(ports.begin(), ports.end(), natural);
+    page.reserve(ports.size());
+    for (const Port* port : ports) {
+      page.emplace_back(*port, model.pending().contains(port->name));
+    }
     response->set_sequence(model.sequence());
   });
+  if (!status.ok()) {
+    response->Clear();
+    return status;
+  }
+  response->mutable_ports()->Reserve(static_cast<int>(page.size()));
+  for (const auto& [port, pending] : page) ToProto(port, pending, response->add_ports());
+  if (more) response->set_next_page_token(absl::StrCat(kPageTokenPrefix, page.back().first.name));
+  response->set_total_size(static_cast<int32_t>(total));
   response->set_instance_id(hub_->instance_id());
-  if (!status.ok()) response->Clear();
   return status;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "core/engine_view.h"
 #include "portsyncd/v1/portsyncd.grpc.pb.h"
@@ -57,7 +58,9 @@ class PortSyncService : public PortSyncServiceBase {
 
   // The health GetHealth reports (also feeds grpc.health.v1).
   v1::GetHealthResponse Health() const;
-  // GetPortState's answer.
+  // GetPortState's answer: a page of at most kMaxPortPage ports (docs/API.md "Paging").
+  static constexpr size_t kMaxPortPage = 10000;
+  static constexpr absl::string_view kPageTokenPrefix = "after:";
   grpc::Status PortStates(const v1::GetPortStateRequest& request,
                           v1::GetPortStateResponse* response) const;
 

@@ -86,6 +86,24 @@ class GetPortStateTest(ApiTest):
             self.assertEqual(e.exception.code(), code, name)
             self.assertIn(text, e.exception.details())
 
+    def test_pages_and_a_name_pattern(self):
+        names, token, sizes = [], "", []
+        while True:
+            reply = self.stub.GetPortState(pb.GetPortStateRequest(page_size=3, page_token=token))
+            sizes.append(len(reply.ports))
+            self.assertEqual(reply.total_size, len(PORTS) + 1)
+            names += [p.name for p in reply.ports]
+            token = reply.next_page_token
+            if not token:
+                break
+        self.assertEqual(sizes, [3, 3, 3])
+        self.assertEqual(names, PORTS + ["Ethernet100"])
+        reply = self.stub.GetPortState(pb.GetPortStateRequest(name_pattern="Ethernet1*"))
+        self.assertEqual([p.name for p in reply.ports], ["Ethernet12", "Ethernet16", "Ethernet100"])
+        with self.assertRaises(grpc.RpcError) as e:
+            self.stub.GetPortState(pb.GetPortStateRequest(page_token="Ethernet4"))
+        self.assertEqual(e.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+
     def test_thousands_of_names_and_oversized_requests(self):
         many = [f"Ethernet{i}" for i in range(5000)]
         with self.assertRaises(grpc.RpcError) as e:

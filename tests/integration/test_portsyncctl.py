@@ -49,6 +49,12 @@ class PortsyncctlTest(IntegrationTest):
         self.assertTrue(all(line[col - 1] == " " and line[col] != " " for line in lines[1:]))
         one = self.ctl("ports", "Ethernet4")
         self.assertEqual([line.split()[0] for line in one.stdout.splitlines()[1:]], ["Ethernet4"])
+        # A shell pattern (the daemon filters), and a pattern with a name (portsyncctl filters).
+        ones = self.ctl("ports", "Ethernet1*")
+        self.assertEqual([line.split()[0] for line in ones.stdout.splitlines()[1:]],
+                         ["Ethernet100"])
+        mixed = self.ctl("ports", "Ethernet[48]", "Ethernet0")
+        self.assertEqual([line.split()[0] for line in mixed.stdout.splitlines()[1:]], PORTS)
 
     def test_json_output(self):
         ports = json.loads(self.ctl("--json", "ports").stdout)

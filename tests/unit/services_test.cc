@@ -8,6 +8,7 @@
 #include "gtest/gtest.h"
 #include "server/gnmi/gnmi_service.h"
 #include "server/portsync/port_sync_service.h"
+#include "server/stream/port_names.h"
 #include "tests/unit/fake_engine.h"
 
 namespace portsyncd {
@@ -81,6 +82,66 @@ TEST_F(ServicesTest, GetPortStateNamesTheFirstUnknownAndRefusesMalformedNames) {
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+TEST_F(ServicesTest, GetPortStatePagesInNaturalOrderWithoutMissingOrRepeatingAPort) {
+  std::vector<LinkEvent> links;
+  for (int i = 0; i < 25; ++i) links.push_back(FakeEngine::NewLink(absl::StrCat("Ethernet", i * 4), i + 1));
+  engine_.InitialDump(links);
+  v1::GetPortStateRequest request;
+  request.set_page_size(10);
+  std::vector<std::string> seen;
+  std::vector<int> page_sizes;
+  for (int call = 0; call < 5; ++call) {
+    v1::GetPortStateResponse response;
+    ASSERT_TRUE(portsync_.PortStates(request, &response).ok());
+    EXPECT_EQ(response.total_size(), call == 0 ? 25 : 24);
+    page_sizes.push_back(response.ports_size());
+    for (const std::string& name : Names(response)) seen.push_back(name);
+    if (call == 0) {
+      // Between two pages: a port of the first page goes, and one after the page appears.
+      engine_.Read({FakeEngine::DelLink("Ethernet0", 1), FakeEngine::NewLink("Ethernet97", 99)});
+      engine_.Read({FakeEngine::DelLink("Ethernet97", 99)});
+    }
+    if (response.next_page_token().empty()) break;
+    request.set_page_token(response.next_page_token());
+  }
+  EXPECT_THAT(page_sizes, ElementsAre(10, 10, 5));
+  ASSERT_EQ(seen.size(), 24u + 1u) << "Ethernet0 came with the first page";
+  for (size_t i = 1; i < seen.size(); ++i) EXPECT_TRUE(NaturalLess(seen[i - 1], seen[i])) << i;
+  EXPECT_EQ(seen.front(), "Ethernet0");
+  EXPECT_EQ(seen.back(), "Ethernet96");
+
+  // The default page holds every port of a switch this size, with no token.
+  v1::GetPortStateResponse all;
+  ASSERT_TRUE(portsync_.PortStates(v1::GetPortStateRequest(), &all).ok());
+  EXPECT_EQ(all.ports_size(), 24);
+  EXPECT_TRUE(all.next_page_token().empty());
+  // A token this daemon did not make is refused, as is a negative size.
+  request.set_page_token("Ethernet8");
+  v1::GetPortStateResponse refused;
+  EXPECT_EQ(portsync_.PortStates(request, &refused).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  request.clear_page_token();
+  request.set_page_size(-1);
+  EXPECT_EQ(portsync_.PortStates(request, &refused).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ServicesTest, GetPortStateFiltersByAShellPattern) {
+  engine_.InitialDump({FakeEngine::NewLink("Ethernet1", 1), FakeEngine::NewLink("Ethernet12", 2),
+                       FakeEngine::NewLink("Ethernet2", 3), FakeEngine::NewLink("Ethernet100", 4)});
+  v1::GetPortStateRequest request;
+  request.set_name_pattern("Ethernet1*");
+  v1::GetPortStateResponse response;
+  ASSERT_TRUE(portsync_.PortStates(request, &response).ok());
+  EXPECT_THAT(Names(response), ElementsAre("Ethernet1", "Ethernet12", "Ethernet100"));
+  EXPECT_EQ(response.total_size(), 3);
+  request.add_names("Ethernet2");
+  request.add_names("Ethernet12");
+  response.Clear();
+  ASSERT_TRUE(portsync_.PortStates(request, &response).ok());
+  EXPECT_THAT(Names(response), ElementsAre("Ethernet12"));
+}
+
 TEST_F(ServicesTest, HealthIsTheWorstComponentAndSaysWhatTheEngineWaitsFor) {
   engine_.set_status(
       EngineStatus{.start_decided = false, .startup_waiting_for = "connection refused"});
@@ -132,6 +193,26 @@ TEST_F(ServicesTest, GnmiGetAnswersFromTheSnapshotAndNamesAPortWithoutANetdev) {
   ASSERT_EQ(response.notification_size(), 1);
   ASSERT_EQ(response.notification(0).update_size(), 1);
   EXPECT_EQ(response.notification(0).update(0).val().uint_val(), 1500u);
+}
+
+TEST_F(ServicesTest, AGnmiGetTooLargeForAClientSaysToSubscribeOnce) {
+  engine_.InitialDump(FakeEngine::Ports(50));
+  gnmi::GetRequest request;
+  request.set_encoding(gnmi::PROTO);
+  gnmi::GetResponse all;
+  ASSERT_TRUE(gnmi_.Values(request, &all).ok());
+  ASSERT_EQ(all.notification_size(), 50);
+  // The same request, with a limit just below that answer's size.
+  GnmiService small(&hub_, &timers_, RealClock(),
+                    GnmiOptions{.max_get_response_bytes = all.ByteSizeLong() - 1});
+  gnmi::GetResponse response;
+  grpc::Status status = small.Values(request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(), HasSubstr("Subscribe with mode ONCE"));
+  EXPECT_EQ(response.notification_size(), 0);
+  GnmiService enough(&hub_, &timers_, RealClock(),
+                     GnmiOptions{.max_get_response_bytes = all.ByteSizeLong()});
+  EXPECT_TRUE(enough.Values(request, &response).ok());
 }
 
 }  // namespace
