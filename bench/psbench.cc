@@ -6,7 +6,8 @@
 //   storm      every port's MTU changed as fast as the kernel takes it, for a fixed time;
 //              STATE_DB sampled to see how far behind it is, then the time to converge
 //   startup    starts a command and times until STATE_DB holds every port (and PortInitDone)
-//   subscribe  holds K StreamLinkEvents subscribers open until SIGTERM (footprint)
+//   subscribe  holds K StreamLinkEvents (--batched 1: WatchLinkEvents) and --gnmi G gNMI
+//              subscribers open until SIGTERM (footprint, soak)
 #include "bench/psbench.h"
 
 #include <fcntl.h>
@@ -99,7 +100,7 @@ json SubscriberStats(SubscriberPool& pool) {
   std::vector<double> gnmi_lat(st.gnmi_latency_us.begin(), st.gnmi_latency_us.end());
   json j = {{"events", st.events},       {"messages", st.messages}, {"changed", st.changed},
             {"resyncs", st.resyncs},     {"snapshots", st.snapshots},
-            {"ended_early", st.ended_early}, {"latency", Summary(lat)}};
+            {"ended_early", st.ended_early}, {"lost", st.lost}, {"latency", Summary(lat)}};
   if (!gnmi_lat.empty()) j["gnmi_latency"] = Summary(gnmi_lat);
   // A sample of the raw figures for plots (at most 20,000).
   json sample = json::array();
@@ -538,7 +539,8 @@ int RunSubscribe(const Args& args) {
   signal(SIGTERM, [](int) { g_sub_stop = true; });
   signal(SIGINT, [](int) { g_sub_stop = true; });
   const int count = args.GetInt("count", 100);
-  SubscriberPool pool(args.Need("grpc"), count, nullptr);
+  const int gnmi = args.GetInt("gnmi", 0);
+  SubscriberPool pool(args.Need("grpc"), count, nullptr, gnmi, args.GetInt("batched", 0) != 0);
   bool synced = pool.WaitSynced(60000);
   std::printf("{\"ready\": %s}\n", synced ? "true" : "false");
   std::fflush(stdout);

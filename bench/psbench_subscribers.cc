@@ -76,16 +76,35 @@ class SubscriberPool::LinkEventReader : public AnyStream {
     switch (event.type()) {
       case pb::LinkEvent::TYPE_SYNCED:
         Synced();
+        next_sequence_ = event.sequence() + 1;
         break;
-      case pb::LinkEvent::TYPE_RESYNC: ++stats_.resyncs; break;
+      case pb::LinkEvent::TYPE_RESYNC:
+        ++stats_.resyncs;
+        next_sequence_ = 0;  // a snapshot follows: no hole is a loss until its SYNCED
+        break;
       case pb::LinkEvent::TYPE_SNAPSHOT: ++stats_.snapshots; break;
       case pb::LinkEvent::TYPE_CHANGED:
         ++stats_.changed;
         Match(event, now);
+        Live(event);
+        break;
+      case pb::LinkEvent::TYPE_ADDED:
+      case pb::LinkEvent::TYPE_REMOVED:
+        Live(event);
         break;
       default: break;
     }
   }
+  // Every port is subscribed, so every sequence after SYNCED must arrive, in order, unless a
+  // RESYNC says the stream fell behind: a hole without one is a lost event.
+  void Live(const pb::LinkEvent& event) {
+    if (next_sequence_ == 0) return;
+    if (event.sequence() != next_sequence_) {
+      stats_.lost += event.sequence() > next_sequence_ ? event.sequence() - next_sequence_ : 1;
+    }
+    next_sequence_ = event.sequence() + 1;
+  }
+  uint64_t next_sequence_ = 0;
 
  private:
   // Records the latency when this event is the one the generator is waiting for.
@@ -287,6 +306,7 @@ SubscriberPool::Stats SubscriberPool::Collect() const {
     total.resyncs += st.resyncs;
     total.snapshots += st.snapshots;
     total.ended_early += st.ended_early;
+    total.lost += st.lost;
     total.latency_us.insert(total.latency_us.end(), st.latency_us.begin(), st.latency_us.end());
     total.gnmi_latency_us.insert(total.gnmi_latency_us.end(), st.gnmi_latency_us.begin(),
                                  st.gnmi_latency_us.end());

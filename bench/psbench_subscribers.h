@@ -46,6 +46,8 @@ class SubscriberPool {
   struct Stats {
     uint64_t events = 0, changed = 0, resyncs = 0, snapshots = 0, ended_early = 0;
     uint64_t messages = 0;  // gRPC messages read (a WatchLinkEvents batch is one)
+    // Live events missing from a portsyncd.v1 stream with no RESYNC to say so (must be 0).
+    uint64_t lost = 0;
     std::vector<float> latency_us;  // every (event, subscriber) pair recorded
     std::vector<float> gnmi_latency_us;  // the same, of the gNMI subscribers
   };

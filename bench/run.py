@@ -31,6 +31,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import redis
@@ -107,16 +108,9 @@ class World:
         self.redis_proc = self.daemon = None
         self.namespaces = []
         _live.append(self)
-        self.redis_proc = subprocess.Popen(
-            ["redis-server", "--port", "0", "--unixsocket", self.redis_socket,
-             "--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--dir", self.dir,
-             "--databases", "16"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.db = {d: redis.Redis(unix_socket_path=self.redis_socket, db=d,
                                   decode_responses=True) for d in (APPL_DB, CONFIG_DB, STATE_DB)}
-        wait_until(self._ping, 10, "redis-server")
-        # As SONiC's database runs (AKE), unless --keyspace-events says otherwise: the daemon
-        # under test uses keyspace notifications when the server has them on.
-        self.db[STATE_DB].config_set("notify-keyspace-events", args.keyspace_events)
+        self.start_redis()
         self.db_config = os.path.join(self.dir, "database_config.json")
         with open(self.db_config, "w") as f:
             json.dump({"INSTANCES": {"redis": {"hostname": "127.0.0.1", "port": 6379,
@@ -143,9 +137,30 @@ class World:
         # A spare device so peer ifindexes differ from ours: carrier changes then skip
         # linkwatch's 1-per-10ms slow path (docs/PERFORMANCE.md, kernel facts).
         sh("ip", "-n", self.wire, "link", "add", "pad0", "type", "ifb")
+        self.configure_ports(range(ports))
+
+    def start_redis(self):
+        """Starts (or, after kill_redis, restarts empty) the private redis-server."""
+        self.redis_proc = subprocess.Popen(
+            ["redis-server", "--port", "0", "--unixsocket", self.redis_socket,
+             "--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--dir", self.dir,
+             "--databases", "16"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(self._ping, 10, "redis-server")
+        # As SONiC's database runs (AKE), unless --keyspace-events says otherwise: the daemon
+        # under test uses keyspace notifications when the server has them on.
+        self.db[STATE_DB].config_set("notify-keyspace-events", self.args.keyspace_events)
+
+    def kill_redis(self):
+        self.redis_proc.kill()
+        self.redis_proc.wait()
+        for c in self.db.values():
+            c.connection_pool.disconnect()
+
+    def configure_ports(self, indexes):
+        """CONFIG_DB PORT and APPL_DB PORT_TABLE entries of Ethernet<i>, as SONiC has them."""
         pipe = self.db[CONFIG_DB].pipeline(transaction=False)
         appl = self.db[APPL_DB].pipeline(transaction=False)
-        for i in range(ports):
+        for i in indexes:
             fields = {"lanes": str(i), "mtu": "1500", "alias": f"eth{i}"}
             pipe.hset(f"PORT|Ethernet{i}", mapping={**fields, "admin_status": "up"})
             # As orchagent has it before it applied admin_status: a cold start then waits for
@@ -153,6 +168,34 @@ class World:
             appl.hset(f"PORT_TABLE:Ethernet{i}", mapping=fields)
         pipe.execute()
         appl.execute()
+
+    def state_db_vs_kernel(self):
+        """Ports whose STATE_DB fields differ from the kernel's netdev (or that have a key of
+        ours and no netdev), as 'name: why' strings; [] when STATE_DB equals the kernel."""
+        links = json.loads(sh("ip", "-j", "-n", self.sw, "link", "show").stdout)
+        kernel = {}
+        for link in links:
+            name = link["ifname"].split("@")[0]
+            if not name.startswith("Ethernet"):
+                continue
+            admin = "UP" in link.get("flags", [])
+            oper = admin and link.get("operstate") in ("UP", "UNKNOWN")
+            kernel[name] = ["ok", "up" if admin else "down", "up" if oper else "down",
+                            str(link["mtu"])]
+        keys = [k.split("|", 1)[1] for k in self.db[STATE_DB].scan_iter("PORT_TABLE|*", 10000)]
+        names = sorted(set(keys) | set(kernel))
+        pipe = self.db[STATE_DB].pipeline(transaction=False)
+        for name in names:
+            pipe.hmget(f"PORT_TABLE|{name}", "state", "admin_status", "netdev_oper_status", "mtu")
+        wrong = []
+        for name, got in zip(names, pipe.execute()):
+            want = kernel.get(name)
+            if want is None:
+                if got[0] is not None:
+                    wrong.append(f"{name}: a STATE_DB key and no netdev")
+            elif got != want:
+                wrong.append(f"{name}: STATE_DB {got}, kernel {want}")
+        return wrong
 
     def _ping(self):
         try:
@@ -480,61 +523,186 @@ def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+class Churn:
+    """What a long-lived switch sees besides MTU storms, in a thread: carrier flaps of
+    `flaps_per_s` ports a second (the peer goes down and up), and every `recreate_s` seconds
+    the churn ports (Ethernet<n>.. beyond the storm's) deleted and created again. Pause() and
+    Resume() stop it for the checks."""
+
+    def __init__(self, w, flaps_per_s, churn_ports, recreate_s):
+        self.w, self.flaps_per_s, self.recreate_s = w, flaps_per_s, recreate_s
+        self.churn = list(range(w.n, w.n + churn_ports))
+        self.flaps = self.recreates = 0
+        self.paused = threading.Event()
+        self.stopped = threading.Event()
+        self.idle = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def create_churn_ports(self):
+        self._batch(self.w.sw, [f"link add Ethernet{i} type veth peer name w{i} netns "
+                                f"{self.w.wire}" for i in self.churn] +
+                    [f"link set Ethernet{i} up" for i in self.churn])
+        self._batch(self.w.wire, [f"link set w{i} up" for i in self.churn])
+
+    def _batch(self, ns, lines):
+        path = os.path.join(self.w.dir, f"churn-{ns}.batch")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        sh("ip", "-n", ns, "-force", "-batch", path, check=False)
+
+    def _run(self):
+        next_port, last_recreate = 0, time.monotonic()
+        while not self.stopped.is_set():
+            if self.paused.is_set():
+                self.idle.set()
+                time.sleep(0.05)
+                continue
+            self.idle.clear()
+            t0 = time.monotonic()
+            ports = [(next_port + k) % self.w.n for k in range(self.flaps_per_s)]
+            next_port = (next_port + self.flaps_per_s) % self.w.n
+            self._batch(self.w.wire, [f"link set w{p} down" for p in ports] +
+                        [f"link set w{p} up" for p in ports])
+            self.flaps += len(ports)
+            if self.churn and time.monotonic() - last_recreate >= self.recreate_s:
+                self._batch(self.w.sw, [f"link del Ethernet{i}" for i in self.churn])
+                self.create_churn_ports()
+                self.recreates += 1
+                last_recreate = time.monotonic()
+            time.sleep(max(0.0, 1.0 - (time.monotonic() - t0)))
+
+    def pause(self):
+        self.paused.set()
+        self.idle.wait(30)
+
+    def resume(self):
+        self.paused.clear()
+
+
 def scenario_soak(args, n, template, floor):
-    """A moderate storm (--soak-rate events/s) with --soak-subscribers StreamLinkEvents
-    subscribers, for --soak-seconds, in chunks of --soak-chunk seconds. After each chunk:
-    STATE_DB must have converged, and the daemon's RSS, open files and threads are sampled.
-    The subscribers are replaced every chunk (stream setup and teardown must not leak either).
-    Growth after the warm-up (the first two chunks) fails the run."""
+    """Hours of churn, nothing growing (docs/RELIABILITY.md). For --soak-seconds, in chunks of
+    --soak-chunk seconds: an MTU storm of --soak-rate events/s on the N ports, carrier flaps of
+    --soak-flaps ports a second, --soak-churn-ports netdevs deleted and created again every
+    --soak-recreate seconds, Redis killed and restarted empty every --soak-redis-every chunks
+    (CONFIG_DB and APPL_DB then filled again, as SONiC would), and subscribers of both APIs
+    (StreamLinkEvents + gNMI in one process, WatchLinkEvents in another) replaced every chunk.
+    After each chunk, with the churn paused: STATE_DB compared to the kernel (every field of
+    every port, and no key without a netdev), then the daemon's RSS, open files, threads, CPU
+    over the chunk, audit drift repairs, and events the subscribers lost. Growth after the
+    warm-up (the first chunks), drift, a STATE_DB that does not equal the kernel, or a lost
+    event fails the run."""
     w = running_world(args, n, template, floor)
+    churn = Churn(w, args.soak_flaps, args.soak_churn_ports, args.soak_recreate)
     try:
         pid = w.daemon.pid
+        if churn.churn:
+            w.configure_ports(churn.churn)
+            churn.create_churn_ports()
+        churn.thread.start()
         samples, failures = [], []
         start = time.monotonic()
         chunk = 0
+        subs = max(0, args.soak_subscribers) if not floor else 0
+        health0 = w.health() or {}
+        drift0 = int((health0.get("counters") or {}).get("drift_repairs", 0))
         while time.monotonic() - start < args.soak_seconds:
-            sub = None
-            if not floor and args.soak_subscribers:
-                sub = subprocess.Popen([os.path.join(BUILD, "bench", "psbench"), "subscribe",
-                                        "--grpc", w.socket, "--count",
-                                        str(args.soak_subscribers)],
-                                       stdout=subprocess.PIPE, text=True)
-                if not json.loads(sub.stdout.readline())["ready"]:
-                    failures.append(f"chunk {chunk}: subscribers not all SYNCED")
+            cpu0, t0 = cpu_ns(pid), time.monotonic()
+            procs = []
+            if subs:
+                third = max(1, subs // 3)
+                for extra in (["--count", str(third), "--gnmi", str(third)],
+                              ["--count", str(max(1, subs - 2 * third)), "--batched", "1"]):
+                    procs.append(subprocess.Popen(
+                        [os.path.join(BUILD, "bench", "psbench"), "subscribe", "--grpc",
+                         w.socket, *extra], stdout=subprocess.PIPE, text=True))
+                for p in procs:
+                    if not json.loads(p.stdout.readline())["ready"]:
+                        failures.append(f"chunk {chunk}: subscribers not all SYNCED")
+            restarted = args.soak_redis_every > 0 and chunk % args.soak_redis_every == \
+                args.soak_redis_every - 1
+            storm_s = max(1.0, args.soak_chunk - 3)
+            if restarted:  # a Redis restart in the middle of the chunk, the churn running
+                storm_s /= 2
             r = psbench("storm", "--redis", w.redis_socket, "--sw", w.sw, "--ports", str(n),
-                        "--duration-s", str(args.soak_chunk), "--rate", str(args.soak_rate),
+                        "--duration-s", str(storm_s), "--rate", str(args.soak_rate),
                         "--resume", "1", "--sample-ms", "1000")
-            stream = None
-            if sub:
-                sub.send_signal(signal.SIGTERM)
-                out, _ = sub.communicate(timeout=30)
-                stream = json.loads(out.strip().splitlines()[-1])
+            events, converge = r["kernel_events"], r["converge_ms"]
+            if not r["converged"]:
+                failures.append(f"chunk {chunk}: STATE_DB did not converge after the storm")
+            if restarted:
+                w.kill_redis()
+                time.sleep(0.5)
+                w.start_redis()
+                w.configure_ports(list(range(n)) + churn.churn)
+                r = psbench("storm", "--redis", w.redis_socket, "--sw", w.sw, "--ports", str(n),
+                            "--duration-s", str(storm_s), "--rate", str(args.soak_rate),
+                            "--resume", "1", "--sample-ms", "1000")
+                events += r["kernel_events"]
+                converge = max(converge or 0, r["converge_ms"] or 0)
+                if not r["converged"]:
+                    failures.append(f"chunk {chunk}: STATE_DB did not converge after the "
+                                    "Redis restart")
+            churn.pause()
+            t_check = time.monotonic()
+            wrong = w.state_db_vs_kernel()
+            while wrong and time.monotonic() - t_check < 10:
+                time.sleep(0.1)
+                wrong = w.state_db_vs_kernel()
+            equal_ms = (time.monotonic() - t_check) * 1000
+            if wrong:
+                failures.append(f"chunk {chunk}: STATE_DB != kernel 10 s after the churn "
+                                f"stopped: {len(wrong)} ports, e.g. {wrong[:3]}")
+            stream = {"events": 0, "lost": 0, "resyncs": 0, "ended_early": 0}
+            for p in procs:
+                p.send_signal(signal.SIGTERM)
+                out, _ = p.communicate(timeout=60)
+                st = json.loads(out.strip().splitlines()[-1])
+                for k in stream:
+                    stream[k] += st.get(k, 0)
+            if stream["lost"]:
+                failures.append(f"chunk {chunk}: subscribers lost {stream['lost']} events")
+            churn.resume()
             time.sleep(0.5)  # let stream teardown finish
             st = proc_status(pid)
+            health = w.health() or {}
+            drift = int((health.get("counters") or {}).get("drift_repairs", 0)) - drift0
             samples.append({"t_s": round(time.monotonic() - start, 1), "chunk": chunk,
                             "rss_kib": int(st["VmRSS"].split()[0]), "fds": fd_count(pid),
-                            "threads": int(st["Threads"]), "events": r["kernel_events"],
-                            "converge_ms": r["converge_ms"],
-                            "stream_events": stream["events"] if stream else None,
-                            "stream_resyncs": stream["resyncs"] if stream else None})
+                            "threads": int(st["Threads"]), "events": events,
+                            "cpu_ms_per_s": round((cpu_ns(pid) - cpu0) / 1e6 /
+                                                  (time.monotonic() - t0), 2),
+                            "converge_ms": converge, "state_db_equal_ms": round(equal_ms),
+                            "state_db_wrong": len(wrong), "drift_repairs": drift,
+                            "redis_restarted": restarted, "flaps": churn.flaps,
+                            "recreates": churn.recreates,
+                            "stream_events": stream["events"], "stream_lost": stream["lost"],
+                            "stream_resyncs": stream["resyncs"]})
             print(f"soak: chunk {chunk}: {samples[-1]}", file=sys.stderr, flush=True)
-            if not r["converged"]:
-                failures.append(f"chunk {chunk}: STATE_DB did not converge")
             chunk += 1
-        warm = samples[min(2, len(samples) - 1)]
+        churn.stopped.set()
+        churn.thread.join(30)
+        warm = samples[min(args.soak_warmup, len(samples) - 1)]
         last = samples[-1]
+        after = samples[min(args.soak_warmup, len(samples) - 1):]
         rss_growth = last["rss_kib"] - warm["rss_kib"]
-        if rss_growth > max(2048, warm["rss_kib"] // 10):
-            failures.append(f"RSS grew {rss_growth} KiB after the warm-up")
+        # Noise: the spread of RSS between consecutive samples after the warm-up.
+        noise = max((abs(a["rss_kib"] - b["rss_kib"]) for a, b in zip(after, after[1:])),
+                    default=0)
+        if rss_growth > max(2048, warm["rss_kib"] // 50, noise):
+            failures.append(f"RSS grew {rss_growth} KiB after the warm-up (noise {noise} KiB)")
         if last["fds"] > warm["fds"]:
             failures.append(f"open files grew {warm['fds']} -> {last['fds']}")
-        if last["threads"] > warm["threads"] + 2:
+        if last["threads"] > warm["threads"]:
             failures.append(f"threads grew {warm['threads']} -> {last['threads']}")
+        if last["drift_repairs"]:
+            failures.append(f"the audit repaired {last['drift_repairs']} ports nobody else wrote")
         return {"scenario": "soak", "ports": n, "rate": args.soak_rate,
-                "subscribers": 0 if floor else args.soak_subscribers,
-                "seconds": round(time.monotonic() - start, 1), "samples": samples,
-                "rss_growth_kib": rss_growth, "failures": failures}
+                "flaps_per_s": args.soak_flaps, "churn_ports": args.soak_churn_ports,
+                "subscribers": subs, "seconds": round(time.monotonic() - start, 1),
+                "samples": samples, "rss_growth_kib": rss_growth, "rss_noise_kib": noise,
+                "failures": failures}
     finally:
+        churn.stopped.set()
         w.close()
 
 
@@ -669,19 +837,24 @@ def report(results, out_dir):
         if sc != "soak":
             continue
         for who, r in rs.items():
-            first, warm, last = r["samples"][0], r["samples"][min(2, len(r["samples"]) - 1)], \
-                r["samples"][-1]
-            rows.append([n, who, r["rate"], r["subscribers"], r["seconds"],
-                         sum(x["events"] for x in r["samples"]), first["rss_kib"] / 1024,
+            smp = r["samples"]
+            first, warm, last = smp[0], smp[min(2, len(smp) - 1)], smp[-1]
+            rows.append([n, who, r["rate"], r.get("flaps_per_s"), r["subscribers"], r["seconds"],
+                         sum(x["events"] for x in smp), first["rss_kib"] / 1024,
                          warm["rss_kib"] / 1024, last["rss_kib"] / 1024,
                          f"{warm['fds']} -> {last['fds']}",
                          f"{warm['threads']} -> {last['threads']}",
-                         max(x["converge_ms"] for x in r["samples"]),
+                         max(x.get("cpu_ms_per_s", 0) for x in smp),
+                         max(x["converge_ms"] or 0 for x in smp),
+                         sum(x.get("state_db_wrong", 0) for x in smp),
+                         last.get("drift_repairs"), sum(x.get("stream_lost", 0) for x in smp),
+                         sum(1 for x in smp if x.get("redis_restarted")),
                          "; ".join(r["failures"]) or "none"])
     if rows:
-        table("Soak", ["ports", "who", "events/s", "subscribers", "seconds", "kernel events",
-                       "RSS MiB first", "after warm-up", "last", "fds", "threads",
-                       "worst converge ms", "failures"], rows)
+        table("Soak", ["ports", "who", "MTU events/s", "flaps/s", "subscribers", "seconds",
+                       "kernel events", "RSS MiB first", "after warm-up", "last", "fds",
+                       "threads", "worst CPU ms/s", "worst converge ms", "STATE_DB != kernel",
+                       "drift repairs", "lost events", "Redis restarts", "failures"], rows)
 
     rows = []
     for (sc, n, subs, api), rs in sorted(by.items()):
@@ -755,21 +928,29 @@ def plots(results, out_dir):
         plt.close(fig)
     soaks = [r for r in results if r["scenario"] == "soak"]
     if soaks:
-        fig, ax = plt.subplots(figsize=(8, 4))
-        ax2 = ax.twinx()
+        fig, axes = plt.subplots(3, 1, figsize=(9, 8), sharex=True)
         for r in soaks:
-            t = [x["t_s"] for x in r["samples"]]
-            ax.plot(t, [x["rss_kib"] / 1024 for x in r["samples"]], label=f"RSS ({r['who']})")
-            ax2.plot(t, [x["fds"] for x in r["samples"]], linestyle=":",
-                     label=f"open files ({r['who']})")
-        ax.set_xlabel("s")
-        ax.set_ylabel("RSS MiB")
-        ax2.set_ylabel("open files")
-        ax.set_ylim(bottom=0)
-        ax2.set_ylim(bottom=0)
-        ax.set_title(f"Soak: {soaks[0]['rate']} events/s, {soaks[0]['subscribers']} subscribers "
-                     f"replaced every chunk")
-        fig.legend(loc="lower right")
+            t = [x["t_s"] / 60 for x in r["samples"]]
+            axes[0].plot(t, [x["rss_kib"] / 1024 for x in r["samples"]], label="RSS MiB")
+            axes[1].plot(t, [x["fds"] for x in r["samples"]], label="open files")
+            axes[1].plot(t, [x["threads"] for x in r["samples"]], label="threads")
+            axes[2].plot(t, [x.get("cpu_ms_per_s", 0) for x in r["samples"]],
+                         label="CPU ms/s over the chunk")
+            restarts = [x["t_s"] / 60 for x in r["samples"] if x.get("redis_restarted")]
+            for ax in axes:
+                for x in restarts:
+                    ax.axvline(x, color="grey", alpha=0.2)
+        axes[0].set_ylim(bottom=0)
+        axes[1].set_ylim(bottom=0)
+        axes[2].set_ylim(bottom=0)
+        axes[2].set_xlabel("minutes (grey: a Redis restart in that chunk)")
+        for ax in axes:
+            ax.legend(loc="lower right")
+            ax.grid(alpha=0.3)
+        r0 = soaks[0]
+        axes[0].set_title(f"Soak, {r0['ports']} ports: {r0['rate']} MTU events/s, "
+                          f"{r0.get('flaps_per_s')} flaps/s, {r0.get('churn_ports')} netdevs "
+                          f"re-created, {r0['subscribers']} subscribers replaced every chunk")
         fig.tight_layout()
         fig.savefig(os.path.join(out_dir, "soak.png"), dpi=100)
         plt.close(fig)
@@ -820,9 +1001,17 @@ def main():
                    help="ports in the streaming storm runs")
     p.add_argument("--soak-seconds", type=float, default=600,
                    help="soak scenario length (not in the default scenarios)")
-    p.add_argument("--soak-chunk", type=float, default=10, help="soak sampling period")
-    p.add_argument("--soak-rate", type=int, default=5000, help="soak storm rate, events/s")
-    p.add_argument("--soak-subscribers", type=int, default=20)
+    p.add_argument("--soak-chunk", type=float, default=60, help="soak sampling period, s")
+    p.add_argument("--soak-rate", type=int, default=100, help="soak MTU storm rate, events/s")
+    p.add_argument("--soak-flaps", type=int, default=20, help="soak carrier flaps per second")
+    p.add_argument("--soak-churn-ports", type=int, default=16,
+                   help="soak netdevs deleted and created again every --soak-recreate s")
+    p.add_argument("--soak-recreate", type=float, default=10)
+    p.add_argument("--soak-redis-every", type=int, default=10,
+                   help="kill and restart Redis every this many chunks (0: never)")
+    p.add_argument("--soak-warmup", type=int, default=2, help="chunks before growth counts")
+    p.add_argument("--soak-subscribers", type=int, default=12,
+                   help="a third each: StreamLinkEvents, gNMI, WatchLinkEvents")
     p.add_argument("--no-floor", action="store_true", help="skip the floor probe runs")
     p.add_argument("--keyspace-events", default="AKE",
                    help="the private Redis' notify-keyspace-events, for every scenario (default "
