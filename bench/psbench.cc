@@ -8,12 +8,14 @@
 //   startup    starts a command and times until STATE_DB holds every port (and PortInitDone)
 //   subscribe  holds K StreamLinkEvents (--batched 1: WatchLinkEvents) and --gnmi G gNMI
 //              subscribers open until SIGTERM (footprint, soak)
+//   grpc-idle  a gRPC callback-API server doing nothing, until SIGTERM (footprint: gRPC's floor)
 #include "bench/psbench.h"
 
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/rtnetlink.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,6 +30,9 @@
 
 #include "bench/psbench_common.h"
 #include "bench/psbench_subscribers.h"
+#include "grpcpp/generic/async_generic_service.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
 
 namespace psbench {
 
@@ -535,6 +540,31 @@ namespace {
 std::atomic<bool> g_sub_stop{false};
 }
 
+// The idle floor of gRPC 1.51's callback API: a server with nothing but a callback service and
+// gRPC's default health service, on a unix socket, until SIGTERM. The footprint scenario
+// measures its threads, idle CPU and wake-ups beside the daemon's: what any daemon serving the
+// callback API pays before doing anything of its own.
+int RunGrpcIdle(const Args& args) {
+  // Blocked before gRPC starts its threads, then waited for: no wake-up of our own.
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &term, nullptr);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::CallbackGenericService generic;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix:" + args.Need("socket"), grpc::InsecureServerCredentials());
+  builder.RegisterCallbackGenericService(&generic);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr) Die("grpc-idle: cannot listen on " + args.Need("socket"));
+  std::printf("{\"ready\": true, \"pid\": %d}\n", getpid());
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&term, &sig);
+  server->Shutdown();
+  return 0;
+}
+
 int RunSubscribe(const Args& args) {
   signal(SIGTERM, [](int) { g_sub_stop = true; });
   signal(SIGINT, [](int) { g_sub_stop = true; });
@@ -559,7 +589,8 @@ int main(int argc, char** argv) {
   using psbench::Args;
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
     std::printf(
-        "Usage: psbench floor|latency|storm|startup|subscribe [--key value ...] [-- CMD...]\n"
+        "Usage: psbench floor|latency|storm|startup|subscribe|grpc-idle [--key value ...] "
+        "[-- CMD...]\n"
         "The native half of bench/run.py (see docs/PERFORMANCE.md); run that instead.\n");
     return argc < 2 ? 2 : 0;
   }
@@ -579,5 +610,6 @@ int main(int argc, char** argv) {
   if (cmd == "storm") return psbench::RunStorm(args);
   if (cmd == "startup") return psbench::RunStartup(args);
   if (cmd == "subscribe") return psbench::RunSubscribe(args);
+  if (cmd == "grpc-idle") return psbench::RunGrpcIdle(args);
   psbench::Die("unknown subcommand " + cmd);
 }

@@ -487,6 +487,51 @@ def scenario_startup(args, n, template, floor):
     return out
 
 
+def thread_wakeups(pid):
+    """{thread name: context switches so far}, names summed (gRPC runs several of some)."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                name = f.read().strip()
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                st = dict(line.split(":", 1) for line in f if ":" in line)
+        except FileNotFoundError:
+            continue
+        out.setdefault(name, [0, 0])
+        out[name][0] += 1
+        out[name][1] += int(st["voluntary_ctxt_switches"]) + int(st["nonvoluntary_ctxt_switches"])
+    return out
+
+
+def idle_figures(pid, seconds):
+    """Idle CPU ms, wake-ups/s and {thread name: [count, wake-ups/s]} over `seconds`."""
+    cpu0, cs0, by0 = cpu_ns(pid), context_switches(pid), thread_wakeups(pid)
+    time.sleep(seconds)
+    cpu1, cs1, by1 = cpu_ns(pid), context_switches(pid), thread_wakeups(pid)
+    by = {name: [c, round((w - by0.get(name, [0, w])[1]) / seconds, 2)]
+          for name, (c, w) in by1.items()}
+    return (cpu1 - cpu0) / 1e6, (cs1 - cs0) / seconds, by
+
+
+def grpc_floor(args, dir_):
+    """gRPC 1.51's callback API doing nothing (psbench grpc-idle): its threads, RSS, idle CPU
+    and wake-ups, which any daemon serving that API pays before any work of its own."""
+    sock = os.path.join(dir_, "grpc-idle.sock")
+    p = subprocess.Popen([os.path.join(BUILD, "bench", "psbench"), "grpc-idle", "--socket", sock],
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        json.loads(p.stdout.readline())
+        time.sleep(2)
+        st = proc_status(p.pid)
+        cpu, wakeups, by = idle_figures(p.pid, args.idle_seconds)
+        return {"threads": int(st["Threads"]), "rss_kib": int(st["VmRSS"].split()[0]),
+                "idle_cpu_ms": cpu, "idle_wakeups_per_s": wakeups, "by_thread": by}
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(10)
+
+
 def scenario_footprint(args, n, template, floor):
     w = running_world(args, n, template, floor)
     try:
@@ -495,11 +540,11 @@ def scenario_footprint(args, n, template, floor):
         st = proc_status(pid)
         out = {"scenario": "footprint", "ports": n, "rss_kib": int(st["VmRSS"].split()[0]),
                "threads": int(st["Threads"])}
-        cpu0, cs0 = cpu_ns(pid), context_switches(pid)
-        time.sleep(args.idle_seconds)
-        out["idle_cpu_ms"] = (cpu_ns(pid) - cpu0) / 1e6
-        out["idle_wakeups_per_s"] = (context_switches(pid) - cs0) / args.idle_seconds
+        out["idle_cpu_ms"], out["idle_wakeups_per_s"], out["by_thread"] = \
+            idle_figures(pid, args.idle_seconds)
         out["idle_seconds"] = args.idle_seconds
+        if not floor and template == DEFAULT_DAEMON:
+            out["grpc_floor"] = grpc_floor(args, w.dir)
         if not floor and os.path.exists(w.socket):
             sub = subprocess.Popen([os.path.join(BUILD, "bench", "psbench"), "subscribe",
                                     "--grpc", w.socket, "--count", "100"],
@@ -828,9 +873,30 @@ def report(results, out_dir):
                 rows.append([n, who, r["rss_kib"] / 1024, r["threads"],
                              (r.get("rss_kib_100_subscribers") or 0) / 1024 or None,
                              r["idle_cpu_ms"] / r["idle_seconds"], r["idle_wakeups_per_s"]])
+                g = r.get("grpc_floor")
+                if g:
+                    rows.append([n, "gRPC callback API alone", g["rss_kib"] / 1024, g["threads"],
+                                 None, g["idle_cpu_ms"] / r["idle_seconds"],
+                                 g["idle_wakeups_per_s"]])
     if rows:
         table("Footprint", ["ports", "who", "RSS MiB", "threads", "RSS MiB, 100 subscribers",
                             "idle CPU ms/s", "idle wake-ups/s"], rows)
+
+    rows = []
+    for (sc, n, subs, api), rs in sorted(by.items()):
+        d = rs.get("daemon") if sc == "footprint" else None
+        if not d or not d.get("by_thread"):
+            continue
+        floor_by = (d.get("grpc_floor") or {}).get("by_thread", {})
+        for name, (count, wakeups) in sorted(d["by_thread"].items()):
+            owner = "ours" if name.startswith("ps-") or name == "portsyncd" else "gRPC"
+            f = floor_by.get(name)
+            rows.append([n, name, owner, count, wakeups,
+                         f"{f[0]} / {f[1]}" if f else "-"])
+    if rows:
+        table("Threads at idle (name, whose, how many, wake-ups/s; gRPC alone: count / wake-ups/s)",
+              ["ports", "thread", "whose", "count", "wake-ups/s", "gRPC alone"], rows)
+
 
     rows = []
     for (sc, n, subs, api), rs in sorted(by.items()):
