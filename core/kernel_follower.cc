@@ -160,11 +160,12 @@ void KernelFollower::Step() {
 
 bool KernelFollower::ProcessNetlink(bool& dump_done, bool& need_redump) {
   const absl::Time now = clock_.Now();
-  absl::MutexLock lock(&shared_.mu);
-  // ReadAvailable calls the callback synchronously, with mu_ still held (the annotation tells
-  // clang's -Wthread-safety, which does not follow a lambda into its caller).
+  // Read and parse without the model lock (engine.h: the lock is never held across I/O), into
+  // events_ (kept between batches, so its strings keep their capacity); then apply them all
+  // under one hold of the lock.
+  size_t parsed = 0;
   absl::StatusOr<LinkEventSource::ReadResult> result = netlink_->ReadAvailable(
-      [&](const nlmsghdr* nlh) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shared_.mu) {
+      [&](const nlmsghdr* nlh) {
         const bool from_dump = dump_seq_ != 0 && nlh->nlmsg_seq == dump_seq_;
         if (from_dump) {
           dump_activity_ = now;
@@ -198,22 +199,29 @@ bool KernelFollower::ProcessNetlink(bool& dump_done, bool& need_redump) {
         counters_.netlink_messages.fetch_add(1, std::memory_order_relaxed);
         (nlh->nlmsg_type == RTM_NEWLINK ? counters_.netlink_newlinks : counters_.netlink_dellinks)
             .fetch_add(1, std::memory_order_relaxed);
-        absl::StatusOr<LinkEvent> event = ParseLinkMessage(nlh);
-        if (!event.ok()) {
+        if (parsed == events_.size()) events_.emplace_back();
+        Parsed& slot = events_[parsed];
+        if (absl::Status status = ParseLinkMessage(nlh, &slot.event); !status.ok()) {
           counters_.netlink_parse_errors.fetch_add(1);
           if (uint64_t unlogged = 0; parse_error_log_.Allow(&unlogged)) {
-            LOG_ERROR("netlink: skipped a malformed link message: ", event.status().message(), " (",
+            LOG_ERROR("netlink: skipped a malformed link message: ", status.message(), " (",
                       unlogged, " more since the last report)");
           }
           return;
         }
-        const ApplyOutcome outcome = shared_.model.Apply(
-            *event, now, from_dump ? PortModel::Source::kDump : PortModel::Source::kLive);
-        LOG_DEBUG("netlink: ", event->type == LinkEvent::Type::kNewLink ? "NEWLINK " : "DELLINK ",
-                  event->name, " ifindex ", event->ifindex, " flags 0x", absl::Hex(event->flags),
-                  " mtu ", event->mtu, " master ", event->master, ": ", ApplyOutcomeName(outcome));
+        slot.from_dump = from_dump;
+        ++parsed;
       },
       kMaxDatagramsPerBatch);
+  absl::MutexLock lock(&shared_.mu);
+  for (size_t i = 0; i < parsed; ++i) {
+    const LinkEvent& event = events_[i].event;
+    const ApplyOutcome outcome = shared_.model.Apply(
+        event, now, events_[i].from_dump ? PortModel::Source::kDump : PortModel::Source::kLive);
+    LOG_DEBUG("netlink: ", event.type == LinkEvent::Type::kNewLink ? "NEWLINK " : "DELLINK ",
+              event.name, " ifindex ", event.ifindex, " flags 0x", absl::Hex(event.flags),
+              " mtu ", event.mtu, " master ", event.master, ": ", ApplyOutcomeName(outcome));
+  }
   shared_.PublishChangesLocked();
   // Datagram bytes that formed no whole message (the socket never passes them on): malformed.
   if (const uint64_t bad = netlink_->malformed_headers(); bad != malformed_headers_seen_) {

@@ -11,7 +11,7 @@
 // non-blocking), so a slow or absent Redis cannot stall netlink reading; memory stays bounded by
 // the port count (the model keeps one state per port). Owns: the dump in progress, the
 // heartbeat, the initial-sync time, the DirectWriter. Shares: the model (SharedModel; its mutex
-// held while one batch of datagrams is applied), the counters. Calls: the netlink socket, the
+// held while one batch of datagrams, already read and parsed, is applied), the counters. Calls: the netlink socket, the
 // model's listener (each batch's changes), the DirectWriter.
 #ifndef PORTSYNCD_CORE_KERNEL_FOLLOWER_H_
 #define PORTSYNCD_CORE_KERNEL_FOLLOWER_H_
@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -81,6 +82,12 @@ class KernelFollower {
   LogRateLimiter dump_error_log_{10.0};
   LogRateLimiter parse_error_log_{5.0};
   uint64_t malformed_headers_seen_ = 0;  // NetlinkSocket::malformed_headers() already counted
+  // One batch's link messages, parsed before the model lock is taken (reused between batches).
+  struct Parsed {
+    LinkEvent event;
+    bool from_dump = false;
+  };
+  std::vector<Parsed> events_;
 
   std::atomic<int64_t> heartbeat_ns_{absl::ToUnixNanos(absl::Now())};
   std::atomic<bool> initial_sync_done_{false};

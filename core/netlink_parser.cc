@@ -93,8 +93,20 @@ bool NetlinkMessageOk(const nlmsghdr* nlh, int len) {
 bool LinkEvent::admin_up() const { return (flags & IFF_UP) != 0; }
 bool LinkEvent::oper_up() const { return (flags & IFF_RUNNING) != 0; }
 
-absl::StatusOr<LinkEvent> ParseLinkMessage(const nlmsghdr* nlh) {
-  LinkEvent event;
+absl::Status ParseLinkMessage(const nlmsghdr* nlh, LinkEvent* out) {
+  {
+    // Every field back to its default; the strings keep their buffers.
+    std::string name = std::move(out->name), kind = std::move(out->kind),
+                mac = std::move(out->mac);
+    *out = LinkEvent{};
+    name.clear();
+    kind.clear();
+    mac.clear();
+    out->name = std::move(name);
+    out->kind = std::move(kind);
+    out->mac = std::move(mac);
+  }
+  LinkEvent& event = *out;
   if (nlh->nlmsg_type == RTM_NEWLINK) {
     event.type = LinkEvent::Type::kNewLink;
   } else if (nlh->nlmsg_type == RTM_DELLINK) {
@@ -145,9 +157,12 @@ absl::StatusOr<LinkEvent> ParseLinkMessage(const nlmsghdr* nlh) {
                   absl::StrCat("IFLA_ADDRESS is ", len, " bytes, more than 32"));
             }
             const auto* bytes = static_cast<const uint8_t*>(mnl_attr_get_payload(attr));
-            event.mac.clear();
+            static constexpr char kHex[] = "0123456789abcdef";
+            event.mac.resize(len == 0 ? 0 : 3 * len - 1);
             for (size_t i = 0; i < len; ++i) {
-              absl::StrAppendFormat(&event.mac, "%s%02x", i == 0 ? "" : ":", bytes[i]);
+              if (i > 0) event.mac[3 * i - 1] = ':';
+              event.mac[3 * i] = kHex[bytes[i] >> 4];
+              event.mac[3 * i + 1] = kHex[bytes[i] & 0xf];
             }
             return absl::OkStatus();
           }
@@ -172,6 +187,12 @@ absl::StatusOr<LinkEvent> ParseLinkMessage(const nlmsghdr* nlh) {
     return absl::InvalidArgumentError(
         absl::StrCat("ifindex ", event.ifindex, ": no IFLA_IFNAME attribute"));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LinkEvent> ParseLinkMessage(const nlmsghdr* nlh) {
+  LinkEvent event;
+  if (absl::Status status = ParseLinkMessage(nlh, &event); !status.ok()) return status;
   return event;
 }
 

@@ -17,6 +17,10 @@ namespace portsyncd {
 // actually available at `nlh` (the receive loop guarantees it). Errors (INVALID_ARGUMENT) say
 // what is wrong: wrong type, short header, truncated or oversized attribute, missing or bad name.
 [[nodiscard]] absl::StatusOr<LinkEvent> ParseLinkMessage(const nlmsghdr* nlh);
+// The same into `*out`, which is overwritten whole (its strings keep their capacity: the event
+// path reuses one LinkEvent per message slot and allocates nothing). On error `*out` is partly
+// written.
+[[nodiscard]] absl::Status ParseLinkMessage(const nlmsghdr* nlh, LinkEvent* out);
 
 // True when a whole message (its header and nlmsg_len bytes) fits in the `len` bytes at `nlh`:
 // use it instead of mnl_nlmsg_ok to walk a datagram. libmnl's check compares

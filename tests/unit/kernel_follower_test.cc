@@ -68,6 +68,12 @@ class FakeEvents : public LinkEventSource {
   absl::StatusOr<ReadResult> ReadAvailable(absl::FunctionRef<void(const nlmsghdr*)> on_message,
                                            int max_datagrams) override {
     ReadResult result;
+    // Reading is I/O: the model's lock must not be held across it (core/engine.h).
+    if (model_lock != nullptr) {
+      const bool free = model_lock->TryLock();
+      if (free) model_lock->Unlock();
+      if (!free) ++reads_under_lock;
+    }
     while (!queue.empty() && result.datagrams < max_datagrams) {
       Datagram d = std::move(queue.front());
       queue.pop_front();
@@ -89,6 +95,8 @@ class FakeEvents : public LinkEventSource {
 
   std::deque<Datagram> queue;
   std::vector<uint32_t> dumps;
+  absl::Mutex* model_lock = nullptr;
+  int reads_under_lock = 0;
   bool overflow = false;
   bool refuse_next_dump = false;
 
@@ -100,6 +108,7 @@ class KernelFollowerTest : public ::testing::Test {
  protected:
   KernelFollowerTest() {
     options_.direct_writes = false;
+    events_.model_lock = &shared_.mu;
     absl::MutexLock lock(&shared_.mu);
     for (const char* name : {"Ethernet0", "Ethernet4", "Ethernet8"}) {
       shared_.model.SetInApplDb(name);
@@ -251,6 +260,14 @@ TEST_F(KernelFollowerTest, LiveChangesWakeTheWriterWithoutADirectConnection) {
   EXPECT_TRUE(InKernel("Ethernet8"));
   absl::MutexLock lock(&shared_.mu);
   EXPECT_TRUE(shared_.writer_wake);
+}
+
+TEST_F(KernelFollowerTest, NetlinkIsReadWithoutTheModelLock) {
+  Synced();
+  events_.queue.push_back(Link(RTM_NEWLINK, 0, "Ethernet8", 12));
+  follower_.Step();
+  EXPECT_TRUE(InKernel("Ethernet8"));
+  EXPECT_EQ(events_.reads_under_lock, 0);
 }
 
 }  // namespace

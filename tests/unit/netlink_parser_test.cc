@@ -83,6 +83,24 @@ TEST(NetlinkParserTest, ParsesEveryFieldOfANewlink) {
   EXPECT_TRUE(event->oper_up());
 }
 
+TEST(NetlinkParserTest, ParsingIntoAUsedEventLeavesNothingOfTheOldOne) {
+  LinkMessage full;
+  const uint8_t mac[6] = {0x52, 0x54, 0x00, 0xab, 0xcd, 0xef};
+  const uint32_t changes = 7;
+  full.Name("Ethernet8").Mtu(9100).Master(3).Kind("veth").Attr(IFLA_ADDRESS, mac, sizeof(mac));
+  full.Attr(IFLA_CARRIER_CHANGES, &changes, 4);
+  LinkEvent event;
+  ASSERT_TRUE(ParseLinkMessage(full.nlh(), &event).ok());
+  LinkMessage bare(RTM_DELLINK);
+  bare.Name("Ethernet4");
+  ASSERT_TRUE(ParseLinkMessage(bare.nlh(), &event).ok());
+  absl::StatusOr<LinkEvent> fresh = ParseLinkMessage(bare.nlh());
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(event, *fresh);
+  EXPECT_EQ(event.mac, "");
+  EXPECT_EQ(event.kind, "");
+}
+
 TEST(NetlinkParserTest, ParsesTheKernelsCarrierCounters) {
   LinkMessage m;
   m.Name("Ethernet8");
