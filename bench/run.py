@@ -43,7 +43,7 @@ APPL_DB, CONFIG_DB, STATE_DB = 0, 4, 6
 DEFAULT_DAEMON = (os.path.join(BUILD, "server", "portsyncd") +
                   " --db-config {db_config} --runtime-dir {runtime_dir} --config {config}"
                   " --log-level NOTICE")
-SCENARIOS = ("latency", "storm", "startup", "footprint", "streaming")  # soak: on request
+SCENARIOS = ("latency", "storm", "startup", "footprint", "streaming")  # soak, scale: on request
 METRICS_PORT = 9108  # our daemon's metrics, in the world's switch namespace (latency breakdown)
 _counter = itertools.count()
 _live = []
@@ -204,22 +204,35 @@ class World:
             return False
 
     def batch_files(self):
-        """Writes the ip -batch files creating the ports; returns (switch, wire) paths."""
-        sw, wire = os.path.join(self.dir, "sw.batch"), os.path.join(self.dir, "wire.batch")
-        with open(sw, "w") as f:
-            for i in range(self.n):
-                f.write(f"link add Ethernet{i} type veth peer name w{i} netns {self.wire}\n")
-            for i in range(self.n):
-                f.write(f"link set Ethernet{i} up\n")
-        with open(wire, "w") as f:
-            for i in range(self.n):
-                f.write(f"link set w{i} up\n")
-        return sw, wire
+        """Writes the ip -batch files creating the ports; returns (switch, wire) paths. Large
+        counts are split (ip -batch of 100,000 `netns` lines fails): the paths are then
+        space-separated lists, for create_command()."""
+        chunk = 5000
+        sws, wires = [], []
+        for first in range(0, max(self.n, 1), chunk):
+            last = min(self.n, first + chunk)
+            sw = os.path.join(self.dir, f"sw-{first}.batch")
+            wire = os.path.join(self.dir, f"wire-{first}.batch")
+            with open(sw, "w") as f:
+                for i in range(first, last):
+                    f.write(f"link add Ethernet{i} type veth peer name w{i} netns {self.wire}\n")
+                for i in range(first, last):
+                    f.write(f"link set Ethernet{i} up\n")
+            with open(wire, "w") as f:
+                for i in range(first, last):
+                    f.write(f"link set w{i} up\n")
+            sws.append(sw)
+            wires.append(wire)
+        return " ".join(sws), " ".join(wires)
+
+    def create_command(self):
+        """A shell command creating every port (peers up), chunk after chunk."""
+        sws, wires = self.batch_files()
+        return " && ".join(f"ip -n {self.sw} -batch {sw} && ip -n {self.wire} -batch {wire}"
+                           for sw, wire in zip(sws.split(), wires.split()))
 
     def create_ports(self):
-        sw, wire = self.batch_files()
-        sh("ip", "-n", self.sw, "-batch", sw)
-        sh("ip", "-n", self.wire, "-batch", wire)
+        sh("sh", "-c", self.create_command())
 
     def enable_warm_restart(self):
         self.db[STATE_DB].hset("WARM_RESTART_ENABLE_TABLE|system", "enable", "true")
@@ -474,8 +487,7 @@ def scenario_startup(args, n, template, floor):
     try:
         w.start(template)
         w.wait_started(floor)
-        sw, wire = w.batch_files()
-        create = f"ip -n {w.sw} -batch {sw} && ip -n {w.wire} -batch {wire}"
+        create = w.create_command()
         r = psbench("startup", "--redis", w.redis_socket, "--ports", str(n), "--want-oper", "up",
                     "--init-done", "0" if floor else "1", "--allow-exit", "1",
                     extra=["--", "sh", "-c", create])
@@ -559,6 +571,126 @@ def scenario_footprint(args, n, template, floor):
             finally:
                 sub.send_signal(signal.SIGTERM)
                 sub.wait(20)
+        return out
+    finally:
+        w.close()
+
+
+def all_ports_in_state_db(w, since, timeout=120):
+    """Polls until STATE_DB holds every port with the kernel's fields; returns ms since
+    `since` (time.monotonic()), or None. Cheap while incomplete (DBSIZE), exact once it looks
+    complete (every field of every port)."""
+    deadline = since + timeout
+    while time.monotonic() < deadline:
+        try:
+            if w.db[STATE_DB].dbsize() >= w.n:
+                done = time.monotonic()
+                if not w.state_db_vs_kernel():
+                    return (done - since) * 1000
+        except redis.exceptions.ConnectionError:
+            pass
+        time.sleep(0.005)
+    return None
+
+
+def scenario_scale(args, n, template, floor):
+    """Every SONiC path at N ports, each timed until STATE_DB equals the kernel (the floor
+    probe: one dump and one pipelined write per port, timed the same way). In one World: cold
+    start (the daemon up, N ports created), memory, the API at that size, a restart of the
+    daemon alone, a warm restart, Redis killed and restarted empty, and a netlink overflow
+    with its re-dump."""
+    out = {"scenario": "scale", "ports": n}
+    w = World(args, n, ipv6=False)
+    try:
+        if floor:
+            w.create_ports()
+            time.sleep(1)
+            t0 = time.monotonic()
+            w.start(template)
+            out["write_all_ms"] = all_ports_in_state_db(w, t0)
+            return out
+        # Cold start: the daemon is up, then the ports are created (as at boot).
+        w.start(template)
+        w.wait_started(floor)
+        rss_empty = int(proc_status(w.daemon.pid)["VmRSS"].split()[0])
+        r = psbench("startup", "--redis", w.redis_socket, "--ports", str(n), "--want-oper", "up",
+                    "--init-done", "1", "--allow-exit", "1", "--timeout-s", "900",
+                    extra=["--", "sh", "-c", w.create_command()])
+        out["cold_all_ports_ms"], out["cold_init_done_ms"] = r["all_ports_ms"], r["init_done_ms"]
+        time.sleep(3)
+        st = proc_status(w.daemon.pid)
+        out["rss_kib_empty"], out["rss_kib"] = rss_empty, int(st["VmRSS"].split()[0])
+        out["threads"] = int(st["Threads"])
+        # The API at this size.
+        t0 = time.monotonic()
+        ctl = sh(os.path.join(BUILD, "client", "portsyncctl"), "--json", "--target",
+                 f"unix:{w.socket}", "ports", check=False)
+        out["get_port_state_ms"] = (time.monotonic() - t0) * 1000
+        out["get_port_state_ports"] = len(json.loads(ctl.stdout)["ports"]) if ctl.returncode == 0 \
+            else f"failed: {ctl.stderr.strip()[:200]}"
+        for api, extra in (("stream", []), ("watch", ["--batched", "1"]),
+                           ("gnmi", ["--count", "0", "--gnmi", "1"])):
+            t0 = time.monotonic()
+            sub = subprocess.Popen([os.path.join(BUILD, "bench", "psbench"), "subscribe", "--grpc",
+                                    w.socket, "--count", "1", *extra], stdout=subprocess.PIPE,
+                                   text=True)
+            ready = json.loads(sub.stdout.readline())["ready"]
+            out[f"{api}_snapshot_ms"] = (time.monotonic() - t0) * 1000 if ready else None
+            sub.send_signal(signal.SIGTERM)
+            sub.communicate(timeout=120)
+        health = w.health() or {}
+        out["drift_repairs"] = int((health.get("counters") or {}).get("drift_repairs", 0))
+
+        def restart(warm):
+            """Kills the daemon, empties STATE_DB's PORT_TABLE (so its writes show), starts it
+            again; ms until STATE_DB equals the kernel."""
+            w.daemon.kill()
+            w.daemon.wait()
+            keys = list(w.db[STATE_DB].scan_iter("PORT_TABLE|*", 10000))
+            for i in range(0, len(keys), 10000):
+                w.db[STATE_DB].delete(*keys[i:i + 10000])
+            w.db[APPL_DB].delete("_PORT_TABLE:PortInitDone")
+            if warm:
+                w.enable_warm_restart()
+            t0 = time.monotonic()
+            w.start(template)
+            ms = all_ports_in_state_db(w, t0)
+            if warm:
+                w.db[STATE_DB].delete("WARM_RESTART_ENABLE_TABLE|system")
+            return ms
+        out["restart_ms"] = restart(warm=False)
+        out["warm_restart_ms"] = restart(warm=True)
+        # A netlink overflow: the daemon again (a restart of the daemon alone, COMPATIBILITY.md
+        # 7.7) with the smallest receive buffer, then an MTU storm it cannot keep up with; from
+        # the storm's end until STATE_DB equals the kernel.
+        w.daemon.kill()
+        w.daemon.wait()
+        with open(w.config, "a") as f:
+            f.write("[netlink]\nreceive_buffer_bytes = 65536\n")
+        w.start(template)
+        wait_until(lambda: int(((w.health() or {}).get("counters") or {})
+                               .get("ports_written", 0)) > 0, 120,
+                   "the restarted daemon's first writes")
+        if all_ports_in_state_db(w, time.monotonic()) is None:
+            raise RuntimeError("the daemon with a small buffer did not converge")
+        r = psbench("storm", "--redis", w.redis_socket, "--sw", w.sw, "--ports", str(n),
+                    "--duration-s", "2", "--resume", "1", "--sample-ms", "1000")
+        out["overflow_converge_ms"] = r["converge_ms"]
+        out["overflow_storm"] = {k: r.get(k) for k in ("kernel_events", "converged", "ports_behind",
+                                                       "send_errors", "stderr")}
+        if not r["converged"]:
+            out["overflow_state_db_vs_kernel"] = w.state_db_vs_kernel()[:5]
+        # Redis killed and restarted empty; CONFIG_DB and APPL_DB filled again, as SONiC would
+        # (last: APPL_DB then has no PortConfigDone, so a later start would be a cold one).
+        w.kill_redis()
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        w.start_redis()
+        w.configure_ports(range(n))
+        out["redis_restart_ms"] = all_ports_in_state_db(w, t0)
+        health = w.health() or {}
+        out["overflows"] = int((health.get("counters") or {}).get("netlink_overruns", 0))
+        out["drift_repairs_end"] = int((health.get("counters") or {}).get("drift_repairs", 0))
         return out
     finally:
         w.close()
@@ -899,6 +1031,35 @@ def report(results, out_dir):
 
 
     rows = []
+    scale = [(n, rs) for (sc, n, subs, api), rs in sorted(by.items()) if sc == "scale"]
+    smallest = min((rs["daemon"] for n, rs in scale if "daemon" in rs), key=lambda r: r["ports"],
+                   default=None)
+    for n, rs in scale:
+        d, f = rs.get("daemon"), rs.get("floor")
+        if not d:
+            continue
+        fl = f.get("write_all_ms") if f else None
+        cell = lambda ms: None if ms is None else (f"{ms:,.0f} ({ms / fl:.2f}x)" if fl else ms)
+        per_port = None
+        if smallest and d["ports"] > smallest["ports"]:
+            per_port = (d["rss_kib"] - smallest["rss_kib"]) * 1024 / (d["ports"] - smallest["ports"])
+        rows.append([n, fl, cell(d.get("cold_all_ports_ms")), cell(d.get("restart_ms")),
+                     cell(d.get("warm_restart_ms")), cell(d.get("redis_restart_ms")),
+                     d.get("overflow_converge_ms"), d["rss_kib"] / 1024,
+                     (d["rss_kib"] - d["rss_kib_empty"]) * 1024 / n, per_port,
+                     d.get("get_port_state_ms"), d.get("stream_snapshot_ms"),
+                     d.get("watch_snapshot_ms"), d.get("gnmi_snapshot_ms"),
+                     f"{d.get('drift_repairs')} / {d.get('drift_repairs_end')}"])
+    if rows:
+        table("Scale: ms until STATE_DB equals the kernel (x the floor probe's dump + one "
+              "pipelined write per port, same run)",
+              ["ports", "floor ms", "cold start", "daemon restart", "warm restart",
+               "Redis restart", "overflow re-dump (after the storm)", "RSS MiB",
+               "bytes/port over the empty daemon", "bytes/port over the smallest run",
+               "GetPortState, all pages (portsyncctl)", "StreamLinkEvents snapshot",
+               "WatchLinkEvents snapshot", "gNMI snapshot", "drift repairs"], rows)
+
+    rows = []
     for (sc, n, subs, api), rs in sorted(by.items()):
         if sc != "soak":
             continue
@@ -1047,7 +1208,7 @@ def main():
                    help="command template of the daemon under test (default: this build)")
     p.add_argument("--label", default="portsyncd", help="names the results directory")
     p.add_argument("--scenarios", default=",".join(SCENARIOS),
-                   help=f"comma-separated, from {','.join(SCENARIOS)},soak")
+                   help=f"comma-separated, from {','.join(SCENARIOS)},soak,scale")
     p.add_argument("--ports", default="64,1024,4096", help="port counts (comma-separated)")
     p.add_argument("--events", type=int, default=2000, help="events per latency run")
     p.add_argument("--repeat", type=int, default=3,
@@ -1107,7 +1268,7 @@ def main():
 
     results = []
     runs = {"latency": scenario_latency, "storm": scenario_storm, "startup": scenario_startup,
-            "footprint": scenario_footprint, "soak": scenario_soak}
+            "footprint": scenario_footprint, "soak": scenario_soak, "scale": scenario_scale}
     whos = [("daemon", args.daemon, False)] + ([] if args.no_floor else
                                                 [("floor", floor_cmd, True)])
     try:

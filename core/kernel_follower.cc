@@ -167,6 +167,13 @@ bool KernelFollower::ProcessNetlink(bool& dump_done, bool& need_redump) {
   absl::StatusOr<LinkEventSource::ReadResult> result = netlink_->ReadAvailable(
       [&](const nlmsghdr* nlh) {
         const bool from_dump = dump_seq_ != 0 && nlh->nlmsg_seq == dump_seq_;
+        // A reply to a dump we gave up (stalled, refused, replaced): not a live event (those
+        // carry sequence 0), and no newer than the dump that replaces it. Its end frees the
+        // kernel's one dump per socket, so a new request can run.
+        if (!from_dump && nlh->nlmsg_seq != 0) {
+          ++stale_dump_messages_;
+          return;
+        }
         if (from_dump) {
           dump_activity_ = now;
           if ((nlh->nlmsg_flags & NLM_F_DUMP_INTR) != 0) dump_interrupted_ = true;
@@ -185,6 +192,15 @@ bool KernelFollower::ProcessNetlink(bool& dump_done, bool& need_redump) {
           case NLMSG_ERROR:
             if (from_dump) {
               const auto* err = static_cast<const nlmsgerr*>(NLMSG_DATA(nlh));
+              if (err->error == -ENOBUFS) {
+                // The kernel started the dump but our receive buffer was full for its first
+                // part: it is still running (Linux keeps cb_running and goes on at our next
+                // reads), with this sequence. Asking again would be refused (EBUSY) by an ack
+                // a full buffer can drop, leaving us waiting kDumpStall for nothing; wait for
+                // it instead (an overflow meanwhile marks it interrupted, as for any dump).
+                LOG_INFO("link dump delayed: our receive buffer is full; it goes on as we read");
+                return;
+              }
               LOG_WARN("link dump refused: ", std::strerror(-err->error), "; retrying");
               dump_seq_ = 0;
               need_redump = true;

@@ -88,6 +88,7 @@ class KernelFollower {
     bool from_dump = false;
   };
   std::vector<Parsed> events_;
+  uint64_t stale_dump_messages_ = 0;  // replies of abandoned dumps, skipped
 
   std::atomic<int64_t> heartbeat_ns_{absl::ToUnixNanos(absl::Now())};
   std::atomic<bool> initial_sync_done_{false};
