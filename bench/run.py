@@ -576,21 +576,47 @@ def scenario_footprint(args, n, template, floor):
         w.close()
 
 
-def all_ports_in_state_db(w, since, timeout=120):
-    """Polls until STATE_DB holds every port with the kernel's fields; returns ms since
-    `since` (time.monotonic()), or None. Cheap while incomplete (DBSIZE), exact once it looks
-    complete (every field of every port)."""
-    deadline = since + timeout
-    while time.monotonic() < deadline:
+class Orphan:
+    """A daemon psbench started and left running (its PID): enough of Popen for World."""
+
+    def __init__(self, pid):
+        self.pid = pid
+
+    def poll(self):
         try:
-            if w.db[STATE_DB].dbsize() >= w.n:
-                done = time.monotonic()
-                if not w.state_db_vs_kernel():
-                    return (done - since) * 1000
-        except redis.exceptions.ConnectionError:
+            os.kill(self.pid, 0)
+            with open(f"/proc/{self.pid}/stat") as f:
+                return 0 if f.read().rsplit(")", 1)[1].split()[0] == "Z" else None
+        except (ProcessLookupError, FileNotFoundError):
+            return 0
+
+    def kill(self):
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
             pass
-        time.sleep(0.005)
-    return None
+
+    def send_signal(self, sig):
+        try:
+            os.kill(self.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def wait(self, timeout=None):
+        wait_until(lambda: self.poll() is not None, timeout or 30, f"PID {self.pid} to exit")
+        return 0
+
+
+def time_all_ports(w, since, command, timeout_s=600):
+    """Runs `command` under psbench startup (1 ms polls of every port still missing its STATE_DB
+    key); returns ms from `since` (time.monotonic()) until every port has one, and the PID."""
+    before = time.monotonic()
+    r = psbench("startup", "--redis", w.redis_socket, "--ports", str(w.n), "--allow-exit", "1",
+                "--timeout-s", str(timeout_s), "--log", os.path.join(w.dir, "daemon.log"),
+                extra=["--", *command])
+    if r["all_ports_ms"] < 0:
+        return None, r["pid"]
+    return (before - since) * 1000 + r["all_ports_ms"], r["pid"]
 
 
 def scenario_scale(args, n, template, floor):
@@ -605,9 +631,8 @@ def scenario_scale(args, n, template, floor):
         if floor:
             w.create_ports()
             time.sleep(1)
-            t0 = time.monotonic()
-            w.start(template)
-            out["write_all_ms"] = all_ports_in_state_db(w, t0)
+            out["write_all_ms"], pid = time_all_ports(w, time.monotonic(), w.daemon_argv(template))
+            w.daemon = Orphan(pid)
             return out
         # Cold start: the daemon is up, then the ports are created (as at boot).
         w.start(template)
@@ -641,9 +666,14 @@ def scenario_scale(args, n, template, floor):
         health = w.health() or {}
         out["drift_repairs"] = int((health.get("counters") or {}).get("drift_repairs", 0))
 
-        def restart(warm):
+        def check(what):
+            wrong = w.state_db_vs_kernel()
+            if wrong:
+                out.setdefault("wrong", {})[what] = wrong[:5]
+
+        def restart(warm, config_extra=""):
             """Kills the daemon, empties STATE_DB's PORT_TABLE (so its writes show), starts it
-            again; ms until STATE_DB equals the kernel."""
+            again; ms until every port is back in STATE_DB (then checked field by field)."""
             w.daemon.kill()
             w.daemon.wait()
             keys = list(w.db[STATE_DB].scan_iter("PORT_TABLE|*", 10000))
@@ -652,34 +682,28 @@ def scenario_scale(args, n, template, floor):
             w.db[APPL_DB].delete("_PORT_TABLE:PortInitDone")
             if warm:
                 w.enable_warm_restart()
-            t0 = time.monotonic()
-            w.start(template)
-            ms = all_ports_in_state_db(w, t0)
+            if config_extra:
+                with open(w.config, "a") as f:
+                    f.write(config_extra)
+            ms, pid = time_all_ports(w, time.monotonic(), w.daemon_argv(template))
+            w.daemon = Orphan(pid)
             if warm:
                 w.db[STATE_DB].delete("WARM_RESTART_ENABLE_TABLE|system")
+            time.sleep(1)
+            check("warm restart" if warm else "restart")
             return ms
         out["restart_ms"] = restart(warm=False)
         out["warm_restart_ms"] = restart(warm=True)
         # A netlink overflow: the daemon again (a restart of the daemon alone, COMPATIBILITY.md
         # 7.7) with the smallest receive buffer, then an MTU storm it cannot keep up with; from
         # the storm's end until STATE_DB equals the kernel.
-        w.daemon.kill()
-        w.daemon.wait()
-        with open(w.config, "a") as f:
-            f.write("[netlink]\nreceive_buffer_bytes = 65536\n")
-        w.start(template)
-        wait_until(lambda: int(((w.health() or {}).get("counters") or {})
-                               .get("ports_written", 0)) > 0, 120,
-                   "the restarted daemon's first writes")
-        if all_ports_in_state_db(w, time.monotonic()) is None:
-            raise RuntimeError("the daemon with a small buffer did not converge")
+        restart(warm=False, config_extra="[netlink]\nreceive_buffer_bytes = 65536\n")
         r = psbench("storm", "--redis", w.redis_socket, "--sw", w.sw, "--ports", str(n),
                     "--duration-s", "2", "--resume", "1", "--sample-ms", "1000")
-        out["overflow_converge_ms"] = r["converge_ms"]
+        out["overflow_converge_ms"] = r["converge_ms"] if r["converged"] else None
         out["overflow_storm"] = {k: r.get(k) for k in ("kernel_events", "converged", "ports_behind",
-                                                       "send_errors", "stderr")}
-        if not r["converged"]:
-            out["overflow_state_db_vs_kernel"] = w.state_db_vs_kernel()[:5]
+                                                       "send_errors")}
+        check("overflow")
         # Redis killed and restarted empty; CONFIG_DB and APPL_DB filled again, as SONiC would
         # (last: APPL_DB then has no PortConfigDone, so a later start would be a cold one).
         w.kill_redis()
@@ -687,7 +711,9 @@ def scenario_scale(args, n, template, floor):
         t0 = time.monotonic()
         w.start_redis()
         w.configure_ports(range(n))
-        out["redis_restart_ms"] = all_ports_in_state_db(w, t0)
+        out["redis_restart_ms"], _ = time_all_ports(w, t0, ["true"])
+        time.sleep(1)
+        check("Redis restart")
         health = w.health() or {}
         out["overflows"] = int((health.get("counters") or {}).get("netlink_overruns", 0))
         out["drift_repairs_end"] = int((health.get("counters") or {}).get("drift_repairs", 0))
@@ -1049,7 +1075,9 @@ def report(results, out_dir):
                      (d["rss_kib"] - d["rss_kib_empty"]) * 1024 / n, per_port,
                      d.get("get_port_state_ms"), d.get("stream_snapshot_ms"),
                      d.get("watch_snapshot_ms"), d.get("gnmi_snapshot_ms"),
-                     f"{d.get('drift_repairs')} / {d.get('drift_repairs_end')}"])
+                     f"{d.get('drift_repairs')} / {d.get('drift_repairs_end')}",
+                     "; ".join(f"{k}: {len(v)} ports" for k, v in d.get("wrong", {}).items())
+                     or "none"])
     if rows:
         table("Scale: ms until STATE_DB equals the kernel (x the floor probe's dump + one "
               "pipelined write per port, same run)",
@@ -1057,7 +1085,8 @@ def report(results, out_dir):
                "Redis restart", "overflow re-dump (after the storm)", "RSS MiB",
                "bytes/port over the empty daemon", "bytes/port over the smallest run",
                "GetPortState, all pages (portsyncctl)", "StreamLinkEvents snapshot",
-               "WatchLinkEvents snapshot", "gNMI snapshot", "drift repairs"], rows)
+               "WatchLinkEvents snapshot", "gNMI snapshot", "drift repairs",
+               "STATE_DB != kernel after"], rows)
 
     rows = []
     for (sc, n, subs, api), rs in sorted(by.items()):

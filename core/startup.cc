@@ -135,10 +135,15 @@ absl::Status Startup::Attempt(DbClients& db) {
   const std::string config_prefix = db.config->Key(kConfigPortTable, "");
   ASSIGN_OR_RETURN(std::vector<std::string> config_keys,
                    ScanKeys(*db.config, absl::StrCat(config_prefix, "*")));
-  std::vector<RedisArgv> reads;
-  for (const std::string& key : config_keys) reads.push_back({"HGETALL", key});
-  ASSIGN_OR_RETURN(std::vector<RedisReply> hashes, db.config->Pipeline(reads));
-  RETURN_IF_ERROR(CheckReplies(reads, hashes));
+  // Their fields only for the APPL_DB copy a cold start publishes; the other starts need names.
+  std::vector<RedisReply> hashes;
+  if (cold && !progress.appl_published) {
+    std::vector<RedisArgv> reads;
+    reads.reserve(config_keys.size());
+    for (const std::string& key : config_keys) reads.push_back({"HGETALL", key});
+    ASSIGN_OR_RETURN(hashes, db.config->Pipeline(reads));
+    RETURN_IF_ERROR(CheckReplies(reads, hashes));
+  }
   std::vector<std::string> config_ports;
   for (const std::string& key : config_keys) {
     std::string name = key.substr(config_prefix.size());
