@@ -54,6 +54,7 @@ void PortModel::MarkDirty(Port& port, absl::Time since) {
 }
 
 void PortModel::MarkGone(Port& port, absl::Time now) {
+  Port before = port;
   if (port.in_kernel) {
     auto it = name_by_ifindex_.find(port.ifindex);
     if (it != name_by_ifindex_.end() && it->second == port.name) name_by_ifindex_.erase(it);
@@ -62,12 +63,12 @@ void PortModel::MarkGone(Port& port, absl::Time now) {
   awaiting_appl_db_.erase(port.name);
   port.delete_first = true;
   port.last_change = now;
-  RecordChange(port, ApplyOutcome::kRemoved, now);
+  RecordChange(port, ApplyOutcome::kRemoved, now, std::move(before));
 }
 
-void PortModel::RecordChange(Port& port, ApplyOutcome outcome, absl::Time now) {
+void PortModel::RecordChange(Port& port, ApplyOutcome outcome, absl::Time now, Port&& before) {
   ++port.changes;
-  changes_.push_back(PortChange{port.name, outcome, ++sequence_, now, port});
+  changes_.push_back(PortChange{port.name, outcome, ++sequence_, now, port, std::move(before)});
 }
 
 ApplyOutcome PortModel::Apply(const LinkEvent& event, absl::Time now, Source source) {
@@ -120,6 +121,9 @@ ApplyOutcome PortModel::Apply(const LinkEvent& event, absl::Time now, Source sou
   const bool changed = added || port.flags != event.flags || port.mtu != new_mtu ||
                        port.master != event.master || port.mac != event.mac ||
                        port.operstate != event.operstate || carrier_changed;
+  // The port before this message, for the change record (only when there is one).
+  std::optional<Port> port_before;
+  if (changed) port_before.emplace(port);
   if (port.in_kernel && port.ifindex != event.ifindex) {
     // A new netdev under this name without a DELLINK for the old one (lost in an overflow).
     auto it = name_by_ifindex_.find(port.ifindex);
@@ -155,7 +159,7 @@ ApplyOutcome PortModel::Apply(const LinkEvent& event, absl::Time now, Source sou
   if (!changed) return ApplyOutcome::kUnchanged;
   port.last_change = now;
   const ApplyOutcome outcome = added ? ApplyOutcome::kAdded : ApplyOutcome::kChanged;
-  RecordChange(port, outcome, now);
+  RecordChange(port, outcome, now, std::move(*port_before));
   return outcome;
 }
 
@@ -179,10 +183,15 @@ bool PortModel::IsOldInterfaceName(absl::string_view name) const {
 bool PortModel::SetInApplDb(const std::string& name, absl::Time now) {
   Port& port = GetOrCreate(name);
   if (port.in_appl_db) return false;
+  if (!port.in_kernel) {
+    port.in_appl_db = true;
+    awaiting_appl_db_.erase(name);
+    return false;
+  }
+  Port before = port;
   port.in_appl_db = true;
   awaiting_appl_db_.erase(name);
-  if (!port.in_kernel) return false;
-  RecordChange(port, ApplyOutcome::kChanged, now);
+  RecordChange(port, ApplyOutcome::kChanged, now, std::move(before));
   // The netdev was seen before APPL_DB knew the port: publish the remembered state now.
   pending_.erase(name);
   MarkDirty(port, now);

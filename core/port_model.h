@@ -117,6 +117,7 @@ struct PortChange {
   uint64_t sequence;     // strictly increasing within the process
   absl::Time time;       // when the kernel message was received
   Port port;             // the port right after this change (a burst keeps every step)
+  Port before;           // the port right before it (a default Port for a new name)
 };
 
 // One write to STATE_DB PORT_TABLE|<name>: optionally a DEL, then optionally an HSET of `set`.
@@ -220,7 +221,7 @@ class PortModel {
  private:
   Port& GetOrCreate(const std::string& name);
   void MarkDirty(Port& port, absl::Time since = absl::InfinitePast());
-  void RecordChange(Port& port, ApplyOutcome outcome, absl::Time now);
+  void RecordChange(Port& port, ApplyOutcome outcome, absl::Time now, Port&& before);
   // The netdev left the kernel (DELLINK, rename, or absent from a dump): the STATE_DB key is
   // deleted at the next write (the caller marks it dirty) and a kRemoved change is recorded.
   void MarkGone(Port& port, absl::Time now);

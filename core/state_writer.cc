@@ -1,5 +1,7 @@
 #include "core/state_writer.h"
 
+#include <malloc.h>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -133,6 +135,10 @@ void StateWriter::StepOnce(bool stop) {
     reconcile_at_ = now + Backstop(options_.audit_interval);
     status = Reconcile(/*rewrite_all=*/true);
     if (status.ok()) need_reconcile_ = false;
+    // Every port written at once (a start, a reconnect) is the heap's one-off peak, with the
+    // initial dump's changes just before it: hand the freed pages back to the system, or the
+    // process keeps them for good (glibc returns little from the middle of the heap by itself).
+    malloc_trim(0);
     // Done, even when Redis refused some key: the rest is written (the refused port shows as
     // out of sync, and its write is retried at the period).
     if (status.ok() || !db_->broken()) initial_write_done_.store(true);

@@ -51,7 +51,10 @@ SharedPortSnapshot EventHub::TakePortSnapshot() {
   {
     absl::MutexLock lock(&mu_);
     if (!synced_) return nullptr;
-    if (shared_ports_ && shared_ports_->sequence == head_sequence_) return shared_ports_;
+    if (SharedPortSnapshot cached = shared_ports_.lock();
+        cached && cached->sequence == head_sequence_) {
+      return cached;
+    }
   }
   // Copies under the model lock (the hub's lock nests inside it, as in OnPortChanges, so the
   // sequence and the ring agree); sorted after it is released.
@@ -69,7 +72,10 @@ SharedPortSnapshot EventHub::TakePortSnapshot() {
   std::sort(snapshot->ports.begin(), snapshot->ports.end(),
             [](const auto& a, const auto& b) { return NaturalLess(a.port.name, b.port.name); });
   absl::MutexLock lock(&mu_);
-  if (!shared_ports_ || shared_ports_->sequence < snapshot->sequence) shared_ports_ = snapshot;
+  if (SharedPortSnapshot cached = shared_ports_.lock();
+      !cached || cached->sequence < snapshot->sequence) {
+    shared_ports_ = snapshot;
+  }
   return snapshot;
 }
 
@@ -137,7 +143,17 @@ absl::StatusOr<uint64_t> EventHub::SequenceBefore(absl::Time start) {
 void EventHub::OnPortChanges(const PortModel& model, std::vector<PortChange>&& changes) {
   if (changes.empty()) return;
   absl::MutexLock lock(&mu_);
-  for (PortChange& change : changes) {
+  // A batch larger than the ring (a dump of 100,000 ports) would only have its first records
+  // made to be evicted at once: they, and what the ring held, are evicted without being made.
+  size_t first = 0;
+  if (changes.size() > ring_capacity_) {
+    first = changes.size() - ring_capacity_;
+    for (size_t i = 0; i < first; ++i) PortIndexLocked(changes[i].name);
+    ring_.clear();
+    evicted_upto_ = changes[first - 1].sequence;
+  }
+  for (size_t i = first; i < changes.size(); ++i) {
+    PortChange& change = changes[i];
     head_sequence_ = change.sequence;
     auto record = std::make_shared<ChangeRecord>();
     record->outcome = change.outcome;
@@ -146,8 +162,7 @@ void EventHub::OnPortChanges(const PortModel& model, std::vector<PortChange>&& c
     record->pending = model.pending().contains(change.name);
     record->port_index = PortIndexLocked(change.name);
     record->port = std::make_shared<const Port>(std::move(change.port));
-    if (record->port_index >= last_port_.size()) last_port_.resize(record->port_index + 1);
-    record->before = std::exchange(last_port_[record->port_index], record->port);
+    record->before = std::make_shared<const Port>(std::move(change.before));
     ring_.push_back(std::move(record));
   }
   while (ring_.size() > ring_capacity_) {

@@ -75,8 +75,8 @@ struct ChangeRecord {
   uint64_t sequence = 0;                          // PortChange::sequence
   absl::Time time;                                // when the kernel message was received
   std::shared_ptr<const Port> port;               // the port right after the change
-  // The port right after its previous change in this log; null for its first one since the
-  // hub started. (Each Port is shared by two records at most: no chain of old records.)
+  // The port right before the change (PortChange::before): the hub keeps no copy of every
+  // port of its own to compute it.
   std::shared_ptr<const Port> before;
   bool pending = false;     // the port was in the pending set right after the change
   uint32_t port_index = 0;  // dense per-name index (PortSnapshot uses the same)
@@ -148,7 +148,8 @@ class EventHub : public PortChangeListener {
   bool Register(HubSubscriber* stream, Api api);
   void Unregister(HubSubscriber* stream);
 
-  // The current snapshot, shared while no change followed it. Null before synced().
+  // The current snapshot, shared while no change followed it and a stream still holds it. Null
+  // before synced().
   SharedPortSnapshot TakePortSnapshot();
 
   // Why a stream cannot go on from its cursor.
@@ -209,10 +210,10 @@ class EventHub : public PortChangeListener {
   absl::Mutex kick_mu_;
   mutable absl::Mutex mu_;
   std::deque<std::shared_ptr<ChangeRecord>> ring_ ABSL_GUARDED_BY(mu_);
-  // Each port as of its last change, by port index (the next change's `before`).
-  std::vector<std::shared_ptr<const Port>> last_port_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, uint32_t> port_index_ ABSL_GUARDED_BY(mu_);
-  SharedPortSnapshot shared_ports_ ABSL_GUARDED_BY(mu_);
+  // The last snapshot, while some stream holds it (streams that start close together share it
+  // and its encodings); not kept past its use, so an idle daemon holds no copy of every port.
+  std::weak_ptr<const PortSnapshot> shared_ports_ ABSL_GUARDED_BY(mu_);
   size_t ring_capacity_ ABSL_GUARDED_BY(mu_);
   uint64_t head_sequence_ ABSL_GUARDED_BY(mu_) = 0;  // newest change appended
   uint64_t evicted_upto_ ABSL_GUARDED_BY(mu_) = 0;   // newest change dropped from the ring

@@ -59,7 +59,7 @@ class EventHubTest : public ::testing::Test {
   EventHub hub_;
 };
 
-TEST_F(EventHubTest, ARecordHoldsThePortAfterItsChangeAndAsOfTheChangeBefore) {
+TEST_F(EventHubTest, ARecordHoldsThePortRightBeforeAndRightAfterItsChange) {
   engine_.InitialDump({FakeEngine::NewLink("Ethernet0", 10)});
   engine_.Read({FakeEngine::NewLink("Ethernet0", 10, /*up=*/true, 1500)});
   uint64_t cursor = 0;
@@ -69,12 +69,27 @@ TEST_F(EventHubTest, ARecordHoldsThePortAfterItsChangeAndAsOfTheChangeBefore) {
             EventHub::Gap::kNone);
   ASSERT_EQ(records.size(), 2u);
   EXPECT_EQ(records[0]->outcome, ApplyOutcome::kAdded);
-  EXPECT_EQ(records[0]->before, nullptr) << "the port's first change here has no before";
+  ASSERT_NE(records[0]->before, nullptr);
+  EXPECT_FALSE(records[0]->before->in_kernel) << "before its netdev appeared";
   EXPECT_EQ(records[1]->port->mtu, 1500u);
   ASSERT_NE(records[1]->before, nullptr);
   EXPECT_EQ(records[1]->before->mtu, 9100u);
-  EXPECT_EQ(records[1]->before, records[0]->port) << "one Port, shared by both records";
   EXPECT_EQ(records[0]->port_index, records[1]->port_index);
+}
+
+TEST_F(EventHubTest, AnIdleHubHoldsNoCopyOfThePorts) {
+  engine_.InitialDump(FakeEngine::Ports(3));
+  SharedPortSnapshot snapshot = hub_.TakePortSnapshot();
+  std::weak_ptr<const PortSnapshot> weak = snapshot;
+  snapshot.reset();
+  EXPECT_TRUE(weak.expired()) << "the last snapshot is not kept past its use";
+  // The records hold the ports of their changes only while they are in the ring.
+  uint64_t cursor = 0;
+  std::vector<SharedRecord> records;
+  ASSERT_EQ(hub_.TakeRecords(
+                &cursor, [](const ChangeRecord&) { return true; }, 10, &records),
+            EventHub::Gap::kNone);
+  EXPECT_EQ(records[0]->port.use_count(), 1) << "no other copy of the port in the hub";
 }
 
 TEST_F(EventHubTest, TakeRecordsSkipsWhatTheStreamDoesNotWantAndStopsAtMax) {
@@ -126,6 +141,26 @@ TEST_F(SmallHubTest, AStreamTooFarBehindIsToldSoAndOneWhoseNextRecordLeftTheRing
   EXPECT_EQ(at.head, 6u);
   EXPECT_EQ(at.evicted, 2u);
   EXPECT_EQ(at.oldest, 3u);
+}
+
+TEST_F(SmallHubTest, ABatchLargerThanTheRingKeepsItsNewestRecords) {
+  engine_.InitialDump(FakeEngine::Ports(10));  // 1..10 in one batch; the ring keeps 4
+  const EventHub::Position at = hub_.position();
+  EXPECT_EQ(at.head, 10u);
+  EXPECT_EQ(at.evicted, 6u);
+  EXPECT_EQ(at.oldest, 7u);
+  uint64_t cursor = 6;
+  std::vector<SharedRecord> records;
+  EXPECT_EQ(hub_.TakeRecords(
+                &cursor, [](const ChangeRecord&) { return true; }, 10, &records,
+                /*replaying=*/true),
+            EventHub::Gap::kNone);
+  EXPECT_THAT(Sequences(records), ElementsAre(7, 8, 9, 10));
+  uint64_t behind = 5;
+  EXPECT_EQ(hub_.TakeRecords(
+                &behind, [](const ChangeRecord&) { return true; }, 10, &records,
+                /*replaying=*/true),
+            EventHub::Gap::kEvicted);
 }
 
 TEST_F(EventHubTest, NoSnapshotBeforeTheFirstDumpThenOneSharedWhileNoChangeFollowsIt) {
