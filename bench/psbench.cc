@@ -9,6 +9,7 @@
 //   subscribe  holds K StreamLinkEvents (--batched 1: WatchLinkEvents) and --gnmi G gNMI
 //              subscribers open until SIGTERM (footprint, soak)
 //   grpc-idle  a gRPC callback-API server doing nothing, until SIGTERM (footprint: gRPC's floor)
+//   getports   GetPortState of every port, page by page, timed (scale)
 #include "bench/psbench.h"
 
 #include <fcntl.h>
@@ -486,10 +487,12 @@ int RunStartup(const Args& args) {
   const bool need_init = args.Get("init-done") == "1";
   const bool allow_exit = args.Get("allow-exit") == "1";
   bool exited = false;
+  int64_t command_done = -1;
   while (NowNs() - start < int64_t{timeout_s} * 1000000000) {
     int status;
     if (!exited && waitpid(child, &status, WNOHANG) == child) {
       exited = true;
+      command_done = NowNs();
       if (!allow_exit || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         Die("the command under test exited early (see its log)");
       }
@@ -520,7 +523,11 @@ int RunStartup(const Args& args) {
       if (r->integer == 1) init_done = NowNs();
       freeReplyObject(r);
     }
-    if (all_ports >= 0 && (!need_init || init_done >= 0)) break;
+    // --wait-exit 1: also until the command ends (it creates the ports: its end is timed).
+    if (all_ports >= 0 && (!need_init || init_done >= 0) &&
+        (exited || args.Get("wait-exit") != "1")) {
+      break;
+    }
     usleep(1000);
   }
   json out = {{"scenario", "startup"},
@@ -529,6 +536,8 @@ int RunStartup(const Args& args) {
               {"all_ports_ms", all_ports >= 0 ? (all_ports - start) / 1e6 : -1.0},
               {"ports_missing", missing.size()}};
   if (need_init) out["init_done_ms"] = init_done >= 0 ? (init_done - start) / 1e6 : -1.0;
+  // When the command ended (one that creates the ports): what follows is the daemon's own time.
+  if (command_done >= 0) out["command_done_ms"] = (command_done - start) / 1e6;
   std::printf("%s\n", out.dump().c_str());
   redisFree(state);
   redisFree(appl);
@@ -538,6 +547,32 @@ int RunStartup(const Args& args) {
 // ---------------------------------------------------------------------------------------------
 namespace {
 std::atomic<bool> g_sub_stop{false};
+}
+
+// GetPortState of every port, page after page, as a client on the same machine would; prints
+// the time to the last page and the ports read.
+int RunGetPorts(const Args& args) {
+  auto channel = grpc::CreateChannel("unix:" + args.Need("grpc"), grpc::InsecureChannelCredentials());
+  auto stub = portsyncd::v1::PortSync::NewStub(channel);
+  portsyncd::v1::GetPortStateRequest request;
+  request.set_page_size(static_cast<int32_t>(args.GetInt("page-size", 0)));
+  const int64_t start = NowNs();
+  int64_t ports = 0, pages = 0, bytes = 0;
+  for (;;) {
+    grpc::ClientContext context;
+    portsyncd::v1::GetPortStateResponse page;
+    grpc::Status status = stub->GetPortState(&context, request, &page);
+    if (!status.ok()) Die("GetPortState: " + status.error_message());
+    ports += page.ports_size();
+    bytes += static_cast<int64_t>(page.ByteSizeLong());
+    ++pages;
+    if (page.next_page_token().empty()) break;
+    request.set_page_token(page.next_page_token());
+  }
+  json out = {{"scenario", "getports"}, {"ports", ports}, {"pages", pages}, {"bytes", bytes},
+              {"ms", (NowNs() - start) / 1e6}};
+  std::printf("%s\n", out.dump().c_str());
+  return 0;
 }
 
 // The idle floor of gRPC 1.51's callback API: a server with nothing but a callback service and
@@ -589,7 +624,7 @@ int main(int argc, char** argv) {
   using psbench::Args;
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
     std::printf(
-        "Usage: psbench floor|latency|storm|startup|subscribe|grpc-idle [--key value ...] "
+        "Usage: psbench floor|latency|storm|startup|subscribe|grpc-idle|getports [--key value ...] "
         "[-- CMD...]\n"
         "The native half of bench/run.py (see docs/PERFORMANCE.md); run that instead.\n");
     return argc < 2 ? 2 : 0;
@@ -611,5 +646,6 @@ int main(int argc, char** argv) {
   if (cmd == "startup") return psbench::RunStartup(args);
   if (cmd == "subscribe") return psbench::RunSubscribe(args);
   if (cmd == "grpc-idle") return psbench::RunGrpcIdle(args);
+  if (cmd == "getports") return psbench::RunGetPorts(args);
   psbench::Die("unknown subcommand " + cmd);
 }
