@@ -166,6 +166,7 @@ TEST_F(StateWriterTest, ARefusedPortInitDoneIsRetriedEverySecondAndAtOnceOnANewC
 
 TEST_F(StateWriterTest, AnUnreachableRedisIsRetriedWithCappedExponentialBackoff) {
   redis_.down = true;
+  options_.reconnect_max = absl::Milliseconds(500);
   MakeWriter();
   KernelPort("Ethernet0", 10);
   InitialDumpDone();
