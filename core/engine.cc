@@ -33,8 +33,11 @@ void SharedModel::PublishChangesLocked() {
   if (listener != nullptr && !changes.empty()) listener->OnPortChanges(model, std::move(changes));
 }
 
-Engine::Engine(EngineOptions options, DbEndpoints endpoints, RedisConnector& connector)
-    : options_(std::move(options)), endpoints_(std::move(endpoints)), connector_(connector) {}
+Engine::Engine(EngineOptions options, DbEndpoints endpoints, EngineEnvironment environment)
+    : options_(std::move(options)),
+      endpoints_(std::move(endpoints)),
+      environment_(std::move(environment)),
+      connector_(*environment_.connector) {}
 
 Engine::~Engine() {
   Stop();
@@ -45,14 +48,14 @@ Engine::~Engine() {
 }
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(EngineOptions options,
-                                                       RedisConnector& connector) {
+                                                       EngineEnvironment environment) {
   ASSIGN_OR_RETURN(DbConfig db_config, DbConfig::Load(options.db_config_path));
   DbEndpoints endpoints;
   ASSIGN_OR_RETURN(endpoints.config, db_config.Endpoint("CONFIG_DB"));
   ASSIGN_OR_RETURN(endpoints.appl, db_config.Endpoint("APPL_DB"));
   ASSIGN_OR_RETURN(endpoints.state, db_config.Endpoint("STATE_DB"));
-  auto engine =
-      std::unique_ptr<Engine>(new Engine(std::move(options), std::move(endpoints), connector));
+  auto engine = std::unique_ptr<Engine>(
+      new Engine(std::move(options), std::move(endpoints), std::move(environment)));
   Engine& e = *engine;
   e.wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (e.wake_fd_ < 0) return absl::ErrnoToStatus(errno, "eventfd");
@@ -64,9 +67,11 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(EngineOptions options,
   e.shared_.engine_wake_fd = e.ping_fd_;
   e.follower_ = std::make_unique<KernelFollower>(
       e.options_, e.shared_, e.counters_, e.wake_fd_, e.ping_fd_, e.stopping_,
-      absl::StrCat(kPortTable, e.endpoints_.state.separator), e.tracker_.get());
+      absl::StrCat(kPortTable, e.endpoints_.state.separator), e.tracker_.get(),
+      *e.environment_.clock);
   e.writer_ = std::make_unique<StateWriter>(e.options_, e.endpoints_, e.shared_, e.counters_,
-                                            e.connector_, RealClock(), e.tracker_.get());
+                                            e.connector_, *e.environment_.clock,
+                                            e.tracker_.get());
   return engine;
 }
 
@@ -123,7 +128,7 @@ bool Engine::SleepUnlessStopped(absl::Duration d) {
 absl::Status Engine::Run() {
   NetlinkSocket::Options netlink_options;
   netlink_options.receive_buffer_bytes = options_.netlink_receive_buffer_bytes;
-  ASSIGN_OR_RETURN(netlink_, NetlinkSocket::Create(netlink_options));
+  ASSIGN_OR_RETURN(netlink_, environment_.open_links(netlink_options));
   netlink_receive_buffer_.store(netlink_->effective_receive_buffer());
   LOG_INFO("netlink: receive buffer ", netlink_->effective_receive_buffer(), " bytes",
            netlink_->receive_buffer_forced() ? " (SO_RCVBUFFORCE)"

@@ -35,8 +35,10 @@
 #include "absl/time/time.h"
 #include "core/engine_shared.h"
 #include "core/engine_view.h"
+#include "core/clock.h"
 #include "core/kernel_follower.h"
 #include "core/keyspace_watcher.h"
+#include "core/netlink_socket.h"
 #include "core/port_model.h"
 #include "core/redis_client.h"
 #include "core/start_decision.h"
@@ -46,13 +48,22 @@
 
 namespace portsyncd {
 
-class NetlinkSocket;
+// What the engine talks to and reads the time from: the real ones by default; fakes in a unit
+// test of the whole engine (tests/unit/engine_test.cc), with no kernel, Redis or clock.
+struct EngineEnvironment {
+  RedisConnector* connector = &RealRedisConnector();
+  const Clock* clock = &RealClock();
+  // Opens the kernel's link sockets (Run() calls it once).
+  std::function<absl::StatusOr<std::unique_ptr<LinkSocket>>(const NetlinkSocket::Options&)>
+      open_links = [](const NetlinkSocket::Options& options)
+      -> absl::StatusOr<std::unique_ptr<LinkSocket>> { return NetlinkSocket::Create(options); };
+};
 
 class Engine : public EngineView, private KeyspaceListener {
  public:
   // Resolves the three databases in the database config (an error names what is missing).
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<Engine>> Create(
-      EngineOptions options, RedisConnector& connector = RealRedisConnector());
+      EngineOptions options, EngineEnvironment environment = {});
   ~Engine();
 
   // Not owned; must outlive Run(). Call before Run().
@@ -99,7 +110,7 @@ class Engine : public EngineView, private KeyspaceListener {
   int netlink_receive_buffer() const { return netlink_receive_buffer_.load(); }
 
  private:
-  Engine(EngineOptions options, DbEndpoints endpoints, RedisConnector& connector);
+  Engine(EngineOptions options, DbEndpoints endpoints, EngineEnvironment environment);
 
   void OnKeyspaceEvent(int tag, absl::string_view key_suffix, absl::string_view event) override;
   void OnKeyspaceActive(bool active, absl::string_view why) override;
@@ -108,6 +119,7 @@ class Engine : public EngineView, private KeyspaceListener {
 
   const EngineOptions options_;
   const DbEndpoints endpoints_;
+  const EngineEnvironment environment_;
   RedisConnector& connector_;
   EngineCounters counters_;
   SharedModel shared_;
@@ -115,7 +127,7 @@ class Engine : public EngineView, private KeyspaceListener {
   int ping_fd_ = -1;  // eventfd: Ping() -> the engine loop updates its heartbeat
   std::atomic<bool> stopping_{false};
   std::atomic<int> netlink_receive_buffer_{0};
-  std::unique_ptr<NetlinkSocket> netlink_;  // created by Run()
+  std::unique_ptr<LinkSocket> netlink_;  // created by Run()
   std::unique_ptr<WriteTracker> tracker_;   // null without keyspace notifications
   std::unique_ptr<Startup> startup_;
   std::unique_ptr<KernelFollower> follower_;

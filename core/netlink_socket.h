@@ -57,7 +57,15 @@ class LinkEventSource {
   virtual int effective_receive_buffer() const = 0;
 };
 
-class NetlinkSocket : public LinkControl, public LinkEventSource {
+// Both, as one socket pair the engine opens in Run(): NetlinkSocket, or a fake in a unit test
+// of the whole engine (tests/unit/engine_test.cc).
+class LinkSocket : public LinkControl, public LinkEventSource {
+ public:
+  // The receive buffer was set with SO_RCVBUFFORCE (past net.core.rmem_max).
+  virtual bool receive_buffer_forced() const = 0;
+};
+
+class NetlinkSocket : public LinkSocket {
  public:
   struct Options {
     // Receive buffer for link events. 16 MiB (32 MiB in effect) held a 65k-event storm without
@@ -75,7 +83,7 @@ class NetlinkSocket : public LinkControl, public LinkEventSource {
   int fd() const override;
   // The receive buffer the kernel actually granted (getsockopt; twice what was asked for).
   int effective_receive_buffer() const override { return effective_receive_buffer_; }
-  bool receive_buffer_forced() const { return forced_; }
+  bool receive_buffer_forced() const override { return forced_; }
 
   // Sends an RTM_GETLINK dump request on the event socket; replies arrive through ReadAvailable
   // with nlmsg_seq == the returned sequence number, ending with NLMSG_DONE.

@@ -16,43 +16,10 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/unit/fake_netlink.h"
 
 namespace portsyncd {
 namespace {
-
-using Datagram = std::vector<char>;
-
-Datagram Link(uint16_t type, uint32_t seq, const char* name, int32_t ifindex,
-              uint16_t nl_flags = 0) {
-  Datagram buf(1024);
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
-  nlh->nlmsg_type = type;
-  nlh->nlmsg_seq = seq;
-  nlh->nlmsg_flags = nl_flags;
-  auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
-  ifi->ifi_family = AF_UNSPEC;
-  ifi->ifi_index = ifindex;
-  ifi->ifi_flags = IFF_UP | IFF_RUNNING;
-  mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-  mnl_attr_put_u32(nlh, IFLA_MTU, 9100);
-  buf.resize(nlh->nlmsg_len);
-  return buf;
-}
-
-Datagram Control(uint16_t type, uint32_t seq, int value) {
-  Datagram buf(256);
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
-  nlh->nlmsg_type = type;
-  nlh->nlmsg_seq = seq;
-  if (type == NLMSG_ERROR) {
-    auto* err = static_cast<nlmsgerr*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nlmsgerr)));
-    err->error = value;
-  } else {
-    *static_cast<int*>(mnl_nlmsg_put_extra_header(nlh, sizeof(int))) = value;
-  }
-  buf.resize(nlh->nlmsg_len);
-  return buf;
-}
 
 class FakeEvents : public LinkEventSource {
  public:

@@ -1,0 +1,122 @@
+// The whole engine, every thread of it, on fakes: no kernel (FakeLinkSocket), no Redis
+// (FakeRedis), no clock (FakeClock). Startup, the initial dump, STATE_DB and PortInitDone, live
+// changes, and a stop that leaves nothing unwritten, through Engine::Create and Run as main()
+// calls them.
+// The parts are tested one by one elsewhere (startup_test, kernel_follower_test,
+// state_writer_test); this is their wiring. It waits on the engine's own state-change hook,
+// never on time; the real-world tests beside it are test_startup and test_events.
+#include "core/engine.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "gtest/gtest.h"
+#include "tests/unit/fake_netlink.h"
+#include "tests/unit/fake_redis.h"
+
+namespace portsyncd {
+namespace {
+
+constexpr int kAppl = 0;
+constexpr int kConfig = 4;
+constexpr int kState = 6;
+
+class EngineTest : public ::testing::Test {
+ protected:
+  EngineTest()
+      : dir_(absl::StrCat(::testing::TempDir(), "/engine_test.", getpid(), ".",
+                          ::testing::UnitTest::GetInstance()->current_test_info()->name())) {
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    std::ofstream(dir_ + "/database_config.json") << R"({
+      "INSTANCES": {"redis": {"hostname": "127.0.0.1", "port": 6379,
+                              "unix_socket_path": "/fake/redis.sock"}},
+      "DATABASES": {"APPL_DB": {"id": 0, "separator": ":", "instance": "redis"},
+                    "CONFIG_DB": {"id": 4, "separator": "|", "instance": "redis"},
+                    "STATE_DB": {"id": 6, "separator": "|", "instance": "redis"}},
+      "VERSION": "1.0"})";
+    options_.db_config_path = dir_ + "/database_config.json";
+    options_.runtime_dir = dir_ + "/run";
+    options_.keyspace_notifications = false;  // FakeRedis has no pub/sub
+    options_.direct_writes = false;           // its connection is hiredis's, not the connector's
+    // Orchagent's view: Ethernet0 configured, its APPL_DB entry there.
+    redis_.SetField(kConfig, "PORT|Ethernet0", "lanes", "0");
+    redis_.SetField(kConfig, "PORT|Ethernet0", "admin_status", "up");
+    redis_.SetField(kAppl, "PORT_TABLE:Ethernet0", "lanes", "0");
+  }
+  ~EngineTest() override { std::filesystem::remove_all(dir_); }
+
+  // Waits until `done` holds, re-checked whenever the engine says its state changed.
+  bool WaitFor(const std::function<bool()>& done) {
+    absl::MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(absl::Condition(&done, &std::function<bool()>::operator()),
+                                absl::Seconds(60));
+  }
+  void Changed() {
+    absl::MutexLock lock(&mu_);
+    ++changes_;
+  }
+
+  const std::string dir_;
+  EngineOptions options_;
+  FakeRedis redis_;
+  FakeClock clock_;
+  absl::Mutex mu_;
+  int changes_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+TEST_F(EngineTest, StartsSyncsFollowsChangesAndStopsWithNothingUnwritten) {
+  auto links = std::make_unique<FakeLinkSocket>();
+  FakeLinkSocket* kernel = links.get();
+  kernel->SetNetdevs({{"Ethernet0", 10}, {"eth0", 2}});
+  EngineEnvironment environment;
+  environment.connector = &redis_;
+  environment.clock = &clock_;
+  environment.open_links = [&links](const NetlinkSocket::Options&)
+      -> absl::StatusOr<std::unique_ptr<LinkSocket>> {
+    if (links == nullptr) return absl::InternalError("opened twice");
+    return std::unique_ptr<LinkSocket>(std::move(links));
+  };
+  absl::StatusOr<std::unique_ptr<Engine>> created = Engine::Create(options_, environment);
+  ASSERT_TRUE(created.ok()) << created.status();
+  Engine& engine = **created;
+  engine.SetStateListener([this] { Changed(); });
+  absl::Status result;
+  std::thread engine_thread([&] { result = engine.Run(); });
+
+  ASSERT_TRUE(WaitFor([&] { return engine.port_init_done(); })) << "no PortInitDone";
+  EXPECT_EQ(engine.start_mode(), StartMode::kCold);
+  EXPECT_TRUE(engine.initial_sync_done());
+  const uint64_t writes = engine.counters().state_db_writes.load();
+  // The peer goes down: IFF_RUNNING clears.
+  kernel->Push(Link(RTM_NEWLINK, 0, "Ethernet0", 10, 0, IFF_UP));
+  ASSERT_TRUE(WaitFor([&] { return engine.counters().state_db_writes.load() > writes; }));
+  // Then a stop: whether this last change was written before it or by its flush, it is written.
+  kernel->Push(Link(RTM_NEWLINK, 0, "Ethernet0", 10, 0, IFF_UP, 1500));
+  ASSERT_TRUE(WaitFor([&] { return engine.counters().netlink_messages.load() >= 4; }));
+  engine.Stop();
+  engine_thread.join();
+  ASSERT_TRUE(result.ok()) << result;
+
+  // Only now, every engine thread joined, is FakeRedis read (it is single-threaded).
+  FakeRedis::Hash* port = redis_.FindHash(kState, "PORT_TABLE|Ethernet0");
+  ASSERT_NE(port, nullptr);
+  EXPECT_EQ(port->at("state"), "ok");
+  EXPECT_EQ(port->at("admin_status"), "up");
+  EXPECT_EQ(port->at("netdev_oper_status"), "down");
+  EXPECT_EQ(port->at("mtu"), "1500");
+  EXPECT_EQ(redis_.FindHash(kState, "PORT_TABLE|eth0"), nullptr) << "not a port name";
+  EXPECT_TRUE(redis_.Exists(kAppl, "_PORT_TABLE:PortInitDone"));
+  EXPECT_TRUE(redis_.Exists(kAppl, "_PORT_TABLE:PortConfigDone")) << "a cold start's contract";
+  EXPECT_EQ(kernel->dumps(), 1);
+  EXPECT_TRUE(std::filesystem::exists(options_.runtime_dir + "/portsyncd.started"));
+}
+
+}  // namespace
+}  // namespace portsyncd
