@@ -46,17 +46,13 @@ DirectWriter::DirectWriter(const EngineOptions& options, std::string key_prefix,
 void DirectWriter::Want() {
   if (wanted_ || active() || !options_.direct_writes) return;
   wanted_ = true;
-  absl::MutexLock lock(&shared_.mu);
-  shared_.direct_wanted = true;
+  shared_.direct.Want();
 }
 
 void DirectWriter::Adopt() {
   if (active()) return;
-  {
-    absl::MutexLock lock(&shared_.mu);
-    if (shared_.direct_offer == nullptr) return;
-    context_ = std::move(shared_.direct_offer);
-  }
+  context_ = shared_.direct.Take();
+  if (context_ == nullptr) return;
   wanted_ = false;
   reply_limit_.Attach(context_->reader);
   LOG_INFO("direct STATE_DB connection: up; port writes go from the engine thread to Redis");
@@ -130,7 +126,7 @@ void DirectWriter::Complete(absl::Time now) {
     bool someone_else = false;
     refused = CompleteStateBatch(batch_, commands_, replies_, now, shared_.model, tracker_,
                                  counters_, &someone_else);
-    if (someone_else) shared_.writer_wake = true;  // the writer checks that key
+    if (someone_else) shared_.writer.Wake();  // the writer checks that key
   }
   batch_.clear();
   if (!refused.ok()) {
@@ -164,7 +160,7 @@ void DirectWriter::GiveUp(const std::string& why, bool quiet) {
     if (tracker_ != nullptr) tracker_->Clear();
     absl::MutexLock lock(&shared_.mu);
     shared_.model.AbandonWrites(batch_);
-    shared_.writer_wake = true;
+    shared_.writer.Wake();
   }
   batch_.clear();
   if (!quiet) Want();

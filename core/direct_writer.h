@@ -13,7 +13,7 @@
 // recovery from any error) stays with the writer.
 //
 // Thread: the engine thread only (KernelFollower's loop). Owns: the connection, handed over
-// connected by the writer thread (SharedModel::direct_offer), and the batch in flight.
+// connected by the writer thread (SharedModel::direct, a DirectHandOver), and the batch in flight.
 // Shares: the model (TakeDirty / CompleteWrite under its mutex), the counters, the WriteTracker.
 #ifndef PORTSYNCD_CORE_DIRECT_WRITER_H_
 #define PORTSYNCD_CORE_DIRECT_WRITER_H_

@@ -28,6 +28,19 @@ std::string EngineCounters::Summary() const {
       " keyspace_events=", keyspace_events.load(), " keyspace_checks=", keyspace_checks.load());
 }
 
+void DirectHandOver::Offer(RedisContextPtr context) {
+  {
+    absl::MutexLock lock(&mu_);
+    offer_ = std::move(context);
+    wanted_ = false;
+  }
+  const uint64_t one = 1;
+  if (engine_wake_fd_ >= 0) {
+    ssize_t ignored = write(engine_wake_fd_, &one, sizeof(one));
+    (void)ignored;
+  }
+}
+
 void SharedModel::PublishChangesLocked() {
   std::vector<PortChange> changes = model.TakeChanges();
   if (listener != nullptr && !changes.empty()) listener->OnPortChanges(model, std::move(changes));
@@ -64,7 +77,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(EngineOptions options,
   if (e.options_.keyspace_notifications) e.tracker_ = std::make_unique<WriteTracker>();
   e.startup_ =
       std::make_unique<Startup>(e.options_, e.endpoints_, e.shared_, e.counters_, e.connector_);
-  e.shared_.engine_wake_fd = e.ping_fd_;
+  e.shared_.direct.set_engine_wake_fd(e.ping_fd_);
   e.follower_ = std::make_unique<KernelFollower>(
       e.options_, e.shared_, e.counters_, e.wake_fd_, e.ping_fd_, e.stopping_,
       absl::StrCat(kPortTable, e.endpoints_.state.separator), e.tracker_.get(),
@@ -164,10 +177,7 @@ absl::Status Engine::Run() {
     writer_->Run();
   });
   absl::Status status = follower_->Run(*netlink_);
-  {
-    absl::MutexLock lock(&shared_.mu);
-    shared_.writer_stop = true;
-  }
+  shared_.writer.Stop();
   writer_thread_.join();
   if (watcher_) watcher_->Stop();
   writer_->set_keyspace_active(false);

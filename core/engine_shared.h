@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -114,22 +115,79 @@ class ModelReader {
   virtual void WithModel(absl::FunctionRef<void(const PortModel&)> fn) const = 0;
 };
 
-// The model and the hand-over flags, under one mutex.
+// The writer thread's wake-up: whoever leaves it work (or changes a timer it waits for) wakes
+// it; Stop() makes it flush and finish. Its own mutex, a leaf: callable with the model's held.
+class WriterSignal {
+ public:
+  void Wake() {
+    absl::MutexLock lock(&mu_);
+    wake_ = true;
+  }
+  void Stop() {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  // Writer thread: waits until woken, stopped or `deadline`; takes the wake-up. True: stop.
+  bool Wait(absl::Time deadline) {
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithDeadline(absl::Condition(this, &WriterSignal::ReadyLocked), deadline);
+    wake_ = false;
+    return stop_;
+  }
+  // Tests: takes the wake-up without waiting.
+  bool TakeWake() {
+    absl::MutexLock lock(&mu_);
+    return std::exchange(wake_, false);
+  }
+
+ private:
+  bool ReadyLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return wake_ || stop_; }
+  absl::Mutex mu_;
+  bool wake_ ABSL_GUARDED_BY(mu_) = false;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// The engine thread's direct STATE_DB connection (core/direct_writer.h) changing hands: the
+// engine thread asks for one (Want), the writer thread, which may block, connects it and leaves
+// it here (Offer, which wakes the engine thread's poll), the engine thread takes it (Take). Its
+// own mutex, a leaf.
+class DirectHandOver {
+ public:
+  // Before any thread starts: the eventfd Offer writes 1 to (the engine thread polls it).
+  void set_engine_wake_fd(int fd) { engine_wake_fd_ = fd; }
+  void Want() {
+    absl::MutexLock lock(&mu_);
+    wanted_ = true;
+  }
+  // A connection is asked for and none is waiting to be taken.
+  bool wanted() const {
+    absl::MutexLock lock(&mu_);
+    return wanted_ && offer_ == nullptr;
+  }
+  void Offer(RedisContextPtr context);
+  // The connection offered, or null.
+  RedisContextPtr Take() {
+    absl::MutexLock lock(&mu_);
+    return std::move(offer_);
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  bool wanted_ ABSL_GUARDED_BY(mu_) = false;
+  RedisContextPtr offer_ ABSL_GUARDED_BY(mu_);
+  int engine_wake_fd_ = -1;
+};
+
+// The model, under its mutex, and the small objects the engine's threads hand work over with.
 struct SharedModel {
   mutable absl::Mutex mu;
   PortModel model ABSL_GUARDED_BY(mu);
   // The first complete dump has been applied: before it the writer writes nothing (the model
   // does not know the kernel yet).
   bool initial_dump_done ABSL_GUARDED_BY(mu) = false;
-  bool writer_wake ABSL_GUARDED_BY(mu) = false;  // the writer has work (or a timer changed)
-  bool writer_stop ABSL_GUARDED_BY(mu) = false;  // flush and finish
-  PortChangeListener* listener = nullptr;        // set before any thread starts
-  // The engine thread's direct STATE_DB connection (core/direct_writer.h): it asks for one
-  // (direct_wanted), the writer thread connects it and leaves it here (direct_offer), then
-  // writes 1 to engine_wake_fd (an eventfd the engine thread polls).
-  bool direct_wanted ABSL_GUARDED_BY(mu) = false;
-  RedisContextPtr direct_offer ABSL_GUARDED_BY(mu);
-  int engine_wake_fd = -1;  // set before any thread starts
+  WriterSignal writer;
+  DirectHandOver direct;
+  PortChangeListener* listener = nullptr;  // set before any thread starts
   // PortInitDone is published (the engine thread wakes the writer until then).
   std::atomic<bool> port_init_done{false};
   // Called (without `mu`) when something health reports may have changed: Redis connected or
@@ -142,10 +200,7 @@ struct SharedModel {
   void NotifyStateChange() const {
     if (on_state_change) on_state_change();
   }
-  void WakeWriter() {
-    absl::MutexLock lock(&mu);
-    writer_wake = true;
-  }
+  void WakeWriter() { writer.Wake(); }
 };
 
 }  // namespace portsyncd

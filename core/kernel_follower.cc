@@ -113,7 +113,7 @@ void KernelFollower::Step() {
     {
       absl::MutexLock lock(&shared_.mu);
       removed = shared_.model.EndDump(clock_.Now(), complete);
-      shared_.writer_wake = true;  // rewrite after a resync; the initial reconcile; PortInitDone
+      shared_.writer.Wake();  // rewrite after a resync; the initial reconcile; PortInitDone
       const bool first_sync = complete && !shared_.initial_dump_done;
       if (first_sync) {
         shared_.initial_dump_done = true;
@@ -148,7 +148,7 @@ void KernelFollower::Step() {
     absl::MutexLock lock(&shared_.mu);
     if (!sent || shared_.model.HasDirty() || shared_.model.newly_awaiting() ||
         (!shared_.port_init_done.load() && shared_.model.pending_empty())) {
-      shared_.writer_wake = true;
+      shared_.writer.Wake();
     }
   }
   if (changed || dump_done) shared_.NotifyStateChange();

@@ -31,17 +31,15 @@ StateWriter::StateWriter(const EngineOptions& options, DbEndpoints endpoints, Sh
 
 void StateWriter::Run() {
   while (true) {
-    bool stop = false;
+    absl::Time deadline;
     {
       absl::MutexLock lock(&shared_.mu);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(shared_.mu) {
-        return shared_.writer_wake || shared_.writer_stop;
-      };
-      // Sleeps until woken or the next timer is due (NextDeadlineLocked says which timers).
-      shared_.mu.AwaitWithDeadline(absl::Condition(&ready), NextDeadlineLocked());
-      shared_.writer_wake = false;
-      stop = shared_.writer_stop;
+      deadline = NextDeadlineLocked();
     }
+    // Sleeps until woken or the next timer is due (NextDeadlineLocked says which timers). A
+    // change of what the deadline depends on comes with a wake-up, which Wait does not miss
+    // though it came before the wait began.
+    const bool stop = shared_.writer.Wait(deadline);
     Step(stop);
     if (stop) return;
   }
@@ -174,10 +172,7 @@ void StateWriter::StepOnce(bool stop) {
 }
 
 void StateWriter::OfferDirectConnection(absl::Time now) {
-  {
-    absl::MutexLock lock(&shared_.mu);
-    if (!shared_.direct_wanted || shared_.direct_offer != nullptr) return;
-  }
+  if (!shared_.direct.wanted()) return;
   if (now < next_direct_attempt_) return;
   // Connected here, blocking (this thread may wait for Redis), then handed to the engine
   // thread, which only ever uses it without blocking.
@@ -189,16 +184,7 @@ void StateWriter::OfferDirectConnection(absl::Time now) {
     LOG_DEBUG("direct STATE_DB connection: ", error);
     return;
   }
-  {
-    absl::MutexLock lock(&shared_.mu);
-    shared_.direct_offer = std::move(context);
-    shared_.direct_wanted = false;
-  }
-  const uint64_t one = 1;
-  if (shared_.engine_wake_fd >= 0) {
-    ssize_t ignored = write(shared_.engine_wake_fd, &one, sizeof(one));
-    (void)ignored;
-  }
+  shared_.direct.Offer(std::move(context));
 }
 
 absl::Status StateWriter::Tick(absl::Time now) {
@@ -264,7 +250,7 @@ absl::Status StateWriter::Flush() {
       refused = CompleteStateBatch(writes, commands, *pipelined, acked, shared_.model, tracker_,
                                    counters_, &someone_else);
       // Also ports dirtied while their write was in flight here: nobody else takes them now.
-      if (someone_else || shared_.model.HasDirty()) shared_.writer_wake = true;
+      if (someone_else || shared_.model.HasDirty()) shared_.writer.Wake();
     }
     RETURN_IF_ERROR(refused);
   }

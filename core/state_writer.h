@@ -54,7 +54,7 @@ class StateWriter {
   void set_logger_level_seen(std::string level) { logger_level_seen_ = std::move(level); }
 
   // The writer thread's body: waits until woken or the next deadline, then Step(); returns
-  // after the pass that saw SharedModel::writer_stop (which flushes what is queued).
+  // after the pass that saw SharedModel::writer stopped (which flushes what is queued).
   void Run();
   // One pass at clock.Now(): connects when due, reconciles, writes what is dirty, runs the
   // timers that are due; with `stop`, flushes before returning. Does nothing before the initial

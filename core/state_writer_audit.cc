@@ -178,7 +178,7 @@ absl::Status StateWriter::Reconcile(bool rewrite_all, const std::vector<std::str
     {
       absl::MutexLock lock(&shared_.mu);
       shared_.model.EndStaleDeletes(deleted_names);
-      if (shared_.model.HasDirty()) shared_.writer_wake = true;  // what they held back
+      if (shared_.model.HasDirty()) shared_.writer.Wake();  // what they held back
     }
     if (!pipelined.ok()) {
       // Unknown what was applied; the reconnect audits everything.

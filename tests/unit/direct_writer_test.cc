@@ -31,11 +31,10 @@ class DirectWriterTest : public ::testing::Test {
     c->flags &= ~REDIS_BLOCK;  // as StateWriter::OfferDirectConnection leaves it
     fcntl(redis_, F_SETFL, fcntl(redis_, F_GETFL) | O_NONBLOCK);
     writer_.Want();
+    EXPECT_TRUE(shared_.direct.wanted());
+    shared_.direct.Offer(RedisContextPtr(c));
     {
       absl::MutexLock lock(&shared_.mu);
-      EXPECT_TRUE(shared_.direct_wanted);
-      shared_.direct_offer.reset(c);
-      shared_.direct_wanted = false;
       shared_.initial_dump_done = true;
     }
     writer_.Adopt();
@@ -69,10 +68,7 @@ class DirectWriterTest : public ::testing::Test {
     absl::MutexLock lock(&shared_.mu);
     return *shared_.model.Find(name);
   }
-  bool TakeWriterWake() {
-    absl::MutexLock lock(&shared_.mu);
-    return std::exchange(shared_.writer_wake, false);
-  }
+  bool TakeWriterWake() { return shared_.writer.TakeWake(); }
 
   EngineOptions options_;  // redis_timeout 2 s
   SharedModel shared_;
@@ -135,7 +131,7 @@ TEST_F(DirectWriterTest, NoReplyWithinTheTimeoutHandsTheBatchToTheWriterThread) 
   EXPECT_FALSE(writer_.active());
   EXPECT_TRUE(TakeWriterWake());
   absl::MutexLock lock(&shared_.mu);
-  EXPECT_TRUE(shared_.direct_wanted);  // and a new connection is asked for
+  EXPECT_TRUE(shared_.direct.wanted());  // and a new connection is asked for
   EXPECT_TRUE(shared_.model.HasDirty());
   std::vector<StateWrite> again = shared_.model.TakeDirty();  // the writer thread's turn
   ASSERT_EQ(again.size(), 1u);

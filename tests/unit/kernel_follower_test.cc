@@ -249,16 +249,15 @@ TEST_F(KernelFollowerTest, ADumpThatSendsNothingForFiveSecondsIsRequestedAgain) 
 
 TEST_F(KernelFollowerTest, LiveChangesWakeTheWriterWithoutADirectConnection) {
   Synced();
+  (void)shared_.writer.TakeWake();
   {
     absl::MutexLock lock(&shared_.mu);
-    shared_.writer_wake = false;
     (void)shared_.model.TakeDirty();
   }
   events_.queue.push_back(Link(RTM_NEWLINK, 0, "Ethernet8", 12));
   follower_.Step();
   EXPECT_TRUE(InKernel("Ethernet8"));
-  absl::MutexLock lock(&shared_.mu);
-  EXPECT_TRUE(shared_.writer_wake);
+  EXPECT_TRUE(shared_.writer.TakeWake());
 }
 
 TEST_F(KernelFollowerTest, NetlinkIsReadWithoutTheModelLock) {

@@ -60,10 +60,7 @@ class StateWriterTest : public ::testing::Test {
     absl::MutexLock lock(&shared_.mu);
     return writer_->NextDeadlineLocked() - clock_.Now();
   }
-  bool TakeWake() {
-    absl::MutexLock lock(&shared_.mu);
-    return std::exchange(shared_.writer_wake, false);
-  }
+  bool TakeWake() { return shared_.writer.TakeWake(); }
   std::string State(const std::string& name, const std::string& field) {
     FakeRedis::Hash* hash = redis_.FindHash(kState, "PORT_TABLE|" + name);
     if (hash == nullptr || hash->count(field) == 0) return "<none>";
