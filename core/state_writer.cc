@@ -301,24 +301,6 @@ absl::Status StateWriter::PollPendingApplDb() {
   return any ? Flush() : absl::OkStatus();
 }
 
-absl::Status StateWriter::PollLogger() {
-  RedisClient& config = *db_->config;
-  ASSIGN_OR_RETURN(
-      RedisReply reply,
-      config.Command({"HGET", config.Key(kLoggerTable, "portsyncd"), "LOGLEVEL"}));
-  if (reply.is_nil() || reply.is_error() || reply.str == logger_level_seen_)
-    return absl::OkStatus();
-  logger_level_seen_ = reply.str;
-  std::optional<LogLevel> level = ParseLogLevel(reply.str);
-  if (!level) {
-    LOG_WARN("CONFIG_DB LOGGER|portsyncd LOGLEVEL '", reply.str,
-             "' is not a level (EMERG ALERT CRIT ERROR WARN NOTICE INFO DEBUG); keeping ",
-             LogLevelName(GetLogLevel()));
-    return absl::OkStatus();
-  }
-  SetLogLevel(*level);
-  LOG_NOTICE("log level set to ", LogLevelName(*level), " from CONFIG_DB LOGGER|portsyncd");
-  return absl::OkStatus();
-}
+absl::Status StateWriter::PollLogger() { return logger_.Poll(*db_->config); }
 
 }  // namespace portsyncd

@@ -32,6 +32,7 @@
 #include "absl/time/time.h"
 #include "core/clock.h"
 #include "core/engine_shared.h"
+#include "core/log_level_follower.h"
 #include "core/logging.h"
 #include "core/redis_client.h"
 #include "core/write_tracker.h"
@@ -51,7 +52,7 @@ class StateWriter {
   StateWriter(const StateWriter&) = delete;
   StateWriter& operator=(const StateWriter&) = delete;
 
-  void set_logger_level_seen(std::string level) { logger_level_seen_ = std::move(level); }
+  void set_logger_level_seen(std::string level) { logger_.set_seen(std::move(level)); }
 
   // The writer thread's body: waits until woken or the next deadline, then Step(); returns
   // after the pass that saw SharedModel::writer stopped (which flushes what is queued).
@@ -117,7 +118,7 @@ class StateWriter {
   // key of the wrong type costs one refusal per period, never a retry loop.
   absl::Time reconcile_at_ = absl::InfinitePast();
   bool healthy_ = false;  // the current connection has completed a pass
-  std::string logger_level_seen_;
+  LogLevelFollower logger_;  // the LOGGER poll's logic (core/log_level_follower.h)
   absl::Time last_pending_poll_ = absl::InfinitePast();
   absl::Time last_audit_ = absl::InfinitePast();
   absl::Time last_logger_poll_ = absl::InfinitePast();
