@@ -210,24 +210,39 @@ v1::GetHealthResponse PortSyncService::Health() const {
                  info_.start_time);
   }
   uint32_t tracked = 0, in_sync = 0;
+  // The first ten ports PortInitDone waits for, in natural order (not a copy of them all: at
+  // startup that can be every port, and this runs under the model's lock).
+  constexpr size_t kShown = 10;
   std::vector<std::string> pending;
+  size_t pending_count = 0;
   engine_->WithModel([&](const PortModel& model) {
     for (const auto& [name, port] : model.ports()) {
       if (!IsTracked(port)) continue;
       ++tracked;
       if (port.state_db_in_sync()) ++in_sync;
     }
-    pending.assign(model.pending().begin(), model.pending().end());
+    if (st.port_init_done) return;
+    pending_count = model.pending().size();
+    auto later = [](const std::string* x, const std::string* y) { return NaturalLess(*x, *y); };
+    std::vector<const std::string*> first;  // a max-heap of the naturally first kShown
+    for (const std::string& name : model.pending()) {
+      if (first.size() < kShown) {
+        first.push_back(&name);
+        std::push_heap(first.begin(), first.end(), later);
+      } else if (NaturalLess(name, *first.front())) {
+        std::pop_heap(first.begin(), first.end(), later);
+        first.back() = &name;
+        std::push_heap(first.begin(), first.end(), later);
+      }
+    }
+    std::sort_heap(first.begin(), first.end(), later);
+    for (const std::string* name : first) pending.push_back(*name);
   });
   if (st.port_init_done) {
     AddComponent(health, "port_init_done", v1::SERVING_STATUS_SERVING, "PortInitDone published",
                  st.port_init_done_time);
   } else {
-    std::sort(pending.begin(), pending.end(), NaturalLess);
-    if (pending.size() > 10) {
-      pending.resize(10);
-      pending.push_back("...");
-    }
+    if (pending_count > kShown) pending.push_back("...");
     AddComponent(
         health, "port_init_done", v1::SERVING_STATUS_DEGRADED,
         absl::StrCat("waiting for ports to get their netdev: ",

@@ -171,6 +171,19 @@ TEST_F(ServicesTest, HealthIsTheWorstComponentAndSaysWhatTheEngineWaitsFor) {
   EXPECT_EQ(health.instance_id(), "run1");
 }
 
+TEST_F(ServicesTest, HealthNamesTheFirstTenPortsPortInitDoneWaitsForInNaturalOrder) {
+  std::vector<std::string> configured;
+  for (int i = 11; i >= 0; --i) configured.push_back(absl::StrCat("Ethernet", i * 4));
+  engine_.Configure(configured, {});
+  engine_.InitialDump({});
+  const v1::GetHealthResponse health = portsync_.Health();
+  const v1::ComponentHealth* c = Component(health, "port_init_done");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->message(),
+            "waiting for ports to get their netdev: Ethernet0 Ethernet4 Ethernet8 Ethernet12 "
+            "Ethernet16 Ethernet20 Ethernet24 Ethernet28 Ethernet32 Ethernet36 ...");
+}
+
 TEST_F(ServicesTest, GnmiGetAnswersFromTheSnapshotAndNamesAPortWithoutANetdev) {
   gnmi::GetRequest request;
   request.set_encoding(gnmi::PROTO);
