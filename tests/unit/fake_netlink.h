@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 #include "core/netlink_socket.h"
 
@@ -58,6 +59,18 @@ inline Datagram Control(uint16_t type, uint32_t seq, int value) {
   }
   buf.resize(nlh->nlmsg_len);
   return buf;
+}
+
+// Hands each message of `d` to `on_message`, counting them in `result`.
+inline void Deliver(const Datagram& d, absl::FunctionRef<void(const nlmsghdr*)> on_message,
+                    LinkEventSource::ReadResult& result) {
+  ++result.datagrams;
+  int len = static_cast<int>(d.size());
+  for (auto* nlh = reinterpret_cast<const nlmsghdr*>(d.data()); mnl_nlmsg_ok(nlh, len);
+       nlh = mnl_nlmsg_next(nlh, &len)) {
+    on_message(nlh);
+    ++result.messages;
+  }
 }
 
 // Thread-safe: the test pushes from its thread while the engine thread polls and reads.
@@ -116,15 +129,7 @@ class FakeLinkSocket : public LinkSocket {
       if (!queue_.empty()) Signal();  // the rest at the next read
     }
     ReadResult result;
-    for (const Datagram& d : taken) {
-      ++result.datagrams;
-      int len = static_cast<int>(d.size());
-      for (auto* nlh = reinterpret_cast<const nlmsghdr*>(d.data()); mnl_nlmsg_ok(nlh, len);
-           nlh = mnl_nlmsg_next(nlh, &len)) {
-        on_message(nlh);
-        ++result.messages;
-      }
-    }
+    for (const Datagram& d : taken) Deliver(d, on_message, result);
     return result;
   }
   uint64_t malformed_headers() const override { return 0; }

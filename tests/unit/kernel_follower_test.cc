@@ -44,13 +44,7 @@ class FakeEvents : public LinkEventSource {
     while (!queue.empty() && result.datagrams < max_datagrams) {
       Datagram d = std::move(queue.front());
       queue.pop_front();
-      ++result.datagrams;
-      int len = static_cast<int>(d.size());
-      for (auto* nlh = reinterpret_cast<const nlmsghdr*>(d.data()); mnl_nlmsg_ok(nlh, len);
-           nlh = mnl_nlmsg_next(nlh, &len)) {
-        on_message(nlh);
-        ++result.messages;
-      }
+      Deliver(d, on_message, result);
     }
     result.overflow = std::exchange(overflow, false);
     return result;
