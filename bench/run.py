@@ -675,11 +675,32 @@ def scenario_scale(args, n, template, floor):
             if wrong:
                 out.setdefault("wrong", {})[what] = wrong[:5]
 
-        def restart(warm, config_extra=""):
+        def phases(log_path):
+            """Our daemon's own timeline of a start, from its log at INFO: ms from the start
+            rule to the end of startup, to the writer's first connection (after the dump), to
+            the rewrite's start, to PortInitDone."""
+            marks = {"start rule:": "rule", "startup:": "startup", "reconcile: rewriting": "rewrite",
+                     "PortInitDone published": "init_done"}
+            at = {}
+            with open(log_path) as f:
+                for line in f:
+                    for text, key in marks.items():
+                        if text in line and key not in at:
+                            at[key] = datetime.datetime.fromisoformat(line.split()[0].rstrip("Z"))
+            if "rule" not in at:
+                return None
+            return {k: round((v - at["rule"]).total_seconds() * 1000, 1) for k, v in at.items()}
+
+        ours = template == DEFAULT_DAEMON
+        verbose = template.replace("--log-level NOTICE", "--log-level INFO") if ours else template
+
+        def restart(warm, config_extra="", name=None):
             """Kills the daemon, empties STATE_DB's PORT_TABLE (so its writes show), starts it
             again; ms until every port is back in STATE_DB (then checked field by field)."""
             w.daemon.kill()
             w.daemon.wait()
+            log = os.path.join(w.dir, "daemon.log")
+            open(log, "w").close()
             keys = list(w.db[STATE_DB].scan_iter("PORT_TABLE|*", 10000))
             for i in range(0, len(keys), 10000):
                 w.db[STATE_DB].delete(*keys[i:i + 10000])
@@ -689,8 +710,10 @@ def scenario_scale(args, n, template, floor):
             if config_extra:
                 with open(w.config, "a") as f:
                     f.write(config_extra)
-            ms, pid = time_all_ports(w, time.monotonic(), w.daemon_argv(template))
+            ms, pid = time_all_ports(w, time.monotonic(), w.daemon_argv(verbose))
             w.daemon = Orphan(pid)
+            if ours:
+                out.setdefault("phases", {})[name or ("warm" if warm else "restart")] = phases(log)
             if warm:
                 w.db[STATE_DB].delete("WARM_RESTART_ENABLE_TABLE|system")
             time.sleep(1)
@@ -701,7 +724,8 @@ def scenario_scale(args, n, template, floor):
         # A netlink overflow: the daemon again (a restart of the daemon alone, COMPATIBILITY.md
         # 7.7) with the smallest receive buffer, then an MTU storm it cannot keep up with; from
         # the storm's end until STATE_DB equals the kernel.
-        restart(warm=False, config_extra="[netlink]\nreceive_buffer_bytes = 65536\n")
+        restart(warm=False, config_extra="[netlink]\nreceive_buffer_bytes = 65536\n",
+                name="restart, 64 KiB buffer")
         r = psbench("storm", "--redis", w.redis_socket, "--sw", w.sw, "--ports", str(n),
                     "--duration-s", "2", "--resume", "1", "--sample-ms", "1000")
         out["overflow_converge_ms"] = r["converge_ms"] if r["converged"] else None
@@ -1094,6 +1118,15 @@ def report(results, out_dir):
                "portsyncctl --json ports", "StreamLinkEvents snapshot",
                "WatchLinkEvents snapshot", "gNMI snapshot", "drift repairs",
                "STATE_DB != kernel after"], rows)
+        rows = []
+        for n, rs in scale:
+            for what, p in sorted((rs.get("daemon") or {}).get("phases", {}).items()):
+                if p:
+                    rows.append([n, what, p.get("startup"), p.get("rewrite"), p.get("init_done")])
+        if rows:
+            table("Where a restart's time goes (ms after the start rule, from the daemon's log)",
+                  ["ports", "start", "startup done (Redis read)",
+                   "rewrite of every port begins (the dump applied)", "PortInitDone"], rows)
 
     rows = []
     for (sc, n, subs, api), rs in sorted(by.items()):
