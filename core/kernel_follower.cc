@@ -167,10 +167,12 @@ bool KernelFollower::ProcessNetlink(bool& dump_done, bool& need_redump) {
   absl::StatusOr<LinkEventSource::ReadResult> result = netlink_->ReadAvailable(
       [&](const nlmsghdr* nlh) {
         const bool from_dump = dump_seq_ != 0 && nlh->nlmsg_seq == dump_seq_;
-        // A reply to a dump we gave up (stalled, refused, replaced): not a live event (those
-        // carry sequence 0), and no newer than the dump that replaces it. Its end frees the
-        // kernel's one dump per socket, so a new request can run.
-        if (!from_dump && nlh->nlmsg_seq != 0) {
+        // A reply to a dump we gave up (stalled, refused, replaced): not a live event, and no
+        // newer than the dump that replaces it. Dump replies are multipart (NLM_F_MULTI) and
+        // reach only the socket that asked; notifications never are, whatever sequence they
+        // carry (Linux may copy the requester's into them). Its end frees the kernel's one dump
+        // per socket, so a new request can run.
+        if (!from_dump && (nlh->nlmsg_flags & NLM_F_MULTI) != 0) {
           ++stale_dump_messages_;
           return;
         }

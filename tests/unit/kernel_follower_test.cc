@@ -209,6 +209,19 @@ TEST_F(KernelFollowerTest, ADumpRefusedForAFullBufferGoesOnAndIsNotAskedAgain) {
   EXPECT_TRUE(InKernel("Ethernet0"));
 }
 
+// Linux may give a notification the sequence number of the request that caused it (another
+// process's `ip link`): only multipart replies are a dump's.
+TEST_F(KernelFollowerTest, ALiveMessageIsAppliedWhateverSequenceItCarries) {
+  Synced();
+  events_.queue.push_back(Link(RTM_NEWLINK, 1700000000, "Ethernet8", 12));
+  events_.queue.push_back(Link(RTM_NEWLINK, events_.dumps[0], "Ethernet4", 11, 0, IFF_UP));
+  follower_.Step();
+  EXPECT_TRUE(InKernel("Ethernet8"));
+  absl::MutexLock lock(&shared_.mu);
+  EXPECT_FALSE(shared_.model.Find("Ethernet4")->fields().oper_up)
+      << "even one with the sequence of one of our dumps";
+}
+
 TEST_F(KernelFollowerTest, RepliesOfAnAbandonedDumpAreNotLiveEvents) {
   follower_.Begin(events_);
   events_.queue.push_back(Control(NLMSG_ERROR, events_.last_dump(), -EBUSY));
