@@ -162,7 +162,16 @@ void EventHub::OnPortChanges(const PortModel& model, std::vector<PortChange>&& c
     record->pending = model.pending().contains(change.name);
     record->port_index = PortIndexLocked(change.name);
     record->port = std::make_shared<const Port>(std::move(change.port));
-    record->before = std::make_shared<const Port>(std::move(change.before));
+    // The port's previous record, while some record still holds it, is exactly its state
+    // before this change (one recorded change apart): share it rather than keep a second copy.
+    if (record->port_index >= last_port_.size()) last_port_.resize(record->port_index + 1);
+    std::shared_ptr<const Port> previous = last_port_[record->port_index].lock();
+    if (previous != nullptr && previous->changes + 1 == record->port->changes) {
+      record->before = std::move(previous);
+    } else {
+      record->before = std::make_shared<const Port>(std::move(change.before));
+    }
+    last_port_[record->port_index] = record->port;
     ring_.push_back(std::move(record));
   }
   while (ring_.size() > ring_capacity_) {

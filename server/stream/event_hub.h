@@ -75,8 +75,8 @@ struct ChangeRecord {
   uint64_t sequence = 0;                          // PortChange::sequence
   absl::Time time;                                // when the kernel message was received
   std::shared_ptr<const Port> port;               // the port right after the change
-  // The port right before the change (PortChange::before): the hub keeps no copy of every
-  // port of its own to compute it.
+  // The port right before the change: the port of its previous record while that is alive
+  // (shared), else the model's copy (PortChange::before). The hub keeps no copy of every port.
   std::shared_ptr<const Port> before;
   bool pending = false;     // the port was in the pending set right after the change
   uint32_t port_index = 0;  // dense per-name index (PortSnapshot uses the same)
@@ -210,6 +210,8 @@ class EventHub : public PortChangeListener {
   absl::Mutex kick_mu_;
   mutable absl::Mutex mu_;
   std::deque<std::shared_ptr<ChangeRecord>> ring_ ABSL_GUARDED_BY(mu_);
+  // Each port's last record's port, by port index, not kept alive by this (16 bytes a port).
+  std::vector<std::weak_ptr<const Port>> last_port_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, uint32_t> port_index_ ABSL_GUARDED_BY(mu_);
   // The last snapshot, while some stream holds it (streams that start close together share it
   // and its encodings); not kept past its use, so an idle daemon holds no copy of every port.

@@ -74,6 +74,7 @@ TEST_F(EventHubTest, ARecordHoldsThePortRightBeforeAndRightAfterItsChange) {
   EXPECT_EQ(records[1]->port->mtu, 1500u);
   ASSERT_NE(records[1]->before, nullptr);
   EXPECT_EQ(records[1]->before->mtu, 9100u);
+  EXPECT_EQ(records[1]->before, records[0]->port) << "shared while the first record lives";
   EXPECT_EQ(records[0]->port_index, records[1]->port_index);
 }
 
@@ -112,6 +113,24 @@ class SmallHubTest : public EventHubTest {
  protected:
   SmallHubTest() : EventHubTest(SmallRing()) {}
 };
+
+TEST_F(SmallHubTest, ABeforeWhoseRecordLeftTheRingIsTheModelsCopy) {
+  engine_.InitialDump({FakeEngine::NewLink("Ethernet0", 10)});  // 1
+  engine_.Read({FakeEngine::NewLink("Ethernet4", 11), FakeEngine::NewLink("Ethernet8", 12),
+                FakeEngine::NewLink("Ethernet12", 13), FakeEngine::NewLink("Ethernet16", 14)});
+  // 2..5 fill the ring of 4: Ethernet0's record has left it, and nothing holds its port.
+  engine_.Read({FakeEngine::NewLink("Ethernet0", 10, /*up=*/true, 1500)});  // 6
+  uint64_t cursor = 5;
+  std::vector<SharedRecord> records;
+  ASSERT_EQ(hub_.TakeRecords(
+                &cursor, [](const ChangeRecord&) { return true; }, 10, &records,
+                /*replaying=*/true),
+            EventHub::Gap::kNone);
+  ASSERT_EQ(records.size(), 1u);
+  ASSERT_NE(records[0]->before, nullptr);
+  EXPECT_EQ(records[0]->before->mtu, 9100u);
+  EXPECT_TRUE(records[0]->before->in_kernel);
+}
 
 TEST_F(SmallHubTest, AStreamTooFarBehindIsToldSoAndOneWhoseNextRecordLeftTheRingToo) {
   engine_.InitialDump(FakeEngine::Ports(3));  // 1..3
