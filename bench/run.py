@@ -317,7 +317,10 @@ class World:
             self.redis_proc.wait()
         for ns in self.namespaces:
             sh("ip", "netns", "del", ns, check=False)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if os.environ.get("PSBENCH_KEEP"):  # keep the logs (daemon.log) for a post-mortem
+            print(f"kept {self.dir}", file=sys.stderr)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def _close_all(*_):

@@ -152,7 +152,11 @@ void KernelFollower::Step() {
     }
   }
   if (changed || dump_done) shared_.NotifyStateChange();
-  if (need_redump_ && dump_seq_ == 0) {
+  // A re-dump is asked for only once everything queued has been read: what is queued when the
+  // kernel reports an overflow is older than the messages it dropped, and read after BeginDump it
+  // would count as newer than the dump (PortModel::Apply skips a dump entry for a port with a
+  // live message since BeginDump), leaving the port at its state before the lost messages.
+  if (need_redump_ && dump_seq_ == 0 && drained_) {
     StartDump();
     need_redump_ = dump_seq_ == 0;
   }
@@ -253,8 +257,10 @@ bool KernelFollower::ProcessNetlink(bool& dump_done, bool& need_redump) {
   }
   if (!result.ok()) {
     LOG_ERROR("netlink: ", result.status().message());
+    drained_ = true;
     return false;
   }
+  drained_ = result->datagrams < kMaxDatagramsPerBatch;  // else more is queued: read it first
   if (result->overflow) {
     counters_.netlink_overflows.fetch_add(1);
     LOG_WARN("netlink: receive buffer overflowed (", netlink_->effective_receive_buffer(),

@@ -89,6 +89,7 @@ class KernelFollower {
   };
   std::vector<Parsed> events_;
   uint64_t stale_dump_messages_ = 0;  // replies of abandoned dumps, skipped
+  bool drained_ = true;  // the last read left nothing queued (a re-dump may be asked for)
 
   std::atomic<int64_t> heartbeat_ns_{absl::ToUnixNanos(absl::Now())};
   std::atomic<bool> initial_sync_done_{false};

@@ -146,7 +146,10 @@ class PortModel {
   // link changes and their notifications (6.x), so a dump entry can hold a state older than a
   // notification queued before it; applying it would take the model back, with no later message
   // to correct it once the links stop changing. Every change after the live message has a live
-  // message of its own (or an overflow, and another dump).
+  // message of its own (or an overflow, and another dump). For this to hold, a live message read
+  // after BeginDump must be newer than the dump request: the follower asks for a re-dump only
+  // once everything queued before it is read (what is queued at an overflow is older than what
+  // was dropped).
   ApplyOutcome Apply(const LinkEvent& event, absl::Time now, Source source = Source::kLive);
 
   // Startup.
