@@ -83,17 +83,6 @@ def cpu_ns(pid):
     return total
 
 
-def context_switches(pid):
-    total = 0
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            st = proc_status(f"{pid}/task/{tid}")
-        except FileNotFoundError:
-            continue
-        total += int(st["voluntary_ctxt_switches"]) + int(st["nonvoluntary_ctxt_switches"])
-    return total
-
-
 class World:
     """One scenario's redis-server, namespaces, ports and daemon; close() undoes all of it."""
 
@@ -507,12 +496,10 @@ def thread_wakeups(pid):
     out = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
-            with open(f"/proc/{pid}/task/{tid}/comm") as f:
-                name = f.read().strip()
-            with open(f"/proc/{pid}/task/{tid}/status") as f:
-                st = dict(line.split(":", 1) for line in f if ":" in line)
+            st = proc_status(f"{pid}/task/{tid}")
         except FileNotFoundError:
             continue
+        name = st["Name"]
         out.setdefault(name, [0, 0])
         out[name][0] += 1
         out[name][1] += int(st["voluntary_ctxt_switches"]) + int(st["nonvoluntary_ctxt_switches"])
@@ -521,9 +508,10 @@ def thread_wakeups(pid):
 
 def idle_figures(pid, seconds):
     """Idle CPU ms, wake-ups/s and {thread name: [count, wake-ups/s]} over `seconds`."""
-    cpu0, cs0, by0 = cpu_ns(pid), context_switches(pid), thread_wakeups(pid)
+    cpu0, by0 = cpu_ns(pid), thread_wakeups(pid)
     time.sleep(seconds)
-    cpu1, cs1, by1 = cpu_ns(pid), context_switches(pid), thread_wakeups(pid)
+    cpu1, by1 = cpu_ns(pid), thread_wakeups(pid)
+    cs0, cs1 = (sum(w for _, w in by.values()) for by in (by0, by1))
     by = {name: [c, round((w - by0.get(name, [0, w])[1]) / seconds, 2)]
           for name, (c, w) in by1.items()}
     return (cpu1 - cpu0) / 1e6, (cs1 - cs0) / seconds, by

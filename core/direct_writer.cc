@@ -135,7 +135,7 @@ void DirectWriter::Complete(absl::Time now) {
   }
   shared_.NotifyStateChange();
   // What became dirty while the batch was in flight.
-  if (!Send(now)) shared_.WakeWriter();
+  if (!Send(now)) shared_.writer.Wake();
 }
 
 void DirectWriter::CheckTimeout(absl::Time now) {
@@ -164,7 +164,7 @@ void DirectWriter::GiveUp(const std::string& why, bool quiet) {
   }
   batch_.clear();
   if (!quiet) Want();
-  shared_.WakeWriter();
+  shared_.writer.Wake();
 }
 
 }  // namespace portsyncd

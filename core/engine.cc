@@ -197,7 +197,7 @@ void Engine::OnKeyspaceEvent(int tag, absl::string_view key_suffix, absl::string
     case WriteTracker::Verdict::kLogger:
       break;
   }
-  shared_.WakeWriter();
+  shared_.writer.Wake();
 }
 
 void Engine::OnKeyspaceActive(bool active, absl::string_view why) {
@@ -213,7 +213,7 @@ void Engine::OnKeyspaceActive(bool active, absl::string_view why) {
                absl::FormatDuration(options_.audit_interval), ", APPL_DB every ",
                absl::FormatDuration(options_.pending_poll_interval));
   }
-  shared_.WakeWriter();  // the timers changed
+  shared_.writer.Wake();  // the timers changed
   shared_.NotifyStateChange();
 }
 

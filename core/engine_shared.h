@@ -200,7 +200,6 @@ struct SharedModel {
   void NotifyStateChange() const {
     if (on_state_change) on_state_change();
   }
-  void WakeWriter() { writer.Wake(); }
 };
 
 }  // namespace portsyncd

@@ -176,10 +176,7 @@ bool KernelFollower::ProcessNetlink(bool& dump_done, bool& need_redump) {
         // reach only the socket that asked; notifications never are, whatever sequence they
         // carry (Linux may copy the requester's into them). Its end frees the kernel's one dump
         // per socket, so a new request can run.
-        if (!from_dump && (nlh->nlmsg_flags & NLM_F_MULTI) != 0) {
-          ++stale_dump_messages_;
-          return;
-        }
+        if (!from_dump && (nlh->nlmsg_flags & NLM_F_MULTI) != 0) return;
         if (from_dump) {
           dump_activity_ = now;
           if ((nlh->nlmsg_flags & NLM_F_DUMP_INTR) != 0) dump_interrupted_ = true;

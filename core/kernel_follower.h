@@ -11,8 +11,8 @@
 // non-blocking), so a slow or absent Redis cannot stall netlink reading; memory stays bounded by
 // the port count (the model keeps one state per port). Owns: the dump in progress, the
 // heartbeat, the initial-sync time, the DirectWriter. Shares: the model (SharedModel; its mutex
-// held while one batch of datagrams, already read and parsed, is applied), the counters. Calls: the netlink socket, the
-// model's listener (each batch's changes), the DirectWriter.
+// held while one batch of datagrams, already read and parsed, is applied), the counters. Calls:
+// the netlink socket, the model's listener (each batch's changes), the DirectWriter.
 #ifndef PORTSYNCD_CORE_KERNEL_FOLLOWER_H_
 #define PORTSYNCD_CORE_KERNEL_FOLLOWER_H_
 
@@ -88,7 +88,6 @@ class KernelFollower {
     bool from_dump = false;
   };
   std::vector<Parsed> events_;
-  uint64_t stale_dump_messages_ = 0;  // replies of abandoned dumps, skipped
   bool drained_ = true;  // the last read left nothing queued (a re-dump may be asked for)
 
   std::atomic<int64_t> heartbeat_ns_{absl::ToUnixNanos(absl::Now())};

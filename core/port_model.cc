@@ -183,15 +183,12 @@ bool PortModel::IsOldInterfaceName(absl::string_view name) const {
 bool PortModel::SetInApplDb(const std::string& name, absl::Time now) {
   Port& port = GetOrCreate(name);
   if (port.in_appl_db) return false;
-  if (!port.in_kernel) {
-    port.in_appl_db = true;
-    awaiting_appl_db_.erase(name);
-    return false;
-  }
-  Port before = port;
+  std::optional<Port> before;  // for the change record, when there is one
+  if (port.in_kernel) before.emplace(port);
   port.in_appl_db = true;
   awaiting_appl_db_.erase(name);
-  RecordChange(port, ApplyOutcome::kChanged, now, std::move(before));
+  if (!port.in_kernel) return false;
+  RecordChange(port, ApplyOutcome::kChanged, now, std::move(*before));
   // The netdev was seen before APPL_DB knew the port: publish the remembered state now.
   pending_.erase(name);
   MarkDirty(port, now);

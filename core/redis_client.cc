@@ -62,8 +62,9 @@ absl::StatusOr<std::vector<std::string>> ScanKeys(RedisClient& connection,
   std::vector<std::string> keys;
   std::string cursor = "0";
   do {
-    ASSIGN_OR_RETURN(RedisReply reply, connection.Command({"SCAN", cursor, "MATCH",
-                                                           std::string(pattern), "COUNT", "10000"}));
+    ASSIGN_OR_RETURN(
+        RedisReply reply,
+        connection.Command({"SCAN", cursor, "MATCH", std::string(pattern), "COUNT", "10000"}));
     if (reply.type != RedisReply::Type::kArray || reply.elements.size() != 2) {
       return absl::InternalError(
           absl::StrCat(connection.endpoint().Describe(), ": unexpected SCAN reply ", reply.str));

@@ -215,7 +215,7 @@ absl::Status StateWriter::Tick(absl::Time now) {
 }
 
 void StateWriter::TakeBack(bool del, const std::string& name) {
-  if (tracker_ != nullptr && tracker_->TakeBack(del, name)) shared_.WakeWriter();
+  if (tracker_ != nullptr && tracker_->TakeBack(del, name)) shared_.writer.Wake();
 }
 
 absl::Status StateWriter::Flush() {

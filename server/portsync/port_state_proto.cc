@@ -15,10 +15,6 @@ void ToProto(absl::Time time, google::protobuf::Timestamp* out) {
   out->set_nanos(static_cast<int32_t>(ts.tv_nsec));
 }
 
-void ToProto(const PortModel& model, const Port& port, v1::PortState* out) {
-  ToProto(port, model.pending().contains(port.name), out);
-}
-
 void ToProto(const Port& port, bool pending, v1::PortState* out) {
   out->set_name(port.name);
   out->set_in_kernel(port.in_kernel);

@@ -14,8 +14,7 @@
 
 namespace portsyncd {
 
-void ToProto(const PortModel& model, const Port& port, v1::PortState* out);
-// The same from a copy of the port, taken with the model lock (`pending`: in the pending set).
+// A port as PortState (`pending`: in the model's pending set when the port was read).
 void ToProto(const Port& port, bool pending, v1::PortState* out);
 void ToProto(absl::Time time, google::protobuf::Timestamp* out);
 

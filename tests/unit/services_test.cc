@@ -84,7 +84,8 @@ TEST_F(ServicesTest, GetPortStateNamesTheFirstUnknownAndRefusesMalformedNames) {
 
 TEST_F(ServicesTest, GetPortStatePagesInNaturalOrderWithoutMissingOrRepeatingAPort) {
   std::vector<LinkEvent> links;
-  for (int i = 0; i < 25; ++i) links.push_back(FakeEngine::NewLink(absl::StrCat("Ethernet", i * 4), i + 1));
+  for (int i = 0; i < 25; ++i)
+    links.push_back(FakeEngine::NewLink(absl::StrCat("Ethernet", i * 4), i + 1));
   engine_.InitialDump(links);
   v1::GetPortStateRequest request;
   request.set_page_size(10);
