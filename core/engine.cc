@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "core/logging.h"
 #include "core/netlink_socket.h"
 #include "core/sonic_tables.h"
@@ -62,11 +63,13 @@ Engine::~Engine() {
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(EngineOptions options,
                                                        EngineEnvironment environment) {
-  ASSIGN_OR_RETURN(DbConfig db_config, DbConfig::Load(options.db_config_path));
   DbEndpoints endpoints;
-  ASSIGN_OR_RETURN(endpoints.config, db_config.Endpoint("CONFIG_DB"));
-  ASSIGN_OR_RETURN(endpoints.appl, db_config.Endpoint("APPL_DB"));
-  ASSIGN_OR_RETURN(endpoints.state, db_config.Endpoint("STATE_DB"));
+  if (options.redis_enabled) {
+    ASSIGN_OR_RETURN(DbConfig db_config, DbConfig::Load(options.db_config_path));
+    ASSIGN_OR_RETURN(endpoints.config, db_config.Endpoint("CONFIG_DB"));
+    ASSIGN_OR_RETURN(endpoints.appl, db_config.Endpoint("APPL_DB"));
+    ASSIGN_OR_RETURN(endpoints.state, db_config.Endpoint("STATE_DB"));
+  }
   auto engine = std::unique_ptr<Engine>(
       new Engine(std::move(options), std::move(endpoints), std::move(environment)));
   Engine& e = *engine;
@@ -74,7 +77,15 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(EngineOptions options,
   if (e.wake_fd_ < 0) return absl::ErrnoToStatus(errno, "eventfd");
   e.ping_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (e.ping_fd_ < 0) return absl::ErrnoToStatus(errno, "eventfd");
-  if (e.options_.keyspace_notifications) e.tracker_ = std::make_unique<WriteTracker>();
+  {
+    absl::MutexLock lock(&e.shared_.mu);
+    e.shared_.model.set_state_db(e.options_.redis_enabled);
+    (void)e.shared_.model.SetSelection(e.options_.selection, absl::InfinitePast());  // empty
+  }
+  if (e.options_.redis_enabled && e.options_.keyspace_notifications) {
+    e.tracker_ = std::make_unique<WriteTracker>();
+    e.tracker_->SetSelection(e.options_.selection);
+  }
   e.startup_ =
       std::make_unique<Startup>(e.options_, e.endpoints_, e.shared_, e.counters_, e.connector_);
   e.shared_.direct.set_engine_wake_fd(e.ping_fd_);
@@ -105,6 +116,27 @@ void Engine::Ping() {
   (void)ignored;
 }
 
+void Engine::SetPortSelection(PortSelection selection) {
+  std::vector<std::string> removed;
+  {
+    absl::MutexLock lock(&shared_.mu);
+    if (shared_.model.selection() == selection) return;
+    LOG_NOTICE("ports: now following ", selection.Describe(), " (was ",
+               shared_.model.selection().Describe(), "); re-reading every link from the kernel");
+    if (tracker_) tracker_->SetSelection(selection);
+    removed = shared_.model.SetSelection(std::move(selection), environment_.clock->Now());
+    shared_.PublishChangesLocked();
+  }
+  if (!removed.empty()) {
+    LOG_NOTICE("ports: ", removed.size(), " no longer followed: ", absl::StrJoin(removed, " "));
+  }
+  // Netdevs the new set takes in are known only to the kernel: ask it for every link again.
+  follower_->RequestDump();
+  Ping();
+  shared_.writer.Wake();  // the deselected ports' deletes; PortInitDone, when they were pending
+  shared_.NotifyStateChange();
+}
+
 void Engine::WithModel(absl::FunctionRef<void(const PortModel&)> fn) const {
   absl::MutexLock lock(&shared_.mu);
   fn(shared_.model);
@@ -112,6 +144,7 @@ void Engine::WithModel(absl::FunctionRef<void(const PortModel&)> fn) const {
 
 EngineStatus Engine::status() const {
   EngineStatus s;
+  s.redis_enabled = options_.redis_enabled;
   s.start_decided = start_decided();
   s.start_mode = start_mode();
   s.startup_waiting_for = startup_waiting_for();
@@ -128,6 +161,7 @@ EngineStatus Engine::status() const {
     absl::MutexLock lock(&shared_.mu);
     s.merged_writes = shared_.model.merged_writes();
     s.netdev_renames = shared_.model.renames();
+    s.selection = shared_.model.selection().Describe();
   }
   return s;
 }
@@ -147,6 +181,11 @@ absl::Status Engine::Run() {
            netlink_->receive_buffer_forced() ? " (SO_RCVBUFFORCE)"
                                              : " (SO_RCVBUF, capped by net.core.rmem_max)");
   if (stopping_.load()) return absl::OkStatus();
+  if (!options_.redis_enabled) {
+    LOG_NOTICE("host mode: no SONiC database; following ", options_.selection.Describe(),
+               " for the API alone");
+    return follower_->Run(*netlink_);
+  }
   RETURN_IF_ERROR(startup_->Run(
       *netlink_, [this] { follower_->Heartbeat(); },
       [this](absl::Duration d) { return SleepUnlessStopped(d); }));

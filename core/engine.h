@@ -84,9 +84,13 @@ class Engine : public EngineView, private KeyspaceListener {
   const EngineCounters& counters() const override { return counters_; }
   // Every getter below, at once (EngineView).
   EngineStatus status() const override;
+  // Thread-safe: follow another set of netdevs (PortModel::SetSelection), then re-dump.
+  void SetPortSelection(PortSelection selection);
+
   StartMode start_mode() const { return startup_->mode(); }
   // start_mode() is decided: startup has read what it needs from Redis (until then it waits).
-  bool start_decided() const { return startup_->decided(); }
+  // Host mode has no startup: decided at once.
+  bool start_decided() const { return !options_.redis_enabled || startup_->decided(); }
   // While startup waits for Redis: why (the last error); empty otherwise.
   std::string startup_waiting_for() const { return startup_->waiting_for(); }
   // Runs `fn` with the model locked (for the API: snapshots, health).
@@ -99,8 +103,11 @@ class Engine : public EngineView, private KeyspaceListener {
   absl::Time initial_sync_time() const { return follower_->initial_sync_time(); }
   bool port_init_done() const { return writer_->port_init_done(); }
   absl::Time port_init_done_time() const { return writer_->port_init_done_time(); }
-  // The first reconcile after the initial dump has been written to STATE_DB.
-  bool initial_write_done() const { return writer_->initial_write_done(); }
+  // The first reconcile after the initial dump has been written to STATE_DB (host mode: the
+  // initial dump is applied; there is nothing to write).
+  bool initial_write_done() const {
+    return options_.redis_enabled ? writer_->initial_write_done() : initial_sync_done();
+  }
   // Liveness for the systemd watchdog: Ping() asks the engine thread to show it is turning;
   // heartbeat() is when it last did (its event loop, or the startup loop while it waits).
   void Ping();

@@ -23,11 +23,17 @@
 #include "core/db_config.h"
 #include "core/histogram.h"
 #include "core/port_model.h"
+#include "core/port_selection.h"
 #include "core/redis_connection.h"
 
 namespace portsyncd {
 
 struct EngineOptions {
+  // False: host mode, no SONiC database. The kernel is the only source: no startup sequence, no
+  // APPL_DB, STATE_DB, PortConfigDone or PortInitDone, no Redis thread; the model serves the API.
+  bool redis_enabled = true;
+  // The netdevs followed (core/port_selection.h); Engine::SetPortSelection changes it live.
+  PortSelection selection = PortSelection::Sonic();
   std::string db_config_path = kDefaultDbConfigPath;
   // See NetlinkSocket::Options.
   int netlink_receive_buffer_bytes = 16 * 1024 * 1024;

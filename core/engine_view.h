@@ -14,6 +14,10 @@
 namespace portsyncd {
 
 struct EngineStatus {
+  // False: host mode (no SONiC database; EngineOptions::redis_enabled).
+  bool redis_enabled = true;
+  // PortSelection::Describe of the netdevs followed.
+  std::string selection;
   // Startup: the start mode once decided; while undecided, what it waits for (Redis).
   bool start_decided = false;
   StartMode start_mode = StartMode::kCold;

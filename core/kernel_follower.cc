@@ -58,7 +58,7 @@ void KernelFollower::StartDump() {
 void KernelFollower::Begin(LinkEventSource& netlink) {
   netlink_ = &netlink;
   StartDump();
-  direct_.Want();
+  if (options_.redis_enabled) direct_.Want();
   need_redump_ = dump_seq_ == 0;
 }
 
@@ -102,6 +102,7 @@ absl::Status KernelFollower::Run(LinkEventSource& netlink) {
 
 void KernelFollower::Step() {
   Heartbeat();
+  if (dump_requested_.exchange(false)) need_redump_ = true;
   bool dump_done = false;
   const bool changed = ProcessNetlink(dump_done, need_redump_);
   if (dump_done) {
@@ -140,7 +141,7 @@ void KernelFollower::Step() {
     dump_seq_ = 0;
     need_redump_ = true;
   }
-  if (changed) {
+  if (changed && options_.redis_enabled) {
     // The direct connection writes what the batch made dirty; the writer thread is woken only
     // for what remains: no direct connection, ports whose write is in flight there, a port
     // APPL_DB does not know yet, PortInitDone.

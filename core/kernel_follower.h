@@ -53,6 +53,10 @@ class KernelFollower {
   // A dump that sends nothing this long is abandoned and requested again.
   static constexpr absl::Duration kDumpStall = absl::Seconds(5);
 
+  // Any thread: asks for a new dump of every link (the selection of ports changed), at the
+  // engine thread's next pass (the caller wakes it).
+  void RequestDump() { dump_requested_.store(true); }
+
   // Any thread.
   void Heartbeat() { heartbeat_ns_.store(absl::ToUnixNanos(absl::Now())); }
   absl::Time heartbeat() const { return absl::FromUnixNanos(heartbeat_ns_.load()); }
@@ -90,6 +94,7 @@ class KernelFollower {
   std::vector<Parsed> events_;
   bool drained_ = true;  // the last read left nothing queued (a re-dump may be asked for)
 
+  std::atomic<bool> dump_requested_{false};
   std::atomic<int64_t> heartbeat_ns_{absl::ToUnixNanos(absl::Now())};
   std::atomic<bool> initial_sync_done_{false};
   std::atomic<int64_t> initial_sync_ns_{0};

@@ -32,10 +32,6 @@ absl::string_view ApplyOutcomeName(ApplyOutcome outcome) {
   return "unknown";
 }
 
-bool PortModel::IsPortName(absl::string_view name) {
-  return absl::StartsWith(name, "Ethernet") || absl::StartsWith(name, "PortChannel");
-}
-
 Port& PortModel::GetOrCreate(const std::string& name) {
   auto [it, inserted] = ports_.try_emplace(name);
   if (inserted) it->second.name = name;
@@ -43,6 +39,7 @@ Port& PortModel::GetOrCreate(const std::string& name) {
 }
 
 void PortModel::MarkDirty(Port& port, absl::Time since) {
+  if (!state_db_) return;  // nothing is written anywhere
   if (port.dirty) {
     ++merged_writes_;
   } else {
@@ -94,8 +91,9 @@ ApplyOutcome PortModel::Apply(const LinkEvent& event, absl::Time now, Source sou
       ++renames_;
     }
   }
-  if (!IsPortName(event.name)) return ApplyOutcome::kIgnoredName;
-  if (event.kind == "team") return ApplyOutcome::kIgnoredTeam;
+  if (!selection_.Selects(event.name)) return ApplyOutcome::kIgnoredName;
+  // teamsyncd owns team links on a SONiC switch; on a host they are links like any other.
+  if (state_db_ && event.kind == "team") return ApplyOutcome::kIgnoredTeam;
   const bool is_del = event.type == LinkEvent::Type::kDelLink;
   if (is_del && event.master != 0) return ApplyOutcome::kIgnoredDelWithMaster;
   if (old_ifindexes_.contains(event.ifindex)) return ApplyOutcome::kIgnoredOldInterface;
@@ -146,7 +144,7 @@ ApplyOutcome PortModel::Apply(const LinkEvent& event, absl::Time now, Source sou
   if (added) port.netdev_since = now;
   if (added || before.oper_up != port.fields().oper_up) port.oper_last_change = now;
 
-  if (!port.in_appl_db && added) {
+  if (state_db_ && !port.in_appl_db && added) {
     awaiting_appl_db_.insert(port.name);
     newly_awaiting_ = true;
   }
@@ -164,6 +162,7 @@ ApplyOutcome PortModel::Apply(const LinkEvent& event, absl::Time now, Source sou
 }
 
 void PortModel::AddConfigPort(const std::string& name) {
+  if (!selection_.Selects(name)) return;
   Port& port = GetOrCreate(name);
   port.in_config_db = true;
   pending_.insert(name);
@@ -181,6 +180,7 @@ bool PortModel::IsOldInterfaceName(absl::string_view name) const {
 }
 
 bool PortModel::SetInApplDb(const std::string& name, absl::Time now) {
+  if (!selection_.Selects(name)) return false;
   Port& port = GetOrCreate(name);
   if (port.in_appl_db) return false;
   std::optional<Port> before;  // for the change record, when there is one
@@ -193,6 +193,37 @@ bool PortModel::SetInApplDb(const std::string& name, absl::Time now) {
   pending_.erase(name);
   MarkDirty(port, now);
   return true;
+}
+
+std::vector<std::string> PortModel::SetSelection(PortSelection selection, absl::Time now) {
+  selection_ = std::move(selection);
+  std::vector<std::string> removed;
+  for (auto it = ports_.begin(); it != ports_.end();) {
+    const std::string& name = it->first;
+    Port& port = it->second;
+    if (selection_.Selects(name)) {
+      ++it;
+      continue;
+    }
+    // Ours to delete: a key we write (or wrote, or were about to), or a DEL already due. A key
+    // of someone else's alone (orchagent's fields before the netdev) is left as it is.
+    const bool ours = port.wants_state() || port.written.has_value() || port.delete_first;
+    if (port.in_kernel) {
+      seen_in_dump_.erase(name);
+      MarkGone(port, now);
+      removed.push_back(name);
+    }
+    port.delete_first = ours;
+    if (ours) MarkDirty(port, now);
+    port.in_appl_db = false;
+    port.in_config_db = false;
+    pending_.erase(name);
+    awaiting_appl_db_.erase(name);
+    // Nothing left to do for it: forgotten (a port with a write to make stays until it is made,
+    // then shows nowhere: in no table and not in the kernel).
+    it = port.dirty || port.in_flight ? std::next(it) : ports_.erase(it);
+  }
+  return removed;
 }
 
 void PortModel::BeginDump() {

@@ -33,13 +33,14 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "core/link_event.h"
+#include "core/port_selection.h"
 
 namespace portsyncd {
 
 // What Apply() did with an event, for counters and for the change stream.
 enum class ApplyOutcome {
-  kIgnoredName,           // not Ethernet*/PortChannel*
-  kIgnoredTeam,           // link kind "team"
+  kIgnoredName,           // not selected (PortSelection; by default not Ethernet*/PortChannel*)
+  kIgnoredTeam,           // link kind "team" (with a SONiC database only)
   kIgnoredDelWithMaster,  // RTM_DELLINK carrying IFLA_MASTER
   kIgnoredOldInterface,   // ifindex of an old interface
   kAdded,                 // netdev appeared
@@ -135,8 +136,22 @@ struct StateWrite {
 
 class PortModel {
  public:
-  // docs/COMPATIBILITY.md 3.1: case-sensitive prefixes.
-  static bool IsPortName(absl::string_view name);
+  // Which netdevs are followed (docs/COMPATIBILITY.md 3.1 by default). Set before the first
+  // event, or later to change the set: SetSelection.
+  const PortSelection& selection() const { return selection_; }
+  bool Selects(absl::string_view name) const { return selection_.Selects(name); }
+  // Changes the set. A followed port the new set leaves out is removed as if its netdev were
+  // deleted (a kRemoved change; its STATE_DB key deleted when it is ours: in the kernel and in
+  // APPL_DB, or written, or a DEL already due), and forgets its APPL_DB and CONFIG_DB membership
+  // and its place in the pending set (forgotten at once unless a write of it is still to be
+  // made). Netdevs the new set takes in are not known here: the caller re-dumps the kernel's
+  // links. Returns the ports removed.
+  std::vector<std::string> SetSelection(PortSelection selection, absl::Time now);
+
+  // False without a SONiC database (host mode): the model follows the kernel for the API only,
+  // plans no STATE_DB writes, waits for no APPL_DB entry, and takes team links as any other.
+  void set_state_db(bool state_db) { state_db_ = state_db; }
+  bool state_db() const { return state_db_; }
 
   // Where a link message comes from: the multicast group (live), or a dump we asked for.
   enum class Source { kLive, kDump };
@@ -152,13 +167,13 @@ class PortModel {
   // was dropped).
   ApplyOutcome Apply(const LinkEvent& event, absl::Time now, Source source = Source::kLive);
 
-  // Startup.
+  // Startup. Both ignore a name that is not selected.
   void AddConfigPort(const std::string& name);  // CONFIG_DB PORT|<name>; joins pending
   void RemoveFromPending(const std::string& name);
   void AddOldInterface(int32_t ifindex, const std::string& name);
   bool IsOldInterfaceName(absl::string_view name) const;
 
-  // APPL_DB PORT_TABLE:<name> exists. Marks the port dirty when its kernel state now needs
+  // APPL_DB PORT_TABLE:<name> exists (ignored for a name that is not selected). Marks the port dirty when its kernel state now needs
   // writing; returns true when that happened (docs/COMPATIBILITY.md 7.3).
   bool SetInApplDb(const std::string& name, absl::Time now = absl::InfinitePast());
   // Ports in the kernel that APPL_DB does not know yet: the pending-APPL poll asks about these.
@@ -229,6 +244,8 @@ class PortModel {
   // deleted at the next write (the caller marks it dirty) and a kRemoved change is recorded.
   void MarkGone(Port& port, absl::Time now);
 
+  PortSelection selection_ = PortSelection::Sonic();
+  bool state_db_ = true;
   std::map<std::string, Port, std::less<>> ports_;
   std::set<std::string> pending_;
   absl::flat_hash_set<int32_t> old_ifindexes_;

@@ -208,7 +208,11 @@ absl::Status Startup::Attempt(DbClients& db) {
     }
     progress.old_interfaces.emplace();
     for (const LinkEvent& link : links) {
-      if (!absl::StartsWith(link.name, "Ethernet")) continue;
+      // Upstream's rule, within what is followed (an operator's include of eth0 never takes
+      // the management port down).
+      if (!absl::StartsWith(link.name, "Ethernet") || !options_.selection.Selects(link.name)) {
+        continue;
+      }
       absl::Status down = links_->SetAdminDown(link.ifindex);
       if (!down.ok()) {
         LOG_ERROR("old interface ", link.name, " (ifindex ", link.ifindex,
@@ -258,9 +262,10 @@ absl::Status Startup::Attempt(DbClients& db) {
       }
     }
     for (const std::string& key : appl_keys) {
-      // Not PortConfigDone / PortInitDone (consumed by orchagent, they stay in PORT_TABLE).
+      // Not PortConfigDone / PortInitDone (consumed by orchagent, they stay in PORT_TABLE),
+      // whatever the selection; SetInApplDb ignores names that are not selected.
       std::string name = key.substr(appl_prefix.size());
-      if (PortModel::IsPortName(name)) shared_.model.SetInApplDb(name);
+      if (name != "PortConfigDone" && name != "PortInitDone") shared_.model.SetInApplDb(name);
     }
     for (const auto& [ifindex, name] : old_interfaces) shared_.model.AddOldInterface(ifindex, name);
   }

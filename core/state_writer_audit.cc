@@ -79,14 +79,21 @@ absl::Status StateWriter::Reconcile(bool rewrite_all, const std::vector<std::str
     absl::MutexLock lock(&shared_.mu);
     for (const std::string& key : keys) {
       std::string name = key.substr(prefix.size());
-      if (!PortModel::IsPortName(name) || shared_.model.IsOldInterfaceName(name)) continue;
+      // Ours to judge: a name we follow, one we followed in this run (the selection changed), or
+      // one upstream's rule follows (a key of ours from a run with a wider selection).
+      const Port* known = shared_.model.Find(name);
+      if ((known == nullptr && !shared_.model.Selects(name) &&
+           !PortSelection::Upstream().Selects(name)) ||
+          shared_.model.IsOldInterfaceName(name)) {
+        continue;
+      }
       // During a re-dump the model's kernel view is being rebuilt; EndDump deletes what is gone
       // from the model, but a notified key of a port the model never knew waits for the dump.
       if (shared_.model.dump_in_progress()) {
         if (only != nullptr) requeue.push_back(std::move(name));
         continue;
       }
-      const Port* port = shared_.model.Find(name);
+      const Port* port = known;
       if (port == nullptr) {
         stale_candidates.push_back({std::move(name), 0});
       } else if (!port->in_kernel && !port->dirty && !port->in_flight) {

@@ -58,11 +58,13 @@ WriteTracker::Verdict WriteTracker::OnEvent(WatchTag tag, absl::string_view key_
           (event == "del" && Consume(expect_del_, key_suffix))) {
         return Verdict::kOurs;
       }
-      if (!PortModel::IsPortName(key_suffix)) return Verdict::kIgnored;
+      if (!selection_.Selects(key_suffix) && !PortSelection::Upstream().Selects(key_suffix)) {
+        return Verdict::kIgnored;
+      }
       suspects_.emplace(key_suffix);
       return Verdict::kSuspect;
     case WatchTag::kAppl:
-      if (!PortModel::IsPortName(key_suffix)) return Verdict::kIgnored;
+      if (!selection_.Selects(key_suffix)) return Verdict::kIgnored;
       appl_changed_ = true;
       return Verdict::kAppl;
     case WatchTag::kLogger:
@@ -71,6 +73,11 @@ WriteTracker::Verdict WriteTracker::OnEvent(WatchTag tag, absl::string_view key_
       return Verdict::kLogger;
   }
   return Verdict::kIgnored;
+}
+
+void WriteTracker::SetSelection(PortSelection selection) {
+  absl::MutexLock lock(&mu_);
+  selection_ = std::move(selection);
 }
 
 void WriteTracker::OnSubscribed() {

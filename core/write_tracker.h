@@ -71,6 +71,10 @@ class WriteTracker {
   // Writer thread: a port to check again later (a notified key seen during a re-dump).
   void AddSuspects(const std::vector<std::string>& names);
 
+  // The ports followed (PortModel::selection; upstream's rule until set): notifications of other
+  // names are ignored, but for STATE_DB keys upstream's rule would follow (the audit's).
+  void SetSelection(PortSelection selection);
+
   // Watcher threads.
   Verdict OnEvent(WatchTag tag, absl::string_view key_suffix, absl::string_view event);
   void OnSubscribed();
@@ -89,6 +93,7 @@ class WriteTracker {
   bool appl_changed_ ABSL_GUARDED_BY(mu_) = false;
   bool logger_changed_ ABSL_GUARDED_BY(mu_) = false;
   bool resync_ ABSL_GUARDED_BY(mu_) = false;
+  PortSelection selection_ ABSL_GUARDED_BY(mu_) = PortSelection::Sonic();
 };
 
 }  // namespace portsyncd

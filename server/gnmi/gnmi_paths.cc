@@ -218,11 +218,6 @@ absl::StatusOr<OcSelector> ParseOcPath(const gnmi::Path& prefix, const gnmi::Pat
           if (absl::Status s = ValidatePortName(value); !s.ok()) {
             return absl::InvalidArgumentError(absl::StrCat("path ", text, ": ", s.message()));
           }
-          if (!PortModel::IsPortName(value)) {
-            return NotFound(
-                prefix, path,
-                absl::StrCat("'", value, "' is not a port (Ethernet* or PortChannel*)"));
-          }
           selector.port = value;
         }
         break;

@@ -2,7 +2,7 @@
 //   ParseLogLevel       (--log-level, the config file, CONFIG_DB LOGGER|portsyncd LOGLEVEL)
 //   ValidatePortName    (gRPC requests: GetPortState and StreamLinkEvents filters)
 //   NaturalLess         (the API's port order; must be a strict weak order)
-//   PortModel::IsPortName (netlink names)
+//   PortSelection       ([ports] include/exclude patterns, and netlink names against them)
 // The input is two strings separated by the first NUL byte (the second may be empty).
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "core/logging.h"
 #include "core/port_model.h"
+#include "core/port_selection.h"
 #include "server/portsync/port_state_proto.h"
 #include "tests/fuzz/fuzz_check.h"
 
@@ -30,7 +31,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       FuzzCheck(!s.empty() && s.size() <= kMaxInterfaceNameLength);
       for (char c : s) FuzzCheck(static_cast<unsigned char>(c) > 0x20 && c != 0x7f && c != '/');
     }
-    (void)PortModel::IsPortName(s);
+    (void)PortSelection::Upstream().Selects(s);
+    if (PortSelection::ValidatePattern(s).ok()) {
+      // A valid pattern makes a selection, which matches names without failing.
+      absl::StatusOr<PortSelection> selection = PortSelection::Create({std::string(s)}, {});
+      FuzzCheck(selection.ok());
+      (void)selection->Selects(a);
+      (void)selection->Selects(b);
+      // A pattern without wildcards or escapes selects exactly itself.
+      if (s.find_first_of("*?[\\") == absl::string_view::npos) FuzzCheck(selection->Selects(s));
+    }
     FuzzCheck(!NaturalLess(s, s));
   }
   const bool ab = NaturalLess(a, b);

@@ -118,5 +118,116 @@ TEST_F(EngineTest, StartsSyncsFollowsChangesAndStopsWithNothingUnwritten) {
   EXPECT_TRUE(std::filesystem::exists(options_.runtime_dir + "/portsyncd.started"));
 }
 
+// Opens `links` once, as Run() does.
+EngineEnvironment Environment(std::unique_ptr<FakeLinkSocket>& links, RedisConnector* connector,
+                              const Clock* clock) {
+  EngineEnvironment environment;
+  environment.connector = connector;
+  environment.clock = clock;
+  environment.open_links = [&links](const NetlinkSocket::Options&)
+      -> absl::StatusOr<std::unique_ptr<LinkSocket>> {
+    if (links == nullptr) return absl::InternalError("opened twice");
+    return std::unique_ptr<LinkSocket>(std::move(links));
+  };
+  return environment;
+}
+
+TEST_F(EngineTest, ANewSelectionRemovesWhatItLeavesOutAndReDumpsForWhatItTakesIn) {
+  redis_.SetField(kConfig, "PORT|Ethernet4", "lanes", "4");
+  redis_.SetField(kAppl, "PORT_TABLE:Ethernet4", "lanes", "4");
+  auto links = std::make_unique<FakeLinkSocket>();
+  FakeLinkSocket* kernel = links.get();
+  kernel->SetNetdevs({{"Ethernet0", 10}, {"Ethernet4", 11}, {"eth0", 2}});
+  absl::StatusOr<std::unique_ptr<Engine>> created =
+      Engine::Create(options_, Environment(links, &redis_, &clock_));
+  ASSERT_TRUE(created.ok()) << created.status();
+  Engine& engine = **created;
+  engine.SetStateListener([this] { Changed(); });
+  absl::Status result;
+  std::thread engine_thread([&] { result = engine.Run(); });
+  ASSERT_TRUE(WaitFor([&] { return engine.port_init_done() && engine.initial_write_done(); }));
+  auto in_kernel = [&engine](const std::string& name) {
+    bool found = false;
+    engine.WithModel([&](const PortModel& model) {
+      const Port* port = model.Find(name);
+      found = port != nullptr && port->in_kernel;
+    });
+    return found;
+  };
+  EXPECT_FALSE(in_kernel("eth0"));
+
+  absl::StatusOr<PortSelection> next = PortSelection::Create({"Ethernet*", "eth*"}, {"Ethernet4"});
+  ASSERT_TRUE(next.ok()) << next.status();
+  engine.SetPortSelection(*next);
+  EXPECT_EQ(engine.status().selection, "include Ethernet* eth* exclude Ethernet4");
+  ASSERT_TRUE(WaitFor([&] { return in_kernel("eth0"); })) << "eth0 never taken in";
+  EXPECT_FALSE(in_kernel("Ethernet4"));
+  ASSERT_TRUE(WaitFor([&] { return engine.counters().state_db_deletes.load() >= 1; }));
+  engine.Stop();
+  engine_thread.join();
+  ASSERT_TRUE(result.ok()) << result;
+
+  EXPECT_EQ(kernel->dumps(), 2) << "one re-dump, for what the new set takes in";
+  EXPECT_EQ(redis_.FindHash(kState, "PORT_TABLE|Ethernet4"), nullptr) << "left out: deleted";
+  ASSERT_NE(redis_.FindHash(kState, "PORT_TABLE|Ethernet0"), nullptr);
+  EXPECT_EQ(redis_.FindHash(kState, "PORT_TABLE|eth0"), nullptr) << "not in APPL_DB";
+}
+
+// A connector that must never be called.
+class NoRedis : public RedisConnector {
+ public:
+  absl::StatusOr<std::unique_ptr<RedisClient>> Connect(const DbEndpoint& endpoint,
+                                                       absl::Duration) override {
+    ADD_FAILURE() << "host mode connected to " << endpoint.Describe();
+    return absl::UnavailableError("no Redis here");
+  }
+};
+
+TEST_F(EngineTest, HostModeFollowsTheKernelWithNoDatabaseAtAll) {
+  options_.redis_enabled = false;
+  options_.selection = PortSelection::Host();
+  options_.db_config_path = dir_ + "/does-not-exist.json";  // never read
+  NoRedis no_redis;
+  auto links = std::make_unique<FakeLinkSocket>();
+  FakeLinkSocket* kernel = links.get();
+  kernel->SetNetdevs({{"lo", 1}, {"eth0", 2}, {"br0", 3}});
+  absl::StatusOr<std::unique_ptr<Engine>> created =
+      Engine::Create(options_, Environment(links, &no_redis, &clock_));
+  ASSERT_TRUE(created.ok()) << created.status();
+  Engine& engine = **created;
+  engine.SetStateListener([this] { Changed(); });
+  EXPECT_TRUE(engine.start_decided()) << "nothing to wait for";
+  absl::Status result;
+  std::thread engine_thread([&] { result = engine.Run(); });
+  ASSERT_TRUE(WaitFor([&] { return engine.initial_write_done(); }));
+  std::vector<std::string> names;
+  engine.WithModel([&](const PortModel& model) {
+    for (const auto& [name, port] : model.ports()) {
+      if (port.in_kernel) names.push_back(name);
+    }
+  });
+  EXPECT_EQ(names, (std::vector<std::string>{"br0", "eth0"})) << "not the loopback";
+  kernel->Push(Link(RTM_NEWLINK, 0, "eth0", 2, 0, IFF_UP));
+  ASSERT_TRUE(WaitFor([&] {
+    bool down = false;
+    engine.WithModel([&](const PortModel& model) {
+      down = !model.Find("eth0")->fields().oper_up;
+    });
+    return down;
+  }));
+  const EngineStatus status = engine.status();
+  EXPECT_FALSE(status.redis_enabled);
+  EXPECT_FALSE(status.redis_connected);
+  EXPECT_FALSE(status.port_init_done);
+  EXPECT_EQ(status.selection, "include * exclude lo");
+  engine.Stop();
+  engine_thread.join();
+  ASSERT_TRUE(result.ok()) << result;
+  EXPECT_EQ(engine.counters().state_db_writes.load(), 0u);
+  EXPECT_EQ(engine.counters().redis_connects.load(), 0u);
+  EXPECT_FALSE(std::filesystem::exists(options_.runtime_dir + "/portsyncd.started"))
+      << "no restart marker: nothing to tell a restart from";
+}
+
 }  // namespace
 }  // namespace portsyncd

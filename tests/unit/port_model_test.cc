@@ -473,5 +473,94 @@ TEST_F(PortModelTest, NewlinkWithoutMtuKeepsTheKnownMtu) {
   EXPECT_THAT(Flush(model_), ElementsAre(Set("Ethernet0", true, false, 9100)));
 }
 
+PortSelection Selection(std::vector<std::string> include, std::vector<std::string> exclude = {}) {
+  absl::StatusOr<PortSelection> s = PortSelection::Create(std::move(include), std::move(exclude));
+  EXPECT_TRUE(s.ok()) << s.status();
+  return *s;
+}
+
+TEST_F(PortModelTest, ASelectionFollowsWhatItNamesAndOnlyThat) {
+  (void)model_.SetSelection(Selection({"eth*", "Ethernet*"}, {"Ethernet4"}), kNow);
+  EXPECT_EQ(model_.Apply(NewLink("eth0", 2), kNow), ApplyOutcome::kAdded);
+  EXPECT_EQ(model_.Apply(NewLink("Ethernet0", 5), kNow), ApplyOutcome::kAdded);
+  EXPECT_EQ(model_.Apply(NewLink("Ethernet4", 6), kNow), ApplyOutcome::kIgnoredName);
+  EXPECT_EQ(model_.Apply(NewLink("PortChannel1", 7), kNow), ApplyOutcome::kIgnoredName);
+  // Nothing of the ports left out remains: not their APPL_DB membership, not the pending set.
+  EXPECT_EQ(model_.Find("Ethernet4"), nullptr);
+  EXPECT_EQ(model_.Find("PortChannel1"), nullptr);
+  model_.AddConfigPort("Ethernet4");
+  EXPECT_EQ(model_.Find("Ethernet4"), nullptr);
+  EXPECT_TRUE(model_.pending_empty());
+  EXPECT_FALSE(model_.SetInApplDb("Ethernet4"));
+  // eth0 is not in APPL_DB: it waits for it, as any port would.
+  EXPECT_THAT(model_.AwaitingApplDb(), ElementsAre("eth0"));
+}
+
+TEST_F(PortModelTest, APortTheSelectionLeavesOutIsRemovedAndItsKeyOfOursDeleted) {
+  model_.AddConfigPort("Ethernet0");
+  model_.AddConfigPort("Ethernet8");  // configured, no netdev yet: pending
+  model_.Apply(NewLink("Ethernet0", 5), kNow);
+  model_.Apply(NewLink("Ethernet4", 6), kNow);
+  model_.Apply(NewLink("Ethernet12", 7), kNow);  // not in APPL_DB: nothing of ours in STATE_DB
+  Flush(model_);
+  (void)model_.TakeChanges();
+  const std::vector<std::string> removed =
+      model_.SetSelection(Selection({"Ethernet*"}, {"Ethernet0", "Ethernet8", "Ethernet12"}),
+                          kNow + absl::Seconds(1));
+  EXPECT_THAT(removed, ElementsAre("Ethernet0", "Ethernet12"));
+  // The streams see each as deleted.
+  std::vector<PortChange> changes = model_.TakeChanges();
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0].name, "Ethernet0");
+  EXPECT_EQ(changes[0].outcome, ApplyOutcome::kRemoved);
+  EXPECT_TRUE(changes[0].before.in_kernel);
+  EXPECT_EQ(changes[1].name, "Ethernet12");
+  // STATE_DB: our key of Ethernet0 goes; Ethernet12 never had one (orchagent's fields, if any,
+  // stay); Ethernet4 stays as it is.
+  EXPECT_THAT(Flush(model_), ElementsAre(Del("Ethernet0")));
+  EXPECT_FALSE(model_.Find("Ethernet0")->in_appl_db);
+  EXPECT_FALSE(model_.Find("Ethernet0")->in_config_db);
+  // Ethernet8 no longer holds PortInitDone back.
+  EXPECT_TRUE(model_.pending_empty());
+  // Later messages for a port left out are ignored.
+  EXPECT_EQ(model_.Apply(NewLink("Ethernet0", 5, IFF_UP), kNow), ApplyOutcome::kIgnoredName);
+  // Taken in again: a netdev like any new one (the caller re-dumps), waiting for APPL_DB.
+  (void)model_.SetSelection(PortSelection::Sonic(), kNow + absl::Seconds(2));
+  EXPECT_EQ(model_.Apply(NewLink("Ethernet0", 5), kNow), ApplyOutcome::kAdded);
+  EXPECT_THAT(model_.AwaitingApplDb(), ElementsAre("Ethernet0"));
+  EXPECT_TRUE(model_.SetInApplDb("Ethernet0"));
+  EXPECT_THAT(Flush(model_), ElementsAre(Set("Ethernet0", true, true, 9100)));
+}
+
+TEST_F(PortModelTest, AWriteInFlightWhenThePortIsLeftOutIsFollowedByItsDelete) {
+  model_.Apply(NewLink("Ethernet0", 5), kNow);
+  std::vector<StateWrite> in_flight = model_.TakeDirty();
+  ASSERT_THAT(in_flight, ElementsAre(Set("Ethernet0", true, true, 9100)));
+  (void)model_.SetSelection(Selection({"eth*"}), kNow);
+  EXPECT_THAT(model_.TakeDirty(), IsEmpty()) << "the DEL waits for the HSET's reply";
+  model_.CompleteWrite(in_flight[0], /*ok=*/true);
+  EXPECT_THAT(Flush(model_), ElementsAre(Del("Ethernet0")));
+}
+
+TEST(PortModelHostTest, WithoutADatabaseNothingIsPlannedOrAwaitedAndTeamLinksCount) {
+  PortModel model;
+  model.set_state_db(false);
+  (void)model.SetSelection(PortSelection::Host(), kNow);
+  EXPECT_EQ(model.Apply(NewLink("lo", 1), kNow), ApplyOutcome::kIgnoredName);
+  EXPECT_EQ(model.Apply(NewLink("eth0", 2), kNow), ApplyOutcome::kAdded);
+  LinkEvent team = NewLink("team0", 3);
+  team.kind = "team";
+  EXPECT_EQ(model.Apply(team, kNow), ApplyOutcome::kAdded);
+  EXPECT_EQ(model.Apply(DelLink("eth0", 2), kNow), ApplyOutcome::kRemoved);
+  model.BeginDump();
+  (void)model.EndDump(kNow);
+  EXPECT_FALSE(model.HasDirty());
+  EXPECT_THAT(model.TakeDirty(), IsEmpty());
+  EXPECT_FALSE(model.HasAwaitingApplDb());
+  EXPECT_FALSE(model.newly_awaiting());
+  // eth0 and team0 added, eth0 deleted, team0 absent from the (empty) dump.
+  EXPECT_EQ(model.TakeChanges().size(), 4u);
+}
+
 }  // namespace
 }  // namespace portsyncd
