@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <iostream>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -29,14 +30,21 @@ int Health(const Options& o, v1::PortSync::Stub& stub) {
     return std::string(absl::StripPrefix(n, "SERVING_STATUS_"));
   };
   const absl::Time now = absl::Now();
-  std::cout << "portsyncd " << h.version() << ": " << name(h.status()) << " (" << h.start_mode()
-            << " start, up "
+  std::cout << "portsyncd " << h.version() << ": " << name(h.status()) << " ("
+            << (h.mode() == "host" ? std::string("host mode")
+                                   : absl::StrCat(h.start_mode(), " start"))
+            << ", up "
             << (h.uptime().seconds() == 0
                     ? "<1s"
                     : absl::FormatDuration(absl::Seconds(h.uptime().seconds())))
             << ", instance " << h.instance_id() << ")\n";
-  std::cout << "ports: " << h.ports_tracked() << " tracked, " << h.ports_in_sync()
-            << " in sync with STATE_DB\n\n";
+  if (h.mode() == "host") {
+    std::cout << "ports: " << h.ports_tracked()
+              << " tracked (host mode: no SONiC database, nothing written)\n\n";
+  } else {
+    std::cout << "ports: " << h.ports_tracked() << " tracked, " << h.ports_in_sync()
+              << " in sync with STATE_DB\n\n";
+  }
   size_t width = 0;
   for (const auto& c : h.components()) width = std::max(width, c.name().size());
   for (const auto& c : h.components()) {

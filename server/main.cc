@@ -97,8 +97,9 @@ int Main(int argc, char** argv) {
     const int sig = sigtimedwait(&signals, nullptr, &wait);
     return sig == SIGTERM || sig == SIGINT;
   };
+  // Host mode reads no database config: nothing to wait for.
   const DbConfigWait waited =
-      cl.check_only
+      cl.check_only || !config.engine.redis_enabled
           ? DbConfigWait::kThere
           : WaitForDbConfig(config.engine.db_config_path, notifier, RealClock(), stop_asked_within);
   if (waited == DbConfigWait::kStopped) {
@@ -153,13 +154,17 @@ int Main(int argc, char** argv) {
   // Reload (RPC and SIGHUP): validate the whole file, then apply what can change live.
   ConfigReloader reloader(
       config_path, config_file.has_value(), config,
-      [&cl](DaemonConfig& c) { ApplyCommandLine(cl, c); }, &hub, &notifier, &server_counters);
+      [&cl](DaemonConfig& c) { ApplyCommandLine(cl, c); }, &hub, &notifier, &server_counters,
+      [&engine](const PortSelection& selection) { engine.SetPortSelection(selection); });
 
   // Read before the signal thread and gRPC can reload `config` concurrently.
   const GrpcOptions grpc_options = config.grpc;
   const std::string start_message = absl::StrCat(
-      "portsyncd ", PORTSYNCD_VERSION, " starting: db config ", config.engine.db_config_path,
-      ", runtime dir ", config.engine.runtime_dir, ", instance ", hub.instance_id());
+      "portsyncd ", PORTSYNCD_VERSION, " starting: ",
+      config.engine.redis_enabled ? absl::StrCat("db config ", config.engine.db_config_path)
+                                  : std::string("host mode (no SONiC database)"),
+      ", following ", config.engine.selection.Describe(), ", runtime dir ",
+      config.engine.runtime_dir, ", instance ", hub.instance_id());
   PortSyncService service(
       &engine, &hub,
       ServiceInfo{PORTSYNCD_VERSION, start_time, [&reloader] { return reloader.Description(); }},

@@ -11,7 +11,9 @@ const char kUsage[] = R"(Usage: portsyncd [OPTIONS]
 
 Keeps SONiC's STATE_DB PORT_TABLE in sync with the kernel's port netdevs (netlink link events),
 publishes CONFIG_DB ports to APPL_DB at cold start, and signals PortConfigDone/PortInitDone.
-Drop-in replacement for sonic-swss portsyncd; see docs/COMPATIBILITY.md.
+Drop-in replacement for sonic-swss portsyncd; see docs/COMPATIBILITY.md. With --no-redis (host
+mode) it needs no SONiC database: it follows the host's links for its API, gNMI and /metrics.
+Which interfaces it follows: [ports] include/exclude in the config file (docs/CONFIG.md).
 
 Options:
   -c, --config PATH        TOML config file (default )"
@@ -25,6 +27,8 @@ Options:
   -r, --runtime-dir DIR    where the restart marker lives (default /run/portsyncd)
   -b, --netlink-buffer N   netlink receive buffer in bytes (default 16777216)
   -s, --socket PATH        gRPC unix socket (default RUNTIME_DIR/portsyncd.sock)
+  -n, --no-redis           host mode: no SONiC database (redis.enabled = false); follows
+                           every interface but lo unless [ports] says otherwise
   -t, --check-config       validate the config file and database config, then exit
   -h, --help               show this help and exit
   -V, --version            show the version and exit
@@ -44,12 +48,13 @@ std::optional<int> ParseCommandLine(int argc, char** argv, CommandLine& cl, std:
       {"netlink-buffer", required_argument, nullptr, 'b'},
       {"socket", required_argument, nullptr, 's'},
       {"check-config", no_argument, nullptr, 't'},
+      {"no-redis", no_argument, nullptr, 'n'},
       {"help", no_argument, nullptr, 'h'},
       {"version", no_argument, nullptr, 'V'},
       {nullptr, 0, nullptr, 0},
   };
   int opt;
-  while ((opt = getopt_long(argc, argv, "c:d:l:r:b:s:thV", kOptions, nullptr)) != -1) {
+  while ((opt = getopt_long(argc, argv, "c:d:l:r:b:s:tnhV", kOptions, nullptr)) != -1) {
     switch (opt) {
       case 'c':
         cl.config_path = optarg;
@@ -84,6 +89,9 @@ std::optional<int> ParseCommandLine(int argc, char** argv, CommandLine& cl, std:
       case 't':
         cl.check_only = true;
         break;
+      case 'n':
+        cl.no_redis = true;
+        break;
       case 'h':
         out << kUsage;
         return 0;
@@ -97,6 +105,11 @@ std::optional<int> ParseCommandLine(int argc, char** argv, CommandLine& cl, std:
   }
   if (optind < argc) {
     err << "portsyncd: unexpected argument '" << argv[optind] << "'\nTry 'portsyncd --help'.\n";
+    return 2;
+  }
+  if (cl.no_redis && cl.db_config) {
+    err << "portsyncd: --db-config and --no-redis contradict each other: host mode reads no "
+           "database config; drop one\n";
     return 2;
   }
   return std::nullopt;
@@ -113,6 +126,14 @@ void ApplyCommandLine(const CommandLine& cl, DaemonConfig& config) {
     config.engine.netlink_receive_buffer_bytes = static_cast<int>(*cl.netlink_buffer);
   }
   if (cl.socket) config.grpc.unix_socket = *cl.socket;
+  if (cl.no_redis && config.engine.redis_enabled) {
+    config.engine.redis_enabled = false;
+    // The file was checked in its own mode; in host mode its lists only lose the SONiC default
+    // include, which cannot contradict anything the file's mode accepted.
+    if (absl::Status s = ResolvePortSelection(config); !s.ok()) {
+      LOG_ERROR("--no-redis: ", s.message(), "; following ", config.engine.selection.Describe());
+    }
+  }
   if (config.grpc.unix_socket.empty()) {
     config.grpc.unix_socket = config.engine.runtime_dir + "/portsyncd.sock";
   }

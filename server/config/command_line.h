@@ -23,6 +23,7 @@ struct CommandLine {
   std::optional<int64_t> netlink_buffer;
   std::optional<std::string> socket;
   bool check_only = false;
+  bool no_redis = false;  // --no-redis: host mode (redis.enabled = false)
 };
 
 // Parses argv into `cl`. Returns the exit status to leave with (0 after --help or --version,

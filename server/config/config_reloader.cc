@@ -11,9 +11,11 @@ namespace portsyncd {
 
 ConfigReloader::ConfigReloader(std::string path, bool loaded_from_file, DaemonConfig running,
                                std::function<void(DaemonConfig&)> apply_overrides, EventHub* hub,
-                               const SystemdNotifier* notifier, ServerCounters* counters)
+                               const SystemdNotifier* notifier, ServerCounters* counters,
+                               std::function<void(const PortSelection&)> apply_selection)
     : path_(std::move(path)),
       apply_overrides_(std::move(apply_overrides)),
+      apply_selection_(std::move(apply_selection)),
       hub_(hub),
       notifier_(notifier),
       counters_(counters),
@@ -45,6 +47,19 @@ absl::StatusOr<ReloadResult> ConfigReloader::Reload() {
   }
   DaemonConfig next = *std::move(loaded);
   apply_overrides_(next);
+  // redis.enabled takes effect at a restart: the live [ports] selection is resolved in the mode
+  // the daemon runs in (a file switched to host mode must not widen a SONiC switch's set now).
+  if (next.engine.redis_enabled != running_.engine.redis_enabled) {
+    const bool next_redis = next.engine.redis_enabled;
+    next.engine.redis_enabled = running_.engine.redis_enabled;
+    if (absl::Status s = ResolvePortSelection(next); !s.ok()) {
+      counters_->reloads_failed.fetch_add(1);
+      return absl::InvalidArgumentError(absl::StrCat(
+          path_, ": ports: ", s.message(), " (in the mode the daemon runs in until a restart)",
+          "; the running configuration is unchanged"));
+    }
+    next.engine.redis_enabled = next_redis;
+  }
 
   ReloadResult result;
   result.config_version = next.version;
@@ -63,6 +78,10 @@ absl::StatusOr<ReloadResult> ConfigReloader::Reload() {
   running_.grpc.stream_queue_limit = next.grpc.stream_queue_limit;
   hub_->set_limits(static_cast<size_t>(next.grpc.max_streams),
                    static_cast<size_t>(next.grpc.stream_queue_limit));
+  if (!(next.engine.selection == running_.engine.selection)) {
+    if (apply_selection_) apply_selection_(next.engine.selection);
+    running_.engine.selection = next.engine.selection;
+  }
   running_.version = next.version;
   from_file_ = true;
   waiting_for_restart_ = result.restart_required_keys;

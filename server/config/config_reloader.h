@@ -2,7 +2,7 @@
 // SIGHUP). Validates the whole file first and changes nothing when it is bad.
 //
 // The running config changes only in its live keys (log_level, grpc.max_streams,
-// grpc.stream_queue_limit); a changed restart-only key is reported by every reload until the
+// grpc.stream_queue_limit, ports.include, ports.exclude); a changed restart-only key is reported by every reload until the
 // daemon restarts. Thread-safe: reloads are serialized.
 #ifndef PORTSYNCD_SERVER_CONFIG_CONFIG_RELOADER_H_
 #define PORTSYNCD_SERVER_CONFIG_CONFIG_RELOADER_H_
@@ -28,9 +28,11 @@ class ConfigReloader {
   // `running` is the config in effect; `apply_overrides` re-applies the command line to a freshly
   // loaded file. `loaded_from_file`: whether `running` came from `path` (else built-in
   // defaults). Not owned, must outlive the reloader: hub, notifier, counters.
+  // `apply_selection` hands a changed [ports] selection to the engine (Engine::SetPortSelection).
   ConfigReloader(std::string path, bool loaded_from_file, DaemonConfig running,
                  std::function<void(DaemonConfig&)> apply_overrides, EventHub* hub,
-                 const SystemdNotifier* notifier, ServerCounters* counters);
+                 const SystemdNotifier* notifier, ServerCounters* counters,
+                 std::function<void(const PortSelection&)> apply_selection = nullptr);
 
   // INVALID_ARGUMENT ("<file>:<line>: <key>: ...; the running configuration is unchanged").
   absl::StatusOr<ReloadResult> Reload();
@@ -45,6 +47,7 @@ class ConfigReloader {
  private:
   const std::string path_;
   const std::function<void(DaemonConfig&)> apply_overrides_;
+  const std::function<void(const PortSelection&)> apply_selection_;
   EventHub* const hub_;
   const SystemdNotifier* const notifier_;
   ServerCounters* const counters_;

@@ -57,6 +57,24 @@ class Reader {
     return absl::OkStatus();
   }
 
+  // An array of strings; unset when the key is absent.
+  absl::Status StringList(absl::string_view table, absl::string_view key,
+                          std::optional<std::vector<std::string>>& out) {
+    const toml::value* v = Find(table, key);
+    if (v == nullptr) return absl::OkStatus();
+    if (!v->is_array()) {
+      return ValueError(path_, *v, Name(table, key), "must be an array of strings, e.g. [\"eth*\"]");
+    }
+    out.emplace();
+    for (const toml::value& item : v->as_array()) {
+      if (!item.is_string()) {
+        return ValueError(path_, *v, Name(table, key), "must be an array of strings, e.g. [\"eth*\"]");
+      }
+      out->push_back(item.as_string().str);
+    }
+    return absl::OkStatus();
+  }
+
   // The value's line, for checks that involve several keys; 0 when the key is absent.
   const toml::value* Value(absl::string_view table, absl::string_view key) {
     return Find(table, key);
@@ -271,6 +289,30 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view text, const std
                                    ") must not exceed redis.reconnect_max_ms (",
                                    absl::ToInt64Milliseconds(engine.reconnect_max), ")"));
   }
+  RETURN_IF_ERROR(reader.Bool("redis", "enabled", engine.redis_enabled));
+
+  RETURN_IF_ERROR(reader.StringList("ports", "include", config.ports_include));
+  RETURN_IF_ERROR(reader.StringList("ports", "exclude", config.ports_exclude));
+  if (absl::Status s = ResolvePortSelection(config); !s.ok()) {
+    // "include: ..." or "exclude: ...": the key it is about (or, for a default, the other one).
+    const bool about_include = absl::StartsWith(s.message(), "include");
+    const char* key = about_include ? "include" : "exclude";
+    const toml::value* where = reader.Value("ports", key);
+    if (where == nullptr) where = reader.Value("ports", about_include ? "exclude" : "include");
+    if (where == nullptr) return absl::InvalidArgumentError(absl::StrCat(path, ": ports: ", s.message()));
+    std::string problem(s.message());
+    problem.erase(0, std::string(key).size() + 2);
+    if (!config.ports_include && !about_include) {
+      absl::StrAppend(&problem, " (the default include in this mode: ",
+                      absl::StrJoin(config.engine.redis_enabled
+                                        ? PortSelection::Sonic().include()
+                                        : PortSelection::Host().include(),
+                                    " "),
+                      ")");
+    }
+    return ValueError(path, *where, absl::StrCat("ports.", key), problem);
+  }
+
   GrpcOptions& grpc = config.grpc;
   RETURN_IF_ERROR(reader.String("grpc", "unix_socket", grpc.unix_socket, /*allow_empty=*/true));
   RETURN_IF_ERROR(reader.Integer("grpc", "unix_socket_mode", 0, 0777, grpc.unix_socket_mode));
@@ -329,6 +371,18 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view text, const std
   return config;
 }
 
+absl::Status ResolvePortSelection(DaemonConfig& config) {
+  const PortSelection defaults =
+      config.engine.redis_enabled ? PortSelection::Sonic() : PortSelection::Host();
+  std::vector<std::string> include = config.ports_include.value_or(defaults.include());
+  std::vector<std::string> exclude =
+      config.ports_exclude.value_or(config.ports_include ? std::vector<std::string>{}
+                                                         : defaults.exclude());
+  ASSIGN_OR_RETURN(config.engine.selection,
+                   PortSelection::Create(std::move(include), std::move(exclude)));
+  return absl::OkStatus();
+}
+
 std::map<std::string, std::string> FlattenConfig(const DaemonConfig& c) {
   auto ms = [](absl::Duration d) { return absl::StrCat(absl::ToInt64Milliseconds(d)); };
   const EngineOptions& e = c.engine;
@@ -338,6 +392,9 @@ std::map<std::string, std::string> FlattenConfig(const DaemonConfig& c) {
       {"log_level", c.log_level},
       {"runtime_dir", e.runtime_dir},
       {"netlink.receive_buffer_bytes", absl::StrCat(e.netlink_receive_buffer_bytes)},
+      {"ports.include", absl::StrJoin(e.selection.include(), " ")},
+      {"ports.exclude", absl::StrJoin(e.selection.exclude(), " ")},
+      {"redis.enabled", e.redis_enabled ? "true" : "false"},
       {"redis.timeout_ms", ms(e.redis_timeout)},
       {"redis.reconnect_initial_ms", ms(e.reconnect_initial)},
       {"redis.reconnect_max_ms", ms(e.reconnect_max)},
@@ -362,7 +419,8 @@ std::map<std::string, std::string> FlattenConfig(const DaemonConfig& c) {
 }
 
 bool IsLiveKey(absl::string_view key) {
-  return key == "log_level" || key == "grpc.max_streams" || key == "grpc.stream_queue_limit";
+  return key == "log_level" || key == "grpc.max_streams" || key == "grpc.stream_queue_limit" ||
+         key == "ports.include" || key == "ports.exclude";
 }
 
 absl::StatusOr<DaemonConfig> LoadDaemonConfig(const std::string& path) {

@@ -8,7 +8,9 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -43,12 +45,24 @@ struct GrpcOptions {
 
 struct DaemonConfig {
   std::string log_level = "NOTICE";  // log_level
-  EngineOptions engine;              // db_config, runtime_dir, [netlink], [redis]
+  // db_config, runtime_dir, [netlink], [redis]; and [ports], resolved into engine.selection by
+  // ResolvePortSelection.
+  EngineOptions engine;
+  // [ports] include / exclude as the file gives them; unset: the mode's default (ResolvePortSelection).
+  std::optional<std::vector<std::string>> ports_include;
+  std::optional<std::vector<std::string>> ports_exclude;
   GrpcOptions grpc;                  // [grpc]
   // [metrics] listen: "host:port" of the Prometheus /metrics endpoint; empty: off.
   std::string metrics_listen;
   std::string version = "defaults";  // content hash of the file it came from
 };
+
+// Sets config.engine.selection from [ports] and the mode (engine.redis_enabled). Unset keys take
+// the mode's defaults as a pair: neither set, upstream's rule with a SONiC database
+// (include Ethernet* PortChannel*) and every netdev but the loopback without one (include *,
+// exclude lo); only include set, nothing excluded; only exclude set, the mode's include. Errors
+// as PortSelection::Create.
+[[nodiscard]] absl::Status ResolvePortSelection(DaemonConfig& config);
 
 // Every key with its value as text ("redis.audit_interval_ms" -> "5000"), for Reload's diff.
 std::map<std::string, std::string> FlattenConfig(const DaemonConfig& config);

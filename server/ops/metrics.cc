@@ -41,27 +41,8 @@ void HistogramSeries(std::string& out, absl::string_view name, absl::string_view
   absl::StrAppendFormat(&out, "%s_sum %.9f\n%s_count %d\n", name, h.sum_seconds(), name, h.count());
 }
 
-}  // namespace
-
-std::string RenderMetrics(const EngineView& engine, const EventHub& hub,
-                          const ServerCounters& server) {
-  const EngineCounters& c = engine.counters();
-  const EngineStatus st = engine.status();
-  std::string out;
-  Header(out, "portsyncd_netlink_messages_total", "counter",
-         "Netlink link messages received, by type.");
-  absl::StrAppend(
-      &out, "portsyncd_netlink_messages_total{type=\"newlink\"} ", c.netlink_newlinks.load(), "\n",
-      "portsyncd_netlink_messages_total{type=\"dellink\"} ", c.netlink_dellinks.load(), "\n");
-  Counter(out, "portsyncd_netlink_parse_errors_total", "Malformed netlink messages skipped.",
-          c.netlink_parse_errors.load());
-  Counter(out, "portsyncd_netlink_overruns_total",
-          "Netlink receive buffer overruns (ENOBUFS): events were lost and a re-dump followed.",
-          c.netlink_overflows.load());
-  const uint64_t dumps = c.netlink_dumps.load();
-  Counter(out, "portsyncd_netlink_resyncs_total",
-          "Link re-dumps after the initial one (overruns, interrupted dumps).",
-          dumps > 0 ? dumps - 1 : 0);
+// What only a daemon with a SONiC database has: STATE_DB writes, Redis, keyspace notifications.
+void RenderDatabaseSeries(std::string& out, const EngineCounters& c, const EngineStatus& st) {
   Counter(out, "portsyncd_state_db_writes_total", "STATE_DB PORT_TABLE HSETs issued.",
           c.state_db_writes.load());
   Counter(out, "portsyncd_state_db_deletes_total", "STATE_DB PORT_TABLE DELs issued.",
@@ -69,9 +50,6 @@ std::string RenderMetrics(const EngineView& engine, const EventHub& hub,
   Counter(out, "portsyncd_state_db_merged_writes_total",
           "Kernel changes that needed no write of their own (merged or identical).",
           st.merged_writes);
-  Counter(out, "portsyncd_netdev_renames_total",
-          "Netdevs renamed while in the kernel (the old name's STATE_DB key removed).",
-          st.netdev_renames);
   Counter(out, "portsyncd_state_db_batches_total", "Pipelined STATE_DB batches (round trips).",
           c.state_db_batches.load());
   HistogramSeries(out, "portsyncd_event_to_state_db_seconds",
@@ -100,8 +78,41 @@ std::string RenderMetrics(const EngineView& engine, const EventHub& hub,
   Counter(out, "portsyncd_drift_repairs_total",
           "STATE_DB keys or fields of ours found changed by someone else and repaired.",
           c.drift_repairs.load());
+}
+
+}  // namespace
+
+std::string RenderMetrics(const EngineView& engine, const EventHub& hub,
+                          const ServerCounters& server) {
+  const EngineCounters& c = engine.counters();
+  const EngineStatus st = engine.status();
+  std::string out;
+  Header(out, "portsyncd_netlink_messages_total", "counter",
+         "Netlink link messages received, by type.");
+  absl::StrAppend(
+      &out, "portsyncd_netlink_messages_total{type=\"newlink\"} ", c.netlink_newlinks.load(), "\n",
+      "portsyncd_netlink_messages_total{type=\"dellink\"} ", c.netlink_dellinks.load(), "\n");
+  Counter(out, "portsyncd_netlink_parse_errors_total", "Malformed netlink messages skipped.",
+          c.netlink_parse_errors.load());
+  Counter(out, "portsyncd_netlink_overruns_total",
+          "Netlink receive buffer overruns (ENOBUFS): events were lost and a re-dump followed.",
+          c.netlink_overflows.load());
+  const uint64_t dumps = c.netlink_dumps.load();
+  Counter(out, "portsyncd_netlink_resyncs_total",
+          "Link re-dumps after the initial one (overruns, interrupted dumps).",
+          dumps > 0 ? dumps - 1 : 0);
+  Header(out, "portsyncd_mode", "gauge",
+         "1 for the mode the daemon runs in: \"sonic\" (STATE_DB kept) or \"host\" (no SONiC "
+         "database; the series of STATE_DB and Redis are left out).");
+  absl::StrAppend(&out, "portsyncd_mode{mode=\"", st.redis_enabled ? "sonic" : "host", "\"} 1\n");
+  if (st.redis_enabled) RenderDatabaseSeries(out, c, st);
+  Counter(out, "portsyncd_netdev_renames_total",
+          "Netdevs renamed while in the kernel (with a database: the old name's STATE_DB key "
+          "removed).",
+          st.netdev_renames);
   uint64_t up = 0, down = 0, absent = 0, in_sync = 0;
   std::string carrier;  // per port: the kernel's counters, with the port as a label
+  std::string oper_up, last_change;  // per port: oper state, and when it last changed
   engine.WithModel([&](const PortModel& model) {
     for (const auto& [name, port] : model.ports()) {
       if (!port.in_kernel) {
@@ -116,18 +127,35 @@ std::string RenderMetrics(const EngineView& engine, const EventHub& hub,
                       "\",direction=\"up\"} ", port.carrier_up_count,
                       "\nportsyncd_port_carrier_transitions_total{port=\"", label,
                       "\",direction=\"down\"} ", port.carrier_down_count, "\n");
+      absl::StrAppend(&oper_up, "portsyncd_port_oper_up{port=\"", label, "\"} ",
+                      port.fields().oper_up ? 1 : 0, "\n");
+      if (port.oper_last_change != absl::InfinitePast()) {
+        absl::StrAppendFormat(&last_change,
+                              "portsyncd_port_oper_last_change_timestamp_seconds{port=\"%s\"} "
+                              "%.6f\n",
+                              label, absl::ToDoubleSeconds(port.oper_last_change - absl::UnixEpoch()));
+      }
     }
   });
   Header(out, "portsyncd_port_carrier_transitions_total", "counter",
          "The kernel's carrier transitions of each port's netdev (IFLA_CARRIER_UP_COUNT and "
          "_DOWN_COUNT): survive daemon restarts, restart from 0 with a re-created netdev.");
   out += carrier;
+  Header(out, "portsyncd_port_oper_up", "gauge",
+         "1 while the port's netdev is oper up (IFF_RUNNING), as of the kernel's last message.");
+  out += oper_up;
+  Header(out, "portsyncd_port_oper_last_change_timestamp_seconds", "gauge",
+         "When the kernel's message that last changed the port's oper state (or showed its netdev "
+         "first) was received, in Unix seconds: the time of the last flap, not of a scrape.");
+  out += last_change;
   Header(out, "portsyncd_ports", "gauge",
          "Ports by oper state; \"absent\": configured without a netdev.");
   absl::StrAppend(&out, "portsyncd_ports{oper=\"up\"} ", up, "\nportsyncd_ports{oper=\"down\"} ",
                   down, "\nportsyncd_ports{oper=\"absent\"} ", absent, "\n");
-  Gauge(out, "portsyncd_ports_in_sync", "Ports whose STATE_DB entry holds exactly their state.",
-        static_cast<double>(in_sync));
+  if (st.redis_enabled) {
+    Gauge(out, "portsyncd_ports_in_sync", "Ports whose STATE_DB entry holds exactly their state.",
+          static_cast<double>(in_sync));
+  }
   Gauge(out, "portsyncd_stream_subscribers", "Open StreamLinkEvents streams.",
         static_cast<double>(hub.subscribers(EventHub::Api::kPortSync)));
   Gauge(out, "portsyncd_gnmi_subscribers", "Open gNMI Subscribe streams.",

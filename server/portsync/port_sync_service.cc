@@ -179,12 +179,18 @@ v1::GetHealthResponse PortSyncService::Health() const {
 
   AddComponent(
       health, "netlink", v1::SERVING_STATUS_SERVING,
-      absl::StrCat("receive buffer ", st.netlink_receive_buffer, " bytes; ",
+      absl::StrCat("following ", st.selection, "; receive buffer ", st.netlink_receive_buffer,
+                   " bytes; ",
                    c.netlink_overflows.load(), " overruns recovered by ",
                    c.netlink_dumps.load() > 0 ? c.netlink_dumps.load() - 1 : 0, " re-dumps; ",
                    c.netlink_parse_errors.load(), " malformed messages skipped"),
       info_.start_time);
-  if (st.redis_connected) {
+  if (!st.redis_enabled) {
+    AddComponent(health, "redis", v1::SERVING_STATUS_SERVING,
+                 "disabled: host mode (redis.enabled = false); the kernel is the only source "
+                 "and nothing is written",
+                 info_.start_time);
+  } else if (st.redis_connected) {
     AddComponent(health, "redis", v1::SERVING_STATUS_SERVING,
                  st.keyspace_active
                      ? "connected; keyspace notifications subscribed"
@@ -199,7 +205,8 @@ v1::GetHealthResponse PortSyncService::Health() const {
   if (st.initial_sync_done) {
     AddComponent(
         health, "initial_sync", v1::SERVING_STATUS_SERVING,
-        absl::StrCat(StartModeName(st.start_mode), " start; the first link dump is applied"),
+        absl::StrCat(st.redis_enabled ? StartModeName(st.start_mode) : "host mode",
+                     st.redis_enabled ? " start" : "", "; the first link dump is applied"),
         st.initial_sync_time);
   } else {
     AddComponent(health, "initial_sync", v1::SERVING_STATUS_NOT_SERVING,
@@ -219,9 +226,9 @@ v1::GetHealthResponse PortSyncService::Health() const {
     for (const auto& [name, port] : model.ports()) {
       if (!IsTracked(port)) continue;
       ++tracked;
-      if (port.state_db_in_sync()) ++in_sync;
+      if (st.redis_enabled && port.state_db_in_sync()) ++in_sync;
     }
-    if (st.port_init_done) return;
+    if (st.port_init_done || !st.redis_enabled) return;
     pending_count = model.pending().size();
     auto later = [](const std::string* x, const std::string* y) { return NaturalLess(*x, *y); };
     std::vector<const std::string*> first;  // a max-heap of the naturally first kShown
@@ -238,7 +245,9 @@ v1::GetHealthResponse PortSyncService::Health() const {
     std::sort_heap(first.begin(), first.end(), later);
     for (const std::string* name : first) pending.push_back(*name);
   });
-  if (st.port_init_done) {
+  if (!st.redis_enabled) {
+    // No PortInitDone without a database: no component for it.
+  } else if (st.port_init_done) {
     AddComponent(health, "port_init_done", v1::SERVING_STATUS_SERVING, "PortInitDone published",
                  st.port_init_done_time);
   } else {
@@ -258,7 +267,10 @@ v1::GetHealthResponse PortSyncService::Health() const {
   health.mutable_uptime()->set_nanos(
       static_cast<int32_t>(absl::ToInt64Nanoseconds(uptime % absl::Seconds(1))));
   health.set_instance_id(hub_->instance_id());
-  health.set_start_mode(st.start_decided ? std::string(StartModeName(st.start_mode)) : "pending");
+  health.set_mode(st.redis_enabled ? "sonic" : "host");
+  health.set_start_mode(!st.redis_enabled  ? "host"
+                        : st.start_decided ? std::string(StartModeName(st.start_mode))
+                                           : "pending");
   health.set_ports_tracked(tracked);
   health.set_ports_in_sync(in_sync);
   v1::HealthCounters* out = health.mutable_counters();

@@ -62,11 +62,26 @@ TEST(CommandLineTest, BadUsageExitsTwoWithAnExplanation) {
            {{"--log-level", "LOUD"}, "is not one of EMERG"},
            {{"--netlink-buffer", "12"}, "between 65536 and 1073741824"},
            {{"--bogus"}, "Try 'portsyncd --help'"},
-           {{"extra"}, "unexpected argument 'extra'"}}) {
+           {{"extra"}, "unexpected argument 'extra'"},
+           {{"--no-redis", "--db-config", "/db.json"}, "contradict each other"}}) {
     Parsed p = Parse(args);
     EXPECT_EQ(p.exit, 2) << args[0];
     EXPECT_THAT(p.err, HasSubstr(says));
   }
+}
+
+TEST(CommandLineTest, NoRedisIsHostModeWithItsDefaultSelection) {
+  Parsed p = Parse({"--no-redis"});
+  ASSERT_FALSE(p.exit.has_value()) << p.err;
+  DaemonConfig config;
+  ApplyCommandLine(p.cl, config);
+  EXPECT_FALSE(config.engine.redis_enabled);
+  EXPECT_EQ(config.engine.selection.Describe(), "include * exclude lo");
+  // A file's own [ports] stays what it said.
+  absl::StatusOr<DaemonConfig> file = ParseDaemonConfig("[ports]\ninclude = [\"eth*\"]\n", "/p");
+  ASSERT_TRUE(file.ok());
+  ApplyCommandLine(p.cl, *file);
+  EXPECT_EQ(file->engine.selection.Describe(), "include eth*");
 }
 
 TEST(CommandLineTest, HelpAndVersionExitZeroOnStdout) {

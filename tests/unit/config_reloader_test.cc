@@ -37,8 +37,9 @@ class ConfigReloaderTest : public ::testing::Test {
     absl::StatusOr<DaemonConfig> running = LoadDaemonConfig(path_);
     EXPECT_TRUE(running.ok()) << running.status();
     command_line(*running);
-    return std::make_unique<ConfigReloader>(path_, true, *running, command_line, &hub_, &notifier_,
-                                            &counters_);
+    return std::make_unique<ConfigReloader>(
+        path_, true, *running, command_line, &hub_, &notifier_, &counters_,
+        [this](const PortSelection& s) { applied_.push_back(s.Describe()); });
   }
 
   FakeEngine engine_;
@@ -46,6 +47,7 @@ class ConfigReloaderTest : public ::testing::Test {
   SystemdNotifier notifier_;  // no NOTIFY_SOCKET: a no-op
   ServerCounters counters_;
   std::string dir_, path_;
+  std::vector<std::string> applied_;  // selections handed to the engine
 };
 
 TEST_F(ConfigReloaderTest, LiveKeysTakeEffectAndRestartOnlyKeysAreReportedUntilARestart) {
@@ -86,6 +88,34 @@ TEST_F(ConfigReloaderTest, ABadFileIsRefusedInOneLineWithFileLineAndKeyAndChange
   EXPECT_EQ(message.find('\n'), std::string::npos) << "one line";
   EXPECT_EQ(hub_.max_streams(), 64u);
   EXPECT_EQ(counters_.reloads_failed.load(), 1u);
+}
+
+TEST_F(ConfigReloaderTest, AChangedSelectionGoesToTheEngineOnceAndABadOneChangesNothing) {
+  auto reloader = Make("");
+  Write("[ports]\ninclude = [\"Ethernet*\", \"eth*\"]\n");
+  absl::StatusOr<ReloadResult> result = reloader->Reload();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_THAT(result->changed_keys, ElementsAre("ports.include"));
+  EXPECT_THAT(result->restart_required_keys, IsEmpty()) << "live";
+  EXPECT_THAT(applied_, ElementsAre("include Ethernet* eth*"));
+  result = reloader->Reload();  // the same file: nothing to hand on
+  ASSERT_TRUE(result.ok());
+  EXPECT_THAT(applied_, ElementsAre("include Ethernet* eth*"));
+  // A bad pattern: refused, the running selection kept.
+  Write("[ports]\ninclude = [\"eth*\"]\nexclude = [\"eth*\"]\n");
+  result = reloader->Reload();
+  ASSERT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(result.status().message(), HasSubstr(path_ + ":3: ports.exclude: 'eth*' is also in include"));
+  EXPECT_THAT(applied_, ElementsAre("include Ethernet* eth*"));
+}
+
+TEST_F(ConfigReloaderTest, HostModeInTheFileWaitsForARestartAndDoesNotWidenTheSetNow) {
+  auto reloader = Make("");
+  Write("[redis]\nenabled = false\n");
+  absl::StatusOr<ReloadResult> result = reloader->Reload();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_THAT(result->restart_required_keys, ElementsAre("redis.enabled"));
+  EXPECT_THAT(applied_, IsEmpty()) << "still a SONiC switch: its default set stays until a restart";
 }
 
 }  // namespace

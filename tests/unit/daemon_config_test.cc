@@ -29,7 +29,11 @@ log_level = "debug"
 runtime_dir = "/tmp/run"
 [netlink]
 receive_buffer_bytes = 1048576
+[ports]
+include = ["Ethernet*", "eth*"]
+exclude = ["Ethernet-BP*"]
 [redis]
+enabled = false
 timeout_ms = 500
 reconnect_initial_ms = 10
 reconnect_max_ms = 200
@@ -63,6 +67,8 @@ listen = "127.0.0.1:9999"
   EXPECT_EQ(config->log_level, "debug");
   EXPECT_EQ(config->engine.runtime_dir, "/tmp/run");
   EXPECT_EQ(config->engine.netlink_receive_buffer_bytes, 1048576);
+  EXPECT_FALSE(config->engine.redis_enabled);
+  EXPECT_EQ(config->engine.selection.Describe(), "include Ethernet* eth* exclude Ethernet-BP*");
   EXPECT_EQ(config->engine.redis_timeout, absl::Milliseconds(500));
   EXPECT_EQ(config->engine.reconnect_initial, absl::Milliseconds(10));
   EXPECT_EQ(config->engine.reconnect_max, absl::Milliseconds(200));
@@ -87,7 +93,7 @@ listen = "127.0.0.1:9999"
   const std::map<std::string, std::string> read = FlattenConfig(*config);
   const std::map<std::string, std::string> defaults = FlattenConfig(DaemonConfig());
   ASSERT_EQ(read.size(), defaults.size());
-  EXPECT_EQ(read.size(), 24u);
+  EXPECT_EQ(read.size(), 27u);
   for (const auto& [key, value] : defaults) {
     EXPECT_NE(read.at(key), value) << key << " kept its default: not set above, or not read";
   }
@@ -138,6 +144,27 @@ INSTANTIATE_TEST_SUITE_P(
         // reporting invalid UTF-8 inside a '...' string (ASan: heap-buffer-overflow).
         BadCase{"InvalidUtf8InLiteralString", "log_level = 'NOTICE'\nruntime_dir = '\x8d'\n",
                 "/etc/p.conf:2: not valid UTF-8 (byte 0x8d at offset 36)"},
+        BadCase{"PortsNotAnArray", "[ports]\ninclude = \"eth*\"\n",
+                "/etc/p.conf:2: ports.include: must be an array of strings"},
+        BadCase{"PortsNotStrings", "[ports]\nexclude = [1]\n",
+                "/etc/p.conf:2: ports.exclude: must be an array of strings"},
+        BadCase{"PortsBadPattern", "[ports]\n\ninclude = [\"eth*\", \"eth[0-\"]\n",
+                "/etc/p.conf:3: ports.include: pattern 'eth[0-' has a '[' without its closing"},
+        BadCase{"PortsPatternWithSpace", "[ports]\nexclude = [\"br 0\"]\n",
+                "/etc/p.conf:2: ports.exclude: pattern 'br 0' holds a character no interface "
+                "name can"},
+        BadCase{"PortsIncludeEmpty", "[ports]\ninclude = []\n",
+                "/etc/p.conf:2: ports.include: an empty list selects no interface"},
+        BadCase{"PortsExcludeEverything", "[ports]\nexclude = [\"*\"]\n",
+                "/etc/p.conf:2: ports.exclude: '*' excludes every interface"},
+        BadCase{"PortsInBoth", "[ports]\ninclude = [\"eth*\", \"br0\"]\nexclude = [\"br0\"]\n",
+                "/etc/p.conf:3: ports.exclude: 'br0' is also in include"},
+        // Against the mode's default include, named as such.
+        BadCase{"PortsExcludesTheDefault", "[ports]\nexclude = [\"Ethernet*\"]\n",
+                "/etc/p.conf:2: ports.exclude: 'Ethernet*' is also in include; say which one you "
+                "mean (the default include in this mode: Ethernet* PortChannel*)"},
+        BadCase{"RedisEnabledNotBool", "[redis]\nenabled = \"no\"\n",
+                "/etc/p.conf:2: redis.enabled: must be true or false"},
         BadCase{"InvalidUtf8Minimal", "'\x8d'", "/etc/p.conf:1: not valid UTF-8"},
         BadCase{"Utf8Overlong", "# \xc0\xaf\n", "/etc/p.conf:1: not valid UTF-8 (byte 0xc0"},
         BadCase{"Utf8Surrogate", "\n# \xed\xa0\x80\n", "/etc/p.conf:2: not valid UTF-8"},
@@ -250,6 +277,29 @@ TEST(ParseHostPortTest, TakesHostPortAndBracketedV6AndRefusesTheRest) {
                           "host:-1", "host:+80", "host: 80", "::1:8080", "fe80::1"}) {
     EXPECT_FALSE(ParseHostPort(bad).ok()) << bad;
   }
+}
+
+// [ports] left out takes the mode's default as a pair; a key set replaces its own default.
+TEST(DaemonConfigTest, PortsDefaultByModeAndPair) {
+  auto selection = [](const std::string& text) {
+    absl::StatusOr<DaemonConfig> config = ParseDaemonConfig(text, "/etc/p.conf");
+    EXPECT_TRUE(config.ok()) << config.status();
+    return config.ok() ? config->engine.selection.Describe() : std::string();
+  };
+  EXPECT_EQ(selection(""), "include Ethernet* PortChannel*");
+  EXPECT_EQ(selection("[redis]\nenabled = false\n"), "include * exclude lo");
+  EXPECT_EQ(selection("[redis]\nenabled = false\n[ports]\ninclude = [\"eth*\"]\n"),
+            "include eth*");
+  EXPECT_EQ(selection("[redis]\nenabled = false\n[ports]\nexclude = [\"docker*\"]\n"),
+            "include * exclude docker*");
+  EXPECT_EQ(selection("[ports]\nexclude = [\"Ethernet-BP*\"]\n"),
+            "include Ethernet* PortChannel* exclude Ethernet-BP*");
+}
+
+TEST(DaemonConfigTest, ReloadAppliesAChangedSelectionLive) {
+  EXPECT_TRUE(IsLiveKey("ports.include"));
+  EXPECT_TRUE(IsLiveKey("ports.exclude"));
+  EXPECT_FALSE(IsLiveKey("redis.enabled"));
 }
 
 }  // namespace
