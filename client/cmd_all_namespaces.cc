@@ -41,7 +41,7 @@ int AllNamespaces(const Options& options, const std::string& command,
           json.push_back(absl::StrCat("\"", ns, "\": ", ToJson(response, false)));
         if (status.ok() && !o.json) {
           for (const v1::PortState& p : response.ports()) {
-            rows.push_back(PortRow(p, now));
+            rows.push_back(PortRow(p, now, response.mode() != "host"));
             rows.back().insert(rows.back().begin(), ns);
           }
         }

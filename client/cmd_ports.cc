@@ -55,6 +55,7 @@ grpc::Status GetPorts(const Options& o, v1::PortSync::Stub& stub,
     }
     response.set_sequence(page.sequence());
     response.set_instance_id(page.instance_id());
+    response.set_mode(page.mode());
     if (page.next_page_token().empty()) {
       response.set_total_size(response.ports_size());
       return status;
@@ -73,7 +74,9 @@ int Ports(const Options& o, v1::PortSync::Stub& stub, const std::vector<std::str
   }
   const absl::Time now = absl::Now();
   std::vector<std::vector<std::string>> rows = {PortHeader()};
-  for (const v1::PortState& p : response.ports()) rows.push_back(PortRow(p, now));
+  for (const v1::PortState& p : response.ports()) {
+    rows.push_back(PortRow(p, now, response.mode() != "host"));
+  }
   PrintTable(rows, std::cout);
   return kOk;
 }

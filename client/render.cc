@@ -38,8 +38,8 @@ std::string Ago(const google::protobuf::Timestamp& t, absl::Time now) {
   return absl::StrCat(absl::ToInt64Hours(d) / 24, "d ago");
 }
 
-std::string SyncText(const v1::PortState& p) {
-  if (!p.in_kernel()) return "-";
+std::string SyncText(const v1::PortState& p, bool database) {
+  if (!p.in_kernel() || !database) return "-";
   if (!p.in_appl_db()) return "no APPL_DB";
   return p.state_db_in_sync() ? "in sync" : "pending";
 }
@@ -64,13 +64,13 @@ const std::vector<std::string>& PortHeader() {
   return *header;
 }
 
-std::vector<std::string> PortRow(const v1::PortState& p, absl::Time now) {
+std::vector<std::string> PortRow(const v1::PortState& p, absl::Time now, bool database) {
   return {p.name(),
           Status(p.admin_status()),
           Status(p.oper_status()),
           p.in_kernel() ? absl::StrCat(p.mtu()) : "-",
           p.in_kernel() ? absl::StrCat(p.ifindex()) : "-",
-          SyncText(p),
+          SyncText(p, database),
           Ago(p.last_change(), now),
           p.in_kernel() ? absl::StrCat(p.counters().carrier_down()) : "-"};
 }

@@ -20,9 +20,9 @@ constexpr absl::Duration kReadyWhileWaiting = absl::Seconds(10);
 std::string HealthReporter::StatusLine(const v1::GetHealthResponse& h, bool synced) const {
   if (h.mode() == "host") {
     if (!synced) return "host mode (no SONiC database): waiting for the first link dump";
-    return absl::StrCat("host mode (no SONiC database): ", h.ports_tracked(),
-                        " interfaces followed; ", h.counters().netlink_resyncs(),
-                        " netlink resyncs");
+    return absl::StrCat("host mode (no SONiC database): following ", h.ports_tracked(),
+                        h.ports_tracked() == 1 ? " interface; " : " interfaces; ",
+                        h.counters().netlink_resyncs(), " netlink resyncs");
   }
   if (!engine_->start_decided()) {
     return absl::StrCat("starting: waiting for Redis (", engine_->startup_waiting_for(),

@@ -136,6 +136,7 @@ grpc::Status PortSyncService::PortStates(const v1::GetPortStateRequest& request,
   for (const auto& [port, pending] : page) ToProto(port, pending, response->add_ports());
   if (more) response->set_next_page_token(absl::StrCat(kPageTokenPrefix, page.back().first.name));
   response->set_total_size(static_cast<int32_t>(total));
+  response->set_mode(engine_->status().redis_enabled ? "sonic" : "host");
   response->set_instance_id(hub_->instance_id());
   return status;
 }

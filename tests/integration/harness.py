@@ -168,7 +168,8 @@ class Daemon:
         self.log_path = os.path.join(harness.dir, f"portsyncd.{next(_counter)}.log")
 
     def start(self):
-        args = ["ip", "netns", "exec", self.h.ns.sw, PORTSYNCD, "--db-config", self.h.db_config,
+        db = ["--db-config", self.h.db_config] if self.h.db_config else []
+        args = ["ip", "netns", "exec", self.h.ns.sw, PORTSYNCD, *db,
                 "--runtime-dir", self.h.runtime_dir, *self.extra_args]
         if self.log_level:
             args += ["--log-level", self.log_level]
@@ -221,21 +222,28 @@ class Daemon:
 
 
 class Harness:
-    def __init__(self, name="t"):
+    """redis=False: a host with no SONiC database (no redis-server, no database_config.json;
+    daemons then get no --db-config)."""
+
+    def __init__(self, name="t", redis=True):
         self.tag = f"{os.getpid()}-{next(_counter)}"
         self.dir = tempfile.mkdtemp(prefix=f"portsyncd-{name}-")
         self.runtime_dir = os.path.join(self.dir, "run")
         self.daemons = []
         self.storms = []  # storm_in_background threads
-        self.redis = Redis(self.dir)
+        self.redis = Redis(self.dir) if redis else None
         self.ns = None
+        self.appl = self.config = self.state = None
+        self.db_config = None
         _live.append(self)
-        self.db_config = os.path.join(self.dir, "database_config.json")
-        self.write_db_config()
-        self.redis.start()
+        if redis:
+            self.db_config = os.path.join(self.dir, "database_config.json")
+            self.write_db_config()
+            self.redis.start()
         self.ns = Namespaces(self.tag)
-        self.appl, self.config, self.state = (self.redis.client(d) for d in
-                                              (APPL_DB, CONFIG_DB, STATE_DB))
+        if redis:
+            self.appl, self.config, self.state = (self.redis.client(d) for d in
+                                                  (APPL_DB, CONFIG_DB, STATE_DB))
 
     def storm(self, ports, rounds, first_round=0):
         """Flaps every port `rounds` times: admin down/up in the switch namespace, cable
@@ -365,8 +373,10 @@ class Harness:
             if d.proc is not None:
                 d.log.close()
         for c in (self.appl, self.config, self.state):
-            c.close()
-        self.redis.kill()
+            if c is not None:
+                c.close()
+        if self.redis:
+            self.redis.kill()
         if self.ns:
             self.ns.close()
         if os.environ.get("PORTSYNCD_KEEP_LOGS"):
@@ -388,8 +398,10 @@ import unittest  # noqa: E402
 class IntegrationTest(unittest.TestCase):
     """One Harness (namespaces + redis-server) per test, closed even when the test fails."""
 
+    REDIS = True  # False: the test's host has no SONiC database
+
     def setUp(self):
-        self.h = Harness(self.id().rsplit(".", 1)[-1][:20])
+        self.h = Harness(self.id().rsplit(".", 1)[-1][:20], redis=self.REDIS)
         self.addCleanup(self.h.close)
         self.addCleanup(self._print_logs_if_failed)  # runs first: cleanups are LIFO
 
