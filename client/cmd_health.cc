@@ -56,15 +56,20 @@ int Health(const Options& o, v1::PortSync::Stub& stub) {
             << "  netlink messages      " << c.netlink_messages() << "\n"
             << "  netlink parse errors  " << c.netlink_parse_errors() << "\n"
             << "  netlink overruns      " << c.netlink_overruns() << " (resyncs "
-            << c.netlink_resyncs() << ")\n"
-            << "  STATE_DB writes       " << c.ports_written() << " in " << c.state_db_batches()
-            << " batches, " << c.ports_deleted() << " deletes, " << c.writes_merged() << " merged\n"
-            << "  Redis connects        " << c.redis_reconnects() << "\n"
-            << "  drift repairs         " << c.drift_repairs() << "\n"
-            << "  netdev renames        " << c.netdev_renames() << "\n"
-            << "  keyspace events       " << c.keyspace_events() << " (" << c.keyspace_checks()
-            << " checked)\n"
-            << "  stream subscribers    " << c.stream_subscribers() << " (gNMI "
+            << c.netlink_resyncs() << ")\n";
+  if (h.mode() != "host") {  // host mode writes nothing and has no Redis
+    std::cout << "  STATE_DB writes       " << c.ports_written() << " in " << c.state_db_batches()
+              << " batches, " << c.ports_deleted() << " deletes, " << c.writes_merged()
+              << " merged\n"
+              << "  Redis connects        " << c.redis_reconnects() << "\n"
+              << "  drift repairs         " << c.drift_repairs() << "\n";
+  }
+  std::cout << "  netdev renames        " << c.netdev_renames() << "\n";
+  if (h.mode() != "host") {
+    std::cout << "  keyspace events       " << c.keyspace_events() << " (" << c.keyspace_checks()
+              << " checked)\n";
+  }
+  std::cout << "  stream subscribers    " << c.stream_subscribers() << " (gNMI "
             << c.gnmi_subscribers() << ")\n";
   return kOk;
 }

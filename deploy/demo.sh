@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Live demo: installs dependencies, builds, then runs portsyncd against a private redis-server
 # and a throwaway network namespace holding EthernetN ports, and shows STATE_DB following the
-# kernel as ports are flapped. Everything it starts is stopped, and the namespaces deleted, on
-# exit (also on Ctrl-C or failure).
+# kernel as ports are flapped; then deploy/demo-host.sh, host mode without any database.
+# Everything it starts is stopped, and the namespaces deleted, on exit (also on Ctrl-C or
+# failure).
 # Usage (as root): deploy/demo.sh [BUILD_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -153,4 +154,7 @@ sleep 0.3
 kill -INT "$watch_pid" 2>/dev/null || true
 wait "$watch_pid" 2>/dev/null || true
 watch_pid=
-say "Demo done"
+say "Demo done; now the same daemon on a host with no SONiC database (deploy/demo-host.sh)"
+trap - EXIT INT TERM
+cleanup
+./deploy/demo-host.sh --no-build "$build_dir"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian package on a clean Debian 12 and runs it under a real systemd, in a
 # container, the way it is used: install, READY, reload, watchdog, restart and stop/start without
-# ports going down, Redis down at start, API group access, upgrade, remove, purge. Prints one
+# ports going down, Redis down at start, API group access, host mode without Redis, upgrade,
+# remove, purge. Prints one
 # PASS/FAIL line per check and a summary; exits 1 on any FAIL.
 #
 # Usage (root): deploy/systemd-check.sh [BUILD_DIR]     (default: the source tree's build/)
@@ -516,6 +517,43 @@ redis_socket_group() {
   echo "without SupplementaryGroups=redis: refused (StatusText=$st); with it: syncing"
 }
 check "Redis socket needs the group drop-in" redis_socket_group
+
+# --- 7b. host mode: no Redis, the packaged unit with a config change only ---------------------------
+# A Linux host without SONiC's database: redis-server stopped, no database_config.json, and the
+# shipped config file's one line changed (redis.enabled = false). Then the SONiC setup is put back.
+api_oper_down_ethernet0() { ct portsyncctl ports Ethernet0 | grep -q '^Ethernet0 *up *down '; }
+host_mode() {
+  local st out rc=0
+  ct systemctl stop portsyncd redis-server
+  ct mv "$db_config" "$db_config.away"
+  ctsh 'cp -p /etc/sonic/portsyncd.conf /run/psc-conf.sonic && sed -i "s/^enabled = true$/enabled = false/" /etc/sonic/portsyncd.conf'
+  if ! ct grep -q '^enabled = false$' /etc/sonic/portsyncd.conf; then
+    echo "the shipped config has no 'enabled = true' line to change"; rc=1
+  elif ! ct systemctl start portsyncd; then
+    echo "systemctl start failed: $(prop Result) $(prop StatusText)"; rc=1
+  else
+    st=$(prop StatusText)
+    grep -q "^host mode (no SONiC database): following" <<<"$st" || { echo "StatusText=$st"; rc=1; }
+    # Every interface but lo: Ethernet0 and its peer w0 (not a SONiC name) both.
+    out=$(ct portsyncctl ports 2>&1)
+    { grep -q '^Ethernet0 ' <<<"$out" && grep -q '^w0 ' <<<"$out"; } || { echo "ports: $out"; rc=1; }
+    ct ip link set w0 down
+    wait_until 10 api_oper_down_ethernet0 ||
+      { echo "Ethernet0 not seen down: $(ct portsyncctl ports Ethernet0)"; rc=1; }
+    ct ip link set w0 up
+    [ "$rc" -eq 0 ] && echo "no Redis, no database_config.json: READY, StatusText=$st; portsyncctl ports lists Ethernet0 and w0 and followed a cable pull"
+  fi
+  # The SONiC switch again.
+  ct systemctl stop portsyncd
+  ctsh 'cp -p /run/psc-conf.sonic /etc/sonic/portsyncd.conf'
+  ct mv "$db_config.away" "$db_config"
+  ct systemctl start redis-server
+  wait_until 30 ct test -S "$redis_sock"
+  ct systemctl start portsyncd || { echo "SONiC mode did not start again"; return 1; }
+  wait_until 10 oper_is up || { echo "STATE_DB not synced after the switch back"; return 1; }
+  return "$rc"
+}
+check "host mode: no Redis, the packaged unit with enabled = false" host_mode
 
 # --- 8. upgrade, remove, purge -----------------------------------------------------------------------
 upgrade_check() {

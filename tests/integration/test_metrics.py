@@ -4,6 +4,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 import unittest
 
 import api
@@ -47,6 +48,7 @@ class MetricsTest(IntegrationTest):
         d.wait_log("startup: cold start")
         d.wait_log("keyspace notifications: subscribed")
         before = self.scrape()
+        cable_pulled_after = time.time()
         h.ns.add_ports(ports)
         h.ns.ip("link", "set", "Ethernet0", "mtu", "2000")
         h.ns.wire_ip("link", "set", "w4", "down")
@@ -133,13 +135,23 @@ class MetricsTest(IntegrationTest):
                 'portsyncd_drift_repairs_total', 'portsyncd_ports', 'portsyncd_ports_in_sync',
                 'portsyncd_stream_subscribers', 'portsyncd_gnmi_subscribers',
                 'portsyncd_reloads_total',
-                'portsyncd_initial_sync_done', 'portsyncd_port_carrier_transitions_total'}
+                'portsyncd_initial_sync_done', 'portsyncd_port_carrier_transitions_total',
+                'portsyncd_mode', 'portsyncd_port_oper_up',
+                'portsyncd_port_oper_last_change_timestamp_seconds'}
         self.assertEqual({re.sub(r"_(bucket|sum|count)$", "", k.split("{")[0]) for k in after},
                          read)
         self.assertEqual(after['portsyncd_ports{oper="down"}'], 1)  # Ethernet4, cable pulled
         self.assertEqual(after['portsyncd_ports{oper="absent"}'], 2)  # Ethernet0 gone, Ethernet8
         self.assertEqual(after["portsyncd_redis_connected"], 1)
         self.assertEqual(after["portsyncd_initial_sync_done"], 1)
+        self.assertEqual(after['portsyncd_mode{mode="sonic"}'], 1)
+        # Per port, its oper state and when the kernel's message that last changed it came.
+        self.assertEqual(after['portsyncd_port_oper_up{port="Ethernet4"}'], 0)
+        self.assertEqual(after['portsyncd_port_oper_up{port="Ethernet16"}'], 1)
+        self.assertTrue(
+            cable_pulled_after <=
+            after['portsyncd_port_oper_last_change_timestamp_seconds{port="Ethernet4"}'] <=
+            time.time())
         # Per port, the kernel's carrier counters (Ethernet4's peer was set down once).
         for port in ("Ethernet4", "Ethernet16"):
             for direction, attribute in (("up", "carrier_up_count"),

@@ -309,6 +309,35 @@ TEST_F(StateWriterTest, TheReconcileDeletesOnlyKeysThatAreOurs) {
   EXPECT_EQ(State("Ethernet0", "mtu"), "1500");
 }
 
+TEST_F(StateWriterTest, TheReconcileDeletesOurKeysOfPortsTheSelectionLeavesOut) {
+  // Ours, excluded by the operator: a key of a run that followed it (upstream's rule does).
+  redis_.SetField(kState, "PORT_TABLE|Ethernet4", "state", "ok");
+  // Ours, selected, no netdev: stale as always.
+  redis_.SetField(kState, "PORT_TABLE|eth9", "state", "ok");
+  // Not ours to judge: followed by neither rule.
+  redis_.SetField(kState, "PORT_TABLE|Vlan100", "state", "ok");
+  // Someone else's, excluded: no `state` field.
+  redis_.SetField(kState, "PORT_TABLE|Ethernet-BP0", "speed", "100000");
+  MakeWriter();
+  {
+    absl::MutexLock lock(&shared_.mu);
+    absl::StatusOr<PortSelection> s =
+        PortSelection::Create({"Ethernet*", "eth*"}, {"Ethernet4", "Ethernet-BP*"});
+    ASSERT_TRUE(s.ok()) << s.status();
+    (void)shared_.model.SetSelection(*s, clock_.Now());
+  }
+  KernelPort("Ethernet0", 10);
+  KernelPort("Ethernet4", 11);  // in the kernel and APPL_DB, but excluded
+  KernelPort("eth1", 12);
+  Settle();
+  EXPECT_FALSE(redis_.Exists(kState, "PORT_TABLE|Ethernet4"));
+  EXPECT_FALSE(redis_.Exists(kState, "PORT_TABLE|eth9"));
+  EXPECT_TRUE(redis_.Exists(kState, "PORT_TABLE|Vlan100"));
+  EXPECT_TRUE(redis_.Exists(kState, "PORT_TABLE|Ethernet-BP0"));
+  EXPECT_EQ(State("Ethernet0", "mtu"), "1500");
+  EXPECT_EQ(State("eth1", "mtu"), "1500");
+}
+
 // Delivers the notifications Redis has sent so far for STATE_DB PORT_TABLE to the tracker, as
 // the keyspace watcher would; returns the verdicts.
 std::vector<WriteTracker::Verdict> Deliver(FakeRedis& redis, WriteTracker& tracker) {
