@@ -101,6 +101,32 @@ TEST_F(StartupTest, ColdStartPublishesConfigDbAndSetsOldInterfacesDown) {
   EXPECT_EQ(redis_.FindHash(kConfig, "LOGGER|portsyncd")->at("LOGLEVEL"), "NOTICE");
 }
 
+TEST_F(StartupTest, TheOldInterfaceRuleTakesOnlySelectedEthernetNetdevs) {
+  absl::StatusOr<PortSelection> selection =
+      PortSelection::Create({"Ethernet*", "eth*"}, {"Ethernet0"});
+  ASSERT_TRUE(selection.ok()) << selection.status();
+  options_.selection = *selection;
+  {
+    absl::MutexLock lock(&shared_.mu);  // as Engine::Create does
+    (void)shared_.model.SetSelection(*selection, absl::InfinitePast());
+  }
+  LinkEvent selected;
+  selected.ifindex = 8;
+  selected.name = "Ethernet8";
+  LinkEvent host_port;
+  host_port.ifindex = 9;
+  host_port.name = "eth0";  // selected, but not an Ethernet netdev: never set down
+  links_.links.push_back(selected);
+  links_.links.push_back(host_port);
+  ASSERT_TRUE(Run().ok());
+  EXPECT_THAT(links_.set_down, ElementsAre(8)) << "Ethernet0 is excluded, eth0 is no Ethernet*";
+  EXPECT_EQ(counters_.old_interfaces.load(), 1u);
+  // CONFIG_DB's ports are all published, as upstream does; only the selected one is waited for.
+  EXPECT_EQ(redis_.FindHash(kAppl, "_PORT_TABLE:PortConfigDone")->at("count"), "2");
+  EXPECT_NE(redis_.FindHash(kAppl, "_PORT_TABLE:Ethernet0"), nullptr);
+  EXPECT_THAT(Pending(), ElementsAre("Ethernet4"));
+}
+
 TEST_F(StartupTest, ARestartOfTheDaemonAloneWritesNothingAndSetsNothingDown) {
   redis_.SetField(kAppl, "PORT_TABLE:PortConfigDone", "count", "2");  // consumed by orchagent
   redis_.SetField(kAppl, "PORT_TABLE:Ethernet0", "admin_status", "up");
