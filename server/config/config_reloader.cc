@@ -82,6 +82,8 @@ absl::StatusOr<ReloadResult> ConfigReloader::Reload() {
     if (apply_selection_) apply_selection_(next.engine.selection);
     running_.engine.selection = next.engine.selection;
   }
+  running_.ports_include = next.ports_include;
+  running_.ports_exclude = next.ports_exclude;
   running_.version = next.version;
   from_file_ = true;
   waiting_for_restart_ = result.restart_required_keys;

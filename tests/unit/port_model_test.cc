@@ -492,6 +492,7 @@ TEST_F(PortModelTest, ASelectionFollowsWhatItNamesAndOnlyThat) {
   EXPECT_EQ(model_.Find("Ethernet4"), nullptr);
   EXPECT_TRUE(model_.pending_empty());
   EXPECT_FALSE(model_.SetInApplDb("Ethernet4"));
+  EXPECT_EQ(model_.Find("Ethernet4"), nullptr) << "APPL_DB membership of a port not followed";
   // eth0 is not in APPL_DB: it waits for it, as any port would.
   EXPECT_THAT(model_.AwaitingApplDb(), ElementsAre("eth0"));
 }
