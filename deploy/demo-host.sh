@@ -9,18 +9,8 @@
 #   (deploy/demo.sh runs it after the SONiC demo; --no-build skips install and build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build=1
-if [ "${1:-}" = --no-build ]; then build=0; shift; fi
-build_dir=${1:-build}
-
-if [ "$build" = 1 ]; then
-  ./deploy/install-deps.sh
-  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build "$build_dir" -j "$(nproc)"
-fi
-build_dir=$(cd "$build_dir" && pwd)
-portsyncd=$build_dir/server/portsyncd
-portsyncctl=$build_dir/client/portsyncctl
+. deploy/demo-common.sh
+demo_build "$@"
 stubs=$build_dir/proto/python
 
 work=$(mktemp -d /tmp/portsyncd-demo-host.XXXXXX)
@@ -30,24 +20,15 @@ daemon_pid=
 watch_pid=
 gnmi_pid=
 cleanup() {
-  for pid in "$watch_pid" "$gnmi_pid"; do
-    [ -n "$pid" ] && kill -INT "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  done
-  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+  stop_pid INT "$watch_pid"
+  stop_pid INT "$gnmi_pid"
+  stop_pid TERM "$daemon_pid"
   ip netns del "$host" 2>/dev/null || true
   ip netns del "$far" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-wait_for() {  # wait_for SECONDS COMMAND...: until COMMAND succeeds
-  local deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do
-    [ $SECONDS -lt $deadline ] || { echo "timed out waiting for: $*" >&2; return 1; }
-    sleep 0.05
-  done
-}
 ctl() { "$portsyncctl" --target "unix:$work/run/portsyncd.sock" "$@"; }
 in_log() { grep -q "$1" "$work/out.log"; }
 # in_log_times PATTERN N: PATTERN is in the output at least N times.

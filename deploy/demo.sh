@@ -7,13 +7,8 @@
 # Usage (as root): deploy/demo.sh [BUILD_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build_dir=${1:-build}
-
-./deploy/install-deps.sh
-cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build_dir" -j "$(nproc)"
-portsyncd=$PWD/$build_dir/server/portsyncd
-portsyncctl=$PWD/$build_dir/client/portsyncctl
+. deploy/demo-common.sh
+demo_build "$@"
 
 work=$(mktemp -d /tmp/portsyncd-demo.XXXXXX)
 sw=demo-sw-$$
@@ -22,16 +17,15 @@ redis_pid=
 daemon_pid=
 watch_pid=
 cleanup() {
-  [ -n "$watch_pid" ] && kill -INT "$watch_pid" 2>/dev/null && wait "$watch_pid" 2>/dev/null
-  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-  [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null
+  stop_pid INT "$watch_pid"
+  stop_pid TERM "$daemon_pid"
+  stop_pid TERM "$redis_pid"
   ip netns del "$sw" 2>/dev/null || true
   ip netns del "$wire" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 cli() { redis-cli -s "$work/redis.sock" -n "$@"; }
 show_state() {
   printf '%-12s %-7s %-6s %-6s %s\n' PORT ADMIN OPER MTU STATE
@@ -42,13 +36,6 @@ show_state() {
 }
 has_hash() { [ -n "$(cli "$1" HGETALL "$2")" ]; }
 field_is() { [ "$(cli "$1" HGET "$2" "$3")" = "$4" ]; }
-wait_for() {  # wait_for SECONDS COMMAND...: until COMMAND succeeds
-  local deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do
-    [ $SECONDS -lt $deadline ] || { echo "timed out waiting for: $*" >&2; return 1; }
-    sleep 0.05
-  done
-}
 
 say "Private redis-server on $work/redis.sock (keyspace notifications on, as SONiC runs it)"
 redis-server --port 0 --unixsocket "$work/redis.sock" --save '' --appendonly no \

@@ -50,7 +50,50 @@ class EngineTest : public ::testing::Test {
     redis_.SetField(kConfig, "PORT|Ethernet0", "admin_status", "up");
     redis_.SetField(kAppl, "PORT_TABLE:Ethernet0", "lanes", "0");
   }
-  ~EngineTest() override { std::filesystem::remove_all(dir_); }
+  ~EngineTest() override {
+    if (thread_.joinable()) (void)StopEngine();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // Creates the engine (options_, `connector`, FakeClock) on a FakeLinkSocket holding `netdevs`
+  // and runs it on a thread of its own, as main() does. Returns the fake kernel (null, and a
+  // test failure, when Create fails).
+  FakeLinkSocket* StartEngine(std::vector<FakeLinkSocket::Netdev> netdevs,
+                              RedisConnector* connector) {
+    links_ = std::make_unique<FakeLinkSocket>();
+    FakeLinkSocket* kernel = links_.get();
+    kernel->SetNetdevs(std::move(netdevs));
+    EngineEnvironment environment;
+    environment.connector = connector;
+    environment.clock = &clock_;
+    environment.open_links = [this](const NetlinkSocket::Options&)
+        -> absl::StatusOr<std::unique_ptr<LinkSocket>> {
+      if (links_ == nullptr) return absl::InternalError("opened twice");
+      return std::unique_ptr<LinkSocket>(std::move(links_));
+    };
+    absl::StatusOr<std::unique_ptr<Engine>> created = Engine::Create(options_, environment);
+    EXPECT_TRUE(created.ok()) << created.status();
+    if (!created.ok()) return nullptr;
+    engine_ = *std::move(created);
+    engine_->SetStateListener([this] { Changed(); });
+    thread_ = std::thread([this] { result_ = engine_->Run(); });
+    return kernel;
+  }
+  // Stops the engine and joins its thread; Run()'s result.
+  absl::Status StopEngine() {
+    engine_->Stop();
+    thread_.join();
+    return result_;
+  }
+  // The engine's model has `name` in the kernel.
+  bool InKernel(const std::string& name) {
+    bool found = false;
+    engine_->WithModel([&](const PortModel& model) {
+      const Port* port = model.Find(name);
+      found = port != nullptr && port->in_kernel;
+    });
+    return found;
+  }
 
   // Waits until `done` holds, re-checked whenever the engine says its state changed.
   bool WaitFor(const std::function<bool()>& done) {
@@ -69,26 +112,16 @@ class EngineTest : public ::testing::Test {
   FakeClock clock_;
   absl::Mutex mu_;
   int changes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::unique_ptr<FakeLinkSocket> links_;  // until the engine opens it
+  std::unique_ptr<Engine> engine_;
+  std::thread thread_;
+  absl::Status result_;
 };
 
 TEST_F(EngineTest, StartsSyncsFollowsChangesAndStopsWithNothingUnwritten) {
-  auto links = std::make_unique<FakeLinkSocket>();
-  FakeLinkSocket* kernel = links.get();
-  kernel->SetNetdevs({{"Ethernet0", 10}, {"eth0", 2}});
-  EngineEnvironment environment;
-  environment.connector = &redis_;
-  environment.clock = &clock_;
-  environment.open_links = [&links](const NetlinkSocket::Options&)
-      -> absl::StatusOr<std::unique_ptr<LinkSocket>> {
-    if (links == nullptr) return absl::InternalError("opened twice");
-    return std::unique_ptr<LinkSocket>(std::move(links));
-  };
-  absl::StatusOr<std::unique_ptr<Engine>> created = Engine::Create(options_, environment);
-  ASSERT_TRUE(created.ok()) << created.status();
-  Engine& engine = **created;
-  engine.SetStateListener([this] { Changed(); });
-  absl::Status result;
-  std::thread engine_thread([&] { result = engine.Run(); });
+  FakeLinkSocket* kernel = StartEngine({{"Ethernet0", 10}, {"eth0", 2}}, &redis_);
+  ASSERT_NE(kernel, nullptr);
+  Engine& engine = *engine_;
 
   ASSERT_TRUE(WaitFor([&] { return engine.port_init_done(); })) << "no PortInitDone";
   EXPECT_EQ(engine.start_mode(), StartMode::kCold);
@@ -100,9 +133,7 @@ TEST_F(EngineTest, StartsSyncsFollowsChangesAndStopsWithNothingUnwritten) {
   // Then a stop: whether this last change was written before it or by its flush, it is written.
   kernel->Push(Link(RTM_NEWLINK, 0, "Ethernet0", 10, 0, IFF_UP, 1500));
   ASSERT_TRUE(WaitFor([&] { return engine.counters().netlink_messages.load() >= 4; }));
-  engine.Stop();
-  engine_thread.join();
-  ASSERT_TRUE(result.ok()) << result;
+  ASSERT_TRUE(StopEngine().ok());
 
   // Only now, every engine thread joined, is FakeRedis read (it is single-threaded).
   FakeRedis::Hash* port = redis_.FindHash(kState, "PORT_TABLE|Ethernet0");
@@ -118,54 +149,23 @@ TEST_F(EngineTest, StartsSyncsFollowsChangesAndStopsWithNothingUnwritten) {
   EXPECT_TRUE(std::filesystem::exists(options_.runtime_dir + "/portsyncd.started"));
 }
 
-// Opens `links` once, as Run() does.
-EngineEnvironment Environment(std::unique_ptr<FakeLinkSocket>& links, RedisConnector* connector,
-                              const Clock* clock) {
-  EngineEnvironment environment;
-  environment.connector = connector;
-  environment.clock = clock;
-  environment.open_links = [&links](const NetlinkSocket::Options&)
-      -> absl::StatusOr<std::unique_ptr<LinkSocket>> {
-    if (links == nullptr) return absl::InternalError("opened twice");
-    return std::unique_ptr<LinkSocket>(std::move(links));
-  };
-  return environment;
-}
-
 TEST_F(EngineTest, ANewSelectionRemovesWhatItLeavesOutAndReDumpsForWhatItTakesIn) {
   redis_.SetField(kConfig, "PORT|Ethernet4", "lanes", "4");
   redis_.SetField(kAppl, "PORT_TABLE:Ethernet4", "lanes", "4");
-  auto links = std::make_unique<FakeLinkSocket>();
-  FakeLinkSocket* kernel = links.get();
-  kernel->SetNetdevs({{"Ethernet0", 10}, {"Ethernet4", 11}, {"eth0", 2}});
-  absl::StatusOr<std::unique_ptr<Engine>> created =
-      Engine::Create(options_, Environment(links, &redis_, &clock_));
-  ASSERT_TRUE(created.ok()) << created.status();
-  Engine& engine = **created;
-  engine.SetStateListener([this] { Changed(); });
-  absl::Status result;
-  std::thread engine_thread([&] { result = engine.Run(); });
+  FakeLinkSocket* kernel = StartEngine({{"Ethernet0", 10}, {"Ethernet4", 11}, {"eth0", 2}}, &redis_);
+  ASSERT_NE(kernel, nullptr);
+  Engine& engine = *engine_;
   ASSERT_TRUE(WaitFor([&] { return engine.port_init_done() && engine.initial_write_done(); }));
-  auto in_kernel = [&engine](const std::string& name) {
-    bool found = false;
-    engine.WithModel([&](const PortModel& model) {
-      const Port* port = model.Find(name);
-      found = port != nullptr && port->in_kernel;
-    });
-    return found;
-  };
-  EXPECT_FALSE(in_kernel("eth0"));
+  EXPECT_FALSE(InKernel("eth0"));
 
   absl::StatusOr<PortSelection> next = PortSelection::Create({"Ethernet*", "eth*"}, {"Ethernet4"});
   ASSERT_TRUE(next.ok()) << next.status();
   engine.SetPortSelection(*next);
   EXPECT_EQ(engine.status().selection, "include Ethernet* eth* exclude Ethernet4");
-  ASSERT_TRUE(WaitFor([&] { return in_kernel("eth0"); })) << "eth0 never taken in";
-  EXPECT_FALSE(in_kernel("Ethernet4"));
+  ASSERT_TRUE(WaitFor([&] { return InKernel("eth0"); })) << "eth0 never taken in";
+  EXPECT_FALSE(InKernel("Ethernet4"));
   ASSERT_TRUE(WaitFor([&] { return engine.counters().state_db_deletes.load() >= 1; }));
-  engine.Stop();
-  engine_thread.join();
-  ASSERT_TRUE(result.ok()) << result;
+  ASSERT_TRUE(StopEngine().ok());
 
   EXPECT_EQ(kernel->dumps(), 2) << "one re-dump, for what the new set takes in";
   EXPECT_EQ(redis_.FindHash(kState, "PORT_TABLE|Ethernet4"), nullptr) << "left out: deleted";
@@ -188,17 +188,10 @@ TEST_F(EngineTest, HostModeFollowsTheKernelWithNoDatabaseAtAll) {
   options_.selection = PortSelection::Host();
   options_.db_config_path = dir_ + "/does-not-exist.json";  // never read
   NoRedis no_redis;
-  auto links = std::make_unique<FakeLinkSocket>();
-  FakeLinkSocket* kernel = links.get();
-  kernel->SetNetdevs({{"lo", 1}, {"eth0", 2}, {"br0", 3}});
-  absl::StatusOr<std::unique_ptr<Engine>> created =
-      Engine::Create(options_, Environment(links, &no_redis, &clock_));
-  ASSERT_TRUE(created.ok()) << created.status();
-  Engine& engine = **created;
-  engine.SetStateListener([this] { Changed(); });
+  FakeLinkSocket* kernel = StartEngine({{"lo", 1}, {"eth0", 2}, {"br0", 3}}, &no_redis);
+  ASSERT_NE(kernel, nullptr);
+  Engine& engine = *engine_;
   EXPECT_TRUE(engine.start_decided()) << "nothing to wait for";
-  absl::Status result;
-  std::thread engine_thread([&] { result = engine.Run(); });
   ASSERT_TRUE(WaitFor([&] { return engine.initial_write_done(); }));
   std::vector<std::string> names;
   engine.WithModel([&](const PortModel& model) {
@@ -220,9 +213,7 @@ TEST_F(EngineTest, HostModeFollowsTheKernelWithNoDatabaseAtAll) {
   EXPECT_FALSE(status.redis_connected);
   EXPECT_FALSE(status.port_init_done);
   EXPECT_EQ(status.selection, "include * exclude lo");
-  engine.Stop();
-  engine_thread.join();
-  ASSERT_TRUE(result.ok()) << result;
+  ASSERT_TRUE(StopEngine().ok());
   EXPECT_EQ(engine.counters().state_db_writes.load(), 0u);
   EXPECT_EQ(engine.counters().redis_connects.load(), 0u);
   EXPECT_FALSE(std::filesystem::exists(options_.runtime_dir + "/portsyncd.started"))
