@@ -21,6 +21,7 @@ std::string EngineCounters::Summary() const {
       "netlink_messages=", netlink_messages.load(),
       " netlink_parse_errors=", netlink_parse_errors.load(),
       " netlink_overflows=", netlink_overflows.load(), " netlink_dumps=", netlink_dumps.load(),
+      " selection_dumps=", selection_dumps.load(),
       " ports_removed_by_resync=", ports_removed_by_resync.load(),
       " state_db_batches=", state_db_batches.load(), " state_db_writes=", state_db_writes.load(),
       " state_db_deletes=", state_db_deletes.load(), " redis_connects=", redis_connects.load(),
@@ -118,11 +119,15 @@ void Engine::Ping() {
 
 void Engine::SetPortSelection(PortSelection selection) {
   std::vector<std::string> removed;
+  bool narrower = false;
   {
     absl::MutexLock lock(&shared_.mu);
     if (shared_.model.selection() == selection) return;
+    // A set that can only have shrunk takes in nothing: the model knows all it keeps.
+    narrower = selection.SelectsNoMoreThan(shared_.model.selection());
     LOG_NOTICE("ports: now following ", selection.Describe(), " (was ",
-               shared_.model.selection().Describe(), "); re-reading every link from the kernel");
+               shared_.model.selection().Describe(), ")",
+               narrower ? "" : "; re-reading every link from the kernel");
     if (tracker_) tracker_->SetSelection(selection);
     removed = shared_.model.SetSelection(std::move(selection), environment_.clock->Now());
     shared_.PublishChangesLocked();
@@ -130,9 +135,11 @@ void Engine::SetPortSelection(PortSelection selection) {
   if (!removed.empty()) {
     LOG_NOTICE("ports: ", removed.size(), " no longer followed: ", absl::StrJoin(removed, " "));
   }
-  // Netdevs the new set takes in are known only to the kernel: ask it for every link again.
-  follower_->RequestDump();
-  Ping();
+  if (!narrower) {
+    // Netdevs the new set takes in are known only to the kernel: ask it for every link again.
+    follower_->RequestDump();
+    Ping();
+  }
   shared_.writer.Wake();  // the deselected ports' deletes; PortInitDone, when they were pending
   shared_.NotifyStateChange();
 }

@@ -50,7 +50,8 @@ void KernelFollower::StartDump() {
   dump_seq_ = *seq;
   dump_interrupted_ = false;
   dump_activity_ = now;
-  counters_.netlink_dumps.fetch_add(1);
+  (redump_for_selection_ ? counters_.selection_dumps : counters_.netlink_dumps).fetch_add(1);
+  redump_for_selection_ = false;
   absl::MutexLock lock(&shared_.mu);
   shared_.model.BeginDump();
 }
@@ -102,7 +103,10 @@ absl::Status KernelFollower::Run(LinkEventSource& netlink) {
 
 void KernelFollower::Step() {
   Heartbeat();
-  if (dump_requested_.exchange(false)) need_redump_ = true;
+  if (dump_requested_.exchange(false)) {
+    redump_for_selection_ = !need_redump_;  // an overflow's re-dump already due is a resync
+    need_redump_ = true;
+  }
   bool dump_done = false;
   const bool changed = ProcessNetlink(dump_done, need_redump_);
   if (dump_done) {

@@ -78,6 +78,9 @@ class KernelFollower {
   DirectWriter direct_;
   LinkEventSource* netlink_ = nullptr;  // from Begin()
   bool need_redump_ = false;
+  // The next dump is asked for by a [ports] change alone: counted as selection_dumps, not as a
+  // resync (a dump that also serves an overflow counts as the selection's).
+  bool redump_for_selection_ = false;
 
   // Engine thread only: the dump in progress (seq 0: none).
   uint32_t dump_seq_ = 0;

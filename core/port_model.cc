@@ -84,11 +84,13 @@ ApplyOutcome PortModel::Apply(const LinkEvent& event, absl::Time now, Source sou
     // judged below like any other (it may not be a port name at all).
     if (auto it = name_by_ifindex_.find(event.ifindex);
         it != name_by_ifindex_.end() && it->second != event.name) {
-      Port& renamed = ports_.at(it->second);
-      seen_in_dump_.erase(renamed.name);
+      const std::string old_name = it->second;  // `it` goes with MarkGone
+      Port& renamed = ports_.at(old_name);
+      seen_in_dump_.erase(old_name);
       MarkGone(renamed, now);
       MarkDirty(renamed, now);
       ++renames_;
+      ForgetIfHostMode(old_name);
     }
   }
   if (!selection_.Selects(event.name)) return ApplyOutcome::kIgnoredName;
@@ -104,6 +106,7 @@ ApplyOutcome PortModel::Apply(const LinkEvent& event, absl::Time now, Source sou
     // Upstream deletes the STATE_DB key on every such DELLINK, whether or not it wrote it.
     MarkGone(port, now);
     MarkDirty(port, now);
+    ForgetIfHostMode(event.name);
     return ApplyOutcome::kRemoved;
   }
 
@@ -195,6 +198,10 @@ bool PortModel::SetInApplDb(const std::string& name, absl::Time now) {
   return true;
 }
 
+void PortModel::ForgetIfHostMode(const std::string& name) {
+  if (!state_db_) ports_.erase(name);
+}
+
 std::vector<std::string> PortModel::SetSelection(PortSelection selection, absl::Time now) {
   selection_ = std::move(selection);
   std::vector<std::string> removed;
@@ -211,6 +218,13 @@ std::vector<std::string> PortModel::SetSelection(PortSelection selection, absl::
     if (port.in_kernel) {
       seen_in_dump_.erase(name);
       MarkGone(port, now);
+      removed.push_back(name);
+    } else if (port.in_config_db || port.in_appl_db) {
+      // Shown without a netdev (configured, or in APPL_DB) until now: the streams see it go.
+      Port before = port;
+      port.in_config_db = port.in_appl_db = false;
+      port.last_change = now;
+      RecordChange(port, ApplyOutcome::kRemoved, now, std::move(before));
       removed.push_back(name);
     }
     port.delete_first = ours;
@@ -242,12 +256,18 @@ std::vector<std::string> PortModel::EndDump(absl::Time now, bool complete) {
     seen_in_dump_.clear();
     return removed;
   }
-  for (auto& [name, port] : ports_) {
-    if (port.in_kernel && !seen_in_dump_.contains(name)) {
+  for (auto it = ports_.begin(); it != ports_.end();) {
+    Port& port = it->second;
+    if (port.in_kernel && !seen_in_dump_.contains(it->first)) {
       // Its DELLINK was among the lost messages.
       MarkGone(port, now);
-      removed.push_back(name);
+      removed.push_back(it->first);
+      if (!state_db_) {
+        it = ports_.erase(it);
+        continue;
+      }
     }
+    ++it;
   }
   seen_in_dump_.clear();
   ForgetWritten();

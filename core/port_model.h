@@ -144,12 +144,14 @@ class PortModel {
   // deleted (a kRemoved change; its STATE_DB key deleted when it is ours: in the kernel and in
   // APPL_DB, or written, or a DEL already due), and forgets its APPL_DB and CONFIG_DB membership
   // and its place in the pending set (forgotten at once unless a write of it is still to be
-  // made). Netdevs the new set takes in are not known here: the caller re-dumps the kernel's
+  // made). A port shown without a netdev (configured, or in APPL_DB) ends with a kRemoved change
+  // too. Netdevs the new set takes in are not known here: the caller re-dumps the kernel's
   // links. Returns the ports removed.
   std::vector<std::string> SetSelection(PortSelection selection, absl::Time now);
 
   // False without a SONiC database (host mode): the model follows the kernel for the API only,
-  // plans no STATE_DB writes, waits for no APPL_DB entry, and takes team links as any other.
+  // plans no STATE_DB writes, waits for no APPL_DB entry, takes team links as any other, and
+  // forgets a port once its netdev is gone.
   void set_state_db(bool state_db) { state_db_ = state_db; }
   bool state_db() const { return state_db_; }
 
@@ -243,6 +245,11 @@ class PortModel {
   // The netdev left the kernel (DELLINK, rename, or absent from a dump): the STATE_DB key is
   // deleted at the next write (the caller marks it dirty) and a kRemoved change is recorded.
   void MarkGone(Port& port, absl::Time now);
+  // Without a database a port gone from the kernel has nothing left to do (no write to make, no
+  // membership to remember): it is forgotten, so a host whose netdevs come and go under new
+  // names (containers' veths) keeps no entry for each. With a database it stays (its APPL_DB
+  // membership is sticky; its DEL is still to be written).
+  void ForgetIfHostMode(const std::string& name);
 
   PortSelection selection_ = PortSelection::Sonic();
   bool state_db_ = true;

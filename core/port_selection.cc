@@ -172,6 +172,16 @@ bool PortSelection::Selects(absl::string_view name) const {
          std::none_of(exclude_matchers_.begin(), exclude_matchers_.end(), matches);
 }
 
+bool PortSelection::SelectsNoMoreThan(const PortSelection& other) const {
+  auto in = [](const std::vector<std::string>& list, const std::string& p) {
+    return std::find(list.begin(), list.end(), p) != list.end();
+  };
+  return std::all_of(include_.begin(), include_.end(),
+                     [&](const std::string& p) { return in(other.include_, p); }) &&
+         std::all_of(other.exclude_.begin(), other.exclude_.end(),
+                     [&](const std::string& p) { return in(exclude_, p); });
+}
+
 std::string PortSelection::Describe() const {
   return absl::StrCat("include ", absl::StrJoin(include_, " "),
                       exclude_.empty() ? "" : absl::StrCat(" exclude ", absl::StrJoin(exclude_, " ")));

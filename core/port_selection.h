@@ -41,6 +41,10 @@ class PortSelection {
   [[nodiscard]] static absl::Status ValidatePattern(absl::string_view pattern);
 
   bool Selects(absl::string_view name) const;
+  // Every name this selects, `other` selects too, as their patterns show it: this includes
+  // only patterns `other` includes and excludes every pattern `other` excludes. (False does not
+  // prove the opposite: two different lists may select the same names.)
+  bool SelectsNoMoreThan(const PortSelection& other) const;
   const std::vector<std::string>& include() const { return include_; }
   const std::vector<std::string>& exclude() const { return exclude_; }
   // "include Ethernet* PortChannel*" or "include * exclude lo", for logs and health.

@@ -207,12 +207,15 @@ absl::Status Startup::Attempt(DbClients& db) {
                 " malformed link messages in the kernel's list were skipped");
     }
     progress.old_interfaces.emplace();
+    // The model's selection, not the start's: a reload may have changed it while we waited.
+    const PortSelection selection = [this] {
+      absl::MutexLock lock(&shared_.mu);
+      return shared_.model.selection();
+    }();
     for (const LinkEvent& link : links) {
       // Upstream's rule, within what is followed (an operator's include of eth0 never takes
       // the management port down).
-      if (!absl::StartsWith(link.name, "Ethernet") || !options_.selection.Selects(link.name)) {
-        continue;
-      }
+      if (!absl::StartsWith(link.name, "Ethernet") || !selection.Selects(link.name)) continue;
       absl::Status down = links_->SetAdminDown(link.ifindex);
       if (!down.ok()) {
         LOG_ERROR("old interface ", link.name, " (ifindex ", link.ifindex,

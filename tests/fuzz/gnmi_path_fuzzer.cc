@@ -23,7 +23,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       continue;
     }
     FuzzCheck(selector->leaves != 0 && (selector->leaves & ~kAllLeaves) == 0);
-    FuzzCheck(selector->port.empty() || ValidatePortName(selector->port).ok());
     Port port;
     port.name = selector->port.empty() ? "Ethernet0" : selector->port;
     port.in_kernel = true;

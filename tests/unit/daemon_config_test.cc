@@ -296,7 +296,7 @@ TEST(DaemonConfigTest, PortsDefaultByModeAndPair) {
             "include Ethernet* PortChannel* exclude Ethernet-BP*");
 }
 
-TEST(DaemonConfigTest, ReloadAppliesAChangedSelectionLive) {
+TEST(DaemonConfigTest, PortsKeysAreLiveAndTheModeIsNot) {
   EXPECT_TRUE(IsLiveKey("ports.include"));
   EXPECT_TRUE(IsLiveKey("ports.exclude"));
   EXPECT_FALSE(IsLiveKey("redis.enabled"));

@@ -165,9 +165,16 @@ TEST_F(EngineTest, ANewSelectionRemovesWhatItLeavesOutAndReDumpsForWhatItTakesIn
   ASSERT_TRUE(WaitFor([&] { return InKernel("eth0"); })) << "eth0 never taken in";
   EXPECT_FALSE(InKernel("Ethernet4"));
   ASSERT_TRUE(WaitFor([&] { return engine.counters().state_db_deletes.load() >= 1; }));
+  // A set that can only be narrower: nothing to take in, no dump.
+  absl::StatusOr<PortSelection> narrower = PortSelection::Create({"Ethernet*"}, {"Ethernet4"});
+  ASSERT_TRUE(narrower.ok());
+  engine.SetPortSelection(*narrower);
+  EXPECT_FALSE(InKernel("eth0"));
   ASSERT_TRUE(StopEngine().ok());
 
-  EXPECT_EQ(kernel->dumps(), 2) << "one re-dump, for what the new set takes in";
+  EXPECT_EQ(kernel->dumps(), 2) << "one re-dump, for what the first new set takes in";
+  EXPECT_EQ(engine.counters().selection_dumps.load(), 1u);
+  EXPECT_EQ(engine.counters().netlink_dumps.load(), 1u) << "no resync";
   EXPECT_EQ(redis_.FindHash(kState, "PORT_TABLE|Ethernet4"), nullptr) << "left out: deleted";
   ASSERT_NE(redis_.FindHash(kState, "PORT_TABLE|Ethernet0"), nullptr);
   EXPECT_EQ(redis_.FindHash(kState, "PORT_TABLE|eth0"), nullptr) << "not in APPL_DB";

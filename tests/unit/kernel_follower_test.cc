@@ -125,6 +125,36 @@ TEST_F(KernelFollowerTest, TheFirstCompleteDumpIsTheInitialSync) {
   EXPECT_EQ(events_.dumps.size(), 1u);
 }
 
+TEST_F(KernelFollowerTest, ANewSelectionDuringADumpGetsADumpOfItsOwnCountedApart) {
+  follower_.Begin(events_);
+  const uint32_t first = events_.last_dump();
+  // The dump passes eth0 while it is not followed yet...
+  events_.queue.push_back(Link(RTM_NEWLINK, first, "eth0", 2, NLM_F_MULTI));
+  events_.queue.push_back(Link(RTM_NEWLINK, first, "Ethernet0", 10, NLM_F_MULTI));
+  follower_.Step();
+  EXPECT_FALSE(InKernel("eth0"));
+  // ...then a reload takes eth0 in (Engine::SetPortSelection).
+  {
+    absl::MutexLock lock(&shared_.mu);
+    absl::StatusOr<PortSelection> s = PortSelection::Create({"Ethernet*", "eth*"}, {});
+    ASSERT_TRUE(s.ok());
+    (void)shared_.model.SetSelection(*s, clock_.Now());
+  }
+  follower_.RequestDump();
+  events_.queue.push_back(Control(NLMSG_DONE, first, 0));
+  follower_.Step();
+  EXPECT_TRUE(follower_.initial_sync_done());
+  ASSERT_EQ(events_.dumps.size(), 2u) << "the dump that ran cannot show what it passed";
+  AnswerDump({"Ethernet0", "eth0"});
+  follower_.Step();
+  EXPECT_TRUE(InKernel("eth0"));
+  EXPECT_TRUE(InKernel("Ethernet0"));
+  // Not a resync: health and /metrics count netlink_dumps - 1 as resyncs.
+  EXPECT_EQ(counters_.netlink_dumps.load(), 1u);
+  EXPECT_EQ(counters_.selection_dumps.load(), 1u);
+  EXPECT_EQ(events_.dumps.size(), 2u);
+}
+
 TEST_F(KernelFollowerTest, AnOverflowReDumpsAndTheDumpRemovesWhatWasLost) {
   Synced();
   // Ethernet4's DELLINK is lost in an overflow.

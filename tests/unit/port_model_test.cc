@@ -508,14 +508,19 @@ TEST_F(PortModelTest, APortTheSelectionLeavesOutIsRemovedAndItsKeyOfOursDeleted)
   const std::vector<std::string> removed =
       model_.SetSelection(Selection({"Ethernet*"}, {"Ethernet0", "Ethernet8", "Ethernet12"}),
                           kNow + absl::Seconds(1));
-  EXPECT_THAT(removed, ElementsAre("Ethernet0", "Ethernet12"));
-  // The streams see each as deleted.
+  // PortChannel1 (in APPL_DB, no netdev) is not included any more either.
+  EXPECT_THAT(removed, ElementsAre("Ethernet0", "Ethernet12", "Ethernet8", "PortChannel1"));
+  // The streams see each as deleted, the configured port without a netdev too.
   std::vector<PortChange> changes = model_.TakeChanges();
-  ASSERT_EQ(changes.size(), 2u);
+  ASSERT_EQ(changes.size(), 4u);
   EXPECT_EQ(changes[0].name, "Ethernet0");
   EXPECT_EQ(changes[0].outcome, ApplyOutcome::kRemoved);
   EXPECT_TRUE(changes[0].before.in_kernel);
   EXPECT_EQ(changes[1].name, "Ethernet12");
+  EXPECT_EQ(changes[2].name, "Ethernet8");
+  EXPECT_EQ(changes[2].outcome, ApplyOutcome::kRemoved);
+  EXPECT_TRUE(changes[2].before.in_config_db);
+  EXPECT_FALSE(changes[2].port.in_config_db);
   // STATE_DB: our key of Ethernet0 goes; Ethernet12 never had one (orchagent's fields, if any,
   // stay); Ethernet4 stays as it is.
   EXPECT_THAT(Flush(model_), ElementsAre(Del("Ethernet0")));
@@ -561,6 +566,18 @@ TEST(PortModelHostTest, WithoutADatabaseNothingIsPlannedOrAwaitedAndTeamLinksCou
   EXPECT_FALSE(model.newly_awaiting());
   // eth0 and team0 added, eth0 deleted, team0 absent from the (empty) dump.
   EXPECT_EQ(model.TakeChanges().size(), 4u);
+  // Gone netdevs leave no entry behind: a host whose veths come and go under new names (one per
+  // container) does not grow.
+  EXPECT_TRUE(model.ports().empty());
+  for (int i = 0; i < 100; ++i) {
+    const std::string name = "veth" + std::to_string(i);
+    model.Apply(NewLink(name, 100 + i), kNow);
+    model.Apply(DelLink(name, 100 + i), kNow);
+  }
+  model.Apply(NewLink("eth1", 5), kNow);
+  model.Apply(NewLink("eth2", 5), kNow);  // eth1 renamed eth2
+  EXPECT_EQ(model.ports().size(), 1u);
+  EXPECT_NE(model.Find("eth2"), nullptr);
 }
 
 }  // namespace

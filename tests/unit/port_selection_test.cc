@@ -101,5 +101,15 @@ TEST(PortSelectionTest, ListsThatSelectNothingOrContradictEachOtherAreRefused) {
   EXPECT_EQ(error({"*"}, {"lo"}), "accepted");
 }
 
+TEST(PortSelectionTest, ASetThatCanOnlyBeNarrowerIsToldFromOneThatMayBeWider) {
+  const PortSelection wide = Make({"Ethernet*", "eth*"}, {"Ethernet4"});
+  EXPECT_TRUE(Make({"Ethernet*"}, {"Ethernet4"}).SelectsNoMoreThan(wide));
+  EXPECT_TRUE(Make({"Ethernet*", "eth*"}, {"Ethernet4", "eth9"}).SelectsNoMoreThan(wide));
+  EXPECT_TRUE(wide.SelectsNoMoreThan(wide));
+  EXPECT_FALSE(Make({"Ethernet*", "eth*", "br*"}, {"Ethernet4"}).SelectsNoMoreThan(wide));
+  EXPECT_FALSE(Make({"Ethernet*", "eth*"}).SelectsNoMoreThan(wide)) << "Ethernet4 comes back";
+  EXPECT_FALSE(PortSelection::Host().SelectsNoMoreThan(PortSelection::Sonic()));
+}
+
 }  // namespace
 }  // namespace portsyncd
