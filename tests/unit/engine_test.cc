@@ -170,6 +170,20 @@ TEST_F(EngineTest, ANewSelectionRemovesWhatItLeavesOutAndReDumpsForWhatItTakesIn
   ASSERT_TRUE(narrower.ok());
   engine.SetPortSelection(*narrower);
   EXPECT_FALSE(InKernel("eth0"));
+  // Two kernel messages, the second sent once the first is applied: the engine pass that took
+  // the selection's wake-up (and would have asked for a dump) is over by the time the second
+  // shows.
+  auto mtu_is = [&](uint32_t mtu) {
+    return WaitFor([&] {
+      bool is = false;
+      engine.WithModel([&](const PortModel& model) { is = model.Find("Ethernet0")->mtu == mtu; });
+      return is;
+    });
+  };
+  kernel->Push(Link(RTM_NEWLINK, 0, "Ethernet0", 10, 0, IFF_UP | IFF_RUNNING, 1600));
+  ASSERT_TRUE(mtu_is(1600));
+  kernel->Push(Link(RTM_NEWLINK, 0, "Ethernet0", 10, 0, IFF_UP | IFF_RUNNING, 1700));
+  ASSERT_TRUE(mtu_is(1700));
   ASSERT_TRUE(StopEngine().ok());
 
   EXPECT_EQ(kernel->dumps(), 2) << "one re-dump, for what the first new set takes in";
