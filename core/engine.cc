@@ -95,8 +95,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(EngineOptions options,
       absl::StrCat(kPortTable, e.endpoints_.state.separator), e.tracker_.get(),
       *e.environment_.clock);
   e.writer_ = std::make_unique<StateWriter>(e.options_, e.endpoints_, e.shared_, e.counters_,
-                                            e.connector_, *e.environment_.clock,
-                                            e.tracker_.get());
+                                            e.connector_, *e.environment_.clock, e.tracker_.get());
   return engine;
 }
 
@@ -120,18 +119,21 @@ void Engine::Ping() {
 void Engine::SetPortSelection(PortSelection selection) {
   std::vector<std::string> removed;
   bool narrower = false;
+  const std::string now_following = selection.Describe();
+  std::string was_following;
   {
     absl::MutexLock lock(&shared_.mu);
     if (shared_.model.selection() == selection) return;
     // A set that can only have shrunk takes in nothing: the model knows all it keeps.
     narrower = selection.SelectsNoMoreThan(shared_.model.selection());
-    LOG_NOTICE("ports: now following ", selection.Describe(), " (was ",
-               shared_.model.selection().Describe(), ")",
-               narrower ? "" : "; re-reading every link from the kernel");
+    was_following = shared_.model.selection().Describe();
     if (tracker_) tracker_->SetSelection(selection);
     removed = shared_.model.SetSelection(std::move(selection), environment_.clock->Now());
     shared_.PublishChangesLocked();
   }
+  // Logged after the lock (engine.h: the model's lock is never held across I/O).
+  LOG_NOTICE("ports: now following ", now_following, " (was ", was_following, ")",
+             narrower ? "" : "; re-reading every link from the kernel");
   if (!removed.empty()) {
     LOG_NOTICE("ports: ", removed.size(), " no longer followed: ", absl::StrJoin(removed, " "));
   }

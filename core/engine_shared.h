@@ -77,7 +77,7 @@ struct EngineCounters {
   std::atomic<uint64_t> netlink_dellinks{0};
   std::atomic<uint64_t> netlink_parse_errors{0};
   std::atomic<uint64_t> netlink_overflows{0};
-  std::atomic<uint64_t> netlink_dumps{0};  // the first, and every resync (not selection_dumps)
+  std::atomic<uint64_t> netlink_dumps{0};    // the first, and every resync (not selection_dumps)
   std::atomic<uint64_t> selection_dumps{0};  // asked for by a [ports] change
   std::atomic<uint64_t> ports_removed_by_resync{0};
   std::atomic<uint64_t> state_db_batches{0};

@@ -175,8 +175,9 @@ class PortModel {
   void AddOldInterface(int32_t ifindex, const std::string& name);
   bool IsOldInterfaceName(absl::string_view name) const;
 
-  // APPL_DB PORT_TABLE:<name> exists (ignored for a name that is not selected). Marks the port dirty when its kernel state now needs
-  // writing; returns true when that happened (docs/COMPATIBILITY.md 7.3).
+  // APPL_DB PORT_TABLE:<name> exists (ignored for a name that is not selected). Marks the port
+  // dirty when its kernel state now needs writing; returns true when that happened
+  // (docs/COMPATIBILITY.md 7.3).
   bool SetInApplDb(const std::string& name, absl::Time now = absl::InfinitePast());
   // Ports in the kernel that APPL_DB does not know yet: the pending-APPL poll asks about these.
   std::vector<std::string> AwaitingApplDb() const {

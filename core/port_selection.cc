@@ -59,9 +59,8 @@ PortSelection PortSelection::Host() { return PortSelection({"*"}, {"lo"}); }
 absl::Status PortSelection::ValidatePattern(absl::string_view pattern) {
   if (pattern.empty()) return absl::InvalidArgumentError("a pattern must not be empty");
   if (pattern.size() > kMaxPatternLength) {
-    return absl::InvalidArgumentError(absl::StrCat("pattern '", pattern.substr(0, 32),
-                                                   "...' is longer than ", kMaxPatternLength,
-                                                   " bytes"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "pattern '", pattern.substr(0, 32), "...' is longer than ", kMaxPatternLength, " bytes"));
   }
   size_t literal_length = 0;
   bool wildcard = false;
@@ -183,8 +182,9 @@ bool PortSelection::SelectsNoMoreThan(const PortSelection& other) const {
 }
 
 std::string PortSelection::Describe() const {
-  return absl::StrCat("include ", absl::StrJoin(include_, " "),
-                      exclude_.empty() ? "" : absl::StrCat(" exclude ", absl::StrJoin(exclude_, " ")));
+  return absl::StrCat(
+      "include ", absl::StrJoin(include_, " "),
+      exclude_.empty() ? "" : absl::StrCat(" exclude ", absl::StrJoin(exclude_, " ")));
 }
 
 }  // namespace portsyncd

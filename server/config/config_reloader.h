@@ -2,8 +2,8 @@
 // SIGHUP). Validates the whole file first and changes nothing when it is bad.
 //
 // The running config changes only in its live keys (log_level, grpc.max_streams,
-// grpc.stream_queue_limit, ports.include, ports.exclude); a changed restart-only key is reported by every reload until the
-// daemon restarts. Thread-safe: reloads are serialized.
+// grpc.stream_queue_limit, ports.include, ports.exclude); a changed restart-only key is reported by
+// every reload until the daemon restarts. Thread-safe: reloads are serialized.
 #ifndef PORTSYNCD_SERVER_CONFIG_CONFIG_RELOADER_H_
 #define PORTSYNCD_SERVER_CONFIG_CONFIG_RELOADER_H_
 

@@ -63,12 +63,14 @@ class Reader {
     const toml::value* v = Find(table, key);
     if (v == nullptr) return absl::OkStatus();
     if (!v->is_array()) {
-      return ValueError(path_, *v, Name(table, key), "must be an array of strings, e.g. [\"eth*\"]");
+      return ValueError(path_, *v, Name(table, key),
+                        "must be an array of strings, e.g. [\"eth*\"]");
     }
     out.emplace();
     for (const toml::value& item : v->as_array()) {
       if (!item.is_string()) {
-        return ValueError(path_, *v, Name(table, key), "must be an array of strings, e.g. [\"eth*\"]");
+        return ValueError(path_, *v, Name(table, key),
+                          "must be an array of strings, e.g. [\"eth*\"]");
       }
       out->push_back(item.as_string().str);
     }
@@ -299,14 +301,14 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view text, const std
     const char* key = about_include ? "include" : "exclude";
     const toml::value* where = reader.Value("ports", key);
     if (where == nullptr) where = reader.Value("ports", about_include ? "exclude" : "include");
-    if (where == nullptr) return absl::InvalidArgumentError(absl::StrCat(path, ": ports: ", s.message()));
+    if (where == nullptr)
+      return absl::InvalidArgumentError(absl::StrCat(path, ": ports: ", s.message()));
     std::string problem(s.message());
     problem.erase(0, std::string(key).size() + 2);
     if (!config.ports_include && !about_include) {
       absl::StrAppend(&problem, " (the default include in this mode: ",
-                      absl::StrJoin(config.engine.redis_enabled
-                                        ? PortSelection::Sonic().include()
-                                        : PortSelection::Host().include(),
+                      absl::StrJoin(config.engine.redis_enabled ? PortSelection::Sonic().include()
+                                                                : PortSelection::Host().include(),
                                     " "),
                       ")");
     }
@@ -375,9 +377,8 @@ absl::Status ResolvePortSelection(DaemonConfig& config) {
   const PortSelection defaults =
       config.engine.redis_enabled ? PortSelection::Sonic() : PortSelection::Host();
   std::vector<std::string> include = config.ports_include.value_or(defaults.include());
-  std::vector<std::string> exclude =
-      config.ports_exclude.value_or(config.ports_include ? std::vector<std::string>{}
-                                                         : defaults.exclude());
+  std::vector<std::string> exclude = config.ports_exclude.value_or(
+      config.ports_include ? std::vector<std::string>{} : defaults.exclude());
   ASSIGN_OR_RETURN(config.engine.selection,
                    PortSelection::Create(std::move(include), std::move(exclude)));
   return absl::OkStatus();

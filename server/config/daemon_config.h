@@ -48,10 +48,11 @@ struct DaemonConfig {
   // db_config, runtime_dir, [netlink], [redis]; and [ports], resolved into engine.selection by
   // ResolvePortSelection.
   EngineOptions engine;
-  // [ports] include / exclude as the file gives them; unset: the mode's default (ResolvePortSelection).
+  // [ports] include / exclude as the file gives them; unset: the mode's default
+  // (ResolvePortSelection).
   std::optional<std::vector<std::string>> ports_include;
   std::optional<std::vector<std::string>> ports_exclude;
-  GrpcOptions grpc;                  // [grpc]
+  GrpcOptions grpc;  // [grpc]
   // [metrics] listen: "host:port" of the Prometheus /metrics endpoint; empty: off.
   std::string metrics_listen;
   std::string version = "defaults";  // content hash of the file it came from

@@ -111,7 +111,7 @@ std::string RenderMetrics(const EngineView& engine, const EventHub& hub,
           "removed).",
           st.netdev_renames);
   uint64_t up = 0, down = 0, absent = 0, in_sync = 0;
-  std::string carrier;  // per port: the kernel's counters, with the port as a label
+  std::string carrier;               // per port: the kernel's counters, with the port as a label
   std::string oper_up, last_change;  // per port: oper state, and when it last changed
   engine.WithModel([&](const PortModel& model) {
     for (const auto& [name, port] : model.ports()) {
@@ -133,7 +133,8 @@ std::string RenderMetrics(const EngineView& engine, const EventHub& hub,
         absl::StrAppendFormat(&last_change,
                               "portsyncd_port_oper_last_change_timestamp_seconds{port=\"%s\"} "
                               "%.6f\n",
-                              label, absl::ToDoubleSeconds(port.oper_last_change - absl::UnixEpoch()));
+                              label,
+                              absl::ToDoubleSeconds(port.oper_last_change - absl::UnixEpoch()));
       }
     }
   });

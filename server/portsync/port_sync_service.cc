@@ -181,8 +181,7 @@ v1::GetHealthResponse PortSyncService::Health() const {
   AddComponent(
       health, "netlink", v1::SERVING_STATUS_SERVING,
       absl::StrCat("following ", st.selection, "; receive buffer ", st.netlink_receive_buffer,
-                   " bytes; ",
-                   c.netlink_overflows.load(), " overruns recovered by ",
+                   " bytes; ", c.netlink_overflows.load(), " overruns recovered by ",
                    c.netlink_dumps.load() > 0 ? c.netlink_dumps.load() - 1 : 0, " re-dumps; ",
                    c.netlink_parse_errors.load(), " malformed messages skipped"),
       info_.start_time);
@@ -204,11 +203,10 @@ v1::GetHealthResponse PortSyncService::Health() const {
                  st.redis_since);
   }
   if (st.initial_sync_done) {
-    AddComponent(
-        health, "initial_sync", v1::SERVING_STATUS_SERVING,
-        absl::StrCat(st.redis_enabled ? StartModeName(st.start_mode) : "host mode",
-                     st.redis_enabled ? " start" : "", "; the first link dump is applied"),
-        st.initial_sync_time);
+    AddComponent(health, "initial_sync", v1::SERVING_STATUS_SERVING,
+                 absl::StrCat(st.redis_enabled ? StartModeName(st.start_mode) : "host mode",
+                              st.redis_enabled ? " start" : "", "; the first link dump is applied"),
+                 st.initial_sync_time);
   } else {
     AddComponent(health, "initial_sync", v1::SERVING_STATUS_NOT_SERVING,
                  st.start_decided

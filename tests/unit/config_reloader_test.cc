@@ -105,7 +105,8 @@ TEST_F(ConfigReloaderTest, AChangedSelectionGoesToTheEngineOnceAndABadOneChanges
   Write("[ports]\ninclude = [\"eth*\"]\nexclude = [\"eth*\"]\n");
   result = reloader->Reload();
   ASSERT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(result.status().message(), HasSubstr(path_ + ":3: ports.exclude: 'eth*' is also in include"));
+  EXPECT_THAT(result.status().message(),
+              HasSubstr(path_ + ":3: ports.exclude: 'eth*' is also in include"));
   EXPECT_THAT(applied_, ElementsAre("include Ethernet* eth*"));
 }
 

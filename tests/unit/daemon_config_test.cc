@@ -288,8 +288,7 @@ TEST(DaemonConfigTest, PortsDefaultByModeAndPair) {
   };
   EXPECT_EQ(selection(""), "include Ethernet* PortChannel*");
   EXPECT_EQ(selection("[redis]\nenabled = false\n"), "include * exclude lo");
-  EXPECT_EQ(selection("[redis]\nenabled = false\n[ports]\ninclude = [\"eth*\"]\n"),
-            "include eth*");
+  EXPECT_EQ(selection("[redis]\nenabled = false\n[ports]\ninclude = [\"eth*\"]\n"), "include eth*");
   EXPECT_EQ(selection("[redis]\nenabled = false\n[ports]\nexclude = [\"docker*\"]\n"),
             "include * exclude docker*");
   EXPECT_EQ(selection("[ports]\nexclude = [\"Ethernet-BP*\"]\n"),

@@ -66,8 +66,8 @@ class EngineTest : public ::testing::Test {
     EngineEnvironment environment;
     environment.connector = connector;
     environment.clock = &clock_;
-    environment.open_links = [this](const NetlinkSocket::Options&)
-        -> absl::StatusOr<std::unique_ptr<LinkSocket>> {
+    environment.open_links =
+        [this](const NetlinkSocket::Options&) -> absl::StatusOr<std::unique_ptr<LinkSocket>> {
       if (links_ == nullptr) return absl::InternalError("opened twice");
       return std::unique_ptr<LinkSocket>(std::move(links_));
     };
@@ -152,7 +152,8 @@ TEST_F(EngineTest, StartsSyncsFollowsChangesAndStopsWithNothingUnwritten) {
 TEST_F(EngineTest, ANewSelectionRemovesWhatItLeavesOutAndReDumpsForWhatItTakesIn) {
   redis_.SetField(kConfig, "PORT|Ethernet4", "lanes", "4");
   redis_.SetField(kAppl, "PORT_TABLE:Ethernet4", "lanes", "4");
-  FakeLinkSocket* kernel = StartEngine({{"Ethernet0", 10}, {"Ethernet4", 11}, {"eth0", 2}}, &redis_);
+  FakeLinkSocket* kernel =
+      StartEngine({{"Ethernet0", 10}, {"Ethernet4", 11}, {"eth0", 2}}, &redis_);
   ASSERT_NE(kernel, nullptr);
   Engine& engine = *engine_;
   ASSERT_TRUE(WaitFor([&] { return engine.port_init_done() && engine.initial_write_done(); }));
@@ -224,9 +225,7 @@ TEST_F(EngineTest, HostModeFollowsTheKernelWithNoDatabaseAtAll) {
   kernel->Push(Link(RTM_NEWLINK, 0, "eth0", 2, 0, IFF_UP));
   ASSERT_TRUE(WaitFor([&] {
     bool down = false;
-    engine.WithModel([&](const PortModel& model) {
-      down = !model.Find("eth0")->fields().oper_up;
-    });
+    engine.WithModel([&](const PortModel& model) { down = !model.Find("eth0")->fields().oper_up; });
     return down;
   }));
   const EngineStatus status = engine.status();

@@ -54,8 +54,7 @@ TEST(GnmiPathsTest, WildcardsContainersAndLeavesSelectWhatTheSpecSays) {
       {P({{"interfaces", nullptr}, {"interface", nullptr}, {"state", nullptr}, {"*", nullptr}}), "",
        kAllLeaves},
       // Any interface name: [ports] include may follow it (or a reload may, later).
-      {P({{"interfaces", nullptr}, {"interface", "eth0"}, {"state", nullptr}}), "eth0",
-       kAllLeaves},
+      {P({{"interfaces", nullptr}, {"interface", "eth0"}, {"state", nullptr}}), "eth0", kAllLeaves},
   };
   for (const Case& c : cases) {
     absl::StatusOr<OcSelector> s = Parse(c.path);

@@ -505,9 +505,8 @@ TEST_F(PortModelTest, APortTheSelectionLeavesOutIsRemovedAndItsKeyOfOursDeleted)
   model_.Apply(NewLink("Ethernet12", 7), kNow);  // not in APPL_DB: nothing of ours in STATE_DB
   Flush(model_);
   (void)model_.TakeChanges();
-  const std::vector<std::string> removed =
-      model_.SetSelection(Selection({"Ethernet*"}, {"Ethernet0", "Ethernet8", "Ethernet12"}),
-                          kNow + absl::Seconds(1));
+  const std::vector<std::string> removed = model_.SetSelection(
+      Selection({"Ethernet*"}, {"Ethernet0", "Ethernet8", "Ethernet12"}), kNow + absl::Seconds(1));
   // PortChannel1 (in APPL_DB, no netdev) is not included any more either.
   EXPECT_THAT(removed, ElementsAre("Ethernet0", "Ethernet12", "Ethernet8", "PortChannel1"));
   // The streams see each as deleted, the configured port without a netdev too.
