@@ -94,7 +94,7 @@ while True:
 PY
 gnmi_pid=$!
 wait_for 10 in_log "sync_response"
-sleep 0.3
+wait_for 10 in_log "watching "  # portsyncctl watch has its snapshot too
 
 say "Cable pull on eth1 (its far end goes down), then back"
 ip -n "$far" link set far1 down

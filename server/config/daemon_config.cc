@@ -62,18 +62,13 @@ class Reader {
                           std::optional<std::vector<std::string>>& out) {
     const toml::value* v = Find(table, key);
     if (v == nullptr) return absl::OkStatus();
-    if (!v->is_array()) {
+    if (!v->is_array() || !std::all_of(v->as_array().begin(), v->as_array().end(),
+                                       [](const toml::value& item) { return item.is_string(); })) {
       return ValueError(path_, *v, Name(table, key),
                         "must be an array of strings, e.g. [\"eth*\"]");
     }
     out.emplace();
-    for (const toml::value& item : v->as_array()) {
-      if (!item.is_string()) {
-        return ValueError(path_, *v, Name(table, key),
-                          "must be an array of strings, e.g. [\"eth*\"]");
-      }
-      out->push_back(item.as_string().str);
-    }
+    for (const toml::value& item : v->as_array()) out->push_back(item.as_string().str);
     return absl::OkStatus();
   }
 

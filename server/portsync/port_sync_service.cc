@@ -127,6 +127,7 @@ grpc::Status PortSyncService::PortStates(const v1::GetPortStateRequest& request,
       page.emplace_back(*port, model.pending().contains(port->name));
     }
     response->set_sequence(model.sequence());
+    response->set_mode(model.state_db() ? "sonic" : "host");
   });
   if (!status.ok()) {
     response->Clear();
@@ -136,7 +137,6 @@ grpc::Status PortSyncService::PortStates(const v1::GetPortStateRequest& request,
   for (const auto& [port, pending] : page) ToProto(port, pending, response->add_ports());
   if (more) response->set_next_page_token(absl::StrCat(kPageTokenPrefix, page.back().first.name));
   response->set_total_size(static_cast<int32_t>(total));
-  response->set_mode(engine_->status().redis_enabled ? "sonic" : "host");
   response->set_instance_id(hub_->instance_id());
   return status;
 }
