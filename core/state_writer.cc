@@ -46,11 +46,11 @@ void StateWriter::Run() {
 }
 
 absl::Time StateWriter::NextDeadlineLocked() const {
-  // Nothing is due before the initial dump, and the APPL_DB poll only while some port waits for
-  // APPL_DB. Idle, that leaves the LOGGER poll (1 s) and the audit (5 s), or with keyspace
+  // Before the initial dump only the connection is due (the dump's batches wake the writer to
+  // write what they made dirty), and the APPL_DB poll only while some port waits for APPL_DB. Idle, that leaves the LOGGER poll (1 s) and the audit (5 s), or with keyspace
   // notifications on, the backstop (60 s).
-  if (!shared_.initial_dump_done) return absl::InfiniteFuture();
-  if (db_ == nullptr) return next_connect_;
+  if (db_ == nullptr) return next_connect_;  // before the dump too: it writes what it shows
+  if (!shared_.initial_dump_done) return absl::InfiniteFuture();  // woken for each batch
   absl::Time deadline = std::min(last_audit_ + Backstop(options_.audit_interval),
                                  last_logger_poll_ + Backstop(options_.logger_poll_interval));
   if (need_reconcile_) deadline = std::min(deadline, reconcile_at_);
@@ -86,12 +86,16 @@ StateWriter::Fingerprint StateWriter::Seen() const {
 }
 
 void StateWriter::StepOnce(bool stop) {
+  bool dump_done = false;
   {
     absl::MutexLock lock(&shared_.mu);
-    // Before the initial dump the model does not know the kernel: writing (or reconciling,
-    // which deletes keys of ports it has not seen) would be wrong.
-    if (!shared_.initial_dump_done) return;
+    dump_done = shared_.initial_dump_done;
   }
+  // Before the initial dump the model knows only the part of the kernel read so far: the ports
+  // it has seen are written as the dump goes (their state is the kernel's), but nothing that
+  // needs the whole kernel is done (deleting keys of ports not seen yet, PortInitDone, the
+  // audit) until it ends.
+  if (!dump_done && stop) return;
   const absl::Time now = clock_.Now();
   if (db_ == nullptr) {
     if (now < next_connect_ && !stop) return;
@@ -129,9 +133,15 @@ void StateWriter::StepOnce(bool stop) {
   }
 
   absl::Status status = absl::OkStatus();
-  if (need_reconcile_ && now >= reconcile_at_) {
+  if (!dump_done) {
+    status = WriteDuringInitialDump();
+  } else if (need_reconcile_ && now >= reconcile_at_) {
     reconcile_at_ = now + Backstop(options_.audit_interval);
-    status = Reconcile(/*rewrite_all=*/true);
+    // After the first connection nothing was written but over it, and every write was
+    // answered: what STATE_DB holds of ours is known, so only stale keys are looked for. After
+    // a broken one, what it wrote may be lost (Redis restarted empty): rewrite everything.
+    status = Reconcile(rewrite_on_reconcile_ ? ReconcileMode::kRewriteAll
+                                             : ReconcileMode::kStaleKeys);
     if (status.ok()) need_reconcile_ = false;
     // Every port written at once (a start, a reconnect) is the heap's one-off peak, with the
     // initial dump's changes just before it: hand the freed pages back to the system, or the
@@ -142,7 +152,7 @@ void StateWriter::StepOnce(bool stop) {
     if (status.ok() || !db_->broken()) initial_write_done_.store(true);
   }
   // While a refused reconcile waits for its period, new kernel changes are still written.
-  if (status.ok()) status = Tick(now);
+  if (status.ok() && dump_done) status = Tick(now);
   if (status.ok() && stop) {
     status = Flush();
     if (status.ok()) LOG_NOTICE("shutdown: STATE_DB flushed");
@@ -150,7 +160,7 @@ void StateWriter::StepOnce(bool stop) {
   if (status.ok()) {
     healthy_ = true;
     backoff_ = options_.reconnect_initial;
-    if (options_.direct_writes && !stop) OfferDirectConnection(now);
+    if (options_.direct_writes && dump_done && !stop) OfferDirectConnection(now);
   } else if (!db_->broken()) {
     // Redis answered with an error (WRONGTYPE on a key someone else wrote, OOM, MISCONF...):
     // the connection is fine; what failed is retried at its period.
@@ -162,6 +172,8 @@ void StateWriter::StepOnce(bool stop) {
     db_.reset();
     SetConnected(false);
     need_reconcile_ = true;
+    rewrite_on_reconcile_ = true;
+    state_keys_before_dump_.reset();  // read again on the next connection
     reconcile_at_ = absl::InfinitePast();
     down_since_ = now;
     // A connection that worked may have dropped once: retry at once. One that failed right
@@ -169,6 +181,18 @@ void StateWriter::StepOnce(bool stop) {
     next_connect_ = healthy_ ? now : now + backoff_;
     if (!healthy_) backoff_ = std::min(backoff_ * 2, options_.reconnect_max);
   }
+}
+
+absl::Status StateWriter::WriteDuringInitialDump() {
+  // The keys STATE_DB holds before we write any: the reconcile after the dump judges these
+  // (which stale keys to delete) without reading them again, so the read overlaps the dump.
+  // A key appearing after it is one we wrote, or someone else's, which the audit looks at.
+  if (!state_keys_before_dump_) {
+    RedisClient& state = *db_->state;
+    ASSIGN_OR_RETURN(state_keys_before_dump_,
+                     ScanKeys(state, absl::StrCat(state.Key(kPortTable, ""), "*")));
+  }
+  return Flush();  // PortInitDone waits for the dump's end (Flush checks)
 }
 
 void StateWriter::OfferDirectConnection(absl::Time now) {

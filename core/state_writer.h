@@ -24,6 +24,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -88,10 +89,17 @@ class StateWriter {
   void StepOnce(bool stop);
   [[nodiscard]] absl::Status Tick(absl::Time now);
   [[nodiscard]] absl::Status Flush();
-  // Compares our STATE_DB keys with what we wrote and repairs what differs; rewrite_all: forget
-  // what we wrote and rewrite every port. `only`: just these ports, without a SCAN.
-  [[nodiscard]] absl::Status Reconcile(bool rewrite_all,
+  enum class ReconcileMode {
+    kRewriteAll,  // after a broken connection: forget what we wrote, rewrite every port
+    kStaleKeys,   // after the initial dump, on the first connection: delete stale keys only
+    kAudit,       // compare our STATE_DB keys with what we wrote and repair what differs
+  };
+  // Deletes stale keys of ours and, by mode, rewrites or audits the rest. `only` (kAudit):
+  // just these ports, without a SCAN.
+  [[nodiscard]] absl::Status Reconcile(ReconcileMode mode,
                                        const std::vector<std::string>* only = nullptr);
+  // Before the initial dump ends: reads STATE_DB's keys once, writes what is dirty.
+  [[nodiscard]] absl::Status WriteDuringInitialDump();
   [[nodiscard]] absl::Status FullAudit();
   [[nodiscard]] absl::Status HandleKeyspace(absl::Time now);
   [[nodiscard]] absl::Status PollPendingApplDb();
@@ -114,6 +122,10 @@ class StateWriter {
   absl::Time next_connect_ = absl::InfinitePast();
   absl::Time down_since_ = absl::InfinitePast();
   bool need_reconcile_ = true;  // the first pass after the initial dump removes stale keys
+  // A connection broke since the start: the next reconcile rewrites every port.
+  bool rewrite_on_reconcile_ = false;
+  // STATE_DB's PORT_TABLE keys, read while the initial dump runs, for the first reconcile.
+  std::optional<std::vector<std::string>> state_keys_before_dump_;
   // When a reconcile Redis refused (an error reply) is tried again: at the audit's period, so a
   // key of the wrong type costs one refusal per period, never a retry loop.
   absl::Time reconcile_at_ = absl::InfinitePast();

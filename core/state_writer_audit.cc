@@ -22,7 +22,7 @@ absl::Status StateWriter::FullAudit() {
   // Expectations left by writes whose notification never came (one made before the
   // subscription) would hide someone else's next write to that key: start afresh.
   if (tracker_ != nullptr) tracker_->Clear();
-  return Reconcile(/*rewrite_all=*/false);
+  return Reconcile(ReconcileMode::kAudit);
 }
 
 absl::Status StateWriter::HandleKeyspace(absl::Time now) {
@@ -42,7 +42,7 @@ absl::Status StateWriter::HandleKeyspace(absl::Time now) {
     RETURN_IF_ERROR(PollLogger());
     return absl::OkStatus();
   }
-  if (!work.suspects.empty()) RETURN_IF_ERROR(Reconcile(/*rewrite_all=*/false, &work.suspects));
+  if (!work.suspects.empty()) RETURN_IF_ERROR(Reconcile(ReconcileMode::kAudit, &work.suspects));
   if (work.appl) {
     bool awaiting = false;
     {
@@ -58,13 +58,17 @@ absl::Status StateWriter::HandleKeyspace(absl::Time now) {
   return absl::OkStatus();
 }
 
-absl::Status StateWriter::Reconcile(bool rewrite_all, const std::vector<std::string>* only) {
+absl::Status StateWriter::Reconcile(ReconcileMode mode, const std::vector<std::string>* only) {
   RedisClient& state = *db_->state;
+  const bool rewrite_all = mode == ReconcileMode::kRewriteAll;
   // Keys in STATE_DB PORT_TABLE that look like ours.
   const std::string prefix = state.Key(kPortTable, "");
   std::vector<std::string> keys;
   if (only != nullptr) {
     for (const std::string& name : *only) keys.push_back(prefix + name);
+  } else if (state_keys_before_dump_) {
+    keys = *std::move(state_keys_before_dump_);  // read while the dump ran
+    state_keys_before_dump_.reset();
   } else {
     ASSIGN_OR_RETURN(keys, ScanKeys(state, absl::StrCat(prefix, "*")));
   }
@@ -102,6 +106,8 @@ absl::Status StateWriter::Reconcile(bool rewrite_all, const std::vector<std::str
     }
     if (rewrite_all) {
       shared_.model.ForgetWritten();
+    } else if (mode == ReconcileMode::kStaleKeys) {
+      // Every port was written (or is dirty) since the start, on this connection.
     } else if (only != nullptr) {
       for (const std::string& name : *only) {
         const Port* port = shared_.model.Find(name);
@@ -199,9 +205,10 @@ absl::Status StateWriter::Reconcile(bool rewrite_all, const std::vector<std::str
     RETURN_IF_ERROR(CheckReplies(deletes, deleted));
     counters_.state_db_deletes.fetch_add(deletes.size());
   }
-  if (rewrite_all) {
+  if (mode != ReconcileMode::kAudit) {
     counters_.reconciles.fetch_add(1);
-    LOG_INFO("reconcile: rewriting every port, ", deletes.size(), " stale keys deleted");
+    LOG_INFO("reconcile: ", rewrite_all ? "rewriting every port" : "every port written at start",
+             ", ", deletes.size(), " stale keys deleted");
   } else if (drifted + deletes.size() > 0) {
     counters_.drift_repairs.fetch_add(drifted + deletes.size());
     // Notified drift can come at any rate: log it at most once a second.

@@ -87,22 +87,77 @@ class StateWriterTest : public ::testing::Test {
   std::unique_ptr<StateWriter> writer_;
 };
 
-TEST_F(StateWriterTest, NothingIsWrittenBeforeTheInitialDump) {
+TEST_F(StateWriterTest, DuringTheInitialDumpOnlyThePortsItShowedAreWritten) {
+  // From a previous run: a key of ours whose netdev is gone, and one of a port the dump has
+  // not reached yet.
+  redis_.SetField(kState, "PORT_TABLE|Ethernet8", "state", "ok");
+  redis_.SetField(kState, "PORT_TABLE|Ethernet4", "state", "ok");
   MakeWriter();
-  KernelPort("Ethernet0", 10);
-  Step(3);
-  EXPECT_EQ(redis_.connects, 0);
   {
     absl::MutexLock lock(&shared_.mu);
-    EXPECT_EQ(writer_->NextDeadlineLocked(), absl::InfiniteFuture());
+    EXPECT_EQ(writer_->NextDeadlineLocked(), absl::InfinitePast());  // connect at once
   }
-  InitialDumpDone();
+  KernelPort("Ethernet0", 10);  // the dump's first batch
   Step();
   EXPECT_EQ(redis_.connects, 3);  // CONFIG_DB, APPL_DB, STATE_DB
+  EXPECT_EQ(redis_.count("SCAN"), 1);  // STATE_DB's keys, read once while the dump runs
   EXPECT_EQ(State("Ethernet0", "mtu"), "1500");
   EXPECT_EQ(State("Ethernet0", "state"), "ok");
+  // Nothing that needs the whole kernel: no key deleted, no PortInitDone, no reconcile.
+  EXPECT_TRUE(redis_.Exists(kState, "PORT_TABLE|Ethernet8"));
+  EXPECT_TRUE(redis_.Exists(kState, "PORT_TABLE|Ethernet4"));
+  EXPECT_FALSE(redis_.Exists(kAppl, "_PORT_TABLE:PortInitDone"));
+  EXPECT_EQ(counters_.reconciles.load(), 0u);
+  EXPECT_FALSE(writer_->initial_write_done());
+  {
+    absl::MutexLock lock(&shared_.mu);
+    EXPECT_EQ(writer_->NextDeadlineLocked(), absl::InfiniteFuture());  // until the next batch
+  }
+  KernelPort("Ethernet4", 11);  // the next batch
+  Step();
+  EXPECT_EQ(State("Ethernet4", "mtu"), "1500");
+  EXPECT_EQ(redis_.count("HSET"), 2);
+  EXPECT_EQ(redis_.count("SCAN"), 1);
+  InitialDumpDone();
+  Step();
+  // The reconcile judges the keys read before the dump: no second SCAN, and no port rewritten,
+  // since every one was written on this connection.
+  EXPECT_EQ(redis_.count("SCAN"), 1);
+  EXPECT_EQ(redis_.count("HSET"), 2);
+  EXPECT_FALSE(redis_.Exists(kState, "PORT_TABLE|Ethernet8"));  // stale, deleted
+  EXPECT_EQ(State("Ethernet4", "state"), "ok");
+  EXPECT_EQ(counters_.reconciles.load(), 1u);
   EXPECT_TRUE(redis_.Exists(kAppl, "_PORT_TABLE:PortInitDone"));
   EXPECT_TRUE(writer_->initial_write_done());
+}
+
+TEST_F(StateWriterTest, NothingIsWrittenOnStopBeforeTheInitialDump) {
+  MakeWriter();
+  KernelPort("Ethernet0", 10);
+  writer_->Step(/*stop=*/true);
+  EXPECT_EQ(redis_.connects, 0);
+  EXPECT_EQ(State("Ethernet0", "mtu"), "<none>");
+}
+
+TEST_F(StateWriterTest, AConnectionBrokenDuringTheInitialDumpRewritesEveryPortAfterIt) {
+  MakeWriter();
+  KernelPort("Ethernet0", 10);
+  Step();
+  ASSERT_EQ(State("Ethernet0", "mtu"), "1500");
+  // Redis restarted empty while the dump ran: what the writer wrote is gone.
+  redis_.Delete(kState, "PORT_TABLE|Ethernet0");
+  redis_.BreakConnections();
+  KernelPort("Ethernet4", 11);
+  Step();  // the write meets the broken connection
+  EXPECT_FALSE(writer_->connected());
+  Step();  // connects again, reads the keys again, writes Ethernet4
+  EXPECT_EQ(redis_.count("SCAN"), 2);
+  EXPECT_EQ(State("Ethernet0", "mtu"), "<none>");
+  InitialDumpDone();
+  Step();
+  EXPECT_EQ(State("Ethernet0", "mtu"), "1500");  // rewritten: every port, not only the dirty
+  EXPECT_EQ(State("Ethernet4", "mtu"), "1500");
+  EXPECT_EQ(counters_.reconciles.load(), 1u);
 }
 
 TEST_F(StateWriterTest, ARefusedReconcileIsRetriedAtTheAuditPeriodNeverInALoop) {
@@ -122,16 +177,17 @@ TEST_F(StateWriterTest, ARefusedReconcileIsRetriedAtTheAuditPeriodNeverInALoop) 
   EXPECT_EQ(Sleep(), absl::Seconds(1));  // reconcile and audit: both at 5 s
   clock_.Advance(absl::Seconds(1));
   Step(100);
-  // At the period, once each: the reconcile's HSET, and the audit's HMGET (the key's type) and
-  // its HSET. Two failed passes, one per retry rule.
-  EXPECT_EQ(redis_.errors, 4);
-  EXPECT_EQ(counters_.redis_errors.load(), 3u);
+  // At the period, once each: the audit's HMGET (the key's type) and its HSET. The reconcile
+  // runs again too, but on the first connection it looks for stale keys only: the refused port
+  // is the audit's to retry.
+  EXPECT_EQ(redis_.errors, 3);
+  EXPECT_EQ(counters_.redis_errors.load(), 2u);
   // Once the key is fixed, the next period writes it.
   redis_.Delete(kState, "PORT_TABLE|Ethernet0");
   clock_.Advance(absl::Seconds(5));
   Step(2);
   EXPECT_EQ(State("Ethernet0", "mtu"), "1500");
-  EXPECT_EQ(redis_.errors, 4);
+  EXPECT_EQ(redis_.errors, 3);
 }
 
 TEST_F(StateWriterTest, ARefusedPortInitDoneIsRetriedEverySecondAndAtOnceOnANewConnection) {
