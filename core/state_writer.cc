@@ -1,7 +1,6 @@
 #include "core/state_writer.h"
 
 #include <malloc.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -47,7 +46,8 @@ void StateWriter::Run() {
 
 absl::Time StateWriter::NextDeadlineLocked() const {
   // Before the initial dump only the connection is due (the dump's batches wake the writer to
-  // write what they made dirty), and the APPL_DB poll only while some port waits for APPL_DB. Idle, that leaves the LOGGER poll (1 s) and the audit (5 s), or with keyspace
+  // write what they made dirty), and the APPL_DB poll only while some port waits for APPL_DB.
+  // Idle, that leaves the LOGGER poll (1 s) and the audit (5 s), or with keyspace
   // notifications on, the backstop (60 s).
   if (db_ == nullptr) return next_connect_;  // before the dump too: it writes what it shows
   if (!shared_.initial_dump_done) return absl::InfiniteFuture();  // woken for each batch
@@ -119,8 +119,8 @@ void StateWriter::StepOnce(bool stop) {
     }
     db_ = std::make_unique<DbClients>(*std::move(connected));
     counters_.redis_connects.fetch_add(1);
-    LOG_INFO("redis: connected to ", endpoints_.config.Describe(), ", ",
-             endpoints_.appl.Describe(), ", ", endpoints_.state.Describe());
+    LOG_INFO("redis: connected to ", endpoints_.config.Describe(), ", ", endpoints_.appl.Describe(),
+             ", ", endpoints_.state.Describe());
     healthy_ = false;
     port_init_done_retry_at_ = absl::InfinitePast();  // a new connection tries at once
     if (down_since_ != absl::InfinitePast()) {
@@ -140,8 +140,8 @@ void StateWriter::StepOnce(bool stop) {
     // After the first connection nothing was written but over it, and every write was
     // answered: what STATE_DB holds of ours is known, so only stale keys are looked for. After
     // a broken one, what it wrote may be lost (Redis restarted empty): rewrite everything.
-    status = Reconcile(rewrite_on_reconcile_ ? ReconcileMode::kRewriteAll
-                                             : ReconcileMode::kStaleKeys);
+    status =
+        Reconcile(rewrite_on_reconcile_ ? ReconcileMode::kRewriteAll : ReconcileMode::kStaleKeys);
     if (status.ok()) need_reconcile_ = false;
     // Every port written at once (a start, a reconnect) is the heap's one-off peak, with the
     // initial dump's changes just before it: hand the freed pages back to the system, or the

@@ -129,7 +129,7 @@ class StateWriter {
   // When a reconcile Redis refused (an error reply) is tried again: at the audit's period, so a
   // key of the wrong type costs one refusal per period, never a retry loop.
   absl::Time reconcile_at_ = absl::InfinitePast();
-  bool healthy_ = false;  // the current connection has completed a pass
+  bool healthy_ = false;     // the current connection has completed a pass
   LogLevelFollower logger_;  // the LOGGER poll's logic (core/log_level_follower.h)
   absl::Time last_pending_poll_ = absl::InfinitePast();
   absl::Time last_audit_ = absl::InfinitePast();

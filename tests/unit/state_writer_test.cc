@@ -99,7 +99,7 @@ TEST_F(StateWriterTest, DuringTheInitialDumpOnlyThePortsItShowedAreWritten) {
   }
   KernelPort("Ethernet0", 10);  // the dump's first batch
   Step();
-  EXPECT_EQ(redis_.connects, 3);  // CONFIG_DB, APPL_DB, STATE_DB
+  EXPECT_EQ(redis_.connects, 3);       // CONFIG_DB, APPL_DB, STATE_DB
   EXPECT_EQ(redis_.count("SCAN"), 1);  // STATE_DB's keys, read once while the dump runs
   EXPECT_EQ(State("Ethernet0", "mtu"), "1500");
   EXPECT_EQ(State("Ethernet0", "state"), "ok");
