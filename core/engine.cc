@@ -195,10 +195,49 @@ absl::Status Engine::Run() {
                " for the API alone");
     return follower_->Run(*netlink_);
   }
-  RETURN_IF_ERROR(startup_->Run(
-      *netlink_, [this] { follower_->Heartbeat(); },
-      [this](absl::Duration d) { return SleepUnlessStopped(d); }));
-  if (stopping_.load()) return absl::OkStatus();
+  // Startup runs on a thread of its own. Once it has decided a start that sets no interface
+  // down (not a cold start), the engine thread follows the kernel meanwhile: the link dump
+  // overlaps startup's reads of CONFIG_DB and APPL_DB, and its model load lands between two
+  // batches of the dump (the model takes either order: a netdev known before its APPL_DB entry
+  // is written once the entry is known). A cold start first sets the old interfaces down, so
+  // the dump waits for it. STATE_DB is written only once startup is done (the writer starts
+  // then): the model knows which ports APPL_DB has, and which PortInitDone waits for.
+  startup_->set_on_decided([this](StartMode mode) {
+    if (mode != StartMode::kCold) AllowFollowing();
+  });
+  absl::Status startup_status;
+  std::thread startup_thread([this, &startup_status] {
+    SetThreadName("ps-startup");
+    startup_status = startup_->Run(
+        *netlink_, [this] { follower_->Heartbeat(); },
+        [this](absl::Duration d) { return SleepUnlessStopped(d); });
+    if (!startup_status.ok()) {
+      Stop();  // what waiting cannot fix: Run() returns it
+    } else if (!stopping_.load()) {
+      StartWriting();
+    }
+    AllowFollowing();
+  });
+  {
+    absl::MutexLock lock(&follow_mu_);
+    follow_mu_.Await(absl::Condition(&may_follow_));
+  }
+  absl::Status status = stopping_.load() ? absl::OkStatus() : follower_->Run(*netlink_);
+  startup_thread.join();  // after Stop(): startup returns from its wait at once
+  shared_.writer.Stop();
+  if (writer_thread_.joinable()) writer_thread_.join();
+  if (watcher_) watcher_->Stop();
+  writer_->set_keyspace_active(false);
+  RETURN_IF_ERROR(startup_status);
+  return status;
+}
+
+void Engine::AllowFollowing() {
+  absl::MutexLock lock(&follow_mu_);
+  may_follow_ = true;
+}
+
+void Engine::StartWriting() {
   writer_->set_logger_level_seen(startup_->logger_level_seen());
   if (tracker_) {
     const DbEndpoints& e = endpoints_;
@@ -224,12 +263,6 @@ absl::Status Engine::Run() {
     SetThreadName("ps-writer");
     writer_->Run();
   });
-  absl::Status status = follower_->Run(*netlink_);
-  shared_.writer.Stop();
-  writer_thread_.join();
-  if (watcher_) watcher_->Stop();
-  writer_->set_keyspace_active(false);
-  return status;
 }
 
 void Engine::OnKeyspaceEvent(int tag, absl::string_view key_suffix, absl::string_view event) {

@@ -8,8 +8,10 @@
 //   threads core/keyspace_watcher.h Redis keyspace notifications, one thread per Redis instance
 //   core/engine_shared.h    the model and the hand-over flags, under one mutex
 //
-// Threads: the caller of Run() is the *engine thread* (startup, then the kernel follower); Run()
-// starts the *writer thread* and, when notifications are used, the *watcher threads*. The model
+// Threads: the caller of Run() is the *engine thread* (the kernel follower); Run() starts the
+// *startup thread* (core/startup.h; it ends with startup: the follower starts as soon as startup
+// has decided a start that is not a cold one, else once it is done), which starts the *writer
+// thread* and, when notifications are used, the *watcher threads*. The model
 // is shared under one mutex, held only for in-memory work, never across I/O. Memory is bounded by
 // the number of ports: a backlog for one port is its latest state. Every Redis connection is made
 // through a RedisConnector and every time the writer reads comes from a Clock, so unit tests run
@@ -33,9 +35,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "core/clock.h"
 #include "core/engine_shared.h"
 #include "core/engine_view.h"
-#include "core/clock.h"
 #include "core/kernel_follower.h"
 #include "core/keyspace_watcher.h"
 #include "core/netlink_socket.h"
@@ -55,8 +57,10 @@ struct EngineEnvironment {
   const Clock* clock = &RealClock();
   // Opens the kernel's link sockets (Run() calls it once).
   std::function<absl::StatusOr<std::unique_ptr<LinkSocket>>(const NetlinkSocket::Options&)>
-      open_links = [](const NetlinkSocket::Options& options)
-      -> absl::StatusOr<std::unique_ptr<LinkSocket>> { return NetlinkSocket::Create(options); };
+      open_links =
+          [](const NetlinkSocket::Options& options) -> absl::StatusOr<std::unique_ptr<LinkSocket>> {
+    return NetlinkSocket::Create(options);
+  };
 };
 
 class Engine : public EngineView, private KeyspaceListener {
@@ -123,6 +127,10 @@ class Engine : public EngineView, private KeyspaceListener {
   void OnKeyspaceActive(bool active, absl::string_view why) override;
   // Sleeps up to `d`, returning early (true) when Stop() is called.
   bool SleepUnlessStopped(absl::Duration d);
+  // Startup's thread: the engine thread may start following the kernel.
+  void AllowFollowing();
+  // Startup's thread, once it is done: the keyspace watcher and the writer thread.
+  void StartWriting();
 
   const EngineOptions options_;
   const DbEndpoints endpoints_;
@@ -134,13 +142,15 @@ class Engine : public EngineView, private KeyspaceListener {
   int ping_fd_ = -1;  // eventfd: Ping() -> the engine loop updates its heartbeat
   std::atomic<bool> stopping_{false};
   std::atomic<int> netlink_receive_buffer_{0};
-  std::unique_ptr<LinkSocket> netlink_;  // created by Run()
-  std::unique_ptr<WriteTracker> tracker_;   // null without keyspace notifications
+  std::unique_ptr<LinkSocket> netlink_;    // created by Run()
+  std::unique_ptr<WriteTracker> tracker_;  // null without keyspace notifications
   std::unique_ptr<Startup> startup_;
   std::unique_ptr<KernelFollower> follower_;
   std::unique_ptr<StateWriter> writer_;
-  std::thread writer_thread_;
+  std::thread writer_thread_;  // started by startup's thread; joined by Run() after it
   std::unique_ptr<KeyspaceWatcher> watcher_;
+  absl::Mutex follow_mu_;
+  bool may_follow_ ABSL_GUARDED_BY(follow_mu_) = false;
 };
 
 }  // namespace portsyncd

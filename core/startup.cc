@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -20,6 +21,8 @@ namespace portsyncd {
 namespace {
 
 constexpr char kRestartMarker[] = "portsyncd.started";
+// Ports loaded into the model per hold of its lock.
+constexpr size_t kModelLoadSlice = 4096;
 
 std::string RestartMarkerPath(const std::string& runtime_dir) {
   return absl::StrCat(runtime_dir, "/", kRestartMarker);
@@ -118,11 +121,12 @@ absl::Status Startup::Attempt(DbClients& db) {
     evidence.marker = access(marker.c_str(), F_OK) == 0;
     progress.decision = DecideStart(evidence);
     LOG_NOTICE("start rule: ", progress.decision->reason);
+    mode_.store(progress.decision->mode);
+    decided_.store(true);
+    if (on_decided_) on_decided_(progress.decision->mode);
   }
   const StartMode mode = progress.decision->mode;
   const bool cold = mode == StartMode::kCold;
-  mode_.store(mode);
-  decided_.store(true);
 
   // Logging (docs/COMPATIBILITY.md 5).
   const std::string logger_key = db.config->Key(kLoggerTable, "portsyncd");
@@ -256,20 +260,35 @@ absl::Status Startup::Attempt(DbClients& db) {
              "; a restart of portsyncd will be taken for a fresh start");
   }
 
-  {
+  // The engine thread may be applying the link dump meanwhile (not on a cold start): a port
+  // whose netdev it has seen becomes writable here, as when its APPL_DB entry appears later.
+  // Loaded in slices, the model's lock let go between them, so the dump's batches are not held
+  // up for the whole load (100,000 ports of each).
+  const absl::Time now = absl::Now();
+  for (size_t i = 0; i < config_ports.size(); i += kModelLoadSlice) {
     absl::MutexLock lock(&shared_.mu);
-    for (const std::string& name : config_ports) {
+    for (size_t j = i; j < std::min(config_ports.size(), i + kModelLoadSlice); ++j) {
+      const std::string& name = config_ports[j];
       shared_.model.AddConfigPort(name);
       if (progress.configured && progress.configured->contains(name)) {
         shared_.model.RemoveFromPending(name);
       }
     }
-    for (const std::string& key : appl_keys) {
+  }
+  for (size_t i = 0; i < appl_keys.size(); i += kModelLoadSlice) {
+    absl::MutexLock lock(&shared_.mu);
+    for (size_t j = i; j < std::min(appl_keys.size(), i + kModelLoadSlice); ++j) {
       // Not PortConfigDone / PortInitDone (consumed by orchagent, they stay in PORT_TABLE),
       // whatever the selection; SetInApplDb ignores names that are not selected.
-      std::string name = key.substr(appl_prefix.size());
-      if (name != "PortConfigDone" && name != "PortInitDone") shared_.model.SetInApplDb(name);
+      const absl::string_view name = absl::string_view(appl_keys[j]).substr(appl_prefix.size());
+      if (name != "PortConfigDone" && name != "PortInitDone") {
+        shared_.model.SetInApplDb(std::string(name), now);
+      }
     }
+    shared_.PublishChangesLocked();  // the records of ports the dump had shown, for the streams
+  }
+  {
+    absl::MutexLock lock(&shared_.mu);
     for (const auto& [ifindex, name] : old_interfaces) shared_.model.AddOldInterface(ifindex, name);
   }
   counters_.old_interfaces.store(old_interfaces.size());

@@ -15,6 +15,7 @@
 #define PORTSYNCD_CORE_STARTUP_H_
 
 #include <atomic>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -45,6 +46,12 @@ class Startup {
   [[nodiscard]] absl::Status Run(LinkControl& links, absl::FunctionRef<void()> heartbeat,
                                  absl::FunctionRef<bool(absl::Duration)> sleep_unless_stopped);
 
+  // Called once, on Run()'s thread, as soon as the start mode is decided (before the rest of the
+  // sequence reads CONFIG_DB and APPL_DB). Set before Run().
+  void set_on_decided(std::function<void(StartMode)> on_decided) {
+    on_decided_ = std::move(on_decided);
+  }
+
   // Any thread.
   StartMode mode() const { return mode_.load(); }
   bool decided() const { return decided_.load(); }
@@ -68,6 +75,7 @@ class Startup {
   EngineCounters& counters_;
   RedisConnector& connector_;
   LinkControl* links_ = nullptr;  // during Run()
+  std::function<void(StartMode)> on_decided_;
   Progress progress_;
   std::string logger_level_seen_;
   std::atomic<StartMode> mode_{StartMode::kCold};

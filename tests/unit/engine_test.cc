@@ -1,7 +1,8 @@
 // The whole engine, every thread of it, on fakes: no kernel (FakeLinkSocket), no Redis
 // (FakeRedis), no clock (FakeClock). Startup, the initial dump, STATE_DB and PortInitDone, live
 // changes, and a stop that leaves nothing unwritten, through Engine::Create and Run as main()
-// calls them.
+// calls them; the dump overlapping startup's reads on a restart but not on a cold start, with
+// startup held at a chosen command by a FakeRedis intercept.
 // The parts are tested one by one elsewhere (startup_test, kernel_follower_test,
 // state_writer_test); this is their wiring. It waits on the engine's own state-change hook,
 // never on time; the real-world tests beside it are test_startup and test_events.
@@ -12,10 +13,12 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "tests/unit/fake_netlink.h"
 #include "tests/unit/fake_redis.h"
@@ -59,10 +62,11 @@ class EngineTest : public ::testing::Test {
   // and runs it on a thread of its own, as main() does. Returns the fake kernel (null, and a
   // test failure, when Create fails).
   FakeLinkSocket* StartEngine(std::vector<FakeLinkSocket::Netdev> netdevs,
-                              RedisConnector* connector) {
+                              RedisConnector* connector, bool list_existing = false) {
     links_ = std::make_unique<FakeLinkSocket>();
     FakeLinkSocket* kernel = links_.get();
     kernel->SetNetdevs(std::move(netdevs));
+    if (list_existing) kernel->ListExisting();
     EngineEnvironment environment;
     environment.connector = connector;
     environment.clock = &clock_;
@@ -193,6 +197,78 @@ TEST_F(EngineTest, ANewSelectionRemovesWhatItLeavesOutAndReDumpsForWhatItTakesIn
   EXPECT_EQ(redis_.FindHash(kState, "PORT_TABLE|Ethernet4"), nullptr) << "left out: deleted";
   ASSERT_NE(redis_.FindHash(kState, "PORT_TABLE|Ethernet0"), nullptr);
   EXPECT_EQ(redis_.FindHash(kState, "PORT_TABLE|eth0"), nullptr) << "not in APPL_DB";
+}
+
+TEST_F(EngineTest, ARestartFollowsTheKernelWhileStartupReadsRedisAndWritesOnceItIsDone) {
+  // A restart of the daemon alone: orchagent consumed PortConfigDone, the marker is there.
+  redis_.SetField(kAppl, "PORT_TABLE:PortConfigDone", "count", "1");
+  std::filesystem::create_directories(options_.runtime_dir);
+  std::ofstream(options_.runtime_dir + "/portsyncd.started");
+  // Startup held in its read of APPL_DB's keys until the test lets it go (on its thread).
+  absl::Notification reading, go_on;
+  redis_.intercept = [&](int db, const RedisArgv& argv) -> std::optional<RedisReply> {
+    if (db == kAppl && argv[0] == "SCAN" && !reading.HasBeenNotified()) {
+      reading.Notify();
+      go_on.WaitForNotification();
+    }
+    return std::nullopt;
+  };
+  FakeLinkSocket* kernel = StartEngine({{"Ethernet0", 10}}, &redis_);
+  ASSERT_NE(kernel, nullptr);
+  Engine& engine = *engine_;
+  reading.WaitForNotification();
+  EXPECT_EQ(engine.start_mode(), StartMode::kRestart);
+  // The dump runs while startup reads: the model knows the kernel already...
+  ASSERT_TRUE(WaitFor([&] { return engine.initial_sync_done(); })) << "the dump waited";
+  EXPECT_TRUE(InKernel("Ethernet0"));
+  // ...but nothing is written before startup says which ports APPL_DB has and which are
+  // configured: no writer yet, no PortInitDone.
+  EXPECT_FALSE(engine.redis_connected());
+  EXPECT_FALSE(engine.initial_write_done());
+  EXPECT_FALSE(engine.port_init_done());
+  engine.WithModel([](const PortModel& model) {
+    EXPECT_FALSE(model.Find("Ethernet0")->in_appl_db);
+    EXPECT_TRUE(model.pending_empty()) << "CONFIG_DB not loaded yet";
+  });
+  go_on.Notify();
+  ASSERT_TRUE(WaitFor([&] { return engine.port_init_done() && engine.initial_write_done(); }));
+  ASSERT_TRUE(StopEngine().ok());
+
+  FakeRedis::Hash* port = redis_.FindHash(kState, "PORT_TABLE|Ethernet0");
+  ASSERT_NE(port, nullptr) << "written once APPL_DB's entry was known";
+  EXPECT_EQ(port->at("state"), "ok");
+  EXPECT_EQ(port->at("netdev_oper_status"), "up");
+  EXPECT_TRUE(redis_.Exists(kAppl, "_PORT_TABLE:PortInitDone"));
+  EXPECT_FALSE(redis_.Exists(kAppl, "_PORT_TABLE:PortConfigDone")) << "not a cold start";
+  EXPECT_EQ(kernel->dumps(), 1);
+}
+
+TEST_F(EngineTest, AColdStartReadsTheKernelOnlyOnceStartupIsDone) {
+  // Startup held in its read of CONFIG_DB's keys (after the start rule, before it lists and
+  // sets down old interfaces) until the test lets it go.
+  absl::Notification reading, go_on;
+  redis_.intercept = [&](int db, const RedisArgv& argv) -> std::optional<RedisReply> {
+    if (db == kConfig && argv[0] == "SCAN" && !reading.HasBeenNotified()) {
+      reading.Notify();
+      go_on.WaitForNotification();
+    }
+    return std::nullopt;
+  };
+  FakeLinkSocket* kernel = StartEngine({{"Ethernet0", 10}}, &redis_, /*list_existing=*/true);
+  ASSERT_NE(kernel, nullptr);
+  Engine& engine = *engine_;
+  reading.WaitForNotification();
+  EXPECT_EQ(engine.start_mode(), StartMode::kCold);
+  EXPECT_FALSE(engine.initial_sync_done());
+  go_on.Notify();
+  ASSERT_TRUE(WaitFor([&] { return engine.initial_write_done(); }));
+  ASSERT_TRUE(StopEngine().ok());
+  // Ethernet0 was there before the start: an old interface, set down and never followed
+  // (until orchagent re-creates it; PortInitDone waits for that).
+  EXPECT_EQ(engine.counters().old_interfaces.load(), 1u);
+  EXPECT_EQ(redis_.FindHash(kState, "PORT_TABLE|Ethernet0"), nullptr);
+  EXPECT_EQ(kernel->calls(), (std::vector<std::string>{"list", "down 10", "dump"}))
+      << "the dump must follow the old interfaces' setting down";
 }
 
 // A connector that must never be called.

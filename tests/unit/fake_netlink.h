@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/functional/function_ref.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "core/netlink_socket.h"
 
@@ -106,6 +107,7 @@ class FakeLinkSocket : public LinkSocket {
   absl::StatusOr<uint32_t> RequestDump() override {
     absl::MutexLock lock(&mu_);
     ++dumps_;
+    calls_.push_back("dump");
     const uint32_t seq = ++seq_;
     for (const Netdev& n : netdevs_) {
       queue_.push_back(
@@ -135,12 +137,38 @@ class FakeLinkSocket : public LinkSocket {
   uint64_t malformed_headers() const override { return 0; }
   int effective_receive_buffer() const override { return 1 << 20; }
   bool receive_buffer_forced() const override { return true; }
-  // Startup's list of existing links (a cold start sets their Ethernet ones down): none, as at
-  // boot before orchagent creates the netdevs.
+  // Startup's list of existing links (a cold start sets their Ethernet ones down): by default
+  // none, as at boot before orchagent creates the netdevs; with ListExisting(), what a dump
+  // shows.
   absl::StatusOr<std::vector<LinkEvent>> ListLinks() override {
-    return std::vector<LinkEvent>{};
+    absl::MutexLock lock(&mu_);
+    calls_.push_back("list");
+    std::vector<LinkEvent> links;
+    if (!list_existing_) return links;
+    for (const Netdev& n : netdevs_) {
+      LinkEvent e;
+      e.name = n.name;
+      e.ifindex = n.ifindex;
+      e.flags = n.flags;
+      e.mtu = n.mtu;
+      links.push_back(std::move(e));
+    }
+    return links;
   }
-  absl::Status SetAdminDown(int32_t) override { return absl::OkStatus(); }
+  absl::Status SetAdminDown(int32_t ifindex) override {
+    absl::MutexLock lock(&mu_);
+    calls_.push_back(absl::StrCat("down ", ifindex));
+    return absl::OkStatus();
+  }
+  void ListExisting() {
+    absl::MutexLock lock(&mu_);
+    list_existing_ = true;
+  }
+  // ListLinks ("list"), SetAdminDown ("down <ifindex>") and RequestDump ("dump"), in order.
+  std::vector<std::string> calls() const {
+    absl::MutexLock lock(&mu_);
+    return calls_;
+  }
   uint64_t malformed_messages() const override { return 0; }
 
  private:
@@ -150,6 +178,8 @@ class FakeLinkSocket : public LinkSocket {
   }
   const int fd_;
   mutable absl::Mutex mu_;
+  bool list_existing_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::string> calls_ ABSL_GUARDED_BY(mu_);
   std::vector<Netdev> netdevs_ ABSL_GUARDED_BY(mu_);
   std::deque<Datagram> queue_ ABSL_GUARDED_BY(mu_);
   uint32_t seq_ ABSL_GUARDED_BY(mu_) = 100;
