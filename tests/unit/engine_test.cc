@@ -16,6 +16,7 @@
 #include <optional>
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -206,6 +207,10 @@ TEST_F(EngineTest, ARestartFollowsTheKernelWhileStartupReadsRedisAndWritesOnceIt
   std::ofstream(options_.runtime_dir + "/portsyncd.started");
   // Startup held in its read of APPL_DB's keys until the test lets it go (on its thread).
   absl::Notification reading, go_on;
+  // Let go however the test ends (a failed assertion returns early; the stop joins startup).
+  absl::Cleanup release = [&] {
+    if (!go_on.HasBeenNotified()) go_on.Notify();
+  };
   redis_.intercept = [&](int db, const RedisArgv& argv) -> std::optional<RedisReply> {
     if (db == kAppl && argv[0] == "SCAN" && !reading.HasBeenNotified()) {
       reading.Notify();
@@ -247,6 +252,10 @@ TEST_F(EngineTest, AColdStartReadsTheKernelOnlyOnceStartupIsDone) {
   // Startup held in its read of CONFIG_DB's keys (after the start rule, before it lists and
   // sets down old interfaces) until the test lets it go.
   absl::Notification reading, go_on;
+  // Let go however the test ends (a failed assertion returns early; the stop joins startup).
+  absl::Cleanup release = [&] {
+    if (!go_on.HasBeenNotified()) go_on.Notify();
+  };
   redis_.intercept = [&](int db, const RedisArgv& argv) -> std::optional<RedisReply> {
     if (db == kConfig && argv[0] == "SCAN" && !reading.HasBeenNotified()) {
       reading.Notify();
