@@ -670,7 +670,7 @@ def scenario_scale(args, n, template, floor):
             """Our daemon's own timeline of a start, from its log at INFO: ms from the start
             rule to the end of startup, to the writer's first connection (after the dump), to
             the rewrite's start, to PortInitDone."""
-            marks = {"start rule:": "rule", "startup:": "startup", "reconcile: rewriting": "rewrite",
+            marks = {"start rule:": "rule", "startup:": "startup", "reconcile:": "rewrite",
                      "PortInitDone published": "init_done"}
             at = {}
             with open(log_path) as f:
@@ -703,11 +703,11 @@ def scenario_scale(args, n, template, floor):
                     f.write(config_extra)
             ms, pid = time_all_ports(w, time.monotonic(), w.daemon_argv(verbose))
             w.daemon = Orphan(pid)
-            if ours:
-                out.setdefault("phases", {})[name or ("warm" if warm else "restart")] = phases(log)
             if warm:
                 w.db[STATE_DB].delete("WARM_RESTART_ENABLE_TABLE|system")
             time.sleep(1)
+            if ours:  # read after the pause: PortInitDone may follow the last port's write
+                out.setdefault("phases", {})[name or ("warm" if warm else "restart")] = phases(log)
             check("warm restart" if warm else "restart")
             return ms
         out["restart_ms"] = restart(warm=False)
