@@ -117,7 +117,10 @@ void KernelFollower::Step() {
     std::vector<std::string> removed;
     {
       absl::MutexLock lock(&shared_.mu);
-      removed = shared_.model.EndDump(clock_.Now(), complete);
+      // A resync rewrites every port (COMPATIBILITY 7.1); the initial dump does not: every
+      // port it showed was written as it went (StateWriter), and nothing was written before it.
+      removed = shared_.model.EndDump(clock_.Now(), complete,
+                                      /*rewrite=*/shared_.initial_dump_done);
       shared_.writer.Wake();  // rewrite after a resync; the initial reconcile; PortInitDone
       const bool first_sync = complete && !shared_.initial_dump_done;
       if (first_sync) {
@@ -243,8 +246,8 @@ bool KernelFollower::ProcessNetlink(bool& dump_done, bool& need_redump) {
     const ApplyOutcome outcome = shared_.model.Apply(
         event, now, events_[i].from_dump ? PortModel::Source::kDump : PortModel::Source::kLive);
     LOG_DEBUG("netlink: ", event.type == LinkEvent::Type::kNewLink ? "NEWLINK " : "DELLINK ",
-              event.name, " ifindex ", event.ifindex, " flags 0x", absl::Hex(event.flags),
-              " mtu ", event.mtu, " master ", event.master, ": ", ApplyOutcomeName(outcome));
+              event.name, " ifindex ", event.ifindex, " flags 0x", absl::Hex(event.flags), " mtu ",
+              event.mtu, " master ", event.master, ": ", ApplyOutcomeName(outcome));
   }
   shared_.PublishChangesLocked();
   // Datagram bytes that formed no whole message (the socket never passes them on): malformed.

@@ -86,7 +86,7 @@ ApplyOutcome PortModel::Apply(const LinkEvent& event, absl::Time now, Source sou
         it != name_by_ifindex_.end() && it->second != event.name) {
       const std::string old_name = it->second;  // `it` goes with MarkGone
       Port& renamed = ports_.at(old_name);
-      seen_in_dump_.erase(old_name);
+      renamed.seen_in_dump = false;
       MarkGone(renamed, now);
       MarkDirty(renamed, now);
       ++renames_;
@@ -102,7 +102,7 @@ ApplyOutcome PortModel::Apply(const LinkEvent& event, absl::Time now, Source sou
 
   Port& port = GetOrCreate(event.name);
   if (is_del) {
-    seen_in_dump_.erase(event.name);
+    port.seen_in_dump = false;
     // Upstream deletes the STATE_DB key on every such DELLINK, whether or not it wrote it.
     MarkGone(port, now);
     MarkDirty(port, now);
@@ -110,7 +110,7 @@ ApplyOutcome PortModel::Apply(const LinkEvent& event, absl::Time now, Source sou
     return ApplyOutcome::kRemoved;
   }
 
-  if (dump_in_progress_) seen_in_dump_.insert(event.name);
+  if (dump_in_progress_) port.seen_in_dump = true;
   const bool added = !port.in_kernel || port.ifindex != event.ifindex;
   const StateFields before = port.fields();
   const bool was_in_kernel = port.in_kernel;
@@ -216,7 +216,7 @@ std::vector<std::string> PortModel::SetSelection(PortSelection selection, absl::
     // of someone else's alone (orchagent's fields before the netdev) is left as it is.
     const bool ours = port.wants_state() || port.written.has_value() || port.delete_first;
     if (port.in_kernel) {
-      seen_in_dump_.erase(name);
+      port.seen_in_dump = false;
       MarkGone(port, now);
       removed.push_back(name);
     } else if (port.in_config_db || port.in_appl_db) {
@@ -241,24 +241,24 @@ std::vector<std::string> PortModel::SetSelection(PortSelection selection, absl::
 }
 
 void PortModel::BeginDump() {
-  dump_in_progress_ = true;
-  seen_in_dump_.clear();
+  dump_in_progress_ = true;  // every Port::seen_in_dump is false (EndDump cleared them)
   live_names_in_dump_.clear();
   live_ifindexes_in_dump_.clear();
 }
 
-std::vector<std::string> PortModel::EndDump(absl::Time now, bool complete) {
+std::vector<std::string> PortModel::EndDump(absl::Time now, bool complete, bool rewrite) {
   dump_in_progress_ = false;
   live_names_in_dump_.clear();
   live_ifindexes_in_dump_.clear();
   std::vector<std::string> removed;
   if (!complete) {
-    seen_in_dump_.clear();
+    for (auto& [name, port] : ports_) port.seen_in_dump = false;
     return removed;
   }
   for (auto it = ports_.begin(); it != ports_.end();) {
     Port& port = it->second;
-    if (port.in_kernel && !seen_in_dump_.contains(it->first)) {
+    const bool seen = std::exchange(port.seen_in_dump, false);
+    if (port.in_kernel && !seen) {
       // Its DELLINK was among the lost messages.
       MarkGone(port, now);
       removed.push_back(it->first);
@@ -269,8 +269,7 @@ std::vector<std::string> PortModel::EndDump(absl::Time now, bool complete) {
     }
     ++it;
   }
-  seen_in_dump_.clear();
-  ForgetWritten();
+  if (rewrite) ForgetWritten();
   return removed;
 }
 

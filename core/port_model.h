@@ -67,6 +67,8 @@ struct Port {
   uint32_t mtu = 0;
   uint32_t master = 0;
   uint8_t operstate = 0;
+  // Shown by the dump in progress (PortModel::BeginDump/EndDump; false outside a dump).
+  bool seen_in_dump = false;
   std::string mac;
   bool in_appl_db = false;    // APPL_DB PORT_TABLE:<name> exists (sticky once seen)
   bool in_config_db = false;  // CONFIG_DB PORT|<name> existed at startup
@@ -192,11 +194,12 @@ class PortModel {
 
   // Dump reconciliation (after a netlink overflow): BeginDump before the dump's first reply;
   // every NEWLINK (dump or live) until EndDump marks its port seen. EndDump(complete=true)
-  // removes ports the dump did not show and marks every port dirty so STATE_DB is rewritten;
-  // EndDump(false) abandons an interrupted dump without removing anything. Returns the ports
-  // removed.
+  // removes ports the dump did not show and, with `rewrite`, marks every port dirty so STATE_DB
+  // is rewritten (a resync; the initial dump has nothing older to rewrite: what it showed was
+  // written as it went); EndDump(false) abandons an interrupted dump without removing anything.
+  // Returns the ports removed.
   void BeginDump();
-  std::vector<std::string> EndDump(absl::Time now, bool complete = true);
+  std::vector<std::string> EndDump(absl::Time now, bool complete = true, bool rewrite = true);
   bool dump_in_progress() const { return dump_in_progress_; }
 
   // Write planning (see the file comment). The writes returned are in flight until
@@ -270,7 +273,6 @@ class PortModel {
   std::set<std::string> awaiting_appl_db_;  // in_kernel && !in_appl_db
   bool dump_in_progress_ = false;
   bool newly_awaiting_ = false;
-  std::set<std::string> seen_in_dump_;
   // Names and ifindexes of live messages since the dump began (Apply's comment).
   absl::flat_hash_set<std::string> live_names_in_dump_;
   absl::flat_hash_set<int32_t> live_ifindexes_in_dump_;

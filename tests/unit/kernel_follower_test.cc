@@ -125,6 +125,30 @@ TEST_F(KernelFollowerTest, TheFirstCompleteDumpIsTheInitialSync) {
   EXPECT_EQ(events_.dumps.size(), 1u);
 }
 
+TEST_F(KernelFollowerTest, TheInitialDumpRewritesNothingAResyncRewritesEveryPort) {
+  auto write_dirty = [&] {
+    absl::MutexLock lock(&shared_.mu);
+    std::vector<StateWrite> writes = shared_.model.TakeDirty();
+    for (const StateWrite& w : writes) shared_.model.CompleteWrite(w, /*ok=*/true);
+    return writes.size();
+  };
+  follower_.Begin(events_);
+  events_.queue.push_back(Link(RTM_NEWLINK, events_.last_dump(), "Ethernet0", 10, NLM_F_MULTI));
+  follower_.Step();
+  EXPECT_EQ(write_dirty(), 1u);  // written while the dump goes on (StateWriter)
+  events_.queue.push_back(Link(RTM_NEWLINK, events_.last_dump(), "Ethernet4", 11, NLM_F_MULTI));
+  events_.queue.push_back(Control(NLMSG_DONE, events_.last_dump(), 0));
+  follower_.Step();
+  ASSERT_TRUE(InitialDumpDone());
+  EXPECT_EQ(write_dirty(), 1u) << "Ethernet4 only: Ethernet0 was written from this very dump";
+  // An overflow's re-dump rewrites every port (COMPATIBILITY 7.1).
+  events_.overflow = true;
+  follower_.Step();
+  AnswerDump({"Ethernet0", "Ethernet4"});
+  follower_.Step();
+  EXPECT_EQ(write_dirty(), 2u);
+}
+
 TEST_F(KernelFollowerTest, ANewSelectionDuringADumpGetsADumpOfItsOwnCountedApart) {
   follower_.Begin(events_);
   const uint32_t first = events_.last_dump();

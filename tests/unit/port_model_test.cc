@@ -225,6 +225,21 @@ TEST_F(PortModelTest, DumpEndRemovesPortsTheDumpDidNotShowAndRewritesTheRest) {
   EXPECT_THAT(Flush(model_), ElementsAre(Del("Ethernet0"), Set("Ethernet4", true, true, 9100)));
 }
 
+TEST_F(PortModelTest, ADumpEndWithoutRewriteLeavesWhatWasWrittenDuringIt) {
+  // The initial dump: each port written as the dump goes (the writer does not wait for its end).
+  model_.BeginDump();
+  model_.Apply(NewLink("Ethernet0", 5), kNow);
+  EXPECT_THAT(Flush(model_), ElementsAre(Set("Ethernet0", true, true, 9100)));
+  model_.Apply(NewLink("Ethernet4", 6), kNow);
+  EXPECT_THAT(model_.EndDump(kNow, /*complete=*/true, /*rewrite=*/false), IsEmpty());
+  EXPECT_THAT(Flush(model_), ElementsAre(Set("Ethernet4", true, true, 9100)))
+      << "Ethernet0 is written once";
+  // The next dump (a resync) still marks its ports seen from scratch.
+  model_.BeginDump();
+  model_.Apply(NewLink("Ethernet4", 6), kNow);
+  EXPECT_THAT(model_.EndDump(kNow), ElementsAre("Ethernet0"));
+}
+
 TEST_F(PortModelTest, InterruptedDumpRemovesNothing) {
   model_.Apply(NewLink("Ethernet0", 5), kNow);
   Flush(model_);
