@@ -2,7 +2,8 @@
 // the rooms of server/ (their CMakeLists say what each holds) to the engine.
 //
 // Threads (docs/ARCHITECTURE.md has the whole list, with what wakes each):
-//   main        startup, then the engine's netlink loop (core/kernel_follower.h)
+//   main        the engine's netlink loop (core/kernel_follower.h)
+//   ps-startup  the SONiC startup sequence, then it ends (core/startup.h; not in host mode)
 //   ps-writer   the engine's Redis writer (core/state_writer.h)
 //   ps-keyspace the keyspace-notification subscriber (core/keyspace_watcher.h), when Redis has
 //               notifications on
