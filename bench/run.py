@@ -658,6 +658,47 @@ def scenario_scale(args, n, template, floor):
             out[f"{api}_snapshot_ms"] = (time.monotonic() - t0) * 1000 if ready else None
             sub.send_signal(signal.SIGTERM)
             sub.communicate(timeout=120)
+        # STATE_DB's latency while the API serves every port: single kernel changes on 64 of the
+        # ports (psbench latency), alone, then while a loop takes new streams' snapshots of every
+        # port (StreamLinkEvents, WatchLinkEvents, gNMI) and GetPortState's pages.
+        # Each port's changes come in pairs that restore it (psbench latency): a whole number
+        # of pairs per port, or the second run would start with changes that change nothing.
+        probed = min(n, 64)
+        events = max(1, args.scale_latency_events // (2 * probed)) * 2 * probed
+
+        def latency():
+            return psbench("latency", "--redis", w.redis_socket, "--sw", w.sw, "--wire", w.wire,
+                           "--ports", str(probed), "--events", str(events),
+                           "--gap-us", "3000")["all"]
+        out["latency_alone"] = latency()
+        stop, taken = threading.Event(), []
+
+        def snapshots():
+            loads = (["subscribe", "--count", "1"], ["subscribe", "--count", "1", "--batched", "1"],
+                     ["subscribe", "--count", "0", "--gnmi", "1"], ["getports"])
+            while not stop.is_set():
+                for load in loads:
+                    if stop.is_set():
+                        break
+                    if load[0] == "getports":
+                        psbench("getports", "--grpc", w.socket)
+                    else:
+                        sub = subprocess.Popen([os.path.join(BUILD, "bench", "psbench"), load[0],
+                                                "--grpc", w.socket, *load[1:]],
+                                               stdout=subprocess.PIPE, text=True)
+                        json.loads(sub.stdout.readline())
+                        sub.send_signal(signal.SIGTERM)
+                        sub.communicate(timeout=120)
+                    taken.append(load[-1] if load[0] == "subscribe" else "getports")
+                    stop.wait(0.05)  # paced: at small sizes a snapshot takes a millisecond
+        loader = threading.Thread(target=snapshots)
+        loader.start()
+        try:
+            out["latency_during_snapshots"] = latency()
+        finally:
+            stop.set()
+            loader.join(300)
+        out["snapshots_during_latency"] = len(taken)
         health = w.health() or {}
         out["drift_repairs"] = int((health.get("counters") or {}).get("drift_repairs", 0))
 
@@ -1130,7 +1171,20 @@ def report(results, out_dir):
         if rows:
             table("Where a restart's time goes (ms after the start rule, from the daemon's log)",
                   ["ports", "start", "startup done (Redis read)",
-                   "rewrite of every port begins (the dump applied)", "PortInitDone"], rows)
+                   "the dump applied, stale keys deleted (reconcile)", "PortInitDone"], rows)
+        rows = []
+        for n, rs in scale:
+            d = rs.get("daemon") or {}
+            a, b = d.get("latency_alone"), d.get("latency_during_snapshots")
+            if a and b:
+                rows.append([n, a["count"], a["p50_us"], a["p99_us"], a["max_us"], b["count"],
+                             b["p50_us"], b["p99_us"], b["max_us"],
+                             d.get("snapshots_during_latency")])
+        if rows:
+            table("STATE_DB latency (µs, kernel change to STATE_DB, 64 of the ports) alone and "
+                  "while new streams' snapshots and GetPortState pages of every port are taken",
+                  ["ports", "events", "p50 alone", "p99 alone", "max alone", "events",
+                   "p50 during", "p99 during", "max during", "snapshots taken meanwhile"], rows)
 
     rows = []
     for (sc, n, subs, api), rs in sorted(by.items()):
@@ -1299,6 +1353,8 @@ def main():
                    help="ports in the streaming latency runs")
     p.add_argument("--stream-storm-ports", type=int, default=1024,
                    help="ports in the streaming storm runs")
+    p.add_argument("--scale-latency-events", type=int, default=1024,
+                   help="scale: kernel changes timed alone and again during snapshots")
     p.add_argument("--soak-seconds", type=float, default=600,
                    help="soak scenario length (not in the default scenarios)")
     p.add_argument("--soak-chunk", type=float, default=60, help="soak sampling period, s")
