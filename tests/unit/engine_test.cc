@@ -16,7 +16,6 @@
 #include <optional>
 #include <thread>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -55,6 +54,8 @@ class EngineTest : public ::testing::Test {
     redis_.SetField(kAppl, "PORT_TABLE:Ethernet0", "lanes", "0");
   }
   ~EngineTest() override {
+    // A test that held startup and ended early (a failed assertion) lets it go: the stop joins it.
+    if (!go_on_.HasBeenNotified()) go_on_.Notify();
     if (thread_.joinable()) (void)StopEngine();
     std::filesystem::remove_all(dir_);
   }
@@ -83,6 +84,18 @@ class EngineTest : public ::testing::Test {
     engine_->SetStateListener([this] { Changed(); });
     thread_ = std::thread([this] { result_ = engine_->Run(); });
     return kernel;
+  }
+  // Startup's thread stops at its first `command` to database `db` (FakeRedis runs it on that
+  // thread) and notifies held_; it goes on when the test notifies go_on_.
+  void HoldStartupAt(int db, const std::string& command) {
+    redis_.intercept = [this, db, command](int at,
+                                           const RedisArgv& argv) -> std::optional<RedisReply> {
+      if (at == db && argv[0] == command && !held_.HasBeenNotified()) {
+        held_.Notify();
+        go_on_.WaitForNotification();
+      }
+      return std::nullopt;
+    };
   }
   // Stops the engine and joins its thread; Run()'s result.
   absl::Status StopEngine() {
@@ -117,6 +130,7 @@ class EngineTest : public ::testing::Test {
   FakeClock clock_;
   absl::Mutex mu_;
   int changes_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Notification held_, go_on_;        // HoldStartupAt
   std::unique_ptr<FakeLinkSocket> links_;  // until the engine opens it
   std::unique_ptr<Engine> engine_;
   std::thread thread_;
@@ -205,23 +219,12 @@ TEST_F(EngineTest, ARestartFollowsTheKernelWhileStartupReadsRedisAndWritesOnceIt
   redis_.SetField(kAppl, "PORT_TABLE:PortConfigDone", "count", "1");
   std::filesystem::create_directories(options_.runtime_dir);
   std::ofstream(options_.runtime_dir + "/portsyncd.started");
-  // Startup held in its read of APPL_DB's keys until the test lets it go (on its thread).
-  absl::Notification reading, go_on;
-  // Let go however the test ends (a failed assertion returns early; the stop joins startup).
-  absl::Cleanup release = [&] {
-    if (!go_on.HasBeenNotified()) go_on.Notify();
-  };
-  redis_.intercept = [&](int db, const RedisArgv& argv) -> std::optional<RedisReply> {
-    if (db == kAppl && argv[0] == "SCAN" && !reading.HasBeenNotified()) {
-      reading.Notify();
-      go_on.WaitForNotification();
-    }
-    return std::nullopt;
-  };
+  // Startup held in its read of APPL_DB's keys until the test lets it go.
+  HoldStartupAt(kAppl, "SCAN");
   FakeLinkSocket* kernel = StartEngine({{"Ethernet0", 10}}, &redis_);
   ASSERT_NE(kernel, nullptr);
   Engine& engine = *engine_;
-  reading.WaitForNotification();
+  held_.WaitForNotification();
   EXPECT_EQ(engine.start_mode(), StartMode::kRestart);
   // The dump runs while startup reads: the model knows the kernel already...
   ASSERT_TRUE(WaitFor([&] { return engine.initial_sync_done(); })) << "the dump waited";
@@ -235,7 +238,7 @@ TEST_F(EngineTest, ARestartFollowsTheKernelWhileStartupReadsRedisAndWritesOnceIt
     EXPECT_FALSE(model.Find("Ethernet0")->in_appl_db);
     EXPECT_TRUE(model.pending_empty()) << "CONFIG_DB not loaded yet";
   });
-  go_on.Notify();
+  go_on_.Notify();
   ASSERT_TRUE(WaitFor([&] { return engine.port_init_done() && engine.initial_write_done(); }));
   ASSERT_TRUE(StopEngine().ok());
 
@@ -251,25 +254,14 @@ TEST_F(EngineTest, ARestartFollowsTheKernelWhileStartupReadsRedisAndWritesOnceIt
 TEST_F(EngineTest, AColdStartReadsTheKernelOnlyOnceStartupIsDone) {
   // Startup held in its read of CONFIG_DB's keys (after the start rule, before it lists and
   // sets down old interfaces) until the test lets it go.
-  absl::Notification reading, go_on;
-  // Let go however the test ends (a failed assertion returns early; the stop joins startup).
-  absl::Cleanup release = [&] {
-    if (!go_on.HasBeenNotified()) go_on.Notify();
-  };
-  redis_.intercept = [&](int db, const RedisArgv& argv) -> std::optional<RedisReply> {
-    if (db == kConfig && argv[0] == "SCAN" && !reading.HasBeenNotified()) {
-      reading.Notify();
-      go_on.WaitForNotification();
-    }
-    return std::nullopt;
-  };
+  HoldStartupAt(kConfig, "SCAN");
   FakeLinkSocket* kernel = StartEngine({{"Ethernet0", 10}}, &redis_, /*list_existing=*/true);
   ASSERT_NE(kernel, nullptr);
   Engine& engine = *engine_;
-  reading.WaitForNotification();
+  held_.WaitForNotification();
   EXPECT_EQ(engine.start_mode(), StartMode::kCold);
   EXPECT_FALSE(engine.initial_sync_done());
-  go_on.Notify();
+  go_on_.Notify();
   ASSERT_TRUE(WaitFor([&] { return engine.initial_write_done(); }));
   ASSERT_TRUE(StopEngine().ok());
   // Ethernet0 was there before the start: an old interface, set down and never followed
