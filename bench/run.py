@@ -782,6 +782,31 @@ def scenario_scale(args, n, template, floor):
         w.close()
 
 
+def cycle_rss(cycles):
+    if len(cycles) < 2:
+        return "-"
+    a, b = cycles[0], cycles[-1]
+    return (f"{a['peak_kib'] / 1024:.1f} / {a['trough_kib'] / 1024:.1f} ({a['chunks']}) -> "
+            f"{b['peak_kib'] / 1024:.1f} / {b['trough_kib'] / 1024:.1f} ({b['chunks']}), "
+            f"{len(cycles)} cycles")
+
+
+def rss_cycles(samples):
+    """The complete Redis-restart cycles among soak samples, each from the chunk after a
+    restart to the next chunk that restarted Redis: their chunks and highest and lowest RSS."""
+    out, current, started = [], [], False
+    for x in samples:
+        if started:
+            current.append(x)
+        if x.get("redis_restarted"):
+            if current:
+                out.append({"chunks": f"{current[0]['chunk']}-{current[-1]['chunk']}",
+                            "peak_kib": max(c["rss_kib"] for c in current),
+                            "trough_kib": min(c["rss_kib"] for c in current)})
+            current, started = [], True
+    return out
+
+
 def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
@@ -951,9 +976,20 @@ def scenario_soak(args, n, template, floor):
         # Noise: the spread of RSS between consecutive samples after the warm-up.
         noise = max((abs(a["rss_kib"] - b["rss_kib"]) for a, b in zip(after, after[1:])),
                     default=0)
+        cycles = rss_cycles(after)
         # Under ASan, freed memory waits in its quarantine and RSS measures the sanitizer: the
         # leak check is LeakSanitizer's, when the daemon exits (below).
-        if rss_growth > max(2048, warm["rss_kib"] // 50, noise) and not args.soak_sanitized:
+        if len(cycles) >= 2 and not args.soak_sanitized:
+            # With Redis restarted every few chunks, RSS is a sawtooth: the rewrite after each
+            # reconnect hands freed pages back (malloc_trim), and they fill again. Compared cycle
+            # to cycle: the last complete one's highest and lowest sample against the first's.
+            bound = max(1024, cycles[0]["peak_kib"] // 50)
+            for what in ("peak_kib", "trough_kib"):
+                grew = cycles[-1][what] - cycles[0][what]
+                if grew > bound:
+                    failures.append(f"RSS {what[:-4]} per Redis-restart cycle grew {grew} KiB "
+                                    f"(cycles {cycles[0]['chunks']} -> {cycles[-1]['chunks']})")
+        elif rss_growth > max(2048, warm["rss_kib"] // 50, noise) and not args.soak_sanitized:
             failures.append(f"RSS grew {rss_growth} KiB after the warm-up (noise {noise} KiB)")
         if last["fds"] > warm["fds"]:
             failures.append(f"open files grew {warm['fds']} -> {last['fds']}")
@@ -976,6 +1012,7 @@ def scenario_soak(args, n, template, floor):
                 "flaps_per_s": args.soak_flaps, "churn_ports": args.soak_churn_ports,
                 "subscribers": subs, "seconds": round(time.monotonic() - start, 1),
                 "samples": samples, "rss_growth_kib": rss_growth, "rss_noise_kib": noise,
+                "rss_cycles": cycles,
                 "failures": failures}
     finally:
         churn.stopped.set()
@@ -1203,12 +1240,15 @@ def report(results, out_dir):
                          sum(x.get("state_db_wrong", 0) for x in smp),
                          last.get("drift_repairs"), sum(x.get("stream_lost", 0) for x in smp),
                          sum(1 for x in smp if x.get("redis_restarted")),
+                         cycle_rss(r.get("rss_cycles") or []),
                          "; ".join(r["failures"]) or "none"])
     if rows:
         table("Soak", ["ports", "who", "MTU events/s", "flaps/s", "subscribers", "seconds",
                        "kernel events", "RSS MiB first", "after warm-up", "last", "fds",
                        "threads", "worst CPU ms/s", "worst converge ms", "STATE_DB != kernel",
-                       "drift repairs", "lost events", "Redis restarts", "failures"], rows)
+                       "drift repairs", "lost events", "Redis restarts",
+                       "RSS MiB per Redis-restart cycle after warm-up, highest / lowest: first "
+                       "cycle -> last", "failures"], rows)
 
     rows = []
     for (sc, n, subs, api), rs in sorted(by.items()):
