@@ -648,6 +648,10 @@ def scenario_scale(args, n, template, floor):
         out["get_port_state_ms"] = (time.monotonic() - t0) * 1000
         out["get_port_state_ports"] = len(json.loads(ctl.stdout)["ports"]) if ctl.returncode == 0 \
             else f"failed: {ctl.stderr.strip()[:200]}"
+        t0 = time.monotonic()  # the operator's table (and the JSON above: protobuf's printer)
+        sh(os.path.join(BUILD, "client", "portsyncctl"), "--target", f"unix:{w.socket}", "ports",
+           check=False)
+        out["portsyncctl_ports_ms"] = (time.monotonic() - t0) * 1000
         for api, extra in (("stream", []), ("watch", ["--batched", "1"]),
                            ("gnmi", ["--count", "0", "--gnmi", "1"])):
             t0 = time.monotonic()
@@ -1185,7 +1189,8 @@ def report(results, out_dir):
                      else cold, cell(d.get("restart_ms")),
                      cell(d.get("warm_restart_ms")), cell(d.get("redis_restart_ms")),
                      d.get("overflow_converge_ms"), d["rss_kib"] / 1024, per_port,
-                     d.get("get_port_state_rpc_ms"), d.get("get_port_state_ms"),
+                     d.get("get_port_state_rpc_ms"), d.get("portsyncctl_ports_ms"),
+                     d.get("get_port_state_ms"),
                      d.get("stream_snapshot_ms"),
                      d.get("watch_snapshot_ms"), d.get("gnmi_snapshot_ms"),
                      f"{d.get('drift_repairs')} / {d.get('drift_repairs_end')}",
@@ -1197,7 +1202,7 @@ def report(results, out_dir):
               ["ports", "floor ms", "cold start", "daemon restart", "warm restart",
                "Redis restart (empty)", "overflow re-dump (after the storm)", "RSS MiB",
                "RSS bytes/port over the smallest run", "GetPortState, every page",
-               "portsyncctl --json ports", "StreamLinkEvents snapshot",
+               "portsyncctl ports", "portsyncctl --json ports", "StreamLinkEvents snapshot",
                "WatchLinkEvents snapshot", "gNMI snapshot", "drift repairs",
                "STATE_DB != kernel after"], rows)
         rows = []
