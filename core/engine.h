@@ -9,9 +9,9 @@
 //   core/engine_shared.h    the model and the hand-over flags, under one mutex
 //
 // Threads: the caller of Run() is the *engine thread* (the kernel follower); Run() starts the
-// *startup thread* (core/startup.h; it ends with startup: the follower starts as soon as startup
-// has decided a start that is not a cold one, else once it is done), which starts the *writer
-// thread* and, when notifications are used, the *watcher threads*. The model
+// *startup thread* (core/startup.h; the follower starts as soon as startup has decided a start
+// that is not a cold one, else once it is done), which then starts the *watcher threads* when
+// notifications are used and goes on as the *writer thread*. The model
 // is shared under one mutex, held only for in-memory work, never across I/O. Memory is bounded by
 // the number of ports: a backlog for one port is its latest state. Every Redis connection is made
 // through a RedisConnector and every time the writer reads comes from a Clock, so unit tests run
@@ -129,8 +129,8 @@ class Engine : public EngineView, private KeyspaceListener {
   bool SleepUnlessStopped(absl::Duration d);
   // Startup's thread: the engine thread may start following the kernel.
   void AllowFollowing();
-  // Startup's thread, once it is done: the keyspace watcher and the writer thread.
-  void StartWriting();
+  // Startup's thread, once it is done: the keyspace watchers (it then goes on as the writer).
+  void StartWatching();
 
   const EngineOptions options_;
   const DbEndpoints endpoints_;
@@ -147,7 +147,6 @@ class Engine : public EngineView, private KeyspaceListener {
   std::unique_ptr<Startup> startup_;
   std::unique_ptr<KernelFollower> follower_;
   std::unique_ptr<StateWriter> writer_;
-  std::thread writer_thread_;  // started by startup's thread; joined by Run() after it
   std::unique_ptr<KeyspaceWatcher> watcher_;
   absl::Mutex follow_mu_;
   bool may_follow_ ABSL_GUARDED_BY(follow_mu_) = false;

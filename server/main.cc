@@ -3,7 +3,7 @@
 //
 // Threads (docs/ARCHITECTURE.md has the whole list, with what wakes each):
 //   main        the engine's netlink loop (core/kernel_follower.h)
-//   ps-startup  the SONiC startup sequence, then it ends (core/startup.h; not in host mode)
+//   ps-startup  the SONiC startup sequence (core/startup.h; not in host mode), then it is
 //   ps-writer   the engine's Redis writer (core/state_writer.h)
 //   ps-keyspace the keyspace-notification subscriber (core/keyspace_watcher.h), when Redis has
 //               notifications on
