@@ -17,6 +17,14 @@ constexpr absl::Duration kReadyWhileWaiting = absl::Seconds(10);
 
 }  // namespace
 
+HealthSample SampleHealth(const std::function<bool()>& synced,
+                          const std::function<v1::GetHealthResponse()>& health) {
+  HealthSample sample;
+  sample.synced = synced();
+  sample.health = health();
+  return sample;
+}
+
 std::string HealthReporter::StatusLine(const v1::GetHealthResponse& h, bool synced) const {
   if (h.mode() == "host") {
     if (!synced) return "host mode (no SONiC database): waiting for the first link dump";
@@ -88,7 +96,9 @@ void HealthReporter::Run() {
   for (;;) {
     pending_.store(false);  // before reading: a change from here on is reported next time
     const absl::Time now = absl::Now();
-    const v1::GetHealthResponse h = health_();
+    const HealthSample sample =
+        SampleHealth([this] { return engine_->initial_write_done(); }, health_);
+    const v1::GetHealthResponse& h = sample.health;
     // A pass reads every port under the model's lock: with 100,000 ports it is milliseconds, so
     // passes are spaced by at least ten times what the last one took (at most a tenth of a CPU,
     // and of the lock, whatever the port count).
@@ -100,7 +110,7 @@ void HealthReporter::Run() {
       last_serving = serving;
     }
     if (notifier_->enabled()) {
-      const bool synced = engine_->initial_write_done();
+      const bool synced = sample.synced;
       // READY=1 once the initial dump is in STATE_DB; while Redis is away, after
       // kReadyWhileWaiting at most: the daemon is up, serves its API and keeps retrying, and
       // STATUS= says what it waits for (an unreachable Redis is never fatal).

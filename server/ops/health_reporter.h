@@ -22,6 +22,17 @@
 
 namespace portsyncd {
 
+// One pass's view: whether the initial dump is in STATE_DB, and GetHealth. `synced` is read
+// first, so the health read after it is as new or newer: a STATUS= line never says "synced" with
+// the port count of before the dump (read the other way round, the dump can end between the two
+// reads, and READY=1 went out saying "following 0 interfaces").
+struct HealthSample {
+  bool synced = false;
+  v1::GetHealthResponse health;
+};
+HealthSample SampleHealth(const std::function<bool()>& synced,
+                          const std::function<v1::GetHealthResponse()>& health);
+
 class HealthReporter {
  public:
   // Starts the thread. Not owned, must outlive Stop(): everything passed. `on_ready` runs once,

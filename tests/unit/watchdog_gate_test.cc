@@ -1,4 +1,5 @@
 #include "gtest/gtest.h"
+#include "server/ops/health_reporter.h"
 #include "server/ops/systemd_notifier.h"
 
 namespace portsyncd {
@@ -24,6 +25,30 @@ TEST(WatchdogGateTest, PetsOnlyWhileTheEngineAnswersPings) {
   // It recovers: pet again.
   EXPECT_TRUE(gate.Tick(t0 + absl::Seconds(20), t0 + absl::Seconds(16), ping));
   EXPECT_EQ(pings, 5);
+}
+
+// The initial dump ends between the health read and the synced read (the interleaving that sent
+// READY=1 with "following 0 interfaces"): the sample must not say synced with the old count.
+TEST(HealthSampleTest, SyncedIsReadBeforeTheHealthItDescribes) {
+  bool dump_done = false;
+  const HealthSample sample = SampleHealth([&] { return dump_done; },
+                                           [&] {
+                                             v1::GetHealthResponse h;
+                                             h.set_ports_tracked(dump_done ? 1 : 0);
+                                             dump_done = true;  // the dump ends just after
+                                             return h;
+                                           });
+  EXPECT_FALSE(sample.synced);
+  EXPECT_EQ(sample.health.ports_tracked(), 0u);
+  // The next pass sees both.
+  const HealthSample next = SampleHealth([&] { return dump_done; },
+                                         [&] {
+                                           v1::GetHealthResponse h;
+                                           h.set_ports_tracked(dump_done ? 1 : 0);
+                                           return h;
+                                         });
+  EXPECT_TRUE(next.synced);
+  EXPECT_EQ(next.health.ports_tracked(), 1u);
 }
 
 TEST(SystemdNotifierTest, DisabledWithoutNotifySocket) {
