@@ -1,7 +1,10 @@
 #include "server/stream/event_hub.h"
 
 #include <algorithm>
+#include <iterator>
+#include <string_view>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/thread_name.h"
@@ -15,6 +18,7 @@ EventHub::EventHub(const ModelReader* model, std::string instance_id, EventHubOp
       max_streams_(options.max_streams),
       stream_queue_limit_(options.stream_queue_limit),
       replay_buffer_size_(options.replay_buffer),
+      snapshot_slice_(std::max<size_t>(options.snapshot_slice, 1)),
       ring_capacity_(std::max(options.replay_buffer, options.stream_queue_limit)) {
   kicker_ = std::thread([this] {
     SetThreadName("ps-kicker");
@@ -56,19 +60,71 @@ SharedPortSnapshot EventHub::TakePortSnapshot() {
       return cached;
     }
   }
-  // Copies under the model lock (the hub's lock nests inside it, as in OnPortChanges, so the
-  // sequence and the ring agree); sorted after it is released.
+  // Copied in slices of snapshot_slice_ ports, each under the model lock (the hub's lock nests
+  // inside it, as in OnPortChanges, so the sequence and the ring agree): the engine waits behind
+  // one slice at most, whatever the port count. A port may change between slices, so the last
+  // slice copies again every port the ring's records since the first slice name, as the model
+  // has it then: the snapshot is the model at the last slice's sequence, exactly. Should the ring
+  // no longer hold every record since (a dump or a storm longer than the ring during the copy),
+  // the last slice copies the whole model. `pending` is as of each port's slice.
   auto snapshot = std::make_shared<PortSnapshot>();
-  model_->WithModel([&](const PortModel& model) {
-    snapshot->sequence = model.sequence();
-    snapshot->taken = absl::Now();
-    absl::MutexLock lock(&mu_);
-    snapshot->ports.reserve(model.ports().size());
-    for (const auto& [name, port] : model.ports()) {
-      snapshot->ports.push_back(PortSnapshot::Entry{port, model.pending().contains(name),
-                                                    PortIndexLocked(name), IsTracked(port)});
-    }
-  });
+  const auto entry = [this](const PortModel& model, const Port& port)
+                         ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+                           return PortSnapshot::Entry{port, model.pending().contains(port.name),
+                                                      PortIndexLocked(port.name), IsTracked(port)};
+                         };
+  bool first = true;
+  bool done = false;
+  uint64_t first_sequence = 0;
+  std::string last_copied;
+  std::vector<std::string> changed;        // ports changed since the first slice
+  std::vector<PortSnapshot::Entry> again;  // those of them still in the model, copied again
+  while (!done) {
+    model_->WithModel([&](const PortModel& model) {
+      absl::MutexLock lock(&mu_);
+      const auto& ports = model.ports();
+      auto it = ports.begin();
+      if (first) {
+        first = false;
+        first_sequence = model.sequence();
+        snapshot->ports.reserve(ports.size());
+      } else {
+        it = ports.upper_bound(last_copied);
+      }
+      for (size_t n = 0; it != ports.end() && n < snapshot_slice_; ++it, ++n) {
+        snapshot->ports.push_back(entry(model, it->second));
+      }
+      if (it != ports.end()) {
+        last_copied = std::prev(it)->first;
+        return;
+      }
+      done = true;
+      snapshot->sequence = model.sequence();
+      snapshot->taken = absl::Now();
+      if (snapshot->sequence == first_sequence) return;
+      if (evicted_upto_ > first_sequence || head_sequence_ != snapshot->sequence) {
+        snapshot->ports.clear();
+        for (const auto& [name, port] : ports) snapshot->ports.push_back(entry(model, port));
+        return;
+      }
+      absl::flat_hash_set<std::string_view> seen;
+      for (auto r = FirstAfterLocked(first_sequence); r != ring_.end(); ++r) {
+        if (!seen.insert((*r)->name()).second) continue;
+        changed.push_back((*r)->name());
+        if (auto p = ports.find((*r)->name()); p != ports.end()) {
+          again.push_back(entry(model, p->second));
+        }
+      }
+    });
+  }
+  if (!changed.empty()) {
+    const absl::flat_hash_set<std::string_view> stale(changed.begin(), changed.end());
+    auto& entries = snapshot->ports;
+    entries.erase(std::remove_if(entries.begin(), entries.end(),
+                                 [&](const auto& e) { return stale.contains(e.port.name); }),
+                  entries.end());
+    std::move(again.begin(), again.end(), std::back_inserter(entries));
+  }
   std::sort(snapshot->ports.begin(), snapshot->ports.end(),
             [](const auto& a, const auto& b) { return NaturalLess(a.port.name, b.port.name); });
   absl::MutexLock lock(&mu_);

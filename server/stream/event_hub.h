@@ -10,9 +10,10 @@
 // its cursor (TakeRecords). A stream more than stream_queue_limit records behind, or whose next
 // record has left the ring, is told so (a Gap) and catches up from a snapshot, as its API says.
 // So the engine's cost and the memory are bounded by the ring, not by subscribers x events, and a
-// stalled subscriber costs nothing at all. Snapshots (TakePortSnapshot) are copies taken briefly
-// under the model lock and shared by every stream that starts or catches up while they are
-// current (no change since). Before the first link dump is applied there is none (synced()).
+// stalled subscriber costs nothing at all. Snapshots (TakePortSnapshot) are copies taken in
+// slices, each briefly under the model lock, and shared by every stream that starts or catches up
+// while they are current (no change since). Before the first link dump is applied there is none
+// (synced()).
 //
 // Why a kicker thread rather than the engine thread starting writes: measured, the engine thread
 // then pays for the fan-out's writes and STATE_DB's latency with 1,000 subscribers doubles
@@ -91,7 +92,8 @@ struct ChangeRecord {
 };
 using SharedRecord = std::shared_ptr<const ChangeRecord>;
 
-// Every port of the model (natural order) at one sequence, copied under the model lock.
+// Every port of the model (natural order) at one sequence: copied in slices, then the ports
+// changed meanwhile copied again (EventHub::TakePortSnapshot).
 struct PortSnapshot {
   uint64_t sequence = 0;
   absl::Time taken;
@@ -126,6 +128,9 @@ struct EventHubOptions {
   size_t stream_queue_limit = 1024;
   // Concurrent streams of each API; each costs a cursor and a share of every change.
   size_t max_streams = 64;
+  // Ports a snapshot copies per hold of the model lock (TakePortSnapshot): 4,096 hold it for
+  // about half a millisecond, so the engine never waits longer behind a new stream.
+  size_t snapshot_slice = 4096;
 };
 
 class EventHub : public PortChangeListener {
@@ -203,6 +208,7 @@ class EventHub : public PortChangeListener {
   std::atomic<size_t> max_streams_;
   std::atomic<size_t> stream_queue_limit_;
   const size_t replay_buffer_size_;
+  const size_t snapshot_slice_;
   const absl::Time created_ = absl::Now();
 
   // Held by the kicker while it walks the streams, and by Unregister: a stream is not deleted

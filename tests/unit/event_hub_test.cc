@@ -1,11 +1,15 @@
 // EventHub on a FakeEngine: the change log, snapshots, the kicker, registration. No gRPC.
 #include "server/stream/event_hub.h"
 
+#include <algorithm>
+#include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/stream/port_names.h"
 #include "tests/unit/fake_engine.h"
 #include "tests/unit/stream_test_util.h"
 
@@ -207,6 +211,79 @@ TEST_F(EventHubTest, SnapshotsListPortsInNaturalOrder) {
   std::vector<std::string> names;
   for (const auto& e : snapshot->ports) names.push_back(e.port.name);
   EXPECT_THAT(names, ElementsAre("Ethernet8", "Ethernet12", "Ethernet100"));
+}
+
+// Snapshots copied two ports per hold of the model lock, with a ring of four changes.
+class SlicedSnapshotTest : public EventHubTest {
+ protected:
+  SlicedSnapshotTest()
+      : EventHubTest(EventHubOptions{
+            .replay_buffer = 4, .stream_queue_limit = 4, .max_streams = 64, .snapshot_slice = 2}) {
+    // Lexicographic model order: Ethernet0, Ethernet12, Ethernet16, Ethernet4, Ethernet8.
+    engine_.InitialDump(FakeEngine::Ports(5));
+  }
+  // What a snapshot should hold: the model now, in natural order.
+  std::vector<std::string> Model() {
+    std::vector<std::string> out;
+    engine_.WithModel([&](const PortModel& model) {
+      for (const auto& [name, port] : model.ports()) out.push_back(Describe(port));
+    });
+    std::sort(out.begin(), out.end(), [](const std::string& a, const std::string& b) {
+      return NaturalLess(a.substr(0, a.find(' ')), b.substr(0, b.find(' ')));
+    });
+    return out;
+  }
+  static std::vector<std::string> Describe(const PortSnapshot& snapshot) {
+    std::vector<std::string> out;
+    for (const auto& e : snapshot.ports) out.push_back(Describe(e.port));
+    return out;
+  }
+  static std::string Describe(const Port& port) {
+    return absl::StrCat(port.name, " kernel=", port.in_kernel, " up=", port.fields().oper_up,
+                        " mtu=", port.mtu);
+  }
+};
+
+TEST_F(SlicedSnapshotTest, PortsChangedBetweenSlicesAreCopiedAgain) {
+  int calls = 0;
+  engine_.set_after_with_model([&](int n) {
+    calls = n;
+    if (n != 1) return;
+    // After the first slice (Ethernet0, Ethernet12): change a copied port, take one out of the
+    // kernel, add one the next slice will copy too, and change one not copied yet.
+    engine_.Read({FakeEngine::NewLink("Ethernet0", 100, /*up=*/false),
+                  FakeEngine::DelLink("Ethernet12", 103), FakeEngine::NewLink("Ethernet20", 105),
+                  FakeEngine::NewLink("Ethernet8", 102, /*up=*/true, 1500)});
+  });
+  SharedPortSnapshot snapshot = hub_.TakePortSnapshot();
+  engine_.set_after_with_model(nullptr);
+  EXPECT_EQ(calls, 3) << "five ports, two per hold of the lock";
+  EXPECT_EQ(snapshot->sequence, engine_.sequence());
+  EXPECT_EQ(Describe(*snapshot), Model());
+  EXPECT_THAT(
+      Describe(*snapshot),
+      ElementsAre("Ethernet0 kernel=1 up=0 mtu=9100", "Ethernet4 kernel=1 up=1 mtu=9100",
+                  "Ethernet8 kernel=1 up=1 mtu=1500", "Ethernet12 kernel=0 up=1 mtu=9100",
+                  "Ethernet16 kernel=1 up=1 mtu=9100", "Ethernet20 kernel=1 up=1 mtu=9100"));
+}
+
+TEST_F(SlicedSnapshotTest, MoreChangesThanTheRingDuringTheCopyTakeTheWholeModelAgain) {
+  engine_.set_after_with_model([&](int n) {
+    if (n != 1) return;
+    // Six changes: the ring keeps the last four, so the first two (ports already copied) are
+    // known only to the model.
+    engine_.Read({FakeEngine::NewLink("Ethernet0", 100, /*up=*/true, 1000),
+                  FakeEngine::NewLink("Ethernet12", 103, /*up=*/true, 1200)});
+    engine_.Read({FakeEngine::NewLink("Ethernet4", 101, /*up=*/true, 1400),
+                  FakeEngine::NewLink("Ethernet8", 102, /*up=*/true, 1800),
+                  FakeEngine::NewLink("Ethernet16", 104, /*up=*/true, 1600),
+                  FakeEngine::NewLink("Ethernet4", 101, /*up=*/true, 1401)});
+  });
+  SharedPortSnapshot snapshot = hub_.TakePortSnapshot();
+  engine_.set_after_with_model(nullptr);
+  EXPECT_EQ(snapshot->sequence, engine_.sequence());
+  EXPECT_EQ(Describe(*snapshot), Model());
+  EXPECT_EQ(Describe(*snapshot)[0], "Ethernet0 kernel=1 up=1 mtu=1000");
 }
 
 TEST_F(EventHubTest, TheKickerPumpsEveryRegisteredStreamAfterAChange) {

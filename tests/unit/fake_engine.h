@@ -7,6 +7,7 @@
 
 #include <linux/if.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,8 +25,18 @@ class FakeEngine : public EngineView {
   void set_listener(PortChangeListener* listener) { listener_ = listener; }
 
   void WithModel(absl::FunctionRef<void(const PortModel&)> fn) const override {
-    absl::MutexLock lock(&mu_);
-    fn(model_);
+    {
+      absl::MutexLock lock(&mu_);
+      fn(model_);
+    }
+    ++with_model_calls_;
+    if (after_with_model_) after_with_model_(with_model_calls_);
+  }
+  // Runs after each WithModel's lock is released, with how many calls there were: what the
+  // engine does between a reader's holds of the lock.
+  void set_after_with_model(std::function<void(int calls)> hook) {
+    with_model_calls_ = 0;
+    after_with_model_ = std::move(hook);
   }
 
   const EngineCounters& counters() const override { return counters_; }
@@ -100,6 +111,8 @@ class FakeEngine : public EngineView {
   mutable absl::Mutex mu_;
   PortModel model_ ABSL_GUARDED_BY(mu_);
   PortChangeListener* listener_ = nullptr;
+  mutable int with_model_calls_ = 0;
+  std::function<void(int)> after_with_model_;
   EngineCounters counters_;
   EngineStatus status_ ABSL_GUARDED_BY(mu_);
 };
