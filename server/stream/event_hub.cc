@@ -87,6 +87,7 @@ SharedPortSnapshot EventHub::TakePortSnapshot() {
       if (first) {
         first = false;
         first_sequence = model.sequence();
+        snapshot->state_db = model.state_db();
         snapshot->ports.reserve(ports.size());
       } else {
         it = ports.upper_bound(last_copied);

@@ -20,7 +20,8 @@ using ::testing::HasSubstr;
 class ServicesTest : public ::testing::Test {
  protected:
   ServicesTest()
-      : hub_(&engine_, "run1", EventHubOptions{}),
+      // Snapshots in slices of 8 ports: GetPortState of more pages them from several holds.
+      : hub_(&engine_, "run1", EventHubOptions{.snapshot_slice = 8}),
         timers_(RealClock()),
         portsync_(
             &engine_, &hub_,
@@ -125,6 +126,29 @@ TEST_F(ServicesTest, GetPortStatePagesInNaturalOrderWithoutMissingOrRepeatingAPo
   request.set_page_size(-1);
   EXPECT_EQ(portsync_.PortStates(request, &refused).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ServicesTest, GetPortStateReadsTheModelASliceAtATimeAndAnswersAtOneSequence) {
+  std::vector<LinkEvent> links;
+  for (int i = 0; i < 25; ++i)
+    links.push_back(FakeEngine::NewLink(absl::StrCat("Ethernet", i * 4), i + 1));
+  engine_.InitialDump(links);
+  int calls = 0;
+  engine_.set_after_with_model([&](int n) {
+    calls = n;
+    // Between the first and the second hold: Ethernet0 (copied) goes down.
+    if (n == 1) engine_.Read({FakeEngine::NewLink("Ethernet0", 1, /*up=*/false)});
+  });
+  v1::GetPortStateRequest request;
+  request.set_page_size(3);
+  v1::GetPortStateResponse response;
+  ASSERT_TRUE(portsync_.PortStates(request, &response).ok());
+  engine_.set_after_with_model(nullptr);
+  EXPECT_EQ(calls, 4) << "25 ports, 8 per hold of the model's lock";
+  EXPECT_EQ(response.sequence(), engine_.sequence());
+  EXPECT_THAT(Names(response), ElementsAre("Ethernet0", "Ethernet4", "Ethernet8"));
+  EXPECT_EQ(response.ports(0).oper_status(), v1::LINK_STATUS_DOWN) << "as at the answer's sequence";
+  EXPECT_EQ(response.total_size(), 25);
 }
 
 TEST_F(ServicesTest, GetPortStateFiltersByAShellPattern) {
