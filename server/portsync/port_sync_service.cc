@@ -77,6 +77,11 @@ grpc::Status PortSyncService::PortStates(const v1::GetPortStateRequest& request,
   // that start meanwhile): the engine waits behind one slice at most, and the page is found and
   // built without the model's lock.
   const SharedPortSnapshot snapshot = hub_->TakePortSnapshot();
+  {
+    // Held until the next page (the hub returns it again while nothing changed), not longer.
+    absl::MutexLock lock(&paging_mu_);
+    paging_.reset();
+  }
   if (snapshot == nullptr) {
     // Before the first link dump the model does not know the kernel: every port would look
     // absent. Say so instead of answering with a state nobody observed.
@@ -137,7 +142,11 @@ grpc::Status PortSyncService::PortStates(const v1::GetPortStateRequest& request,
   response->set_mode(snapshot->state_db ? "sonic" : "host");
   response->mutable_ports()->Reserve(static_cast<int>(page.size()));
   for (const Entry* e : page) ToProto(e->port, e->pending, response->add_ports());
-  if (more) response->set_next_page_token(absl::StrCat(kPageTokenPrefix, page.back()->port.name));
+  if (more) {
+    response->set_next_page_token(absl::StrCat(kPageTokenPrefix, page.back()->port.name));
+    absl::MutexLock lock(&paging_mu_);
+    paging_ = snapshot;
+  }
   response->set_total_size(static_cast<int32_t>(total));
   response->set_instance_id(hub_->instance_id());
   return grpc::Status::OK;

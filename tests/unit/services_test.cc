@@ -151,6 +151,45 @@ TEST_F(ServicesTest, GetPortStateReadsTheModelASliceAtATimeAndAnswersAtOneSequen
   EXPECT_EQ(response.total_size(), 25);
 }
 
+TEST_F(ServicesTest, PagesOfAnUnchangedModelShareOneSnapshotHeldUntilTheWalkEnds) {
+  std::vector<LinkEvent> links;
+  for (int i = 0; i < 25; ++i)
+    links.push_back(FakeEngine::NewLink(absl::StrCat("Ethernet", i * 4), i + 1));
+  engine_.InitialDump(links);
+  int calls = 0;
+  auto count_from_zero = [&] {
+    calls = 0;
+    engine_.set_after_with_model([&](int n) { calls = n; });
+  };
+  v1::GetPortStateRequest request;
+  request.set_page_size(10);
+  std::vector<int> copies;  // holds of the model's lock per page
+  for (;;) {
+    count_from_zero();
+    v1::GetPortStateResponse response;
+    ASSERT_TRUE(portsync_.PortStates(request, &response).ok());
+    copies.push_back(calls);
+    if (response.next_page_token().empty()) break;
+    request.set_page_token(response.next_page_token());
+  }
+  EXPECT_THAT(copies, ElementsAre(4, 0, 0)) << "25 ports, 8 per hold: copied once for the walk";
+  // The walk is over: nothing holds the snapshot, so a new walk copies again.
+  count_from_zero();
+  v1::GetPortStateResponse again;
+  request.clear_page_token();
+  ASSERT_TRUE(portsync_.PortStates(request, &again).ok());
+  EXPECT_EQ(calls, 4);
+  // A change between two pages: the next page is copied anew, at the new sequence.
+  engine_.Read({FakeEngine::NewLink("Ethernet0", 1, /*up=*/false)});
+  count_from_zero();
+  request.set_page_token(again.next_page_token());
+  v1::GetPortStateResponse after_change;
+  ASSERT_TRUE(portsync_.PortStates(request, &after_change).ok());
+  EXPECT_EQ(calls, 4);
+  EXPECT_EQ(after_change.sequence(), engine_.sequence());
+  engine_.set_after_with_model(nullptr);
+}
+
 TEST_F(ServicesTest, GetPortStateFiltersByAShellPattern) {
   engine_.InitialDump({FakeEngine::NewLink("Ethernet1", 1), FakeEngine::NewLink("Ethernet12", 2),
                        FakeEngine::NewLink("Ethernet2", 3), FakeEngine::NewLink("Ethernet100", 4)});
