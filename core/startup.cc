@@ -23,6 +23,10 @@ namespace {
 constexpr char kRestartMarker[] = "portsyncd.started";
 // Ports loaded into the model per hold of its lock.
 constexpr size_t kModelLoadSlice = 4096;
+// Ports per pipeline of a cold start's reads and writes: what startup holds at once (at
+// 100,000 ports, every CONFIG_DB hash and its APPL_DB copy at once were a peak of ~240 MB, whose
+// holes the model's ports then filled and kept resident).
+constexpr size_t kRedisSlice = 4096;
 
 std::string RestartMarkerPath(const std::string& runtime_dir) {
   return absl::StrCat(runtime_dir, "/", kRestartMarker);
@@ -139,15 +143,6 @@ absl::Status Startup::Attempt(DbClients& db) {
   const std::string config_prefix = db.config->Key(kConfigPortTable, "");
   ASSIGN_OR_RETURN(std::vector<std::string> config_keys,
                    ScanKeys(*db.config, absl::StrCat(config_prefix, "*")));
-  // Their fields only for the APPL_DB copy a cold start publishes; the other starts need names.
-  std::vector<RedisReply> hashes;
-  if (cold && !progress.appl_published) {
-    std::vector<RedisArgv> reads;
-    reads.reserve(config_keys.size());
-    for (const std::string& key : config_keys) reads.push_back({"HGETALL", key});
-    ASSIGN_OR_RETURN(hashes, db.config->Pipeline(reads));
-    RETURN_IF_ERROR(CheckReplies(reads, hashes));
-  }
   std::vector<std::string> config_ports;
   for (const std::string& key : config_keys) {
     std::string name = key.substr(config_prefix.size());
@@ -165,16 +160,21 @@ absl::Status Startup::Attempt(DbClients& db) {
   // publication below (upstream checks after it, racing with orchagent consuming it), and only
   // on the first attempt.
   if (cold && !progress.configured) {
-    std::vector<RedisArgv> checks;
-    for (const std::string& name : config_ports) {
-      checks.push_back({"HEXISTS", db.appl->Key(kPortTable, name), "admin_status"});
+    absl::flat_hash_set<std::string> configured;
+    for (size_t i = 0; i < config_ports.size(); i += kRedisSlice) {
+      const size_t end = std::min(config_ports.size(), i + kRedisSlice);
+      std::vector<RedisArgv> checks;
+      checks.reserve(end - i);
+      for (size_t j = i; j < end; ++j) {
+        checks.push_back({"HEXISTS", db.appl->Key(kPortTable, config_ports[j]), "admin_status"});
+      }
+      ASSIGN_OR_RETURN(std::vector<RedisReply> replies, db.appl->Pipeline(checks));
+      RETURN_IF_ERROR(CheckReplies(checks, replies));
+      for (size_t j = i; j < end; ++j) {
+        if (replies[j - i].integer == 1) configured.insert(config_ports[j]);
+      }
     }
-    ASSIGN_OR_RETURN(std::vector<RedisReply> replies, db.appl->Pipeline(checks));
-    RETURN_IF_ERROR(CheckReplies(checks, replies));
-    progress.configured.emplace();
-    for (size_t i = 0; i < replies.size(); ++i) {
-      if (replies[i].integer == 1) progress.configured->insert(config_ports[i]);
-    }
+    progress.configured = std::move(configured);
   }
 
   // APPL_DB membership, held in memory from now on (docs/COMPATIBILITY.md 7.4).
@@ -231,21 +231,35 @@ absl::Status Startup::Attempt(DbClients& db) {
   const std::vector<std::pair<int32_t, std::string>> old_interfaces =
       progress.old_interfaces.value_or(std::vector<std::pair<int32_t, std::string>>{});
 
+  // Cold start: CONFIG_DB's PORT table copied to APPL_DB, then PortConfigDone, a slice of
+  // kRedisSlice ports at a time (read, then written).
   if (cold && !progress.appl_published) {
     const DbEndpoint& appl = db.appl->endpoint();
-    std::vector<RedisArgv> writes;
-    for (size_t i = 0; i < config_keys.size(); ++i) {
-      FieldValues fields;
-      for (size_t j = 0; j + 1 < hashes[i].elements.size(); j += 2) {
-        fields.emplace_back(hashes[i].elements[j].str, hashes[i].elements[j + 1].str);
+    for (size_t i = 0; i < config_keys.size(); i += kRedisSlice) {
+      const size_t end = std::min(config_keys.size(), i + kRedisSlice);
+      std::vector<RedisArgv> reads;
+      reads.reserve(end - i);
+      for (size_t j = i; j < end; ++j) reads.push_back({"HGETALL", config_keys[j]});
+      ASSIGN_OR_RETURN(std::vector<RedisReply> hashes, db.config->Pipeline(reads));
+      RETURN_IF_ERROR(CheckReplies(reads, hashes));
+      std::vector<RedisArgv> writes;
+      writes.reserve(end - i);
+      for (size_t j = i; j < end; ++j) {
+        const RedisReply& hash = hashes[j - i];
+        FieldValues fields;
+        for (size_t k = 0; k + 1 < hash.elements.size(); k += 2) {
+          fields.emplace_back(hash.elements[k].str, hash.elements[k + 1].str);
+        }
+        writes.push_back(ProducerStateSet(kPortTable, appl.separator, appl.id,
+                                          config_keys[j].substr(config_prefix.size()), fields));
       }
-      writes.push_back(ProducerStateSet(kPortTable, appl.separator, appl.id,
-                                        config_keys[i].substr(config_prefix.size()), fields));
+      ASSIGN_OR_RETURN(std::vector<RedisReply> replies, db.appl->Pipeline(writes));
+      RETURN_IF_ERROR(CheckReplies(writes, replies));
     }
-    writes.push_back(ProducerStateSet(kPortTable, appl.separator, appl.id, "PortConfigDone",
-                                      {{"count", absl::StrCat(config_keys.size())}}));
-    ASSIGN_OR_RETURN(std::vector<RedisReply> replies, db.appl->Pipeline(writes));
-    RETURN_IF_ERROR(CheckReplies(writes, replies));
+    RedisArgv done = ProducerStateSet(kPortTable, appl.separator, appl.id, "PortConfigDone",
+                                      {{"count", absl::StrCat(config_keys.size())}});
+    ASSIGN_OR_RETURN(RedisReply reply, db.appl->Command(done));
+    RETURN_IF_ERROR(CheckReplies({done}, {reply}));
     progress.appl_published = true;
   }
 

@@ -12,6 +12,7 @@
 
 #include <fnmatch.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
@@ -69,6 +70,7 @@ class FakeRedis : public RedisConnector {
   }
   int errors = 0;
   int connects = 0;
+  size_t largest_pipeline = 0;  // commands in the longest pipeline sent so far
   bool down = false;
   Intercept intercept;
   std::vector<Notification> notifications;
@@ -89,6 +91,7 @@ class FakeRedis : public RedisConnector {
         broken_ = true;
         return absl::UnavailableError("fake redis: connection broken");
       }
+      server_.largest_pipeline = std::max(server_.largest_pipeline, commands.size());
       std::vector<RedisReply> replies;
       for (const RedisArgv& argv : commands) {
         // Broken mid-pipeline (by an intercept): what ran, ran; the replies are lost.

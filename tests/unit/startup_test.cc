@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/match.h"
 #include "core/netlink_socket.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -99,6 +100,33 @@ TEST_F(StartupTest, ColdStartPublishesConfigDbAndSetsOldInterfacesDown) {
   EXPECT_THAT(Pending(), ElementsAre("Ethernet0", "Ethernet4"));
   // LOGGER|portsyncd was absent: upstream's defaults are written.
   EXPECT_EQ(redis_.FindHash(kConfig, "LOGGER|portsyncd")->at("LOGLEVEL"), "NOTICE");
+}
+
+// A cold start of 10,000 ports reads and writes them a slice at a time (what it holds at once
+// stays small), and PortConfigDone still comes after every port.
+TEST_F(StartupTest, AColdStartPublishesALargeConfigDbInSlicesThenPortConfigDone) {
+  constexpr int kPorts = 10000;
+  for (int i = 2; i < kPorts; ++i) {
+    redis_.SetField(kConfig, absl::StrCat("PORT|Ethernet", 4 * i), "speed", "100000");
+  }
+  ASSERT_TRUE(Run().ok());
+  EXPECT_LE(redis_.largest_pipeline, 4096u);
+  EXPECT_EQ(redis_.FindHash(kAppl, "_PORT_TABLE:PortConfigDone")->at("count"),
+            absl::StrCat(kPorts));
+  int ports = 0;
+  bool config_done_seen = false;
+  for (const FakeRedis::Notification& n : redis_.notifications) {
+    if (n.db != kAppl || !absl::StartsWith(n.key, "_PORT_TABLE:")) continue;
+    if (n.key == "_PORT_TABLE:PortConfigDone") {
+      config_done_seen = true;
+      EXPECT_EQ(ports, kPorts) << "PortConfigDone before every port was published";
+    } else if (!config_done_seen) {
+      ++ports;
+    }
+  }
+  EXPECT_TRUE(config_done_seen);
+  EXPECT_EQ(redis_.FindHash(kAppl, "_PORT_TABLE:Ethernet39996")->at("speed"), "100000");
+  EXPECT_EQ(Pending().size(), static_cast<size_t>(kPorts));
 }
 
 TEST_F(StartupTest, TheOldInterfaceRuleTakesOnlySelectedEthernetNetdevs) {
