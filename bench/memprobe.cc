@@ -49,7 +49,13 @@ LinkEvent NewLink(int i) {
   e.has_mtu = true;
   e.kind = "veth";
   e.operstate = 6;
-  e.mac = absl::StrFormat("52:54:00:%02x:%02x:%02x", (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff);
+  const uint8_t mac[6] = {0x52,
+                          0x54,
+                          0x00,
+                          static_cast<uint8_t>(i >> 16),
+                          static_cast<uint8_t>(i >> 8),
+                          static_cast<uint8_t>(i)};
+  e.mac.Assign(mac, sizeof(mac));
   e.has_carrier_counts = true;
   e.carrier_changes = 1;
   e.carrier_up_count = 1;

@@ -96,15 +96,12 @@ bool LinkEvent::oper_up() const { return (flags & IFF_RUNNING) != 0; }
 absl::Status ParseLinkMessage(const nlmsghdr* nlh, LinkEvent* out) {
   {
     // Every field back to its default; the strings keep their buffers.
-    std::string name = std::move(out->name), kind = std::move(out->kind),
-                mac = std::move(out->mac);
+    std::string name = std::move(out->name), kind = std::move(out->kind);
     *out = LinkEvent{};
     name.clear();
     kind.clear();
-    mac.clear();
     out->name = std::move(name);
     out->kind = std::move(kind);
-    out->mac = std::move(mac);
   }
   LinkEvent& event = *out;
   if (nlh->nlmsg_type == RTM_NEWLINK) {
@@ -156,14 +153,7 @@ absl::Status ParseLinkMessage(const nlmsghdr* nlh, LinkEvent* out) {
               return absl::InvalidArgumentError(
                   absl::StrCat("IFLA_ADDRESS is ", len, " bytes, more than 32"));
             }
-            const auto* bytes = static_cast<const uint8_t*>(mnl_attr_get_payload(attr));
-            static constexpr char kHex[] = "0123456789abcdef";
-            event.mac.resize(len == 0 ? 0 : 3 * len - 1);
-            for (size_t i = 0; i < len; ++i) {
-              if (i > 0) event.mac[3 * i - 1] = ':';
-              event.mac[3 * i] = kHex[bytes[i] >> 4];
-              event.mac[3 * i + 1] = kHex[bytes[i] & 0xf];
-            }
+            event.mac.Assign(static_cast<const uint8_t*>(mnl_attr_get_payload(attr)), len);
             return absl::OkStatus();
           }
           case IFLA_LINKINFO:

@@ -69,7 +69,7 @@ struct Port {
   uint8_t operstate = 0;
   // Shown by the dump in progress (PortModel::BeginDump/EndDump; false outside a dump).
   bool seen_in_dump = false;
-  std::string mac;
+  HardwareAddress mac;        // held inline (HardwareAddress)
   bool in_appl_db = false;    // APPL_DB PORT_TABLE:<name> exists (sticky once seen)
   bool in_config_db = false;  // CONFIG_DB PORT|<name> existed at startup
   absl::Time last_change = absl::InfinitePast();  // last kernel-visible change

@@ -28,7 +28,7 @@ void ToProto(const Port& port, bool pending, v1::PortState* out) {
     out->set_admin_status(fields.admin_up ? v1::LINK_STATUS_UP : v1::LINK_STATUS_DOWN);
     out->set_oper_status(fields.oper_up ? v1::LINK_STATUS_UP : v1::LINK_STATUS_DOWN);
     out->set_mtu(port.mtu);
-    out->set_mac_address(port.mac);
+    out->set_mac_address(port.mac.Text());
     out->set_master_ifindex(static_cast<int32_t>(port.master));
     if (port.oper_last_change != absl::InfinitePast())
       ToProto(port.oper_last_change, out->mutable_oper_last_change());

@@ -55,7 +55,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (event.ok()) {
         FuzzCheck(!event->name.empty() && event->name.size() <= kMaxInterfaceNameLength);
         FuzzCheck(event->name.find('\0') == std::string::npos);
-        FuzzCheck(event->mac.size() <= 32 * 3);
+        FuzzCheck(event->mac.size() <= HardwareAddress::kMaxBytes);
+        FuzzCheck(event->mac.Text().size() == (event->mac.empty() ? 0 : 3 * event->mac.size() - 1));
         name = event->name;
         ifindex = event->ifindex;
         (void)ApplyOutcomeName(model.Apply(*event, now));

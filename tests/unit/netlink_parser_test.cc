@@ -11,6 +11,7 @@
 #include <set>
 #include <vector>
 
+#include "core/port_model.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -61,6 +62,26 @@ class LinkMessage {
   ifinfomsg* ifi_;
 };
 
+TEST(HardwareAddressTest, HoldsAnyAddressTheKernelGivesInlineAndFormatsItOnRequest) {
+  HardwareAddress a;
+  EXPECT_TRUE(a.empty());
+  EXPECT_EQ(a.Text(), "");
+  uint8_t bytes[HardwareAddress::kMaxBytes];
+  for (size_t i = 0; i < sizeof(bytes); ++i) bytes[i] = static_cast<uint8_t>(0xf0 + i);
+  a.Assign(bytes, sizeof(bytes));  // e.g. an InfiniBand address is 20 bytes; 32 is the most
+  EXPECT_EQ(a.Text().size(), 3 * HardwareAddress::kMaxBytes - 1);
+  EXPECT_EQ(a.Text().substr(0, 11), "f0:f1:f2:f3");
+  HardwareAddress b;
+  b.Assign(bytes, 6);
+  EXPECT_EQ(b.Text(), "f0:f1:f2:f3:f4:f5");
+  EXPECT_NE(a, b);
+  HardwareAddress c;
+  c.Assign(bytes, 6);
+  EXPECT_EQ(b, c);
+  // Held in the port itself: a Port is no larger than with the std::string it replaced.
+  EXPECT_LE(sizeof(Port), 224u);
+}
+
 TEST(NetlinkParserTest, ParsesEveryFieldOfANewlink) {
   LinkMessage m;
   const uint8_t mac[6] = {0x52, 0x54, 0x00, 0xab, 0xcd, 0xef};
@@ -77,7 +98,7 @@ TEST(NetlinkParserTest, ParsesEveryFieldOfANewlink) {
   EXPECT_EQ(event->master, 3u);
   EXPECT_EQ(event->kind, "veth");
   EXPECT_EQ(event->operstate, IF_OPER_UP);
-  EXPECT_EQ(event->mac, "52:54:00:ab:cd:ef");
+  EXPECT_EQ(event->mac.Text(), "52:54:00:ab:cd:ef");
   EXPECT_EQ(event->family, AF_UNSPEC);
   EXPECT_TRUE(event->admin_up());
   EXPECT_TRUE(event->oper_up());
@@ -97,7 +118,7 @@ TEST(NetlinkParserTest, ParsingIntoAUsedEventLeavesNothingOfTheOldOne) {
   absl::StatusOr<LinkEvent> fresh = ParseLinkMessage(bare.nlh());
   ASSERT_TRUE(fresh.ok());
   EXPECT_EQ(event, *fresh);
-  EXPECT_EQ(event.mac, "");
+  EXPECT_TRUE(event.mac.empty());
   EXPECT_EQ(event.kind, "");
 }
 
