@@ -4,9 +4,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <fstream>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "core/direct_writer.h"
 #include "core/logging.h"
 #include "core/sonic_tables.h"
@@ -14,6 +17,28 @@
 #include "core/status_macros.h"
 
 namespace portsyncd {
+
+namespace {
+
+// Resident memory, from /proc/self/statm (0 if unreadable).
+uint64_t ResidentBytes() {
+  std::ifstream statm("/proc/self/statm");
+  uint64_t size = 0, resident = 0;
+  if (!(statm >> size >> resident)) return 0;
+  return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+// Hands the heap's free pages back to the system (malloc_trim: every arena), and says what that
+// returned.
+void ReturnFreedHeap(const char* after) {
+  const uint64_t before = ResidentBytes();
+  malloc_trim(0);
+  const uint64_t now = ResidentBytes();
+  LOG_INFO("memory: freed heap returned after ", after, ": RSS ",
+           absl::StrFormat("%.1f -> %.1f MiB", before / 1048576.0, now / 1048576.0));
+}
+
+}  // namespace
 
 StateWriter::StateWriter(const EngineOptions& options, DbEndpoints endpoints, SharedModel& shared,
                          EngineCounters& counters, RedisConnector& connector, const Clock& clock,
@@ -146,7 +171,7 @@ void StateWriter::StepOnce(bool stop) {
     // Every port written at once (a start, a reconnect) is the heap's one-off peak, with the
     // initial dump's changes just before it: hand the freed pages back to the system, or the
     // process keeps them for good (glibc returns little from the middle of the heap by itself).
-    malloc_trim(0);
+    ReturnFreedHeap("the reconcile");
     // Done, even when Redis refused some key: the rest is written (the refused port shows as
     // out of sync, and its write is retried at the period).
     if (status.ok() || !db_->broken()) initial_write_done_.store(true);
@@ -292,6 +317,9 @@ absl::Status StateWriter::Flush() {
       return refused;
     }
     LOG_NOTICE("PortInitDone published: every configured port has its netdev");
+    // A cold start's other one-off peak ends here: every configured port pending, created and
+    // written one by one as orchagent made the netdevs, with Redis' notifications of each.
+    ReturnFreedHeap("PortInitDone");
     port_init_done_sent_ = true;
     port_init_done_ns_.store(absl::ToUnixNanos(clock_.Now()));
     shared_.port_init_done.store(true);
