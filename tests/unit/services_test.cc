@@ -30,6 +30,13 @@ class ServicesTest : public ::testing::Test {
         gnmi_(&hub_, &timers_, RealClock()) {
     engine_.set_listener(&hub_);
   }
+  // Ethernet0, Ethernet4, ... Ethernet96 (ifindex 1..25), as the first link dump.
+  void InitialDumpOf25Ports() {
+    std::vector<LinkEvent> links;
+    for (int i = 0; i < 25; ++i)
+      links.push_back(FakeEngine::NewLink(absl::StrCat("Ethernet", i * 4), i + 1));
+    engine_.InitialDump(links);
+  }
   std::vector<std::string> Names(const v1::GetPortStateResponse& r) {
     std::vector<std::string> out;
     for (const v1::PortState& p : r.ports()) out.push_back(p.name());
@@ -84,10 +91,7 @@ TEST_F(ServicesTest, GetPortStateNamesTheFirstUnknownAndRefusesMalformedNames) {
 }
 
 TEST_F(ServicesTest, GetPortStatePagesInNaturalOrderWithoutMissingOrRepeatingAPort) {
-  std::vector<LinkEvent> links;
-  for (int i = 0; i < 25; ++i)
-    links.push_back(FakeEngine::NewLink(absl::StrCat("Ethernet", i * 4), i + 1));
-  engine_.InitialDump(links);
+  InitialDumpOf25Ports();
   v1::GetPortStateRequest request;
   request.set_page_size(10);
   std::vector<std::string> seen;
@@ -129,10 +133,7 @@ TEST_F(ServicesTest, GetPortStatePagesInNaturalOrderWithoutMissingOrRepeatingAPo
 }
 
 TEST_F(ServicesTest, GetPortStateReadsTheModelASliceAtATimeAndAnswersAtOneSequence) {
-  std::vector<LinkEvent> links;
-  for (int i = 0; i < 25; ++i)
-    links.push_back(FakeEngine::NewLink(absl::StrCat("Ethernet", i * 4), i + 1));
-  engine_.InitialDump(links);
+  InitialDumpOf25Ports();
   int calls = 0;
   engine_.set_after_with_model([&](int n) {
     calls = n;
@@ -152,10 +153,7 @@ TEST_F(ServicesTest, GetPortStateReadsTheModelASliceAtATimeAndAnswersAtOneSequen
 }
 
 TEST_F(ServicesTest, PagesOfAnUnchangedModelShareOneSnapshotHeldUntilTheWalkEnds) {
-  std::vector<LinkEvent> links;
-  for (int i = 0; i < 25; ++i)
-    links.push_back(FakeEngine::NewLink(absl::StrCat("Ethernet", i * 4), i + 1));
-  engine_.InitialDump(links);
+  InitialDumpOf25Ports();
   int calls = 0;
   auto count_from_zero = [&] {
     calls = 0;
