@@ -34,7 +34,10 @@ absl::string_view ApplyOutcomeName(ApplyOutcome outcome) {
 
 Port& PortModel::GetOrCreate(const std::string& name) {
   auto [it, inserted] = ports_.try_emplace(name);
-  if (inserted) it->second.name = name;
+  if (inserted) {
+    ++ports_generation_;
+    it->second.name = name;
+  }
   return it->second;
 }
 
@@ -199,7 +202,7 @@ bool PortModel::SetInApplDb(const std::string& name, absl::Time now) {
 }
 
 void PortModel::ForgetIfHostMode(const std::string& name) {
-  if (!state_db_) ports_.erase(name);
+  if (!state_db_ && ports_.erase(name) > 0) ++ports_generation_;
 }
 
 std::vector<std::string> PortModel::SetSelection(PortSelection selection, absl::Time now) {
@@ -235,7 +238,12 @@ std::vector<std::string> PortModel::SetSelection(PortSelection selection, absl::
     awaiting_appl_db_.erase(name);
     // Nothing left to do for it: forgotten (a port with a write to make stays until it is made,
     // then shows nowhere: in no table and not in the kernel).
-    it = port.dirty || port.in_flight ? std::next(it) : ports_.erase(it);
+    if (port.dirty || port.in_flight) {
+      it = std::next(it);
+    } else {
+      it = ports_.erase(it);
+      ++ports_generation_;
+    }
   }
   return removed;
 }
@@ -264,6 +272,7 @@ std::vector<std::string> PortModel::EndDump(absl::Time now, bool complete, bool 
       removed.push_back(it->first);
       if (!state_db_) {
         it = ports_.erase(it);
+        ++ports_generation_;
         continue;
       }
     }

@@ -234,6 +234,9 @@ class PortModel {
   const std::map<std::string, Port, std::less<>>& ports() const { return ports_; }
   // Last event sequence applied (counts kAdded/kChanged/kRemoved); for the change stream.
   uint64_t sequence() const { return sequence_; }
+  // Counts ports added to and removed from ports(), change records or not (a configured port
+  // loaded after the dump has none): a reader copying in slices checks it did not move.
+  uint64_t ports_generation() const { return ports_generation_; }
   // The changes since the last call, in sequence order.
   std::vector<PortChange> TakeChanges() { return std::exchange(changes_, {}); }
   // Kernel changes that needed no STATE_DB write of their own: merged into a pending write of
@@ -258,6 +261,7 @@ class PortModel {
   PortSelection selection_ = PortSelection::Sonic();
   bool state_db_ = true;
   std::map<std::string, Port, std::less<>> ports_;
+  uint64_t ports_generation_ = 0;
   std::set<std::string> pending_;
   absl::flat_hash_set<int32_t> old_ifindexes_;
   absl::flat_hash_map<int32_t, std::string> name_by_ifindex_;  // ports in_kernel, by ifindex

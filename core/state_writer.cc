@@ -317,12 +317,12 @@ absl::Status StateWriter::Flush() {
       return refused;
     }
     LOG_NOTICE("PortInitDone published: every configured port has its netdev");
-    // A cold start's other one-off peak ends here: every configured port pending, created and
-    // written one by one as orchagent made the netdevs, with Redis' notifications of each.
-    ReturnFreedHeap("PortInitDone");
     port_init_done_sent_ = true;
     port_init_done_ns_.store(absl::ToUnixNanos(clock_.Now()));
     shared_.port_init_done.store(true);
+    // A cold start's other one-off peak ends here: every configured port pending, created and
+    // written one by one as orchagent made the netdevs, with Redis' notifications of each.
+    ReturnFreedHeap("PortInitDone");
   }
   return absl::OkStatus();
 }

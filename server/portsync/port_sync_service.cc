@@ -73,83 +73,71 @@ grpc::Status PortSyncService::PortStates(const v1::GetPortStateRequest& request,
     }
     after = request.page_token().substr(kPageTokenPrefix.size());
   }
-  // From the hub's snapshot (natural order, copied in slices of the model, shared with streams
-  // that start meanwhile): the engine waits behind one slice at most, and the page is found and
-  // built without the model's lock.
-  const SharedPortSnapshot snapshot = hub_->TakePortSnapshot();
-  {
-    // Held until the next page (the hub returns it again while nothing changed), not longer.
-    absl::MutexLock lock(&paging_mu_);
-    paging_.reset();
-  }
-  if (snapshot == nullptr) {
+  if (!hub_->synced()) {
     // Before the first link dump the model does not know the kernel: every port would look
     // absent. Say so instead of answering with a state nobody observed.
     return NotSyncedYet();
   }
-  using Entry = PortSnapshot::Entry;
-  const std::vector<Entry>& entries = snapshot->ports;
   auto matches = [&](const std::string& name) {
     return request.name_pattern().empty() ||
            fnmatch(request.name_pattern().c_str(), name.c_str(), 0) == 0;
   };
-  auto listed = [&](const Entry& e) { return e.tracked && matches(e.port.name); };
-  auto natural = [](const Entry* a, const Entry* b) {
-    return NaturalLess(a->port.name, b->port.name);
-  };
-  std::vector<const Entry*> page;
+  // Copies of the page's ports, taken under the model lock; the messages are built after it,
+  // so a page of 10,000 ports holds the engine up for the copy only.
+  std::vector<std::pair<Port, bool>> page;  // the port, and whether it is pending
   size_t total = 0;
   bool more = false;
-  if (request.names().empty()) {
-    total = static_cast<size_t>(std::count_if(entries.begin(), entries.end(), listed));
-    auto it = std::partition_point(entries.begin(), entries.end(), [&](const Entry& e) {
-      return !after.empty() && !NaturalLess(after, e.port.name);
-    });
-    for (; it != entries.end(); ++it) {
-      if (!listed(*it)) continue;
-      if (page.size() == page_size) {
-        more = true;
-        break;
+  grpc::Status status = grpc::Status::OK;
+  engine_->WithModel([&](const PortModel& model) {
+    std::vector<const Port*> ports;
+    if (request.names().empty()) {
+      for (const auto& [name, port] : model.ports()) {
+        if (IsTracked(port) && matches(name)) ports.push_back(&port);
       }
-      page.push_back(&*it);
-    }
-  } else {
-    for (const std::string& name : request.names()) {
-      auto it = std::partition_point(entries.begin(), entries.end(), [&](const Entry& e) {
-        return NaturalLess(e.port.name, name);
-      });
-      if (it == entries.end() || it->port.name != name || !it->tracked) {
-        return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                            absl::StrCat("port ", name, " is not known to portsyncd"));
-      }
-      if (matches(name) && std::find(page.begin(), page.end(), &*it) == page.end()) {
-        page.push_back(&*it);
+    } else {
+      for (const std::string& name : request.names()) {
+        const Port* port = model.Find(name);
+        if (port == nullptr || !IsTracked(*port)) {
+          status = grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                absl::StrCat("port ", name, " is not known to portsyncd"));
+          return;
+        }
+        if (matches(name) && std::find(ports.begin(), ports.end(), port) == ports.end()) {
+          ports.push_back(port);
+        }
       }
     }
-    total = page.size();
+    total = ports.size();
+    auto natural = [](const Port* a, const Port* b) { return NaturalLess(a->name, b->name); };
     if (!after.empty()) {
-      page.erase(std::remove_if(page.begin(), page.end(),
-                                [&](const Entry* e) { return !NaturalLess(after, e->port.name); }),
-                 page.end());
+      ports.erase(std::remove_if(ports.begin(), ports.end(),
+                                 [&](const Port* p) { return !NaturalLess(after, p->name); }),
+                  ports.end());
     }
-    std::sort(page.begin(), page.end(), natural);
-    if (page.size() > page_size) {
-      page.resize(page_size);
+    // Only the page is sorted: a linear selection, then k log k.
+    if (ports.size() > page_size) {
+      std::nth_element(ports.begin(), ports.begin() + page_size, ports.end(), natural);
+      ports.resize(page_size);
       more = true;
     }
+    std::sort(ports.begin(), ports.end(), natural);
+    page.reserve(ports.size());
+    for (const Port* port : ports) {
+      page.emplace_back(*port, model.pending().contains(port->name));
+    }
+    response->set_sequence(model.sequence());
+    response->set_mode(model.state_db() ? "sonic" : "host");
+  });
+  if (!status.ok()) {
+    response->Clear();
+    return status;
   }
-  response->set_sequence(snapshot->sequence);
-  response->set_mode(snapshot->state_db ? "sonic" : "host");
   response->mutable_ports()->Reserve(static_cast<int>(page.size()));
-  for (const Entry* e : page) ToProto(e->port, e->pending, response->add_ports());
-  if (more) {
-    response->set_next_page_token(absl::StrCat(kPageTokenPrefix, page.back()->port.name));
-    absl::MutexLock lock(&paging_mu_);
-    paging_ = snapshot;
-  }
+  for (const auto& [port, pending] : page) ToProto(port, pending, response->add_ports());
+  if (more) response->set_next_page_token(absl::StrCat(kPageTokenPrefix, page.back().first.name));
   response->set_total_size(static_cast<int32_t>(total));
   response->set_instance_id(hub_->instance_id());
-  return grpc::Status::OK;
+  return status;
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* PortSyncService::StreamLinkEvents(

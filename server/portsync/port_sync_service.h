@@ -11,7 +11,6 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "core/engine_view.h"
 #include "portsyncd/v1/portsyncd.grpc.pb.h"
@@ -74,11 +73,6 @@ class PortSyncService : public PortSyncServiceBase {
   const ServiceInfo info_;
   const ReloadFunction reload_;
   const std::string reload_token_;
-  // The snapshot of the last page answered with more to come: the next page of an unchanged
-  // model reuses it instead of copying every port again (the hub shares a snapshot only while
-  // somebody holds it). Dropped by the walk's last page, or replaced by the next walk's first.
-  mutable absl::Mutex paging_mu_;
-  mutable SharedPortSnapshot paging_ ABSL_GUARDED_BY(paging_mu_);
 };
 
 }  // namespace portsyncd

@@ -66,7 +66,9 @@ SharedPortSnapshot EventHub::TakePortSnapshot() {
   // slice copies again every port the ring's records since the first slice name, as the model
   // has it then: the snapshot is the model at the last slice's sequence, exactly. Should the ring
   // no longer hold every record since (a dump or a storm longer than the ring during the copy),
-  // the last slice copies the whole model. `pending` is as of each port's slice.
+  // or a port have come or gone without a record, the last slice copies the whole model (under
+  // one hold, as before slices: rare, and correct). Fields that change without a record
+  // (`pending`, the STATE_DB bookkeeping) are as of each port's slice.
   auto snapshot = std::make_shared<PortSnapshot>();
   const auto entry = [this](const PortModel& model, const Port& port)
                          ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -76,6 +78,7 @@ SharedPortSnapshot EventHub::TakePortSnapshot() {
   bool first = true;
   bool done = false;
   uint64_t first_sequence = 0;
+  uint64_t first_generation = 0;
   std::string last_copied;
   std::vector<std::string> changed;        // ports changed since the first slice
   std::vector<PortSnapshot::Entry> again;  // those of them still in the model, copied again
@@ -87,6 +90,7 @@ SharedPortSnapshot EventHub::TakePortSnapshot() {
       if (first) {
         first = false;
         first_sequence = model.sequence();
+        first_generation = model.ports_generation();
         snapshot->state_db = model.state_db();
         snapshot->ports.reserve(ports.size());
       } else {
@@ -102,8 +106,11 @@ SharedPortSnapshot EventHub::TakePortSnapshot() {
       done = true;
       snapshot->sequence = model.sequence();
       snapshot->taken = absl::Now();
-      if (snapshot->sequence == first_sequence) return;
-      if (evicted_upto_ > first_sequence || head_sequence_ != snapshot->sequence) {
+      const bool same_ports = model.ports_generation() == first_generation;
+      if (snapshot->sequence == first_sequence && same_ports) return;
+      // A port added or removed without a change record (a configured port loaded after the
+      // dump) may have fallen before the slice already copied: copy the whole model again.
+      if (evicted_upto_ > first_sequence || head_sequence_ != snapshot->sequence || !same_ports) {
         snapshot->ports.clear();
         for (const auto& [name, port] : ports) snapshot->ports.push_back(entry(model, port));
         return;

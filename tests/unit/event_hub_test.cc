@@ -267,6 +267,19 @@ TEST_F(SlicedSnapshotTest, PortsChangedBetweenSlicesAreCopiedAgain) {
                   "Ethernet16 kernel=1 up=1 mtu=9100", "Ethernet20 kernel=1 up=1 mtu=9100"));
 }
 
+TEST_F(SlicedSnapshotTest, APortAddedWithoutARecordBetweenSlicesIsInTheSnapshot) {
+  engine_.set_after_with_model([&](int n) {
+    // After the first slice (Ethernet0, Ethernet12): a configured port, loaded with no change
+    // record, whose name falls where the copy has already passed.
+    if (n == 1) engine_.Configure({"Ethernet1"}, {});
+  });
+  SharedPortSnapshot snapshot = hub_.TakePortSnapshot();
+  engine_.set_after_with_model(nullptr);
+  EXPECT_EQ(Describe(*snapshot), Model());
+  EXPECT_EQ(Describe(*snapshot)[0], "Ethernet0 kernel=1 up=1 mtu=9100");
+  EXPECT_EQ(Describe(*snapshot)[1], "Ethernet1 kernel=0 up=0 mtu=0");
+}
+
 TEST_F(SlicedSnapshotTest, MoreChangesThanTheRingDuringTheCopyTakeTheWholeModelAgain) {
   engine_.set_after_with_model([&](int n) {
     if (n != 1) return;

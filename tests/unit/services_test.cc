@@ -20,7 +20,7 @@ using ::testing::HasSubstr;
 class ServicesTest : public ::testing::Test {
  protected:
   ServicesTest()
-      // Snapshots in slices of 8 ports: GetPortState of more pages them from several holds.
+      // Snapshots (gNMI Get's) in slices of 8 ports: more ports are copied in several holds.
       : hub_(&engine_, "run1", EventHubOptions{.snapshot_slice = 8}),
         timers_(RealClock()),
         portsync_(
@@ -130,62 +130,6 @@ TEST_F(ServicesTest, GetPortStatePagesInNaturalOrderWithoutMissingOrRepeatingAPo
   request.set_page_size(-1);
   EXPECT_EQ(portsync_.PortStates(request, &refused).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
-}
-
-TEST_F(ServicesTest, GetPortStateReadsTheModelASliceAtATimeAndAnswersAtOneSequence) {
-  InitialDumpOf25Ports();
-  int calls = 0;
-  engine_.set_after_with_model([&](int n) {
-    calls = n;
-    // Between the first and the second hold: Ethernet0 (copied) goes down.
-    if (n == 1) engine_.Read({FakeEngine::NewLink("Ethernet0", 1, /*up=*/false)});
-  });
-  v1::GetPortStateRequest request;
-  request.set_page_size(3);
-  v1::GetPortStateResponse response;
-  ASSERT_TRUE(portsync_.PortStates(request, &response).ok());
-  engine_.set_after_with_model(nullptr);
-  EXPECT_EQ(calls, 4) << "25 ports, 8 per hold of the model's lock";
-  EXPECT_EQ(response.sequence(), engine_.sequence());
-  EXPECT_THAT(Names(response), ElementsAre("Ethernet0", "Ethernet4", "Ethernet8"));
-  EXPECT_EQ(response.ports(0).oper_status(), v1::LINK_STATUS_DOWN) << "as at the answer's sequence";
-  EXPECT_EQ(response.total_size(), 25);
-}
-
-TEST_F(ServicesTest, PagesOfAnUnchangedModelShareOneSnapshotHeldUntilTheWalkEnds) {
-  InitialDumpOf25Ports();
-  int calls = 0;
-  auto count_from_zero = [&] {
-    calls = 0;
-    engine_.set_after_with_model([&](int n) { calls = n; });
-  };
-  v1::GetPortStateRequest request;
-  request.set_page_size(10);
-  std::vector<int> copies;  // holds of the model's lock per page
-  for (;;) {
-    count_from_zero();
-    v1::GetPortStateResponse response;
-    ASSERT_TRUE(portsync_.PortStates(request, &response).ok());
-    copies.push_back(calls);
-    if (response.next_page_token().empty()) break;
-    request.set_page_token(response.next_page_token());
-  }
-  EXPECT_THAT(copies, ElementsAre(4, 0, 0)) << "25 ports, 8 per hold: copied once for the walk";
-  // The walk is over: nothing holds the snapshot, so a new walk copies again.
-  count_from_zero();
-  v1::GetPortStateResponse again;
-  request.clear_page_token();
-  ASSERT_TRUE(portsync_.PortStates(request, &again).ok());
-  EXPECT_EQ(calls, 4);
-  // A change between two pages: the next page is copied anew, at the new sequence.
-  engine_.Read({FakeEngine::NewLink("Ethernet0", 1, /*up=*/false)});
-  count_from_zero();
-  request.set_page_token(again.next_page_token());
-  v1::GetPortStateResponse after_change;
-  ASSERT_TRUE(portsync_.PortStates(request, &after_change).ok());
-  EXPECT_EQ(calls, 4);
-  EXPECT_EQ(after_change.sequence(), engine_.sequence());
-  engine_.set_after_with_model(nullptr);
 }
 
 TEST_F(ServicesTest, GetPortStateFiltersByAShellPattern) {
