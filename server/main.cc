@@ -3,8 +3,8 @@
 //
 // Threads (docs/ARCHITECTURE.md has the whole list, with what wakes each):
 //   main        the engine's netlink loop (core/kernel_follower.h)
-//   ps-startup  the SONiC startup sequence (core/startup.h; not in host mode), then it is
-//   ps-writer   the engine's Redis writer (core/state_writer.h)
+//   ps-startup  the SONiC startup sequence (core/startup.h; not in host mode); then the same
+//   ps-writer   thread, renamed, is the engine's Redis writer (core/state_writer.h)
 //   ps-keyspace the keyspace-notification subscriber (core/keyspace_watcher.h), when Redis has
 //               notifications on
 //   ps-kicker   starts writes on the streams when changes arrive (server/stream/event_hub.h)

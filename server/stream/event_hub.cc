@@ -66,8 +66,10 @@ SharedPortSnapshot EventHub::TakePortSnapshot() {
   // slice copies again every port the ring's records since the first slice name, as the model
   // has it then: the snapshot is the model at the last slice's sequence, exactly. Should the ring
   // no longer hold every record since (a dump or a storm longer than the ring during the copy),
-  // or a port have come or gone without a record, the last slice copies the whole model (under
-  // one hold, as before slices: rare, and correct). Fields that change without a record
+  // or a port have come or gone meanwhile (the model's count of ports added and removed moved:
+  // some of those have no record, a configured port loaded after the dump), the last slice copies
+  // the whole model under one hold, as before slices: correct, but not bounded then. Fields that
+  // change without a record
   // (`pending`, the STATE_DB bookkeeping) are as of each port's slice.
   auto snapshot = std::make_shared<PortSnapshot>();
   const auto entry = [this](const PortModel& model, const Port& port)
@@ -91,7 +93,6 @@ SharedPortSnapshot EventHub::TakePortSnapshot() {
         first = false;
         first_sequence = model.sequence();
         first_generation = model.ports_generation();
-        snapshot->state_db = model.state_db();
         snapshot->ports.reserve(ports.size());
       } else {
         it = ports.upper_bound(last_copied);
@@ -108,8 +109,8 @@ SharedPortSnapshot EventHub::TakePortSnapshot() {
       snapshot->taken = absl::Now();
       const bool same_ports = model.ports_generation() == first_generation;
       if (snapshot->sequence == first_sequence && same_ports) return;
-      // A port added or removed without a change record (a configured port loaded after the
-      // dump) may have fallen before the slice already copied: copy the whole model again.
+      // A port added or removed (perhaps without a change record: a configured port loaded after
+      // the dump) may have fallen before the slices already copied: copy the whole model again.
       if (evicted_upto_ > first_sequence || head_sequence_ != snapshot->sequence || !same_ports) {
         snapshot->ports.clear();
         for (const auto& [name, port] : ports) snapshot->ports.push_back(entry(model, port));

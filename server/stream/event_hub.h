@@ -97,7 +97,6 @@ using SharedRecord = std::shared_ptr<const ChangeRecord>;
 struct PortSnapshot {
   uint64_t sequence = 0;
   absl::Time taken;
-  bool state_db = false;  // PortModel::state_db(): SONiC mode
   struct Entry {
     Port port;
     bool pending = false;
