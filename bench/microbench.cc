@@ -1,6 +1,7 @@
-// Microbenchmarks of the event hot path's pure pieces: netlink parsing, the model update, and
-// planning + encoding the STATE_DB writes. No kernel, no Redis: for those, see issue 5's
-// end-to-end harness. Method: Google Benchmark, single thread, on the build machine.
+// Microbenchmarks of the event hot path's pure pieces (netlink parsing, the model update,
+// planning + encoding the STATE_DB writes) and of one GetPortState page, which runs under the
+// model lock. No kernel, no Redis: for those, see issue 5's end-to-end harness. Method: Google
+// Benchmark, single thread, on the build machine.
 #include <benchmark/benchmark.h>
 #include <libmnl/libmnl.h>
 #include <linux/if.h>
@@ -14,6 +15,7 @@
 #include "core/netlink_parser.h"
 #include "core/port_model.h"
 #include "core/sonic_tables.h"
+#include "server/portsync/port_page.h"
 
 namespace portsyncd {
 namespace {
@@ -121,6 +123,39 @@ void BM_PlanAndEncodeBatch(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * 64);
 }
 BENCHMARK(BM_PlanAndEncodeBatch);
+
+// One GetPortState page of 10,000 ports among N (what runs under the model lock): the first page,
+// a middle one, and one filtered by a pattern.
+void BM_PortPage(benchmark::State& state) {
+  const int ports = static_cast<int>(state.range(0));
+  PortModel model;
+  const absl::Time now = absl::Now();
+  for (int i = 0; i < ports; ++i) {
+    LinkEvent e;
+    e.name = absl::StrCat("Ethernet", i * 4);
+    e.ifindex = i + 2;
+    e.flags = IFF_UP | IFF_RUNNING;
+    e.mtu = 9100;
+    e.has_mtu = true;
+    model.SetInApplDb(e.name);
+    model.Apply(e, now);
+  }
+  (void)model.TakeDirty();
+  (void)model.TakeChanges();
+  const std::string after = absl::StrCat("Ethernet", (ports / 2) * 4);
+  const char* pattern = state.range(1) == 2 ? "Ethernet1*" : "";
+  for (auto _ : state) {
+    absl::StatusOr<PortPage> page =
+        SelectPortPage(model, {.pattern = pattern,
+                               .after = state.range(1) == 1 ? absl::string_view(after) : "",
+                               .page_size = 10000});
+    benchmark::DoNotOptimize(page);
+  }
+}
+BENCHMARK(BM_PortPage)
+    ->ArgsProduct({{10000, 100000}, {0, 1, 2}})
+    ->ArgNames({"ports", "page"})
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace portsyncd

@@ -32,10 +32,10 @@ absl::string_view ApplyOutcomeName(ApplyOutcome outcome) {
   return "unknown";
 }
 
-Port& PortModel::GetOrCreate(const std::string& name) {
+Port& PortModel::GetOrCreate(const std::string& name, bool unrecorded) {
   auto [it, inserted] = ports_.try_emplace(name);
   if (inserted) {
-    ++ports_generation_;
+    if (unrecorded) ++ports_generation_;
     it->second.name = name;
   }
   return it->second;
@@ -169,7 +169,7 @@ ApplyOutcome PortModel::Apply(const LinkEvent& event, absl::Time now, Source sou
 
 void PortModel::AddConfigPort(const std::string& name) {
   if (!selection_.Selects(name)) return;
-  Port& port = GetOrCreate(name);
+  Port& port = GetOrCreate(name, /*unrecorded=*/true);
   port.in_config_db = true;
   pending_.insert(name);
 }
@@ -187,7 +187,8 @@ bool PortModel::IsOldInterfaceName(absl::string_view name) const {
 
 bool PortModel::SetInApplDb(const std::string& name, absl::Time now) {
   if (!selection_.Selects(name)) return false;
-  Port& port = GetOrCreate(name);
+  // A new port here has no netdev, so no change record.
+  Port& port = GetOrCreate(name, /*unrecorded=*/true);
   if (port.in_appl_db) return false;
   std::optional<Port> before;  // for the change record, when there is one
   if (port.in_kernel) before.emplace(port);
@@ -202,7 +203,7 @@ bool PortModel::SetInApplDb(const std::string& name, absl::Time now) {
 }
 
 void PortModel::ForgetIfHostMode(const std::string& name) {
-  if (!state_db_ && ports_.erase(name) > 0) ++ports_generation_;
+  if (!state_db_) ports_.erase(name);  // after MarkGone's change record
 }
 
 std::vector<std::string> PortModel::SetSelection(PortSelection selection, absl::Time now) {
@@ -241,8 +242,9 @@ std::vector<std::string> PortModel::SetSelection(PortSelection selection, absl::
     if (port.dirty || port.in_flight) {
       it = std::next(it);
     } else {
+      // Removed without a record only when nothing listed it (no netdev, no table).
+      if (removed.empty() || removed.back() != name) ++ports_generation_;
       it = ports_.erase(it);
-      ++ports_generation_;
     }
   }
   return removed;
@@ -271,8 +273,7 @@ std::vector<std::string> PortModel::EndDump(absl::Time now, bool complete, bool 
       MarkGone(port, now);
       removed.push_back(it->first);
       if (!state_db_) {
-        it = ports_.erase(it);
-        ++ports_generation_;
+        it = ports_.erase(it);  // after MarkGone's change record
         continue;
       }
     }

@@ -33,6 +33,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "core/link_event.h"
+#include "core/natural_order.h"
 #include "core/port_selection.h"
 
 namespace portsyncd {
@@ -231,11 +232,14 @@ class PortModel {
   const std::set<std::string>& pending() const { return pending_; }
 
   const Port* Find(absl::string_view name) const;
-  const std::map<std::string, Port, std::less<>>& ports() const { return ports_; }
+  // In natural order (Ethernet4 before Ethernet12): the order every API lists ports in, so a
+  // page of them starts with a lookup rather than a sort.
+  const std::map<std::string, Port, NaturalOrder>& ports() const { return ports_; }
   // Last event sequence applied (counts kAdded/kChanged/kRemoved); for the change stream.
   uint64_t sequence() const { return sequence_; }
-  // Counts ports added to and removed from ports(), change records or not (a configured port
-  // loaded after the dump has none): a reader copying in slices checks it did not move.
+  // Counts ports added to or removed from ports() without a change record (a configured port
+  // loaded after the dump, a port the selection drops that nothing lists): a reader copying in
+  // slices, which re-copies the ports the records name, checks it did not move.
   uint64_t ports_generation() const { return ports_generation_; }
   // The changes since the last call, in sequence order.
   std::vector<PortChange> TakeChanges() { return std::exchange(changes_, {}); }
@@ -246,7 +250,8 @@ class PortModel {
   uint64_t renames() const { return renames_; }
 
  private:
-  Port& GetOrCreate(const std::string& name);
+  // `unrecorded`: the caller makes no change record, so a new port counts in ports_generation_.
+  Port& GetOrCreate(const std::string& name, bool unrecorded = false);
   void MarkDirty(Port& port, absl::Time since = absl::InfinitePast());
   void RecordChange(Port& port, ApplyOutcome outcome, absl::Time now, Port&& before);
   // The netdev left the kernel (DELLINK, rename, or absent from a dump): the STATE_DB key is
@@ -260,7 +265,7 @@ class PortModel {
 
   PortSelection selection_ = PortSelection::Sonic();
   bool state_db_ = true;
-  std::map<std::string, Port, std::less<>> ports_;
+  std::map<std::string, Port, NaturalOrder> ports_;
   uint64_t ports_generation_ = 0;
   std::set<std::string> pending_;
   absl::flat_hash_set<int32_t> old_ifindexes_;

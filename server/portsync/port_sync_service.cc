@@ -1,7 +1,5 @@
 #include "server/portsync/port_sync_service.h"
 
-#include <fnmatch.h>
-
 #include <algorithm>
 
 #include "absl/strings/match.h"
@@ -11,6 +9,7 @@
 #include "core/logging.h"
 #include "server/grpc/grpc_status.h"
 #include "server/portsync/link_event_stream.h"
+#include "server/portsync/port_page.h"
 #include "server/portsync/port_state_proto.h"
 
 namespace portsyncd {
@@ -79,66 +78,26 @@ grpc::Status PortSyncService::PortStates(const v1::GetPortStateRequest& request,
     // absent. Say so instead of answering with a state nobody observed.
     return NotSyncedYet();
   }
-  auto matches = [&](const std::string& name) {
-    return request.name_pattern().empty() ||
-           fnmatch(request.name_pattern().c_str(), name.c_str(), 0) == 0;
-  };
-  // Copies of the page's ports, taken under the model lock; the messages are built after it,
-  // so a page of 10,000 ports holds the engine up for the copy only.
-  std::vector<std::pair<Port, bool>> page;  // the port, and whether it is pending
-  size_t total = 0;
-  bool more = false;
-  grpc::Status status = grpc::Status::OK;
+  // The page's ports are copied under the model lock; the messages are built after it.
+  const std::vector<std::string> names(request.names().begin(), request.names().end());
+  absl::StatusOr<PortPage> page;
   engine_->WithModel([&](const PortModel& model) {
-    std::vector<const Port*> ports;
-    if (request.names().empty()) {
-      for (const auto& [name, port] : model.ports()) {
-        if (IsTracked(port) && matches(name)) ports.push_back(&port);
-      }
-    } else {
-      for (const std::string& name : request.names()) {
-        const Port* port = model.Find(name);
-        if (port == nullptr || !IsTracked(*port)) {
-          status = grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                absl::StrCat("port ", name, " is not known to portsyncd"));
-          return;
-        }
-        if (matches(name) && std::find(ports.begin(), ports.end(), port) == ports.end()) {
-          ports.push_back(port);
-        }
-      }
-    }
-    total = ports.size();
-    auto natural = [](const Port* a, const Port* b) { return NaturalLess(a->name, b->name); };
-    if (!after.empty()) {
-      ports.erase(std::remove_if(ports.begin(), ports.end(),
-                                 [&](const Port* p) { return !NaturalLess(after, p->name); }),
-                  ports.end());
-    }
-    // Only the page is sorted: a linear selection, then k log k.
-    if (ports.size() > page_size) {
-      std::nth_element(ports.begin(), ports.begin() + page_size, ports.end(), natural);
-      ports.resize(page_size);
-      more = true;
-    }
-    std::sort(ports.begin(), ports.end(), natural);
-    page.reserve(ports.size());
-    for (const Port* port : ports) {
-      page.emplace_back(*port, model.pending().contains(port->name));
-    }
-    response->set_sequence(model.sequence());
-    response->set_mode(model.state_db() ? "sonic" : "host");
+    page = SelectPortPage(model, {.names = names,
+                                  .pattern = request.name_pattern(),
+                                  .after = after,
+                                  .page_size = page_size});
   });
-  if (!status.ok()) {
-    response->Clear();
-    return status;
+  if (!page.ok()) return ToGrpc(page.status());
+  response->set_sequence(page->sequence);
+  response->set_mode(page->sonic ? "sonic" : "host");
+  response->mutable_ports()->Reserve(static_cast<int>(page->ports.size()));
+  for (const auto& [port, pending] : page->ports) ToProto(port, pending, response->add_ports());
+  if (page->more) {
+    response->set_next_page_token(absl::StrCat(kPageTokenPrefix, page->ports.back().first.name));
   }
-  response->mutable_ports()->Reserve(static_cast<int>(page.size()));
-  for (const auto& [port, pending] : page) ToProto(port, pending, response->add_ports());
-  if (more) response->set_next_page_token(absl::StrCat(kPageTokenPrefix, page.back().first.name));
-  response->set_total_size(static_cast<int32_t>(total));
+  response->set_total_size(static_cast<int32_t>(page->total));
   response->set_instance_id(hub_->instance_id());
-  return status;
+  return grpc::Status::OK;
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* PortSyncService::StreamLinkEvents(

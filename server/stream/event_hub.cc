@@ -132,10 +132,15 @@ SharedPortSnapshot EventHub::TakePortSnapshot() {
     entries.erase(std::remove_if(entries.begin(), entries.end(),
                                  [&](const auto& e) { return stale.contains(e.port.name); }),
                   entries.end());
+    // The slices came in the model's order, which is natural order: merge the copies again in.
+    auto natural = [](const auto& a, const auto& b) {
+      return NaturalLess(a.port.name, b.port.name);
+    };
+    std::sort(again.begin(), again.end(), natural);
+    const auto middle = static_cast<std::ptrdiff_t>(entries.size());
     std::move(again.begin(), again.end(), std::back_inserter(entries));
+    std::inplace_merge(entries.begin(), entries.begin() + middle, entries.end(), natural);
   }
-  std::sort(snapshot->ports.begin(), snapshot->ports.end(),
-            [](const auto& a, const auto& b) { return NaturalLess(a.port.name, b.port.name); });
   absl::MutexLock lock(&mu_);
   if (SharedPortSnapshot cached = shared_ports_.lock();
       !cached || cached->sequence < snapshot->sequence) {

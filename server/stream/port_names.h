@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "core/natural_order.h"
 #include "core/port_model.h"
 
 namespace portsyncd {
@@ -13,10 +14,7 @@ namespace portsyncd {
 // whitespace.
 [[nodiscard]] absl::Status ValidatePortName(absl::string_view name);
 
-// Natural port order: alphabetic prefix, then the number: Ethernet4 < Ethernet8 < Ethernet100.
-bool NaturalLess(absl::string_view a, absl::string_view b);
-// The order by its definition (slow): for tests of NaturalLess.
-bool NaturalLessForTest(absl::string_view a, absl::string_view b);
+// The order ports are listed in: NaturalLess (core/natural_order.h), the model's own order.
 
 // A port the API lists: in the kernel, or configured (CONFIG_DB / APPL_DB).
 bool IsTracked(const Port& port);

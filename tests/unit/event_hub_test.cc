@@ -219,7 +219,7 @@ class SlicedSnapshotTest : public EventHubTest {
   SlicedSnapshotTest()
       : EventHubTest(EventHubOptions{
             .replay_buffer = 4, .stream_queue_limit = 4, .max_streams = 64, .snapshot_slice = 2}) {
-    // Lexicographic model order: Ethernet0, Ethernet12, Ethernet16, Ethernet4, Ethernet8.
+    // The model's order is natural: Ethernet0, Ethernet4, Ethernet8, Ethernet12, Ethernet16.
     engine_.InitialDump(FakeEngine::Ports(5));
   }
   // What a snapshot should hold: the model now, in natural order.
@@ -249,27 +249,28 @@ TEST_F(SlicedSnapshotTest, PortsChangedBetweenSlicesAreCopiedAgain) {
   engine_.set_after_with_model([&](int n) {
     calls = n;
     if (n != 1) return;
-    // After the first slice (Ethernet0, Ethernet12): change a copied port, take one out of the
-    // kernel, add one the next slice will copy too, and change one not copied yet.
+    // After the first slice (Ethernet0, Ethernet4): change a copied port, add one where the copy
+    // has passed, take one out of the kernel, and change one not copied yet. Each has a change
+    // record (the ring holds all four), so only they are copied again.
     engine_.Read({FakeEngine::NewLink("Ethernet0", 100, /*up=*/false),
-                  FakeEngine::DelLink("Ethernet12", 103), FakeEngine::NewLink("Ethernet20", 105),
+                  FakeEngine::NewLink("Ethernet2", 106), FakeEngine::DelLink("Ethernet12", 103),
                   FakeEngine::NewLink("Ethernet8", 102, /*up=*/true, 1500)});
   });
   SharedPortSnapshot snapshot = hub_.TakePortSnapshot();
   engine_.set_after_with_model(nullptr);
-  EXPECT_EQ(calls, 3) << "five ports, two per hold of the lock";
+  EXPECT_EQ(calls, 3) << "two ports per hold: Ethernet0 and 4, Ethernet8 and 12, Ethernet16";
   EXPECT_EQ(snapshot->sequence, engine_.sequence());
   EXPECT_EQ(Describe(*snapshot), Model());
   EXPECT_THAT(
       Describe(*snapshot),
-      ElementsAre("Ethernet0 kernel=1 up=0 mtu=9100", "Ethernet4 kernel=1 up=1 mtu=9100",
-                  "Ethernet8 kernel=1 up=1 mtu=1500", "Ethernet12 kernel=0 up=1 mtu=9100",
-                  "Ethernet16 kernel=1 up=1 mtu=9100", "Ethernet20 kernel=1 up=1 mtu=9100"));
+      ElementsAre("Ethernet0 kernel=1 up=0 mtu=9100", "Ethernet2 kernel=1 up=1 mtu=9100",
+                  "Ethernet4 kernel=1 up=1 mtu=9100", "Ethernet8 kernel=1 up=1 mtu=1500",
+                  "Ethernet12 kernel=0 up=1 mtu=9100", "Ethernet16 kernel=1 up=1 mtu=9100"));
 }
 
 TEST_F(SlicedSnapshotTest, APortAddedWithoutARecordBetweenSlicesIsInTheSnapshot) {
   engine_.set_after_with_model([&](int n) {
-    // After the first slice (Ethernet0, Ethernet12): a configured port, loaded with no change
+    // After the first slice (Ethernet0, Ethernet4): a configured port, loaded with no change
     // record, whose name falls where the copy has already passed.
     if (n == 1) engine_.Configure({"Ethernet1"}, {});
   });

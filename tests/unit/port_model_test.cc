@@ -523,18 +523,19 @@ TEST_F(PortModelTest, APortTheSelectionLeavesOutIsRemovedAndItsKeyOfOursDeleted)
   const std::vector<std::string> removed = model_.SetSelection(
       Selection({"Ethernet*"}, {"Ethernet0", "Ethernet8", "Ethernet12"}), kNow + absl::Seconds(1));
   // PortChannel1 (in APPL_DB, no netdev) is not included any more either.
-  EXPECT_THAT(removed, ElementsAre("Ethernet0", "Ethernet12", "Ethernet8", "PortChannel1"));
+  // In the model's natural order.
+  EXPECT_THAT(removed, ElementsAre("Ethernet0", "Ethernet8", "Ethernet12", "PortChannel1"));
   // The streams see each as deleted, the configured port without a netdev too.
   std::vector<PortChange> changes = model_.TakeChanges();
   ASSERT_EQ(changes.size(), 4u);
   EXPECT_EQ(changes[0].name, "Ethernet0");
   EXPECT_EQ(changes[0].outcome, ApplyOutcome::kRemoved);
   EXPECT_TRUE(changes[0].before.in_kernel);
-  EXPECT_EQ(changes[1].name, "Ethernet12");
-  EXPECT_EQ(changes[2].name, "Ethernet8");
-  EXPECT_EQ(changes[2].outcome, ApplyOutcome::kRemoved);
-  EXPECT_TRUE(changes[2].before.in_config_db);
-  EXPECT_FALSE(changes[2].port.in_config_db);
+  EXPECT_EQ(changes[1].name, "Ethernet8");
+  EXPECT_EQ(changes[1].outcome, ApplyOutcome::kRemoved);
+  EXPECT_TRUE(changes[1].before.in_config_db);
+  EXPECT_FALSE(changes[1].port.in_config_db);
+  EXPECT_EQ(changes[2].name, "Ethernet12");
   // STATE_DB: our key of Ethernet0 goes; Ethernet12 never had one (orchagent's fields, if any,
   // stay); Ethernet4 stays as it is.
   EXPECT_THAT(Flush(model_), ElementsAre(Del("Ethernet0")));

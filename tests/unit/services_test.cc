@@ -132,6 +132,42 @@ TEST_F(ServicesTest, GetPortStatePagesInNaturalOrderWithoutMissingOrRepeatingAPo
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+TEST_F(ServicesTest, GetPortStatePagesGoOnAfterATokenWhosePortIsGoneAndPageNamedPortsToo) {
+  InitialDumpOf25Ports();
+  v1::GetPortStateRequest request;
+  request.set_page_size(10);
+  request.set_name_pattern("Ethernet*");
+  v1::GetPortStateResponse first;
+  ASSERT_TRUE(portsync_.PortStates(request, &first).ok());
+  ASSERT_EQ(first.ports(9).name(), "Ethernet36");
+  // The port the token names leaves the kernel before the next call.
+  engine_.Read({FakeEngine::DelLink("Ethernet36", 10)});
+  request.set_page_token(first.next_page_token());
+  v1::GetPortStateResponse second;
+  ASSERT_TRUE(portsync_.PortStates(request, &second).ok());
+  EXPECT_EQ(second.ports(0).name(), "Ethernet40");
+  EXPECT_EQ(second.ports_size(), 10);
+  EXPECT_EQ(second.total_size(), 24);
+
+  // Named ports are paged in natural order too, whatever order the request names them in.
+  v1::GetPortStateRequest named;
+  for (const char* name : {"Ethernet20", "Ethernet4", "Ethernet16", "Ethernet8", "Ethernet12"})
+    named.add_names(name);
+  named.set_page_size(2);
+  std::vector<std::vector<std::string>> pages;
+  for (int call = 0; call < 4; ++call) {
+    v1::GetPortStateResponse response;
+    ASSERT_TRUE(portsync_.PortStates(named, &response).ok());
+    EXPECT_EQ(response.total_size(), 5);
+    pages.push_back(Names(response));
+    if (response.next_page_token().empty()) break;
+    named.set_page_token(response.next_page_token());
+  }
+  EXPECT_THAT(pages,
+              ElementsAre(ElementsAre("Ethernet4", "Ethernet8"),
+                          ElementsAre("Ethernet12", "Ethernet16"), ElementsAre("Ethernet20")));
+}
+
 TEST_F(ServicesTest, GetPortStateFiltersByAShellPattern) {
   engine_.InitialDump({FakeEngine::NewLink("Ethernet1", 1), FakeEngine::NewLink("Ethernet12", 2),
                        FakeEngine::NewLink("Ethernet2", 3), FakeEngine::NewLink("Ethernet100", 4)});
