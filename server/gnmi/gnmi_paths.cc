@@ -49,55 +49,59 @@ std::string JsonString(absl::string_view s) {
   return out;
 }
 
-// One leaf's value. Strings and 32-bit numbers are the same in both JSON encodings; RFC 7951
-// (JSON_IETF) writes 64-bit integers as strings.
-void SetValue(const OcLeaves& port, OcLeaf leaf, gnmi::Encoding encoding, gnmi::TypedValue* out) {
-  std::string text;
+// One leaf's value: text, or a number (`wide`: 64 bits).
+struct LeafValue {
+  absl::string_view text;
   uint64_t number = 0;
-  bool is_text = false, wide = false;
+  bool is_text = false;
+  bool wide = false;
+};
+LeafValue ValueOf(const OcLeaves& port, OcLeaf leaf) {
   switch (leaf) {
     case kLeafName:
-      text = port.name, is_text = true;
-      break;
+      return {.text = port.name, .is_text = true};
     case kLeafOperStatus:
-      text = port.oper_up ? "UP" : "DOWN", is_text = true;
-      break;
+      return {.text = port.oper_up ? "UP" : "DOWN", .is_text = true};
     case kLeafAdminStatus:
-      text = port.admin_up ? "UP" : "DOWN", is_text = true;
-      break;
+      return {.text = port.admin_up ? "UP" : "DOWN", .is_text = true};
     case kLeafMtu:
-      number = port.mtu;
-      break;
+      return {.number = port.mtu};
     case kLeafIfindex:
-      number = port.ifindex;
-      break;
+      return {.number = port.ifindex};
     case kLeafLastChange:
-      number = port.last_change_ns, wide = true;
-      break;
+      return {.number = port.last_change_ns, .wide = true};
     case kLeafCarrierTransitions:
-      number = port.carrier_transitions, wide = true;
-      break;
+      return {.number = port.carrier_transitions, .wide = true};
     case kLeafInterfaceTransitions:
-      number = port.interface_transitions, wide = true;
-      break;
+      return {.number = port.interface_transitions, .wide = true};
     case kLeafLastClear:
-      number = port.last_clear_ns, wide = true;
-      break;
+      return {.number = port.last_clear_ns, .wide = true};
   }
+  return {};
+}
+
+// A value in a JSON encoding. Strings and 32-bit numbers are the same in both; RFC 7951
+// (JSON_IETF) writes 64-bit integers as strings.
+std::string JsonValue(const LeafValue& v, gnmi::Encoding encoding) {
+  if (v.is_text) return JsonString(v.text);
+  if (encoding == gnmi::JSON_IETF && v.wide) return absl::StrCat("\"", v.number, "\"");
+  return absl::StrCat(v.number);
+}
+
+void SetValue(const OcLeaves& port, OcLeaf leaf, gnmi::Encoding encoding, gnmi::TypedValue* out) {
+  const LeafValue v = ValueOf(port, leaf);
   switch (encoding) {
     case gnmi::JSON:
-      out->set_json_val(is_text ? JsonString(text) : absl::StrCat(number));
+      out->set_json_val(JsonValue(v, encoding));
       return;
     case gnmi::JSON_IETF:
-      out->set_json_ietf_val(is_text ? JsonString(text)
-                             : wide  ? absl::StrCat("\"", number, "\"")
-                                     : absl::StrCat(number));
+      out->set_json_ietf_val(JsonValue(v, encoding));
       return;
     default:
-      if (is_text) {
-        out->set_string_val(text);
+      if (v.is_text) {
+        out->set_string_val(std::string(v.text));
       } else {
-        out->set_uint_val(number);
+        out->set_uint_val(v.number);
       }
   }
 }
@@ -284,6 +288,119 @@ void BuildUpdate(const OcLeaves& port, uint32_t leaves, int64_t timestamp_ns,
     SetValue(port, info.leaf, format.encoding, update->mutable_val());
     if (duplicates > 0) update->set_duplicates(duplicates);
   }
+}
+
+namespace {
+
+// Protocol buffer wire format, for EncodeUpdateResponse: fields are written in field-number
+// order, and proto3 fields at their default are left out, as the C++ serializer does.
+void PutVarint(std::string& out, uint64_t value) {
+  while (value >= 0x80) {
+    out.push_back(static_cast<char>(value | 0x80));
+    value >>= 7;
+  }
+  out.push_back(static_cast<char>(value));
+}
+void PutTag(std::string& out, uint32_t field, uint32_t wire_type) {
+  PutVarint(out, uint64_t{field} << 3 | wire_type);
+}
+void PutUint(std::string& out, uint32_t field, uint64_t value) {
+  PutTag(out, field, 0);
+  PutVarint(out, value);
+}
+void PutBytes(std::string& out, uint32_t field, absl::string_view bytes) {
+  PutTag(out, field, 2);
+  PutVarint(out, bytes.size());
+  out.append(bytes.data(), bytes.size());
+}
+
+// gnmi.proto's field numbers (../shared/spec/gnmi.md), by message.
+enum : uint32_t { kResponseUpdate = 1 };  // SubscribeResponse
+enum : uint32_t { kNotificationTimestamp = 1, kNotificationPrefix = 2, kNotificationUpdate = 4 };
+enum : uint32_t { kPathOrigin = 2, kPathElem = 3, kPathTarget = 4 };
+enum : uint32_t { kElemName = 1, kElemKey = 2 };     // PathElem
+enum : uint32_t { kEntryKey = 1, kEntryValue = 2 };  // PathElem's map<string, string> entry
+enum : uint32_t { kUpdatePath = 1, kUpdateVal = 3, kUpdateDuplicates = 4 };
+enum : uint32_t { kValString = 1, kValUint = 3, kValJson = 10, kValJsonIetf = 11 };  // TypedValue
+
+// Update.path of each leaf (state/<leaf>, or state/counters/<leaf>), as the field's bytes.
+const std::vector<std::string>& LeafPathFields() {
+  static const auto* fields = [] {
+    auto* out = new std::vector<std::string>;
+    for (const LeafInfo& info : kLeaves) {
+      std::string path, elem;
+      for (const char* name : {"state", info.container, info.name}) {
+        if (name[0] == '\0') continue;
+        elem.clear();
+        PutBytes(elem, kElemName, name);
+        PutBytes(path, kPathElem, elem);
+      }
+      std::string field;
+      PutBytes(field, kUpdatePath, path);
+      out->push_back(std::move(field));
+    }
+    return out;
+  }();
+  return *fields;
+}
+
+// SetValue's TypedValue, as its bytes.
+void PutValue(std::string& out, const OcLeaves& port, OcLeaf leaf, gnmi::Encoding encoding) {
+  const LeafValue v = ValueOf(port, leaf);
+  switch (encoding) {
+    case gnmi::JSON:
+      PutBytes(out, kValJson, JsonValue(v, encoding));
+      return;
+    case gnmi::JSON_IETF:
+      PutBytes(out, kValJsonIetf, JsonValue(v, encoding));
+      return;
+    default:
+      if (v.is_text) {
+        PutBytes(out, kValString, v.text);
+      } else {
+        PutUint(out, kValUint, v.number);
+      }
+  }
+}
+
+}  // namespace
+
+SharedBytes EncodeUpdateResponse(const OcLeaves& port, uint32_t leaves, int64_t timestamp_ns,
+                                 const OcFormat& format, uint32_t duplicates) {
+  // Scratch buffers, kept by the thread so that encoding allocates nothing once they have grown.
+  thread_local std::string notification, prefix, elem, entry, update, value;
+  notification.clear();
+  if (timestamp_ns != 0) PutUint(notification, kNotificationTimestamp, timestamp_ns);
+  // prefix: origin, /interfaces/interface[name=X], target.
+  prefix.clear();
+  if (!format.origin.empty()) PutBytes(prefix, kPathOrigin, format.origin);
+  elem.clear();
+  PutBytes(elem, kElemName, "interfaces");
+  PutBytes(prefix, kPathElem, elem);
+  entry.clear();
+  PutBytes(entry, kEntryKey, "name");
+  PutBytes(entry, kEntryValue, port.name);
+  elem.clear();
+  PutBytes(elem, kElemName, "interface");
+  PutBytes(elem, kElemKey, entry);
+  PutBytes(prefix, kPathElem, elem);
+  if (!format.target.empty()) PutBytes(prefix, kPathTarget, format.target);
+  PutBytes(notification, kNotificationPrefix, prefix);
+  const std::vector<std::string>& paths = LeafPathFields();
+  for (size_t i = 0; i < std::size(kLeaves); ++i) {
+    if ((leaves & kLeaves[i].leaf) == 0) continue;
+    update.assign(paths[i]);
+    value.clear();
+    PutValue(value, port, kLeaves[i].leaf, format.encoding);
+    PutBytes(update, kUpdateVal, value);
+    if (duplicates > 0) PutUint(update, kUpdateDuplicates, duplicates);
+    PutBytes(notification, kNotificationUpdate, update);
+  }
+  std::string& response = update;  // reused: the last update is in `notification` already
+  response.clear();
+  PutBytes(response, kResponseUpdate, notification);
+  grpc::Slice slice(response.data(), response.size());
+  return std::make_shared<const grpc::ByteBuffer>(&slice, 1);
 }
 
 void BuildDelete(const std::string& name, int64_t timestamp_ns, const OcFormat& format,

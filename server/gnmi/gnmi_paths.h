@@ -14,6 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "core/port_model.h"
 #include "gnmi/gnmi.pb.h"
+#include "server/stream/wire_bytes.h"
 
 namespace portsyncd {
 
@@ -81,6 +82,11 @@ struct OcFormat {
 // leaf (path state/<leaf>), each with `duplicates`.
 void BuildUpdate(const OcLeaves& port, uint32_t leaves, int64_t timestamp_ns,
                  const OcFormat& format, uint32_t duplicates, gnmi::Notification* out);
+// BuildUpdate's notification as a SubscribeResponse, encoded straight into the bytes gRPC writes:
+// byte for byte what serializing BuildUpdate's message gives, without building the message (a
+// snapshot of 100,000 ports encodes 100,000 of them; the message objects cost ~3.5 us each).
+SharedBytes EncodeUpdateResponse(const OcLeaves& port, uint32_t leaves, int64_t timestamp_ns,
+                                 const OcFormat& format, uint32_t duplicates);
 // A notification that the port's netdev is gone: delete of /interfaces/interface[name=X].
 void BuildDelete(const std::string& name, int64_t timestamp_ns, const OcFormat& format,
                  gnmi::Notification* out);

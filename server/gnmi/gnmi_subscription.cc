@@ -274,10 +274,8 @@ class GnmiSubscriptionImpl : public GnmiSubscription {
         auto built = std::make_shared<std::deque<SharedResponse>>();
         for (const PortSnapshot::Entry& entry : snapshot.ports) {
           if (!entry.port.in_kernel) continue;
-          gnmi::SubscribeResponse response;
-          BuildUpdate(OcLeavesOf(entry.port), leaves, ValueTime(entry.port, snapshot.taken),
-                      format_, 0, response.mutable_update());
-          built->push_back(SerializeShared(response));
+          built->push_back(EncodeUpdateResponse(OcLeavesOf(entry.port), leaves,
+                                                ValueTime(entry.port, snapshot.taken), format_, 0));
         }
         return std::shared_ptr<const std::deque<SharedResponse>>(std::move(built));
       });
@@ -287,11 +285,9 @@ class GnmiSubscriptionImpl : public GnmiSubscription {
       if (!entry.port.in_kernel) continue;
       const uint32_t leaves = LeavesOf(subs, entry.port.name);
       if (leaves == 0) continue;
-      gnmi::SubscribeResponse response;
-      BuildUpdate(OcLeavesOf(entry.port), leaves,
-                  sample ? Nanos(now) : ValueTime(entry.port, snapshot.taken), format_, 0,
-                  response.mutable_update());
-      out.push_back(SerializeShared(response));
+      out.push_back(EncodeUpdateResponse(
+          OcLeavesOf(entry.port), leaves,
+          sample ? Nanos(now) : ValueTime(entry.port, snapshot.taken), format_, 0));
     }
     return out;
   }
@@ -358,9 +354,7 @@ class GnmiSubscriptionImpl : public GnmiSubscription {
             it->second = leaves;
             if (selected == 0) continue;
           }
-          gnmi::SubscribeResponse response;
-          BuildUpdate(leaves, selected, Nanos(now), format_, 0, response.mutable_update());
-          queue_.push_back(SerializeShared(response));
+          queue_.push_back(EncodeUpdateResponse(leaves, selected, Nanos(now), format_, 0));
         }
       }
       // The next tick on the original schedule (no drift), skipping ticks already missed.
@@ -460,13 +454,12 @@ class GnmiSubscriptionImpl : public GnmiSubscription {
   SharedResponse Encoded(const ChangeRecord& record, uint32_t leaves) const {
     const uint64_t key = uint64_t{format_id_} << 32 | leaves;
     return record.encoded.Get<grpc::ByteBuffer>(key, [&] {
-      gnmi::SubscribeResponse response;
       const int64_t time = Nanos(record.time);
-      if (leaves == 0) {
-        BuildDelete(record.name(), time, format_, response.mutable_update());
-      } else {
-        BuildUpdate(OcLeavesOf(*record.port), leaves, time, format_, 0, response.mutable_update());
+      if (leaves != 0) {
+        return EncodeUpdateResponse(OcLeavesOf(*record.port), leaves, time, format_, 0);
       }
+      gnmi::SubscribeResponse response;
+      BuildDelete(record.name(), time, format_, response.mutable_update());
       return SerializeShared(response);
     });
   }
@@ -484,21 +477,22 @@ class GnmiSubscriptionImpl : public GnmiSubscription {
       if (leaves == 0) continue;
       SeenPort& seen = Seen(entry.index);
       const auto changes = static_cast<uint32_t>(entry.port.changes);
-      gnmi::SubscribeResponse response;
       if (entry.port.in_kernel) {
         if (seen.present && seen.changes == changes) continue;
         const uint32_t duplicates =
             seen.present && changes > seen.changes + 1 ? changes - seen.changes - 1 : 0;
         folded += duplicates;
-        BuildUpdate(OcLeavesOf(entry.port), leaves, ValueTime(entry.port, snapshot->taken), format_,
-                    duplicates, response.mutable_update());
+        out.push_back(EncodeUpdateResponse(OcLeavesOf(entry.port), leaves,
+                                           ValueTime(entry.port, snapshot->taken), format_,
+                                           duplicates));
       } else {
         if (!seen.present) continue;
+        gnmi::SubscribeResponse response;
         BuildDelete(entry.port.name, ValueTime(entry.port, snapshot->taken), format_,
                     response.mutable_update());
+        out.push_back(SerializeShared(response));
       }
       seen = {changes, entry.port.in_kernel};
-      out.push_back(SerializeShared(response));
     }
     PSLOG_RATE_LIMITED(LogLevel::kNotice, "gNMI subscriber fell behind: sent the latest value of ",
                        out.size(), " ports, folding ", folded, " changes (Update.duplicates)");

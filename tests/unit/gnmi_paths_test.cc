@@ -184,5 +184,44 @@ TEST(GnmiPathsTest, EachEncodingWritesTheValuesItsWay) {
   EXPECT_EQ(PathToString(del.delete_(0), gnmi::Path()), "/interfaces/interface[name=Ethernet8]");
 }
 
+TEST(GnmiPathsTest, EncodedResponsesAreByteForByteTheSerializedMessages) {
+  OcLeaves plain = OcLeavesOf(SomePort());
+  OcLeaves zero;  // every number 0, both statuses DOWN
+  zero.name = "Ethernet0";
+  OcLeaves odd = plain;
+  odd.name = "Ethernet\"1\\";
+  odd.oper_up = true;
+  odd.last_change_ns = ~uint64_t{0};
+  for (const OcLeaves& port : {plain, zero, odd}) {
+    for (gnmi::Encoding encoding : {gnmi::PROTO, gnmi::JSON, gnmi::JSON_IETF}) {
+      for (const auto& [origin, target] : {std::pair{"", ""}, std::pair{"openconfig", "sw1"},
+                                           std::pair{"openconfig-interfaces", ""}}) {
+        const OcFormat format{encoding, origin, target};
+        for (uint32_t leaves : {kAllLeaves, uint32_t{kLeafOperStatus}, kCounterLeaves,
+                                uint32_t{kLeafName | kLeafMtu | kLeafLastChange}}) {
+          for (uint32_t duplicates : {0u, 3u, 300u}) {
+            for (int64_t timestamp :
+                 {int64_t{0}, int64_t{42}, int64_t{1'700'000'000'123'456'789}, int64_t{-1}}) {
+              gnmi::SubscribeResponse message;
+              BuildUpdate(port, leaves, timestamp, format, duplicates, message.mutable_update());
+              const SharedBytes encoded =
+                  EncodeUpdateResponse(port, leaves, timestamp, format, duplicates);
+              std::vector<grpc::Slice> slices;
+              ASSERT_TRUE(encoded->Dump(&slices).ok());
+              std::string bytes;
+              for (const grpc::Slice& slice : slices) {
+                bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+              }
+              ASSERT_EQ(bytes, message.SerializeAsString())
+                  << port.name << " encoding " << encoding << " origin '" << origin << "' leaves "
+                  << leaves << " duplicates " << duplicates << " at " << timestamp;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace portsyncd
