@@ -50,14 +50,14 @@ void PortModel::MarkDirty(Port& port, absl::Time since) {
     if (Blocked(port)) ++in_flight_dirty_;
   }
   port.dirty = true;
-  dirty_.insert(port.name);
+  dirty_.emplace(port.name, &port);
 }
 
 void PortModel::MarkGone(Port& port, absl::Time now) {
   Port before = port;
   if (port.in_kernel) {
-    auto it = name_by_ifindex_.find(port.ifindex);
-    if (it != name_by_ifindex_.end() && it->second == port.name) name_by_ifindex_.erase(it);
+    auto it = port_by_ifindex_.find(port.ifindex);
+    if (it != port_by_ifindex_.end() && it->second == &port) port_by_ifindex_.erase(it);
   }
   port.in_kernel = false;
   awaiting_appl_db_.erase(port.name);
@@ -85,10 +85,10 @@ ApplyOutcome PortModel::Apply(const LinkEvent& event, absl::Time now, Source sou
     // A NEWLINK for an ifindex we know under another name: the netdev was renamed (the kernel
     // sends no DELLINK for the old name). The old name is gone as if deleted; the new name is
     // judged below like any other (it may not be a port name at all).
-    if (auto it = name_by_ifindex_.find(event.ifindex);
-        it != name_by_ifindex_.end() && it->second != event.name) {
-      const std::string old_name = it->second;  // `it` goes with MarkGone
-      Port& renamed = ports_.at(old_name);
+    if (auto it = port_by_ifindex_.find(event.ifindex);
+        it != port_by_ifindex_.end() && it->second->name != event.name) {
+      Port& renamed = *it->second;  // `it` goes with MarkGone
+      const std::string old_name = renamed.name;
       renamed.seen_in_dump = false;
       MarkGone(renamed, now);
       MarkDirty(renamed, now);
@@ -103,7 +103,11 @@ ApplyOutcome PortModel::Apply(const LinkEvent& event, absl::Time now, Source sou
   if (is_del && event.master != 0) return ApplyOutcome::kIgnoredDelWithMaster;
   if (old_ifindexes_.contains(event.ifindex)) return ApplyOutcome::kIgnoredOldInterface;
 
-  Port& port = GetOrCreate(event.name);
+  // A netdev we know (most messages): found by its ifindex, without a lookup by name.
+  auto indexed = port_by_ifindex_.find(event.ifindex);
+  Port& port = indexed != port_by_ifindex_.end() && indexed->second->name == event.name
+                   ? *indexed->second
+                   : GetOrCreate(event.name);
   if (is_del) {
     port.seen_in_dump = false;
     // Upstream deletes the STATE_DB key on every such DELLINK, whether or not it wrote it.
@@ -130,12 +134,12 @@ ApplyOutcome PortModel::Apply(const LinkEvent& event, absl::Time now, Source sou
   if (changed) port_before.emplace(port);
   if (port.in_kernel && port.ifindex != event.ifindex) {
     // A new netdev under this name without a DELLINK for the old one (lost in an overflow).
-    auto it = name_by_ifindex_.find(port.ifindex);
-    if (it != name_by_ifindex_.end() && it->second == port.name) name_by_ifindex_.erase(it);
+    auto it = port_by_ifindex_.find(port.ifindex);
+    if (it != port_by_ifindex_.end() && it->second == &port) port_by_ifindex_.erase(it);
   }
   port.in_kernel = true;
   port.ifindex = event.ifindex;
-  name_by_ifindex_[event.ifindex] = port.name;
+  port_by_ifindex_[event.ifindex] = &port;
   port.flags = event.flags;
   port.mtu = new_mtu;
   port.master = event.master;
@@ -286,11 +290,11 @@ std::vector<std::string> PortModel::EndDump(absl::Time now, bool complete, bool 
 std::vector<StateWrite> PortModel::TakeDirty() {
   std::vector<StateWrite> writes;
   writes.reserve(dirty_.size());
-  std::set<std::string> still_dirty;  // ports whose earlier write is in flight
-  for (const std::string& name : dirty_) {
-    Port& port = ports_.at(name);
+  DirtyPorts still_dirty;  // ports whose earlier write is in flight
+  for (auto& [name, dirty] : dirty_) {
+    Port& port = *dirty;
     if (Blocked(port)) {
-      still_dirty.insert(name);
+      still_dirty.emplace(name, dirty);
       continue;
     }
     port.dirty = false;
@@ -333,7 +337,7 @@ void PortModel::CompleteWrite(const StateWrite& write, bool ok) {
     // holds now (its next write is never skipped as identical).
     port.written.reset();
   } else {
-    MarkWritten(write);
+    MarkWritten(port, write);
   }
 }
 
@@ -374,11 +378,14 @@ void PortModel::AbandonWrites(const std::vector<StateWrite>& writes) {
 
 void PortModel::MarkWritten(const StateWrite& write) {
   auto it = ports_.find(write.name);
-  if (it == ports_.end()) return;
+  if (it != ports_.end()) MarkWritten(it->second, write);
+}
+
+void PortModel::MarkWritten(Port& port, const StateWrite& write) {
   if (write.set) {
-    it->second.written = *write.set;
+    port.written = *write.set;
   } else if (write.del) {
-    it->second.written.reset();
+    port.written.reset();
   }
 }
 

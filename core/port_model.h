@@ -154,7 +154,7 @@ class PortModel {
 
   // False without a SONiC database (host mode): the model follows the kernel for the API only,
   // plans no STATE_DB writes, waits for no APPL_DB entry, takes team links as any other, and
-  // forgets a port once its netdev is gone.
+  // forgets a port once its netdev is gone. Set once, before the first port.
   void set_state_db(bool state_db) { state_db_ = state_db; }
   bool state_db() const { return state_db_; }
 
@@ -253,6 +253,7 @@ class PortModel {
   // `unrecorded`: the caller makes no change record, so a new port counts in ports_generation_.
   Port& GetOrCreate(const std::string& name, bool unrecorded = false);
   void MarkDirty(Port& port, absl::Time since = absl::InfinitePast());
+  void MarkWritten(Port& port, const StateWrite& write);
   void RecordChange(Port& port, ApplyOutcome outcome, absl::Time now, Port&& before);
   // The netdev left the kernel (DELLINK, rename, or absent from a dump): the STATE_DB key is
   // deleted at the next write (the caller marks it dirty) and a kRemoved change is recorded.
@@ -269,14 +270,19 @@ class PortModel {
   uint64_t ports_generation_ = 0;
   std::set<std::string> pending_;
   absl::flat_hash_set<int32_t> old_ifindexes_;
-  absl::flat_hash_map<int32_t, std::string> name_by_ifindex_;  // ports in_kernel, by ifindex
+  // Ports in_kernel, by ifindex (map nodes do not move; a port leaves this index, in MarkGone,
+  // before it can leave ports_).
+  absl::flat_hash_map<int32_t, Port*> port_by_ifindex_;
   uint64_t renames_ = 0;
   std::set<std::string, std::less<>> old_names_;
   // A port TakeDirty must leave alone: its write is in flight, or a stale-key DEL of its name.
   bool Blocked(const Port& port) const {
     return port.in_flight || stale_deletes_.contains(port.name);
   }
-  std::set<std::string> dirty_;
+  // Ports to write, by name (the order writes go out in), each with its port: a dirty port is
+  // never removed from ports_ (SetSelection keeps it until written).
+  using DirtyPorts = std::map<std::string, Port*>;
+  DirtyPorts dirty_;
   size_t in_flight_dirty_ = 0;  // ports in dirty_ that are Blocked
   std::set<std::string, std::less<>> stale_deletes_;
   std::set<std::string> awaiting_appl_db_;  // in_kernel && !in_appl_db

@@ -21,7 +21,28 @@ TEST(PortNamesTest, NaturalLessIsTheDefinedOrderOnEveryPair) {
     }
   }
   EXPECT_TRUE(NaturalLess("Ethernet4", "Ethernet12"));
+  EXPECT_TRUE(NaturalLess("Ethernet4", "Ethernet40"));
+  EXPECT_TRUE(NaturalLess("Ethernet", "Ethernet0"));
   EXPECT_TRUE(NaturalLess("Ethernet100", "PortChannel1"));
+}
+
+TEST(PortNamesTest, NaturalLessIsTheDefinedOrderOnEveryShortName) {
+  // Every name of up to four characters from letters, digits with 0, and a dash: the fast paths
+  // (a letter where the names differ, numbers of different lengths) and the slow ones (leading
+  // zeros, a digit against a letter, one name the other's beginning).
+  std::vector<std::string> names = {""};
+  for (size_t from = 0, length = 0; length < 4; ++length) {
+    const size_t to = names.size();
+    for (size_t k = from; k < to; ++k) {
+      for (char c : {'a', 'b', '0', '1', '9', '-'}) names.push_back(names[k] + c);
+    }
+    from = to;
+  }
+  for (const std::string& a : names) {
+    for (const std::string& b : names) {
+      ASSERT_EQ(NaturalLess(a, b), NaturalLessForTest(a, b)) << "'" << a << "' < '" << b << "'";
+    }
+  }
 }
 
 }  // namespace
