@@ -353,8 +353,9 @@ def merge_latency(runs):
     return out
 
 
-def psbench(*args, extra=()):
-    r = subprocess.run([os.path.join(BUILD, "bench", "psbench"), *args, *extra],
+def psbench(*args, extra=(), nice=0):
+    prefix = ["nice", "-n", str(nice)] if nice else []
+    r = subprocess.run([*prefix, os.path.join(BUILD, "bench", "psbench"), *args, *extra],
                        capture_output=True, text=True)
     if r.returncode not in (0, 3) or not r.stdout.strip():
         raise RuntimeError(f"psbench {args[0]} failed ({r.returncode}): {r.stderr.strip()}")
@@ -685,10 +686,12 @@ def scenario_scale(args, n, template, floor):
                     if stop.is_set():
                         break
                     if load[0] == "getports":
-                        psbench("getports", "--grpc", w.socket)
+                        psbench("getports", "--grpc", w.socket, nice=args.scale_load_nice)
                     else:
-                        sub = subprocess.Popen([os.path.join(BUILD, "bench", "psbench"), load[0],
-                                                "--grpc", w.socket, *load[1:]],
+                        nice = ["nice", "-n", str(args.scale_load_nice)] if args.scale_load_nice \
+                            else []
+                        sub = subprocess.Popen([*nice, os.path.join(BUILD, "bench", "psbench"),
+                                                load[0], "--grpc", w.socket, *load[1:]],
                                                stdout=subprocess.PIPE, text=True)
                         json.loads(sub.stdout.readline())
                         sub.send_signal(signal.SIGTERM)
@@ -703,6 +706,7 @@ def scenario_scale(args, n, template, floor):
             stop.set()
             loader.join(300)
         out["snapshots_during_latency"] = len(taken)
+        out["snapshot_clients_nice"] = args.scale_load_nice
         health = w.health() or {}
         out["drift_repairs"] = int((health.get("counters") or {}).get("drift_repairs", 0))
 
@@ -1221,12 +1225,13 @@ def report(results, out_dir):
             if a and b:
                 rows.append([n, a["count"], a["p50_us"], a["p99_us"], a["max_us"], b["count"],
                              b["p50_us"], b["p99_us"], b["max_us"],
-                             d.get("snapshots_during_latency")])
+                             d.get("snapshots_during_latency"), d.get("snapshot_clients_nice", 0)])
         if rows:
             table("STATE_DB latency (µs, kernel change to STATE_DB, 64 of the ports) alone and "
                   "while new streams' snapshots and GetPortState pages of every port are taken",
                   ["ports", "events", "p50 alone", "p99 alone", "max alone", "events",
-                   "p50 during", "p99 during", "max during", "snapshots taken meanwhile"], rows)
+                   "p50 during", "p99 during", "max during", "snapshots taken meanwhile",
+                   "the snapshot clients' nice"], rows)
 
     rows = []
     for (sc, n, subs, api), rs in sorted(by.items()):
@@ -1400,6 +1405,10 @@ def main():
                    help="ports in the streaming storm runs")
     p.add_argument("--scale-latency-events", type=int, default=1024,
                    help="scale: kernel changes timed alone and again during snapshots")
+    p.add_argument("--scale-load-nice", type=int, default=0,
+                   help="scale: the nice value of the clients taking snapshots during the latency "
+                        "run (19 stands for collectors on other machines: on this one their own "
+                        "CPU competes with the daemon's engine)")
     p.add_argument("--soak-seconds", type=float, default=600,
                    help="soak scenario length (not in the default scenarios)")
     p.add_argument("--soak-chunk", type=float, default=60, help="soak sampling period, s")
