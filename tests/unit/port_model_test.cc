@@ -339,6 +339,20 @@ TEST_F(PortModelTest, RenameToANameThatIsNotAPortStillRemovesTheOldName) {
   EXPECT_EQ(model_.renames(), 1u);
 }
 
+TEST_F(PortModelTest, ADellinkRemovesThePortItNamesWhateverItsIfindexWasKnownAs) {
+  // Ethernet0 renamed Ethernet4 with the rename's NEWLINK lost (an overflow): the DELLINK of
+  // Ethernet4 carries Ethernet0's ifindex. It removes Ethernet4, not Ethernet0 (the next dump
+  // does that), though the engine finds known netdevs by ifindex.
+  model_.Apply(NewLink("Ethernet0", 5), kNow);
+  EXPECT_EQ(model_.Apply(DelLink("Ethernet4", 5), kNow), ApplyOutcome::kRemoved);
+  EXPECT_TRUE(model_.Find("Ethernet0")->in_kernel);
+  ASSERT_NE(model_.Find("Ethernet4"), nullptr);
+  EXPECT_FALSE(model_.Find("Ethernet4")->in_kernel);
+  // Ethernet0's own messages still reach it.
+  EXPECT_EQ(model_.Apply(NewLink("Ethernet0", 5, IFF_UP), kNow), ApplyOutcome::kChanged);
+  EXPECT_FALSE(model_.Find("Ethernet0")->fields().oper_up);
+}
+
 TEST_F(PortModelTest, AnIfindexNoLongerAPortsDoesNotRemoveIt) {
   // Ethernet0 recreated under a new ifindex without a DELLINK for the old one (lost in an
   // overflow); a later netdev with the old ifindex is not a rename of Ethernet0.
