@@ -61,6 +61,9 @@ struct EngineOptions {
   // While notifications are on: the full audit, the pending-APPL_DB poll and the LOGGER poll
   // run this often, as a backstop for what notifications cannot tell (FLUSHDB sends none).
   absl::Duration audit_interval_notified = absl::Seconds(60);
+  // Ports the reconcile and the audit judge per hold of the model lock (the engine waits for one
+  // slice at most: ~1 ms at 4,096).
+  size_t audit_slice = 4096;
   // Port writes go from the engine thread straight to STATE_DB on a non-blocking connection of
   // its own (core/direct_writer.h) while that connection is healthy; else, and for everything
   // else, through the writer thread.

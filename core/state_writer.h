@@ -23,6 +23,7 @@
 #define PORTSYNCD_CORE_STATE_WRITER_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -71,6 +72,12 @@ class StateWriter {
   // The period of the audit and the polls: longer while notifications are on.
   absl::Duration Backstop(absl::Duration polling) const;
 
+  // Tests: runs between two holds of the model lock by the reconcile and the audit (which
+  // judge options.audit_slice ports per hold), with the lock free.
+  void set_between_slices_for_test(std::function<void()> between) {
+    between_slices_ = std::move(between);
+  }
+
   // Any thread.
   bool connected() const { return connected_.load(); }
   absl::Time connected_since() const { return absl::FromUnixNanos(connected_since_ns_.load()); }
@@ -115,6 +122,7 @@ class StateWriter {
   RedisConnector& connector_;
   const Clock& clock_;
   WriteTracker* const tracker_;
+  std::function<void()> between_slices_;  // tests only
 
   // Writer thread only.
   std::unique_ptr<DbClients> db_;
