@@ -38,7 +38,9 @@ inline bool NaturalLess(absl::string_view a, absl::string_view b) {
   }
   while (i < n && a[i] == b[i]) ++i;
   // Two letters: both differ before their trailing numbers, so the text before them decides.
-  if (i < n && !IsDigit(a[i]) && !IsDigit(b[i])) return a[i] < b[i];
+  if (i < n && !IsDigit(a[i]) && !IsDigit(b[i])) {
+    return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[i]);  // as memcmp
+  }
   // Otherwise only digits after the shared text: both numbers start where its digits do.
   if (!AllDigits(a, i) || !AllDigits(b, i)) return natural_order_internal::Less(a, b);
   size_t t = i;

@@ -139,6 +139,11 @@ struct StateWrite {
 
 class PortModel {
  public:
+  PortModel() = default;
+  // Not copyable: its indexes point into its own ports.
+  PortModel(const PortModel&) = delete;
+  PortModel& operator=(const PortModel&) = delete;
+
   // Which netdevs are followed (docs/COMPATIBILITY.md 3.1 by default). Set before the first
   // event, or later to change the set: SetSelection.
   const PortSelection& selection() const { return selection_; }

@@ -160,12 +160,12 @@ absl::Status StateWriter::Reconcile(ReconcileMode mode, const std::vector<std::s
     }
   } else {
     // Every port we write, a slice of the model at a time.
-    std::string after;
-    for (bool done = false; !done;) {
-      if (!after.empty() && between_slices_) between_slices_();
+    std::string after;  // the last port of the previous slice
+    for (bool first = true, done = false; !done; first = false) {
+      if (!first && between_slices_) between_slices_();
       absl::MutexLock lock(&shared_.mu);
       const auto& ports = shared_.model.ports();
-      auto it = after.empty() ? ports.begin() : ports.upper_bound(after);
+      auto it = first ? ports.begin() : ports.upper_bound(after);
       for (size_t n = 0; it != ports.end() && n < slice; ++it, ++n) {
         const Port& port = it->second;
         if (port.wants_state() && !port.dirty && !port.in_flight) {

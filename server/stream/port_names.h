@@ -1,5 +1,5 @@
-// The port rules every API shares: which names a request may carry, the order ports are listed
-// in, and which ports are listed at all. Pure functions.
+// The port rules every API shares: which names a request may carry and which ports are listed
+// at all (the order they are listed in is core/natural_order.h's). Pure functions.
 #ifndef PORTSYNCD_SERVER_STREAM_PORT_NAMES_H_
 #define PORTSYNCD_SERVER_STREAM_PORT_NAMES_H_
 

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "gtest/gtest.h"
 
 namespace portsyncd {
@@ -26,21 +27,31 @@ TEST(PortNamesTest, NaturalLessIsTheDefinedOrderOnEveryPair) {
   EXPECT_TRUE(NaturalLess("Ethernet100", "PortChannel1"));
 }
 
-TEST(PortNamesTest, NaturalLessIsTheDefinedOrderOnEveryShortName) {
-  // Every name of up to four characters from letters, digits with 0, and a dash: the fast paths
-  // (a letter where the names differ, numbers of different lengths) and the slow ones (leading
-  // zeros, a digit against a letter, one name the other's beginning).
+// Every name of up to `length` characters from `alphabet`.
+std::vector<std::string> AllNames(const std::string& alphabet, size_t length) {
   std::vector<std::string> names = {""};
-  for (size_t from = 0, length = 0; length < 4; ++length) {
+  for (size_t from = 0, l = 0; l < length; ++l) {
     const size_t to = names.size();
     for (size_t k = from; k < to; ++k) {
-      for (char c : {'a', 'b', '0', '1', '9', '-'}) names.push_back(names[k] + c);
+      for (char c : alphabet) names.push_back(names[k] + c);
     }
     from = to;
   }
-  for (const std::string& a : names) {
-    for (const std::string& b : names) {
-      ASSERT_EQ(NaturalLess(a, b), NaturalLessForTest(a, b)) << "'" << a << "' < '" << b << "'";
+  return names;
+}
+
+TEST(PortNamesTest, NaturalLessIsTheDefinedOrderOnEveryShortName) {
+  // The fast paths (a letter where the names differ, numbers of different lengths) and the slow
+  // ones (leading zeros, a digit against a letter, one name the other's beginning), with bytes
+  // above 0x7f, which compare unsigned (as memcmp) like every other.
+  for (const auto& [alphabet, length] :
+       {std::pair<std::string, size_t>{"ab019-", 4}, {"a09-~\x80\xff", 3}}) {
+    const std::vector<std::string> names = AllNames(alphabet, length);
+    for (const std::string& a : names) {
+      for (const std::string& b : names) {
+        ASSERT_EQ(NaturalLess(a, b), NaturalLessForTest(a, b))
+            << "'" << absl::CHexEscape(a) << "' < '" << absl::CHexEscape(b) << "'";
+      }
     }
   }
 }
