@@ -353,9 +353,13 @@ def merge_latency(runs):
     return out
 
 
+def niced(nice):
+    """The command prefix that runs a command at nice value `nice` (none for 0)."""
+    return ["nice", "-n", str(nice)] if nice else []
+
+
 def psbench(*args, extra=(), nice=0):
-    prefix = ["nice", "-n", str(nice)] if nice else []
-    r = subprocess.run([*prefix, os.path.join(BUILD, "bench", "psbench"), *args, *extra],
+    r = subprocess.run([*niced(nice), os.path.join(BUILD, "bench", "psbench"), *args, *extra],
                        capture_output=True, text=True)
     if r.returncode not in (0, 3) or not r.stdout.strip():
         raise RuntimeError(f"psbench {args[0]} failed ({r.returncode}): {r.stderr.strip()}")
@@ -688,9 +692,8 @@ def scenario_scale(args, n, template, floor):
                     if load[0] == "getports":
                         psbench("getports", "--grpc", w.socket, nice=args.scale_load_nice)
                     else:
-                        nice = ["nice", "-n", str(args.scale_load_nice)] if args.scale_load_nice \
-                            else []
-                        sub = subprocess.Popen([*nice, os.path.join(BUILD, "bench", "psbench"),
+                        sub = subprocess.Popen([*niced(args.scale_load_nice),
+                                                os.path.join(BUILD, "bench", "psbench"),
                                                 load[0], "--grpc", w.socket, *load[1:]],
                                                stdout=subprocess.PIPE, text=True)
                         json.loads(sub.stdout.readline())

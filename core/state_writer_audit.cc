@@ -101,11 +101,8 @@ absl::Status StateWriter::Reconcile(ReconcileMode mode, const std::vector<std::s
   // interface, with no write of ours pending, whose key carries our `state` field. Everything
   // else is left to the model. Judged a slice at a time in the model's order (the engine is held
   // up for one slice at most); each port's write_epoch catches a write between slices.
-  std::vector<std::string> names;
-  names.reserve(keys.size());
-  for (const std::string& key : keys) names.push_back(key.substr(prefix.size()));
-  keys.clear();
-  keys.shrink_to_fit();
+  std::vector<std::string> names = std::move(keys);
+  for (std::string& name : names) name.erase(0, prefix.size());
   std::sort(names.begin(), names.end(), NaturalLess);
   names.erase(std::unique(names.begin(), names.end()), names.end());
   const size_t slice = std::max<size_t>(options_.audit_slice, 1);

@@ -449,6 +449,13 @@ class GnmiSubscriptionImpl : public GnmiSubscription {
     return absl::OkStatus();
   }
 
+  // The notification that `name`'s netdev is gone, in this stream's format.
+  SharedResponse EncodedDelete(const std::string& name, int64_t time) const {
+    gnmi::SubscribeResponse response;
+    BuildDelete(name, time, format_, response.mutable_update());
+    return SerializeShared(response);
+  }
+
   // The record's notification for this stream's format and `leaves` (0: a delete), built once
   // per distinct format and shared by every stream that wants the same bytes.
   SharedResponse Encoded(const ChangeRecord& record, uint32_t leaves) const {
@@ -458,9 +465,7 @@ class GnmiSubscriptionImpl : public GnmiSubscription {
       if (leaves != 0) {
         return EncodeUpdateResponse(OcLeavesOf(*record.port), leaves, time, format_, 0);
       }
-      gnmi::SubscribeResponse response;
-      BuildDelete(record.name(), time, format_, response.mutable_update());
-      return SerializeShared(response);
+      return EncodedDelete(record.name(), time);
     });
   }
 
@@ -487,10 +492,7 @@ class GnmiSubscriptionImpl : public GnmiSubscription {
                                            duplicates));
       } else {
         if (!seen.present) continue;
-        gnmi::SubscribeResponse response;
-        BuildDelete(entry.port.name, ValueTime(entry.port, snapshot->taken), format_,
-                    response.mutable_update());
-        out.push_back(SerializeShared(response));
+        out.push_back(EncodedDelete(entry.port.name, ValueTime(entry.port, snapshot->taken)));
       }
       seen = {changes, entry.port.in_kernel};
     }

@@ -59,9 +59,8 @@ grpc::Status PortSyncService::PortStates(const v1::GetPortStateRequest& request,
   if (request.page_size() < 0) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_size must not be negative");
   }
-  const size_t page_size = request.page_size() == 0
-                               ? kMaxPortPage
-                               : std::min<size_t>(request.page_size(), kMaxPortPage);
+  const size_t page_size =
+      request.page_size() == 0 ? kMaxPortPage : std::min<size_t>(request.page_size(), kMaxPortPage);
   // The token is the name of the last port of the previous page: this page starts after it in
   // natural order, so a port present on both calls is neither missed nor repeated.
   std::string after;

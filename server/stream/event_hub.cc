@@ -66,10 +66,9 @@ SharedPortSnapshot EventHub::TakePortSnapshot() {
   // slice copies again every port the ring's records since the first slice name, as the model
   // has it then: the snapshot is the model at the last slice's sequence, exactly. Should the ring
   // no longer hold every record since (a dump or a storm longer than the ring during the copy),
-  // or a port have come or gone meanwhile (the model's count of ports added and removed moved:
-  // some of those have no record, a configured port loaded after the dump), the last slice copies
-  // the whole model under one hold, as before slices: correct, but not bounded then. Fields that
-  // change without a record
+  // or a port have come or gone meanwhile without a record (a configured port loaded after the
+  // dump: PortModel::ports_generation moved), the last slice copies the whole model under one
+  // hold, as before slices: correct, but not bounded then. Fields that change without a record
   // (`pending`, the STATE_DB bookkeeping) are as of each port's slice.
   auto snapshot = std::make_shared<PortSnapshot>();
   const auto entry = [this](const PortModel& model, const Port& port)
@@ -109,8 +108,8 @@ SharedPortSnapshot EventHub::TakePortSnapshot() {
       snapshot->taken = absl::Now();
       const bool same_ports = model.ports_generation() == first_generation;
       if (snapshot->sequence == first_sequence && same_ports) return;
-      // A port added or removed (perhaps without a change record: a configured port loaded after
-      // the dump) may have fallen before the slices already copied: copy the whole model again.
+      // A port added or removed without a change record (a configured port loaded after the
+      // dump) may have fallen before the slices already copied: copy the whole model again.
       if (evicted_upto_ > first_sequence || head_sequence_ != snapshot->sequence || !same_ports) {
         snapshot->ports.clear();
         for (const auto& [name, port] : ports) snapshot->ports.push_back(entry(model, port));
