@@ -473,8 +473,9 @@ def scenario_startup(args, n, template, floor):
         w.create_ports()
         w.enable_warm_restart()
         time.sleep(0.5)
-        r = psbench("startup", "--redis", w.redis_socket, "--ports", str(n), "--log",
-                    os.path.join(w.dir, "daemon.log"), extra=["--", *w.daemon_argv(template)])
+        r = psbench("startup", "--observe", args.start_observe, "--redis", w.redis_socket,
+                    "--ports", str(n), "--log", os.path.join(w.dir, "daemon.log"),
+                    extra=["--", *w.daemon_argv(template)])
         out["warm_all_ports_ms"] = r["all_ports_ms"]
         os.kill(r["pid"], signal.SIGKILL)
     finally:
@@ -485,7 +486,8 @@ def scenario_startup(args, n, template, floor):
         w.start(template)
         w.wait_started(floor)
         create = w.create_command()
-        r = psbench("startup", "--redis", w.redis_socket, "--ports", str(n), "--want-oper", "up",
+        r = psbench("startup", "--observe", args.start_observe, "--redis", w.redis_socket,
+                    "--ports", str(n), "--want-oper", "up",
                     "--init-done", "0" if floor else "1", "--allow-exit", "1",
                     extra=["--", "sh", "-c", create])
         out["cold_all_ports_ms"] = r["all_ports_ms"]
@@ -604,10 +606,12 @@ class Orphan:
 
 
 def time_all_ports(w, since, command, timeout_s=600):
-    """Runs `command` under psbench startup (1 ms polls of every port still missing its STATE_DB
-    key); returns ms from `since` (time.monotonic()) until every port has one, and the PID."""
+    """Runs `command` under psbench startup (watching STATE_DB's hset notifications, or with
+    --start-observe polls 1 ms polls of every port still missing its key); returns ms from
+    `since` (time.monotonic()) until every port has one, and the PID."""
     before = time.monotonic()
-    r = psbench("startup", "--redis", w.redis_socket, "--ports", str(w.n), "--allow-exit", "1",
+    r = psbench("startup", "--observe", w.args.start_observe, "--redis", w.redis_socket,
+                "--ports", str(w.n), "--allow-exit", "1",
                 "--timeout-s", str(timeout_s), "--log", os.path.join(w.dir, "daemon.log"),
                 extra=["--", *command])
     if r["all_ports_ms"] < 0:
@@ -634,7 +638,8 @@ def scenario_scale(args, n, template, floor):
         w.start(template)
         w.wait_started(floor)
         rss_empty = int(proc_status(w.daemon.pid)["VmRSS"].split()[0])
-        r = psbench("startup", "--redis", w.redis_socket, "--ports", str(n), "--want-oper", "up",
+        r = psbench("startup", "--observe", args.start_observe, "--redis", w.redis_socket,
+                    "--ports", str(n), "--want-oper", "up",
                     "--init-done", "1", "--allow-exit", "1", "--wait-exit", "1",
                     "--timeout-s", "900", extra=["--", "sh", "-c", w.create_command()])
         out["cold_all_ports_ms"], out["cold_init_done_ms"] = r["all_ports_ms"], r["init_done_ms"]
@@ -1408,6 +1413,11 @@ def main():
                    help="ports in the streaming storm runs")
     p.add_argument("--scale-latency-events", type=int, default=1024,
                    help="scale: kernel changes timed alone and again during snapshots")
+    p.add_argument("--start-observe", choices=("events", "polls"), default="events",
+                   help="how psbench startup sees ports written, for every start timed: events "
+                        "(STATE_DB's hset keyevent notifications, each port read back; polls when "
+                        "the server has none) or polls (every missing port read every ms, the "
+                        "method before 2026-12-07: at 100,000 ports it takes most of a CPU)")
     p.add_argument("--scale-load-nice", type=int, default=0,
                    help="scale: the nice value of the clients taking snapshots during the latency "
                         "run (19 stands for collectors on other machines: on this one their own "
