@@ -798,6 +798,52 @@ def scenario_scale(args, n, template, floor):
         w.close()
 
 
+def scenario_restarts(args, n, template, floor_template):
+    """A restart of the daemon alone against the floor probe, alternating in one world of N
+    ports (one cold start, then `--restart-rounds` rounds), for each way psbench startup can
+    watch (`--restart-observe`): less noise than the scale scenario's one restart, each in a
+    world of its own. Each run: the daemon (or the floor) killed, STATE_DB's PORT_TABLE emptied,
+    started again, ms until every port is back; the floor's own clock (its log) beside it."""
+    out = {"scenario": "restarts", "ports": n, "runs": []}
+    w = World(args, n, ipv6=False)
+    try:
+        w.start(template)
+        w.wait_started(False)
+        psbench("startup", "--redis", w.redis_socket, "--ports", str(n), "--want-oper", "up",
+                "--init-done", "1", "--allow-exit", "1", "--wait-exit", "1", "--timeout-s", "900",
+                extra=["--", "sh", "-c", w.create_command()])
+        time.sleep(3)
+        log = os.path.join(w.dir, "daemon.log")
+        for rnd in range(args.restart_rounds):
+            for observe in args.restart_observe.split(","):
+                for who, t in (("floor", floor_template), ("daemon", template)):
+                    w.daemon.kill()
+                    w.daemon.wait()
+                    open(log, "w").close()
+                    keys = list(w.db[STATE_DB].scan_iter("PORT_TABLE|*", 10000))
+                    for i in range(0, len(keys), 10000):
+                        w.db[STATE_DB].delete(*keys[i:i + 10000])
+                    time.sleep(1)
+                    before = time.monotonic()
+                    r = psbench("startup", "--observe", observe, "--redis", w.redis_socket,
+                                "--ports", str(n), "--allow-exit", "1", "--timeout-s", "600",
+                                "--log", log, extra=["--", *w.daemon_argv(t)])
+                    w.daemon = Orphan(r["pid"])
+                    ms = (time.monotonic() - before) * 1000 if r["all_ports_ms"] < 0 else \
+                        r["all_ports_ms"]
+                    own = None
+                    with open(log) as f:
+                        for line in f:
+                            if line.startswith("floor: every port written"):
+                                own = float(line.split()[4])
+                    out["runs"].append({"round": rnd, "observe": observe, "who": who,
+                                        "ms": ms if r["all_ports_ms"] >= 0 else None,
+                                        "observed_by": r.get("observed_by"), "own_ms": own})
+        return out
+    finally:
+        w.close()
+
+
 def cycle_rss(cycles):
     if len(cycles) < 2:
         return "-"
@@ -1242,6 +1288,24 @@ def report(results, out_dir):
                    "the snapshot clients' nice"], rows)
 
     rows = []
+    for r in results:
+        if r["scenario"] != "restarts":
+            continue
+        for observe in dict.fromkeys(x["observe"] for x in r["runs"]):
+            runs = [x for x in r["runs"] if x["observe"] == observe]
+            for rnd in sorted({x["round"] for x in runs}):
+                f = next(x for x in runs if x["round"] == rnd and x["who"] == "floor")
+                d = next(x for x in runs if x["round"] == rnd and x["who"] == "daemon")
+                over = f"{d['ms'] / f['ms']:.2f}x" if d["ms"] and f["ms"] else "-"
+                rows.append([r["ports"], f"{observe} ({d['observed_by']})", rnd + 1, f["ms"],
+                             f["own_ms"], d["ms"], over])
+    if rows:
+        table("Restart of the daemon alone against the floor, alternating in one world (ms until "
+              "every port is in STATE_DB; the floor's own clock from its log)",
+              ["ports", "watched by", "round", "floor", "floor, its own clock", "daemon",
+               "daemon / floor"], rows)
+
+    rows = []
     for (sc, n, subs, api), rs in sorted(by.items()):
         if sc != "soak":
             continue
@@ -1393,7 +1457,7 @@ def main():
                    help="command template of the daemon under test (default: this build)")
     p.add_argument("--label", default="portsyncd", help="names the results directory")
     p.add_argument("--scenarios", default=",".join(SCENARIOS),
-                   help=f"comma-separated, from {','.join(SCENARIOS)},soak,scale")
+                   help=f"comma-separated, from {','.join(SCENARIOS)},soak,scale,restarts")
     p.add_argument("--ports", default="64,1024,4096", help="port counts (comma-separated)")
     p.add_argument("--events", type=int, default=2000, help="events per latency run")
     p.add_argument("--repeat", type=int, default=3,
@@ -1418,6 +1482,10 @@ def main():
                         "(STATE_DB's hset keyevent notifications, each port read back; polls when "
                         "the server has none) or polls (every missing port read every ms, the "
                         "method before 2026-12-07: at 100,000 ports it takes most of a CPU)")
+    p.add_argument("--restart-rounds", type=int, default=3,
+                   help="restarts: rounds of (floor, daemon) per way of watching")
+    p.add_argument("--restart-observe", default="events,polls",
+                   help="restarts: the ways psbench startup watches, alternating (events, polls)")
     p.add_argument("--scale-load-nice", type=int, default=0,
                    help="scale: the nice value of the clients taking snapshots during the latency "
                         "run (19 stands for collectors on other machines: on this one their own "
@@ -1472,6 +1540,13 @@ def main():
                                                 [("floor", floor_cmd, True)])
     try:
         for sc in scenarios:
+            if sc == "restarts":
+                for n in ports:
+                    print(f"restarts: {n} ports, daemon and floor alternating", file=sys.stderr,
+                          flush=True)
+                    results.append({**scenario_restarts(args, n, args.daemon, floor_cmd),
+                                    "who": "daemon", "ipv6": False})
+                continue
             if sc == "streaming":
                 # Per API: k StreamLinkEvents streams ("portsync"), k gNMI Subscribe streams
                 # ("gnmi"), or k of each at once ("both").

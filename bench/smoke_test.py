@@ -47,3 +47,17 @@ for png in ("latency_cdf.png", "storm_timeline.png", "stream_latency_cdf.png"):
     assert os.path.getsize(os.path.join(out, png)) > 1000, png
 print(f"bench smoke: {len(results)} runs OK ({out})")
 subprocess.run(["rm", "-rf", out])
+
+# The restarts scenario (on request, like scale): one round of each way of watching.
+out = tempfile.mkdtemp(prefix="psbench-smoke-")
+subprocess.run([sys.executable, os.path.join(HERE, "run.py"), "--label", "smoke", "--out", out,
+                "--scenarios", "restarts", "--ports", "16", "--restart-rounds", "1"], check=True)
+with open(os.path.join(out, "results.json")) as f:
+    runs = json.load(f)["results"][0]["runs"]
+assert sorted((r["observe"], r["who"], r["observed_by"]) for r in runs) == [
+    ("events", "daemon", "hset events"), ("events", "floor", "hset events"),
+    ("polls", "daemon", "polls"), ("polls", "floor", "polls")], runs
+assert all(r["ms"] and r["ms"] > 0 for r in runs), runs
+assert all(r["own_ms"] for r in runs if r["who"] == "floor"), runs
+print("bench smoke: restarts OK")
+subprocess.run(["rm", "-rf", out])
