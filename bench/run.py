@@ -664,12 +664,16 @@ def scenario_scale(args, n, template, floor):
         out["portsyncctl_ports_ms"] = (time.monotonic() - t0) * 1000
         for api, extra in (("stream", []), ("watch", ["--batched", "1"]),
                            ("gnmi", ["--count", "0", "--gnmi", "1"])):
+            daemon_ns = cpu_ns(w.daemon.pid)
             t0 = time.monotonic()
             sub = subprocess.Popen([os.path.join(BUILD, "bench", "psbench"), "subscribe", "--grpc",
                                     w.socket, "--count", "1", *extra], stdout=subprocess.PIPE,
                                    text=True)
-            ready = json.loads(sub.stdout.readline())["ready"]
-            out[f"{api}_snapshot_ms"] = (time.monotonic() - t0) * 1000 if ready else None
+            line = json.loads(sub.stdout.readline())
+            out[f"{api}_snapshot_ms"] = (time.monotonic() - t0) * 1000 if line["ready"] else None
+            # Who the time went to: the client receiving and decoding, the daemon sending.
+            out[f"{api}_snapshot_client_cpu_ms"] = line.get("cpu_ms")
+            out[f"{api}_snapshot_daemon_cpu_ms"] = (cpu_ns(w.daemon.pid) - daemon_ns) / 1e6
             sub.send_signal(signal.SIGTERM)
             sub.communicate(timeout=120)
         # STATE_DB's latency while the API serves every port: single kernel changes on 64 of the
@@ -1286,6 +1290,17 @@ def report(results, out_dir):
                   ["ports", "events", "p50 alone", "p99 alone", "max alone", "events",
                    "p50 during", "p99 during", "max during", "snapshots taken meanwhile",
                    "the snapshot clients' nice"], rows)
+
+    rows = [[r["ports"], api, r.get(f"{key}_snapshot_ms"), r.get(f"{key}_snapshot_client_cpu_ms"),
+             r.get(f"{key}_snapshot_daemon_cpu_ms")]
+            for r in results if r["scenario"] == "scale" and r["who"] == "daemon"
+            for api, key in (("StreamLinkEvents", "stream"), ("WatchLinkEvents", "watch"),
+                             ("gNMI Subscribe", "gnmi"))
+            if r.get(f"{key}_snapshot_client_cpu_ms") is not None]
+    if rows:
+        table("A new stream's snapshot of every port: ms until it is in, and the CPU it took (ms) "
+              "of the client (psbench, receiving and decoding every message) and of the daemon",
+              ["ports", "API", "snapshot ms", "client CPU", "daemon CPU"], rows)
 
     rows = []
     for r in results:
