@@ -467,7 +467,8 @@ int RunStorm(const Args& args) {
 // with AKE; the harness's Redis too, unless --keyspace-events says otherwise).
 bool HsetEventsOn(redisContext* rc) {
   auto* r = static_cast<redisReply*>(redisCommand(rc, "CONFIG GET notify-keyspace-events"));
-  CheckReply(r, rc, "CONFIG GET");
+  if (r == nullptr) Die(std::string("redis: ") + rc->errstr);
+  // Refused (CONFIG renamed or not allowed): taken for no notifications.
   std::string flags = r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? r->element[1]->str : "";
   freeReplyObject(r);
   return flags.find('E') != std::string::npos &&
@@ -536,32 +537,32 @@ class PortWatch {
       if (left_ == 0) all_at_ = NowNs();
       return;
     }
-    pollfd pfd{events_->fd, POLLIN, 0};
-    if (poll(&pfd, 1, 1) <= 0) return;
-    if (redisBufferRead(events_) != REDIS_OK) Die(std::string("redis events: ") + events_->errstr);
+    // What the reader already holds first (SUBSCRIBE's reply may have brought some along),
+    // then what the socket brings within 1 ms.
     std::vector<int> touched;
     int64_t last = -1;
-    void* reply = nullptr;
-    while (redisGetReplyFromReader(events_, &reply) == REDIS_OK && reply != nullptr) {
-      auto* r = static_cast<redisReply*>(reply);
-      if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
-          r->element[2]->type == REDIS_REPLY_STRING) {
-        const int p = PortOf(absl::string_view(r->element[2]->str, r->element[2]->len));
-        if (p >= 0 && !ok_[p]) {
-          touched.push_back(p);
-          last = NowNs();
-        }
+    auto take = [&](const redisReply* r) {
+      const int p = PortOf(r);
+      if (p >= 0 && !ok_[p]) {
+        touched.push_back(p);
+        last = NowNs();
       }
-      freeReplyObject(reply);
-      reply = nullptr;
+    };
+    ForEachBuffered(take);
+    if (touched.empty()) {
+      pollfd pfd{events_->fd, POLLIN, 0};
+      if (poll(&pfd, 1, 1) <= 0) return;
+      if (redisBufferRead(events_) != REDIS_OK) {
+        Die(std::string("redis events: ") + events_->errstr);
+      }
+      ForEachBuffered(take);
+      if (touched.empty()) return;
     }
-    if (events_->err) Die(std::string("redis events: ") + events_->errstr);
-    if (touched.empty()) return;
     if (!want_oper_.empty()) {  // read what was written now: the oper status may not be it yet
       std::sort(touched.begin(), touched.end());
       touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
       Check(touched);
-      if (left_ == 0) all_at_ = last;
+      if (left_ == 0) all_at_ = Fenced(touched, last);
       return;
     }
     for (int p : touched) {
@@ -577,7 +578,7 @@ class PortWatch {
     }
     Check(missing);
     if (left_ == 0) {
-      all_at_ = last;
+      all_at_ = Fenced(missing, last);
       return;
     }
     for (int p = 0; p < static_cast<int>(ok_.size()); ++p) {  // wait for their next writes
@@ -608,6 +609,56 @@ class PortWatch {
       }
       freeReplyObject(reply);
     }
+  }
+
+  // Calls `f` with each notification the events connection's reader holds.
+  template <typename F>
+  void ForEachBuffered(F&& f) {
+    void* reply = nullptr;
+    while (redisGetReplyFromReader(events_, &reply) == REDIS_OK && reply != nullptr) {
+      f(static_cast<const redisReply*>(reply));
+      freeReplyObject(reply);
+      reply = nullptr;
+    }
+    if (events_->err) Die(std::string("redis events: ") + events_->errstr);
+  }
+
+  // The time every port counted, given that `checked` were read back (and counted) after the
+  // announcement processed at `last`: a port may have been written again between `last` and
+  // its read, and what the read saw may be that later write. A PING on the events connection,
+  // answered after every notification of a write Redis served before our reads, tells: any
+  // notification for a checked port before the PONG moves the time to when it was seen (an
+  // upper bound). None: what the reads saw was announced by `last`.
+  int64_t Fenced(const std::vector<int>& checked, int64_t last) {
+    std::vector<bool> was_checked(ok_.size(), false);
+    for (int p : checked) was_checked[p] = true;
+    redisAppendCommand(events_, "PING");
+    int64_t at = last;
+    while (true) {
+      void* reply = nullptr;
+      if (redisGetReply(events_, &reply) != REDIS_OK) {
+        Die(std::string("redis events: ") + events_->errstr);
+      }
+      auto* r = static_cast<redisReply*>(reply);
+      const bool pong = r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+                        r->element[0]->type == REDIS_REPLY_STRING &&
+                        std::strcmp(r->element[0]->str, "pong") == 0;
+      if (!pong) {
+        const int p = PortOf(r);
+        if (p >= 0 && was_checked[p]) at = NowNs();
+      }
+      freeReplyObject(reply);
+      if (pong) return at;
+    }
+  }
+
+  // The port a keyevent notification names, or -1.
+  int PortOf(const redisReply* r) const {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+        r->element[2]->type != REDIS_REPLY_STRING) {
+      return -1;
+    }
+    return PortOf(absl::string_view(r->element[2]->str, r->element[2]->len));
   }
 
   // The port a key names, or -1.
@@ -647,6 +698,10 @@ int RunStartup(const Args& args) {
     int fd = open(args.Get("log", "/dev/null").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     dup2(fd, 1);
     dup2(fd, 2);
+    // Not the probe's Redis connections (hiredis does not mark them close-on-exec): a
+    // subscription the timed process held open would have Redis queue every notification
+    // for a reader that never reads.
+    closefrom(3);
     std::vector<char*> argv;
     for (const auto& a : args.command) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);

@@ -606,8 +606,8 @@ class Orphan:
 
 
 def time_all_ports(w, since, command, timeout_s=600):
-    """Runs `command` under psbench startup (watching STATE_DB's hset notifications, or with
-    --start-observe polls 1 ms polls of every port still missing its key); returns ms from
+    """Runs `command` under psbench startup (watching STATE_DB's hset notifications; with
+    --start-observe polls, reading every port still missing its key each ms); returns ms from
     `since` (time.monotonic()) until every port has one, and the PID."""
     before = time.monotonic()
     r = psbench("startup", "--observe", w.args.start_observe, "--redis", w.redis_socket,
@@ -802,14 +802,33 @@ def scenario_scale(args, n, template, floor):
         w.close()
 
 
+def floor_own_ms(log):
+    """The floor probe's own time to its last write's reply (it logs it once done, which may be
+    after psbench startup saw the ports), or None."""
+    found = []
+
+    def logged():
+        with open(log) as f:
+            found[:] = [float(line.split()[4]) for line in f
+                        if line.startswith("floor: every port written")]
+        return bool(found)
+    try:
+        wait_until(logged, 5, "the floor probe's own time in its log")
+    except RuntimeError:
+        return None
+    return found[-1]
+
+
 def scenario_restarts(args, n, template, floor_template):
     """A restart of the daemon alone against the floor probe, alternating in one world of N
-    ports (one cold start, then `--restart-rounds` rounds), for each way psbench startup can
-    watch (`--restart-observe`): less noise than the scale scenario's one restart, each in a
-    world of its own. Each run: the daemon (or the floor) killed, STATE_DB's PORT_TABLE emptied,
-    started again, ms until every port is back; the floor's own clock (its log) beside it."""
+    ports (one cold start, then `--restart-rounds` rounds, who goes first alternating), for each
+    way psbench startup can watch (`--restart-observe`): less noise than the scale scenario's
+    one restart, each in a world of its own. Each run: the daemon (or the floor) killed,
+    STATE_DB's PORT_TABLE emptied, started again, ms until every port is back; the floor's own
+    time (its log) beside it. The daemon logs at INFO, as in the scale scenario's restarts."""
     out = {"scenario": "restarts", "ports": n, "runs": []}
     w = World(args, n, ipv6=False)
+    verbose = template.replace("--log-level NOTICE", "--log-level INFO")
     try:
         w.start(template)
         w.wait_started(False)
@@ -820,7 +839,8 @@ def scenario_restarts(args, n, template, floor_template):
         log = os.path.join(w.dir, "daemon.log")
         for rnd in range(args.restart_rounds):
             for observe in args.restart_observe.split(","):
-                for who, t in (("floor", floor_template), ("daemon", template)):
+                order = (("floor", floor_template), ("daemon", verbose))
+                for who, t in order if rnd % 2 == 0 else order[::-1]:
                     w.daemon.kill()
                     w.daemon.wait()
                     open(log, "w").close()
@@ -828,21 +848,15 @@ def scenario_restarts(args, n, template, floor_template):
                     for i in range(0, len(keys), 10000):
                         w.db[STATE_DB].delete(*keys[i:i + 10000])
                     time.sleep(1)
-                    before = time.monotonic()
                     r = psbench("startup", "--observe", observe, "--redis", w.redis_socket,
                                 "--ports", str(n), "--allow-exit", "1", "--timeout-s", "600",
                                 "--log", log, extra=["--", *w.daemon_argv(t)])
                     w.daemon = Orphan(r["pid"])
-                    ms = (time.monotonic() - before) * 1000 if r["all_ports_ms"] < 0 else \
-                        r["all_ports_ms"]
-                    own = None
-                    with open(log) as f:
-                        for line in f:
-                            if line.startswith("floor: every port written"):
-                                own = float(line.split()[4])
-                    out["runs"].append({"round": rnd, "observe": observe, "who": who,
-                                        "ms": ms if r["all_ports_ms"] >= 0 else None,
-                                        "observed_by": r.get("observed_by"), "own_ms": own})
+                    out["runs"].append({
+                        "round": rnd, "observe": observe, "who": who,
+                        "ms": r["all_ports_ms"] if r["all_ports_ms"] >= 0 else None,
+                        "observed_by": r.get("observed_by"),
+                        "own_ms": floor_own_ms(log) if who == "floor" else None})
         return out
     finally:
         w.close()
@@ -1298,8 +1312,9 @@ def report(results, out_dir):
                              ("gNMI Subscribe", "gnmi"))
             if r.get(f"{key}_snapshot_client_cpu_ms") is not None]
     if rows:
-        table("A new stream's snapshot of every port: ms until it is in, and the CPU it took (ms) "
-              "of the client (psbench, receiving and decoding every message) and of the daemon",
+        table("A new stream's snapshot of every port: ms until it is in, and CPU ms: the client's "
+              "(psbench, from its start: connecting, then receiving and decoding every message) "
+              "and the daemon's meanwhile",
               ["ports", "API", "snapshot ms", "client CPU", "daemon CPU"], rows)
 
     rows = []
@@ -1316,8 +1331,9 @@ def report(results, out_dir):
                              f["own_ms"], d["ms"], over])
     if rows:
         table("Restart of the daemon alone against the floor, alternating in one world (ms until "
-              "every port is in STATE_DB; the floor's own clock from its log)",
-              ["ports", "watched by", "round", "floor", "floor, its own clock", "daemon",
+              "every port is in STATE_DB; the floor's own time from its log, from its main work's "
+              "start, after exec and loading)",
+              ["ports", "watched by", "round", "floor", "floor, its own time", "daemon",
                "daemon / floor"], rows)
 
     rows = []
@@ -1521,7 +1537,8 @@ def main():
                         "memory); the daemon must exit 0 after SIGTERM (LeakSanitizer's check)")
     p.add_argument("--soak-subscribers", type=int, default=12,
                    help="a third each: StreamLinkEvents, gNMI, WatchLinkEvents")
-    p.add_argument("--no-floor", action="store_true", help="skip the floor probe runs")
+    p.add_argument("--no-floor", action="store_true",
+                   help="skip the floor probe runs (not in restarts: the floor is its comparison)")
     p.add_argument("--keyspace-events", default="AKE",
                    help="the private Redis' notify-keyspace-events, for every scenario (default "
                         "AKE, as SONiC's database runs; the latency probe needs K and h)")
