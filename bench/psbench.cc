@@ -484,7 +484,9 @@ bool HsetEventsOn(redisContext* rc) {
 //    --keyspace-events says otherwise), every hash write is announced. Without --want-oper, a
 //    port counts from the announcement of its first write, and once every port has one the ports
 //    are read back once: the time is the last announcement's, and a port whose key lacks `state`
-//    is waited for again. With --want-oper a port is read when a write to it is announced.
+//    is waited for again. With --want-oper a port is read when a write to it is announced. The
+//    read-back that counts the last ports is fenced (Fenced): the time is never earlier than
+//    the write the reads saw.
 //  - Else (or --observe polls) every missing port is read every millisecond.
 // Either way every port is read once before the command starts: what is already there counts.
 class PortWatch {
@@ -816,8 +818,8 @@ int RunSubscribe(const Args& args) {
   const int gnmi = args.GetInt("gnmi", 0);
   SubscriberPool pool(args.Need("grpc"), count, nullptr, gnmi, args.GetInt("batched", 0) != 0);
   bool synced = pool.WaitSynced(60000);
-  // The CPU this client spent until then (receiving and decoding the snapshots): it shares the
-  // machine with the daemon it times.
+  // The CPU this client spent until then (from its start: connecting, then receiving and
+  // decoding the snapshots): it shares the machine with the daemon it times.
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   const double cpu_ms = (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e3 +
