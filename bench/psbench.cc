@@ -508,9 +508,7 @@ class PortWatch {
       CheckReply(r, events_, "SUBSCRIBE");
       freeReplyObject(r);
     }
-    std::vector<int> all(ports);
-    for (int p = 0; p < ports; ++p) all[p] = p;
-    Check(all);  // before the command: ports already there count at once
+    Check(Uncounted());  // before the command (every port): ports already there count at once
     for (int p = 0; p < ports; ++p) {
       if (ok_[p]) {
         written_[p] = true;
@@ -531,11 +529,7 @@ class PortWatch {
   void Step() {
     if (events_ == nullptr) {
       usleep(1000);
-      std::vector<int> missing;
-      for (int p = 0; p < static_cast<int>(ok_.size()); ++p) {
-        if (!ok_[p]) missing.push_back(p);
-      }
-      Check(missing);
+      Check(Uncounted());
       if (left_ == 0) all_at_ = NowNs();
       return;
     }
@@ -574,24 +568,28 @@ class PortWatch {
       }
     }
     if (unwritten_ > 0) return;
-    std::vector<int> missing;  // every port was written: read back those not yet counted
-    for (int p = 0; p < static_cast<int>(ok_.size()); ++p) {
-      if (!ok_[p]) missing.push_back(p);
-    }
+    const std::vector<int> missing = Uncounted();  // every port was written: read those back
     Check(missing);
     if (left_ == 0) {
       all_at_ = Fenced(missing, last);
       return;
     }
-    for (int p = 0; p < static_cast<int>(ok_.size()); ++p) {  // wait for their next writes
-      if (!ok_[p]) {
-        written_[p] = false;
-        ++unwritten_;
-      }
+    for (int p : Uncounted()) {  // wait for their next writes
+      written_[p] = false;
+      ++unwritten_;
     }
   }
 
  private:
+  // The ports not counted yet, in order.
+  std::vector<int> Uncounted() const {
+    std::vector<int> out;
+    for (int p = 0; p < static_cast<int>(ok_.size()); ++p) {
+      if (!ok_[p]) out.push_back(p);
+    }
+    return out;
+  }
+
   void Check(const std::vector<int>& ports) {
     for (int p : ports) {
       redisAppendCommand(state_, "HMGET %s%s state netdev_oper_status", table_.c_str(),

@@ -240,6 +240,25 @@ class World:
     def create_ports(self):
         sh("sh", "-c", self.create_command())
 
+    def stop_for_restart(self):
+        """Kills the daemon (or the floor) and empties what its restart will write again:
+        STATE_DB's PORT_TABLE (so its writes show), PortInitDone, and its log."""
+        self.daemon.kill()
+        self.daemon.wait()
+        open(os.path.join(self.dir, "daemon.log"), "w").close()
+        keys = list(self.db[STATE_DB].scan_iter("PORT_TABLE|*", 10000))
+        for i in range(0, len(keys), 10000):
+            self.db[STATE_DB].delete(*keys[i:i + 10000])
+        self.db[APPL_DB].delete("_PORT_TABLE:PortInitDone")
+
+    def create_ports_timed(self):
+        """Creates the N ports under a started daemon (a cold start, as at boot); psbench
+        startup's result: until every port is oper up in STATE_DB and PortInitDone is out."""
+        return psbench("startup", "--observe", self.args.start_observe, "--redis",
+                       self.redis_socket, "--ports", str(self.n), "--want-oper", "up",
+                       "--init-done", "1", "--allow-exit", "1", "--wait-exit", "1",
+                       "--timeout-s", "900", extra=["--", "sh", "-c", self.create_command()])
+
     def enable_warm_restart(self):
         self.db[STATE_DB].hset("WARM_RESTART_ENABLE_TABLE|system", "enable", "true")
         self.db[STATE_DB].hset("WARM_RESTART_TABLE|portsyncd", "restore_count", "0")
@@ -657,10 +676,7 @@ def scenario_scale(args, n, template, floor):
         w.start(template)
         w.wait_started(floor)
         rss_empty = int(proc_status(w.daemon.pid)["VmRSS"].split()[0])
-        r = psbench("startup", "--observe", args.start_observe, "--redis", w.redis_socket,
-                    "--ports", str(n), "--want-oper", "up",
-                    "--init-done", "1", "--allow-exit", "1", "--wait-exit", "1",
-                    "--timeout-s", "900", extra=["--", "sh", "-c", w.create_command()])
+        r = w.create_ports_timed()
         out["cold_all_ports_ms"], out["cold_init_done_ms"] = r["all_ports_ms"], r["init_done_ms"]
         # The kernel's share: creating N veth pairs (ip -batch); what follows the last is ours.
         out["cold_created_ms"] = r.get("command_done_ms")
@@ -768,14 +784,8 @@ def scenario_scale(args, n, template, floor):
         def restart(warm, config_extra="", name=None):
             """Kills the daemon, empties STATE_DB's PORT_TABLE (so its writes show), starts it
             again; ms until every port is back in STATE_DB (then checked field by field)."""
-            w.daemon.kill()
-            w.daemon.wait()
+            w.stop_for_restart()
             log = os.path.join(w.dir, "daemon.log")
-            open(log, "w").close()
-            keys = list(w.db[STATE_DB].scan_iter("PORT_TABLE|*", 10000))
-            for i in range(0, len(keys), 10000):
-                w.db[STATE_DB].delete(*keys[i:i + 10000])
-            w.db[APPL_DB].delete("_PORT_TABLE:PortInitDone")
             if warm:
                 w.enable_warm_restart()
             if config_extra:
@@ -843,8 +853,9 @@ def scenario_restarts(args, n, template, floor_template):
     ports (one cold start, then `--restart-rounds` rounds, who goes first alternating), for each
     way psbench startup can watch (`--restart-observe`): less noise than the scale scenario's
     one restart, each in a world of its own. Each run: the daemon (or the floor) killed,
-    STATE_DB's PORT_TABLE emptied, started again, ms until every port is back; the floor's own
-    time (its log) beside it. The daemon logs at INFO, as in the scale scenario's restarts."""
+    STATE_DB's PORT_TABLE and PortInitDone emptied (World.stop_for_restart, as in scale's
+    restarts), started again, ms until every port is back; the floor's own time (its log)
+    beside it. The daemon logs at INFO, as in the scale scenario's restarts."""
     out = {"scenario": "restarts", "ports": n, "runs": []}
     if n >= 10000:  # the previous world's netdevs freed first
         out["waited_quiet_s"] = wait_quiet()
@@ -853,21 +864,14 @@ def scenario_restarts(args, n, template, floor_template):
     try:
         w.start(template)
         w.wait_started(False)
-        psbench("startup", "--redis", w.redis_socket, "--ports", str(n), "--want-oper", "up",
-                "--init-done", "1", "--allow-exit", "1", "--wait-exit", "1", "--timeout-s", "900",
-                extra=["--", "sh", "-c", w.create_command()])
+        w.create_ports_timed()
         time.sleep(3)
         log = os.path.join(w.dir, "daemon.log")
         for rnd in range(args.restart_rounds):
             for observe in args.restart_observe.split(","):
                 order = (("floor", floor_template), ("daemon", verbose))
                 for who, t in order if rnd % 2 == 0 else order[::-1]:
-                    w.daemon.kill()
-                    w.daemon.wait()
-                    open(log, "w").close()
-                    keys = list(w.db[STATE_DB].scan_iter("PORT_TABLE|*", 10000))
-                    for i in range(0, len(keys), 10000):
-                        w.db[STATE_DB].delete(*keys[i:i + 10000])
+                    w.stop_for_restart()
                     time.sleep(1)
                     r = psbench("startup", "--observe", observe, "--redis", w.redis_socket,
                                 "--ports", str(n), "--allow-exit", "1", "--timeout-s", "600",
