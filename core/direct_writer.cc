@@ -67,19 +67,27 @@ pollfd DirectWriter::PollFd() const {
 
 bool DirectWriter::Send(absl::Time now) {
   if (!active()) return false;
-  if (busy()) return false;  // the writer thread takes what is dirty meanwhile
+  // Full: what is dirty goes out when the oldest batch is answered (CompleteOldest).
+  if (in_flight_.size() >= kMaxBatchesInFlight) return true;
+  Batch batch;
+  if (!spare_.empty()) {
+    batch = std::move(spare_.back());
+    spare_.pop_back();
+  }
   {
     absl::MutexLock lock(&shared_.mu);
-    batch_ = shared_.model.TakeDirty();
+    batch.writes = shared_.model.TakeDirty();  // never a port whose write is in flight
   }
-  if (batch_.empty()) return true;
-  commands_ = StateBatchCommands(batch_, key_prefix_);
+  if (batch.writes.empty()) {
+    spare_.push_back(std::move(batch));
+    return true;
+  }
+  batch.commands = StateBatchCommands(batch.writes, key_prefix_);
   // The notifications these writes will cause are ours (WriteTracker::OnEvent skips them).
-  if (tracker_ != nullptr) tracker_->ExpectWrites(batch_);
-  for (const RedisArgv& argv : commands_) AppendRedisCommand(context_.get(), argv);
-  replies_.clear();
-  sent_ = now;
-  deadline_ = now + options_.redis_timeout;
+  if (tracker_ != nullptr) tracker_->ExpectWrites(batch.writes);
+  for (const RedisArgv& argv : batch.commands) AppendRedisCommand(context_.get(), argv);
+  batch.sent = now;
+  in_flight_.push_back(std::move(batch));
   int done = 0;
   if (redisBufferWrite(context_.get(), &done) != REDIS_OK) {
     GiveUp(absl::StrCat("write: ", context_->errstr));
@@ -102,6 +110,7 @@ void DirectWriter::OnReady(short revents, absl::Time now) {
   if (redisBufferRead(context_.get()) != REDIS_OK) {
     return GiveUp(context_->errstr[0] ? context_->errstr : "connection closed");
   }
+  bool completed = false;
   while (true) {
     void* raw = nullptr;
     if (redisGetReplyFromReader(context_.get(), &raw) != REDIS_OK) {
@@ -112,34 +121,43 @@ void DirectWriter::OnReady(short revents, absl::Time now) {
     if (raw == nullptr) break;
     RedisReply reply = CopyRedisReply(static_cast<redisReply*>(raw));
     freeReplyObject(raw);
-    if (replies_.size() >= commands_.size()) return GiveUp("a reply nothing asked for");
+    if (!busy()) return GiveUp("a reply nothing asked for");
     replies_.push_back(std::move(reply));
+    if (replies_.size() == in_flight_.front().commands.size()) {
+      CompleteOldest(now);
+      completed = true;
+    }
   }
-  if (busy() && replies_.size() == commands_.size()) Complete(now);
+  if (!completed) return;
+  shared_.NotifyStateChange();
+  // What became dirty while those batches were in flight.
+  if (!Send(now)) shared_.writer.Wake();
 }
 
-void DirectWriter::Complete(absl::Time now) {
-  counters_.redis_round_trip.Record(now - sent_);
+void DirectWriter::CompleteOldest(absl::Time now) {
+  Batch& batch = in_flight_.front();
+  counters_.redis_round_trip.Record(now - batch.sent);
   absl::Status refused;
   {
     absl::MutexLock lock(&shared_.mu);
     bool someone_else = false;
-    refused = CompleteStateBatch(batch_, commands_, replies_, now, shared_.model, tracker_,
-                                 counters_, &someone_else);
+    refused = CompleteStateBatch(batch.writes, batch.commands, replies_, now, shared_.model,
+                                 tracker_, counters_, &someone_else);
     if (someone_else) shared_.writer.Wake();  // the writer checks that key
   }
-  batch_.clear();
+  replies_.clear();
+  batch.writes.clear();
+  batch.commands.clear();
+  spare_.push_back(std::move(batch));
+  in_flight_.pop_front();
   if (!refused.ok()) {
     counters_.redis_errors.fetch_add(1);
     if (log_.Allow()) LOG_WARN("Redis: ", refused.message(), "; the audit will retry");
   }
-  shared_.NotifyStateChange();
-  // What became dirty while the batch was in flight.
-  if (!Send(now)) shared_.writer.Wake();
 }
 
 void DirectWriter::CheckTimeout(absl::Time now) {
-  if (busy() && now >= deadline_) {
+  if (busy() && now >= deadline()) {
     GiveUp(absl::StrCat("no reply within ", absl::FormatDuration(options_.redis_timeout)));
   }
 }
@@ -155,14 +173,15 @@ void DirectWriter::GiveUp(const std::string& why, bool quiet) {
   }
   context_.reset();
   output_pending_ = false;
+  replies_.clear();
   if (busy()) {
     // Unknown what was applied: written again by the writer thread.
     if (tracker_ != nullptr) tracker_->Clear();
     absl::MutexLock lock(&shared_.mu);
-    shared_.model.AbandonWrites(batch_);
+    for (const Batch& batch : in_flight_) shared_.model.AbandonWrites(batch.writes);
     shared_.writer.Wake();
   }
-  batch_.clear();
+  in_flight_.clear();
   if (!quiet) Want();
   shared_.writer.Wake();
 }

@@ -4,8 +4,11 @@
 //
 // It never blocks: the connection is non-blocking, a batch is written as far as the socket
 // takes it (the rest when the engine's poll says writable), and replies are read when the
-// engine's poll says readable. One batch in flight at a time; a port's write is never in flight
-// twice (PortModel::TakeDirty), so its writes and the writer thread's cannot reorder one key.
+// engine's poll says readable. Batches are pipelined: what a netlink batch made dirty is sent at
+// once, behind the batches still in flight (up to kMaxBatchesInFlight; beyond that it waits for
+// the oldest reply, never for the writer thread). A port's write is never in flight twice
+// (PortModel::TakeDirty leaves it dirty until its reply, and the reply's completion sends it
+// again), so its writes and the writer thread's cannot reorder one key.
 // A batch unanswered after `redis_timeout`, an I/O error or a protocol error gives the
 // connection up: its writes are abandoned to the writer thread, which writes them, reconnects
 // and offers a new connection. So a slow or absent Redis never stops netlink reading, and
@@ -20,6 +23,7 @@
 
 #include <poll.h>
 
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -46,24 +50,37 @@ class DirectWriter {
   void Want();
   // Takes the connection the writer left, if any.
   void Adopt();
+  // Batches sent and not yet answered, at most (more dirty ports wait for the oldest reply).
+  static constexpr size_t kMaxBatchesInFlight = 8;
+
   bool active() const { return context_ != nullptr; }
-  bool busy() const { return !batch_.empty(); }
-  // Sends what the model has dirty, unless a batch is in flight. True when there was nothing
-  // the writer thread must be woken for: the writes are sent (or there were none).
+  bool busy() const { return !in_flight_.empty(); }
+  size_t batches_in_flight() const { return in_flight_.size(); }
+  // Sends what the model has dirty as one more batch in flight. True when there was nothing the
+  // writer thread must be woken for: the writes are sent, there were none, or they wait for a
+  // batch in flight to be answered (its completion sends them). False without a connection.
   bool Send(absl::Time now);
   // The poll entry while active (fd -1 otherwise).
   pollfd PollFd() const;
   // After poll: the connection's revents.
   void OnReady(short revents, absl::Time now);
-  // When the batch in flight times out (InfiniteFuture when none).
-  absl::Time deadline() const { return busy() ? deadline_ : absl::InfiniteFuture(); }
+  // When the oldest batch in flight times out (InfiniteFuture when none).
+  absl::Time deadline() const {
+    return busy() ? in_flight_.front().sent + options_.redis_timeout : absl::InfiniteFuture();
+  }
   void CheckTimeout(absl::Time now);
-  // Abandons the batch in flight to the writer thread and frees the connection (at shutdown,
+  // Abandons the batches in flight to the writer thread and frees the connection (at shutdown,
   // quietly).
   void GiveUp(const std::string& why, bool quiet = false);
 
  private:
-  void Complete(absl::Time now);
+  struct Batch {
+    std::vector<StateWrite> writes;
+    std::vector<RedisArgv> commands;
+    absl::Time sent;
+  };
+  // Records the oldest batch, answered in full (replies_), in the model.
+  void CompleteOldest(absl::Time now);
 
   const EngineOptions& options_;
   const std::string key_prefix_;
@@ -73,12 +90,10 @@ class DirectWriter {
   ReplyElementLimit reply_limit_;  // before the context: it must outlive the context's reader
   RedisContextPtr context_;
   bool wanted_ = false;
-  std::vector<StateWrite> batch_;  // in flight
-  std::vector<RedisArgv> commands_;
-  std::vector<RedisReply> replies_;
+  std::deque<Batch> in_flight_;      // oldest first, as Redis answers them
+  std::vector<Batch> spare_;         // answered batches, kept for their vectors' capacity
+  std::vector<RedisReply> replies_;  // to the oldest batch, so far
   bool output_pending_ = false;
-  absl::Time sent_ = absl::InfinitePast();
-  absl::Time deadline_ = absl::InfiniteFuture();
   LogRateLimiter log_{10.0};
 };
 

@@ -149,9 +149,10 @@ void KernelFollower::Step() {
     need_redump_ = true;
   }
   if (changed && options_.redis_enabled) {
-    // The direct connection writes what the batch made dirty; the writer thread is woken only
-    // for what remains: no direct connection, ports whose write is in flight there, a port
-    // APPL_DB does not know yet, PortInitDone.
+    // The direct connection writes what the batch made dirty (a port whose write is in flight
+    // there goes out when its reply comes); the writer thread is woken only for what remains: no
+    // direct connection, ports it can take (written on neither connection: the direct one at
+    // its limit of batches in flight), a port APPL_DB does not know yet, PortInitDone.
     const bool sent = direct_.Send(clock_.Now());
     absl::MutexLock lock(&shared_.mu);
     if (!sent || shared_.model.HasDirty() || shared_.model.newly_awaiting() ||

@@ -11,6 +11,7 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -98,14 +99,18 @@ TEST_F(DirectWriterTest, WritesABatchAndRecordsItWhenRedisAnswers) {
   EXPECT_EQ(counters_.redis_round_trip.count(), 1u);
 }
 
-TEST_F(DirectWriterTest, OneBatchInFlightAChangeMeanwhileFollowsIt) {
+TEST_F(DirectWriterTest, APortInFlightIsSentAgainWhenItsReplyComes) {
   AddPort("Ethernet0", 10, 9100);
   ASSERT_TRUE(writer_.Send(kT0));
   Received();
-  AddPort("Ethernet0", 10, 1500);   // while the first write is in flight
-  EXPECT_FALSE(writer_.Send(kT0));  // busy: the caller wakes the writer thread...
+  AddPort("Ethernet0", 10, 1500);  // while the first write is in flight
+  // Nothing for the writer thread: the port waits for its reply, here.
+  EXPECT_TRUE(writer_.Send(kT0));
+  EXPECT_EQ(writer_.batches_in_flight(), 1u);
+  EXPECT_EQ(Received(), "");
   {
-    absl::MutexLock lock(&shared_.mu);  // ...which cannot take the port either
+    absl::MutexLock lock(&shared_.mu);  // the writer thread could not take the port either
+    EXPECT_FALSE(shared_.model.HasDirty());
     EXPECT_TRUE(shared_.model.TakeDirty().empty());
   }
   Reply(":4\r\n");
@@ -115,8 +120,52 @@ TEST_F(DirectWriterTest, OneBatchInFlightAChangeMeanwhileFollowsIt) {
   EXPECT_THAT(Received(), ::testing::HasSubstr("1500"));
   Reply(":0\r\n");
   writer_.OnReady(POLLIN, kT0 + absl::Microseconds(90));
+  EXPECT_FALSE(writer_.busy());
   EXPECT_TRUE(Find("Ethernet0").state_db_in_sync());
   EXPECT_EQ(Find("Ethernet0").written->mtu, 1500u);
+  EXPECT_FALSE(TakeWriterWake());
+}
+
+TEST_F(DirectWriterTest, AnotherPortGoesOutAtOnceBehindTheBatchInFlight) {
+  AddPort("Ethernet0", 10, 9100);
+  ASSERT_TRUE(writer_.Send(kT0));
+  EXPECT_THAT(Received(), ::testing::HasSubstr("PORT_TABLE|Ethernet0"));
+  AddPort("Ethernet4", 11, 1500);
+  ASSERT_TRUE(writer_.Send(kT0 + absl::Microseconds(10)));
+  EXPECT_EQ(writer_.batches_in_flight(), 2u);
+  EXPECT_THAT(Received(), ::testing::HasSubstr("PORT_TABLE|Ethernet4"));
+  // The oldest batch sets the deadline.
+  EXPECT_EQ(writer_.deadline(), kT0 + options_.redis_timeout);
+  Reply(":4\r\n");
+  writer_.OnReady(POLLIN, kT0 + absl::Microseconds(50));
+  EXPECT_EQ(writer_.batches_in_flight(), 1u);
+  EXPECT_TRUE(Find("Ethernet0").state_db_in_sync());
+  EXPECT_FALSE(Find("Ethernet4").state_db_in_sync());
+  EXPECT_EQ(writer_.deadline(), kT0 + absl::Microseconds(10) + options_.redis_timeout);
+  Reply(":4\r\n");
+  writer_.OnReady(POLLIN, kT0 + absl::Microseconds(70));
+  EXPECT_FALSE(writer_.busy());
+  EXPECT_TRUE(Find("Ethernet4").state_db_in_sync());
+  EXPECT_EQ(counters_.redis_round_trip.count(), 2u);
+  EXPECT_FALSE(TakeWriterWake());
+}
+
+TEST_F(DirectWriterTest, BeyondTheLimitDirtyPortsWaitForTheOldestReply) {
+  for (size_t i = 0; i < DirectWriter::kMaxBatchesInFlight; ++i) {
+    AddPort(absl::StrCat("Ethernet", i * 4), 10 + i, 9100);
+    ASSERT_TRUE(writer_.Send(kT0));
+  }
+  Received();
+  EXPECT_EQ(writer_.batches_in_flight(), DirectWriter::kMaxBatchesInFlight);
+  AddPort("Ethernet400", 200, 1500);
+  EXPECT_TRUE(writer_.Send(kT0));  // waits: not sent, and not the writer thread's
+  EXPECT_EQ(writer_.batches_in_flight(), DirectWriter::kMaxBatchesInFlight);
+  EXPECT_EQ(Received(), "");
+  Reply(":4\r\n");
+  writer_.OnReady(POLLIN, kT0 + absl::Microseconds(50));
+  EXPECT_EQ(writer_.batches_in_flight(), DirectWriter::kMaxBatchesInFlight);
+  EXPECT_THAT(Received(), ::testing::HasSubstr("PORT_TABLE|Ethernet400"));
+  EXPECT_FALSE(TakeWriterWake());
 }
 
 TEST_F(DirectWriterTest, NoReplyWithinTheTimeoutHandsTheBatchToTheWriterThread) {
@@ -138,16 +187,24 @@ TEST_F(DirectWriterTest, NoReplyWithinTheTimeoutHandsTheBatchToTheWriterThread) 
   EXPECT_EQ(again[0].set->mtu, 9100u);
 }
 
-TEST_F(DirectWriterTest, AClosedConnectionHandsTheBatchToTheWriterThread) {
+TEST_F(DirectWriterTest, AClosedConnectionHandsEveryBatchInFlightToTheWriterThread) {
   AddPort("Ethernet0", 10, 9100);
   ASSERT_TRUE(writer_.Send(kT0));
+  AddPort("Ethernet4", 11, 1500);
+  ASSERT_TRUE(writer_.Send(kT0));
   Received();
+  Reply(":4\r\n:4");  // the first batch answered, the second's reply cut short
   shutdown(redis_, SHUT_RDWR);
-  writer_.OnReady(POLLIN | POLLHUP, kT0);
+  writer_.OnReady(POLLIN | POLLHUP, kT0);  // what arrived before the end
+  EXPECT_TRUE(Find("Ethernet0").state_db_in_sync());
+  EXPECT_EQ(writer_.batches_in_flight(), 1u);
+  writer_.OnReady(POLLIN | POLLHUP, kT0);  // the end
   EXPECT_FALSE(writer_.active());
   EXPECT_EQ(counters_.redis_errors.load(), 1u);
   absl::MutexLock lock(&shared_.mu);
-  EXPECT_EQ(shared_.model.TakeDirty().size(), 1u);
+  std::vector<StateWrite> again = shared_.model.TakeDirty();
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].name, "Ethernet4");
 }
 
 TEST_F(DirectWriterTest, ARefusedWriteKeepsTheConnectionAndIsNotRecorded) {
