@@ -476,7 +476,7 @@ def scenario_storm(args, n, template, floor, subscribers=0, gnmi=0, batched=Fals
         before = w.commandstats()
         extra = stream_args(w, subscribers, gnmi, batched)
         r = psbench("storm", "--redis", w.redis_socket, "--sw", w.sw, "--ports", str(n),
-                    "--duration-s", str(args.storm_seconds),
+                    "--duration-s", str(args.storm_seconds), "--rate", str(args.storm_rate),
                     "--cpu-pids", f"{w.daemon.pid},{w.redis_proc.pid}", extra=extra)
         after = w.commandstats()
         writes = {k: after.get(k, 0) - before.get(k, 0) for k in after
@@ -1520,6 +1520,10 @@ def main():
                    help="latency and startup runs per port count, alternating daemon and floor")
     p.add_argument("--gap-us", type=int, default=3000, help="idle time between latency events")
     p.add_argument("--storm-seconds", type=float, default=5.0)
+    p.add_argument("--storm-rate", type=int, default=0,
+                   help="storm: MTU changes per second (0: as fast as the kernel takes them; a "
+                        "fixed rate leaves CPU to spare, so CPU per event does not depend on how "
+                        "the two vCPUs happen to be shared)")
     p.add_argument("--idle-seconds", type=float, default=10.0)
     p.add_argument("--subscribers", default="1,100,1000",
                    help="streaming scenario subscriber counts")

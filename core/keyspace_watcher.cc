@@ -121,6 +121,11 @@ bool KeyspaceWatcher::Sleep(absl::Duration d) {
   return stopping_.load();
 }
 
+void KeyspaceWatcher::Coalesce() {
+  if (options_.coalesce_wait) return options_.coalesce_wait();
+  if (options_.coalesce > absl::ZeroDuration()) Sleep(options_.coalesce);
+}
+
 void KeyspaceWatcher::SetActive(Instance& instance, bool active, absl::string_view why) {
   // The listener is called with mu_ held, so that reports from several instances' threads
   // reach it in the order they were decided (the listener never calls back into the watcher).
@@ -257,6 +262,7 @@ std::string KeyspaceWatcher::Listen(Instance& instance, redisContext* c,
       }
     }
     read_first = true;
+    bool delivered = false;
     while (true) {
       void* raw = nullptr;
       if (redisGetReplyFromReader(c, &raw) != REDIS_OK) {
@@ -282,10 +288,12 @@ std::string KeyspaceWatcher::Listen(Instance& instance, redisContext* c,
         if (w.endpoint.id == db && absl::StartsWith(key, w.key_prefix)) {
           listener_->OnKeyspaceEvent(w.tag, key.substr(w.key_prefix.size()),
                                      Str(reply->element[3]));
+          delivered = true;
           break;
         }
       }
     }
+    if (delivered) Coalesce();
   }
   return "stopping";
 }

@@ -19,6 +19,7 @@
 #define PORTSYNCD_CORE_KEYSPACE_WATCHER_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -65,6 +66,13 @@ class KeyspaceWatcher {
     absl::Duration reconnect_max = absl::Milliseconds(500);
     // When the server's notifications are off (or CONFIG GET is refused), look again this often.
     absl::Duration recheck_interval = absl::Seconds(30);
+    // After a read that delivered notifications, wait this long before reading again, so a burst
+    // (our own writes during a storm: one notification each) costs a wake-up per interval, not
+    // one per notification. The first notification after a quiet spell is delivered at once.
+    absl::Duration coalesce = absl::ZeroDuration();
+    // Tests: called instead of the coalescing wait, on the watcher's thread (a deterministic
+    // pause: it returns when the test says).
+    std::function<void()> coalesce_wait;
   };
 
   // `listener` must outlive the watcher. Starts no thread until Start().
@@ -88,6 +96,8 @@ class KeyspaceWatcher {
   static absl::StatusOr<std::string> ReadFlags(redisContext* c);
   // Sleeps up to `d` unless stopped; returns true when stopped.
   bool Sleep(absl::Duration d);
+  // The wait after a read that delivered notifications (Options::coalesce).
+  void Coalesce();
 
   KeyspaceListener* const listener_;
   const Options options_;
