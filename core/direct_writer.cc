@@ -82,10 +82,12 @@ bool DirectWriter::Send(absl::Time now) {
     spare_.push_back(std::move(batch));
     return true;
   }
-  batch.commands = StateBatchCommands(batch.writes, key_prefix_);
+  batch.commands = StateBatchCommandCount(batch.writes);
   // The notifications these writes will cause are ours (WriteTracker::OnEvent skips them).
   if (tracker_ != nullptr) tracker_->ExpectWrites(batch.writes);
-  for (const RedisArgv& argv : batch.commands) AppendRedisCommand(context_.get(), argv);
+  protocol_.clear();
+  AppendStateBatchProtocol(batch.writes, key_prefix_, &protocol_);
+  redisAppendFormattedCommand(context_.get(), protocol_.data(), protocol_.size());
   batch.sent = now;
   in_flight_.push_back(std::move(batch));
   int done = 0;
@@ -123,7 +125,7 @@ void DirectWriter::OnReady(short revents, absl::Time now) {
     freeReplyObject(raw);
     if (!busy()) return GiveUp("a reply nothing asked for");
     replies_.push_back(std::move(reply));
-    if (replies_.size() == in_flight_.front().commands.size()) {
+    if (replies_.size() == in_flight_.front().commands) {
       CompleteOldest(now);
       completed = true;
     }
@@ -141,13 +143,12 @@ void DirectWriter::CompleteOldest(absl::Time now) {
   {
     absl::MutexLock lock(&shared_.mu);
     bool someone_else = false;
-    refused = CompleteStateBatch(batch.writes, batch.commands, replies_, now, shared_.model,
-                                 tracker_, counters_, &someone_else);
+    refused = CompleteStateBatch(batch.writes, key_prefix_, replies_, now, shared_.model, tracker_,
+                                 counters_, &someone_else);
     if (someone_else) shared_.writer.Wake();  // the writer checks that key
   }
   replies_.clear();
   batch.writes.clear();
-  batch.commands.clear();
   spare_.push_back(std::move(batch));
   in_flight_.pop_front();
   if (!refused.ok()) {

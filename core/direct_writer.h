@@ -76,7 +76,7 @@ class DirectWriter {
  private:
   struct Batch {
     std::vector<StateWrite> writes;
-    std::vector<RedisArgv> commands;
+    size_t commands = 0;  // StateBatchCommandCount(writes): the replies it waits for
     absl::Time sent;
   };
   // Records the oldest batch, answered in full (replies_), in the model.
@@ -93,6 +93,7 @@ class DirectWriter {
   std::deque<Batch> in_flight_;      // oldest first, as Redis answers them
   std::vector<Batch> spare_;         // answered batches, kept for their vectors' capacity
   std::vector<RedisReply> replies_;  // to the oldest batch, so far
+  std::string protocol_;             // the batch being sent, in Redis' protocol (reused)
   bool output_pending_ = false;
   LogRateLimiter log_{10.0};
 };

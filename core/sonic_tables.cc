@@ -20,17 +20,20 @@ return added
 
 }  // namespace
 
+std::array<absl::string_view, 10> StateFieldsHsetArgs(absl::string_view key,
+                                                      const StateFields& fields,
+                                                      absl::string_view mtu_text) {
+  return {"HSET",      key,     "netdev_oper_status", fields.oper_up ? "up" : "down",
+          kStateField, "ok",    "admin_status",       fields.admin_up ? "up" : "down",
+          "mtu",       mtu_text};
+}
+
 RedisArgv StateFieldsHset(const std::string& key, const StateFields& fields) {
-  return {"HSET",
-          key,
-          "netdev_oper_status",
-          fields.oper_up ? "up" : "down",
-          kStateField,
-          "ok",
-          "admin_status",
-          fields.admin_up ? "up" : "down",
-          "mtu",
-          absl::StrCat(fields.mtu)};
+  const std::string mtu = absl::StrCat(fields.mtu);
+  RedisArgv argv;
+  argv.reserve(10);
+  for (absl::string_view arg : StateFieldsHsetArgs(key, fields, mtu)) argv.emplace_back(arg);
+  return argv;
 }
 
 RedisArgv ProducerStateSet(absl::string_view table, absl::string_view separator, int appl_db_id,

@@ -2,6 +2,7 @@
 #ifndef PORTSYNCD_CORE_SONIC_TABLES_H_
 #define PORTSYNCD_CORE_SONIC_TABLES_H_
 
+#include <array>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,6 +25,11 @@ using FieldValues = std::vector<std::pair<std::string, std::string>>;
 
 // HSET <key> netdev_oper_status .. state ok admin_status .. mtu ..  (upstream's field order)
 RedisArgv StateFieldsHset(const std::string& key, const StateFields& fields);
+// The same command's arguments, as views: `key` and `mtu_text` (the MTU in decimal, which the
+// caller keeps alive) are viewed, the rest are constants. StateFieldsHset is made of these.
+std::array<absl::string_view, 10> StateFieldsHsetArgs(absl::string_view key,
+                                                      const StateFields& fields,
+                                                      absl::string_view mtu_text);
 
 // ProducerStateTable set(key, fields) for `table` in APPL_DB, as one atomic EVAL:
 // SADD <table>_KEY_SET <key>; HSET _<table><sep><key> f v ...; PUBLISH <table>_CHANNEL@<db> G

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 #include "core/sonic_tables.h"
 
 namespace portsyncd {
@@ -19,15 +20,43 @@ std::vector<RedisArgv> StateBatchCommands(const std::vector<StateWrite>& writes,
   return commands;
 }
 
-absl::Status CompleteStateBatch(const std::vector<StateWrite>& writes,
-                                const std::vector<RedisArgv>& commands,
+size_t StateBatchCommandCount(const std::vector<StateWrite>& writes) {
+  size_t n = 0;
+  for (const StateWrite& write : writes) n += (write.del ? 1 : 0) + (write.set ? 1 : 0);
+  return n;
+}
+
+namespace {
+
+void AppendCommandProtocol(absl::Span<const absl::string_view> argv, std::string* out) {
+  absl::StrAppend(out, "*", argv.size(), "\r\n");
+  for (absl::string_view arg : argv) absl::StrAppend(out, "$", arg.size(), "\r\n", arg, "\r\n");
+}
+
+}  // namespace
+
+void AppendStateBatchProtocol(const std::vector<StateWrite>& writes, absl::string_view key_prefix,
+                              std::string* out) {
+  std::string key;
+  for (const StateWrite& write : writes) {
+    key.assign(key_prefix.data(), key_prefix.size());
+    key.append(write.name);
+    if (write.del) AppendCommandProtocol({"DEL", key}, out);
+    if (write.set) {
+      const absl::AlphaNum mtu(write.set->mtu);
+      AppendCommandProtocol(StateFieldsHsetArgs(key, *write.set, mtu.Piece()), out);
+    }
+  }
+}
+
+absl::Status CompleteStateBatch(const std::vector<StateWrite>& writes, absl::string_view key_prefix,
                                 const std::vector<RedisReply>& replies, absl::Time acked,
                                 PortModel& model, WriteTracker* tracker, EngineCounters& counters,
                                 bool* someone_else) {
   uint64_t deletes = 0;
-  for (const RedisArgv& argv : commands) deletes += argv[0] == "DEL" ? 1 : 0;
+  for (const StateWrite& write : writes) deletes += write.del ? 1 : 0;
   counters.state_db_batches.fetch_add(1);
-  counters.state_db_writes.fetch_add(commands.size() - deletes);
+  counters.state_db_writes.fetch_add(replies.size() - deletes);
   counters.state_db_deletes.fetch_add(deletes);
   absl::Status refused = absl::OkStatus();
   size_t i = 0;
@@ -51,7 +80,7 @@ absl::Status CompleteStateBatch(const std::vector<StateWrite>& writes,
       counters.event_to_state_db.Record(acked - write.since);
     }
     if (!ok && refused.ok()) {
-      refused = CheckReplies({commands.begin() + i, commands.begin() + i + n},
+      refused = CheckReplies(StateBatchCommands({write}, key_prefix),
                              {replies.begin() + i, replies.begin() + i + n});
     }
     i += n;

@@ -5,6 +5,7 @@
 #define PORTSYNCD_CORE_STATE_BATCH_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -25,8 +26,15 @@ inline bool DelNotifiedNothing(const RedisReply& reply) {
 // DEL and/or HSET per write, in order. `key_prefix`: "PORT_TABLE" + STATE_DB's separator.
 std::vector<RedisArgv> StateBatchCommands(const std::vector<StateWrite>& writes,
                                           absl::string_view key_prefix);
+// How many commands StateBatchCommands makes of `writes`.
+size_t StateBatchCommandCount(const std::vector<StateWrite>& writes);
+// Appends StateBatchCommands(writes, key_prefix) to `out` in Redis' protocol (RESP), byte for
+// byte what hiredis makes of them, without building them: the engine thread's path for each
+// kernel change (core/direct_writer.h).
+void AppendStateBatchProtocol(const std::vector<StateWrite>& writes, absl::string_view key_prefix,
+                              std::string* out);
 
-// Redis answered `commands` (as StateBatchCommands made them for `writes`) with `replies` at
+// Redis answered the commands StateBatchCommands makes of `writes` with `replies` at
 // `acked`. Call with the model's mutex held. Completes each write in `model` (a refused one is
 // not recorded), takes back from `tracker` (may be null) the notifications of commands that
 // notified nothing (a DEL that found no key, a refused command), records each successful write's
@@ -34,7 +42,7 @@ std::vector<RedisArgv> StateBatchCommands(const std::vector<StateWrite>& writes,
 // *someone_else when a take-back showed someone else's write landed in between (the writer must
 // run to check the key).
 [[nodiscard]] absl::Status CompleteStateBatch(const std::vector<StateWrite>& writes,
-                                              const std::vector<RedisArgv>& commands,
+                                              absl::string_view key_prefix,
                                               const std::vector<RedisReply>& replies,
                                               absl::Time acked, PortModel& model,
                                               WriteTracker* tracker, EngineCounters& counters,

@@ -278,7 +278,8 @@ absl::Status StateWriter::Flush() {
         !port_init_done_sent_ && shared_.initial_dump_done && shared_.model.pending_empty();
   }
   if (!writes.empty()) {
-    const std::vector<RedisArgv> commands = StateBatchCommands(writes, state.Key(kPortTable, ""));
+    const std::string key_prefix = state.Key(kPortTable, "");
+    const std::vector<RedisArgv> commands = StateBatchCommands(writes, key_prefix);
     // The notifications these writes will cause are ours (WriteTracker::OnEvent skips them).
     if (tracker_ != nullptr) tracker_->ExpectWrites(writes);
     const absl::Time sent = clock_.Now();
@@ -296,7 +297,7 @@ absl::Status StateWriter::Flush() {
     {
       absl::MutexLock lock(&shared_.mu);
       bool someone_else = false;
-      refused = CompleteStateBatch(writes, commands, *pipelined, acked, shared_.model, tracker_,
+      refused = CompleteStateBatch(writes, key_prefix, *pipelined, acked, shared_.model, tracker_,
                                    counters_, &someone_else);
       // Also ports dirtied while their write was in flight here: nobody else takes them now.
       if (someone_else || shared_.model.HasDirty()) shared_.writer.Wake();
