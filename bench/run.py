@@ -986,6 +986,7 @@ def scenario_soak(args, n, template, floor):
     event fails the run."""
     w = running_world(args, n, template, floor)
     churn = Churn(w, args.soak_flaps, args.soak_churn_ports, args.soak_recreate)
+    procs = []  # the current chunk's subscriber processes
     try:
         pid = w.daemon.pid
         if churn.churn:
@@ -1000,7 +1001,7 @@ def scenario_soak(args, n, template, floor):
         drift0 = int((health0.get("counters") or {}).get("drift_repairs", 0))
         while time.monotonic() - start < args.soak_seconds:
             cpu0, t0 = cpu_ns(pid), time.monotonic()
-            procs = []
+            procs.clear()
             if subs:
                 third = max(1, subs // 3)
                 for extra in (["--count", str(third), "--gnmi", str(third)],
@@ -1121,6 +1122,10 @@ def scenario_soak(args, n, template, floor):
                 "failures": failures}
     finally:
         churn.stopped.set()
+        for p in procs:  # a chunk's subscribers, when the soak ends inside it
+            if p.poll() is None:
+                p.kill()
+                p.wait()
         w.close()
 
 

@@ -70,18 +70,11 @@ bool DirectWriter::Send(absl::Time now) {
   // Full: what is dirty goes out when the oldest batch is answered (CompleteOldest).
   if (in_flight_.size() >= kMaxBatchesInFlight) return true;
   Batch batch;
-  if (!spare_.empty()) {
-    batch = std::move(spare_.back());
-    spare_.pop_back();
-  }
   {
     absl::MutexLock lock(&shared_.mu);
     batch.writes = shared_.model.TakeDirty();  // never a port whose write is in flight
   }
-  if (batch.writes.empty()) {
-    spare_.push_back(std::move(batch));
-    return true;
-  }
+  if (batch.writes.empty()) return true;
   batch.commands = StateBatchCommandCount(batch.writes);
   // The notifications these writes will cause are ours (WriteTracker::OnEvent skips them).
   if (tracker_ != nullptr) tracker_->ExpectWrites(batch.writes);
@@ -113,17 +106,21 @@ void DirectWriter::OnReady(short revents, absl::Time now) {
     return GiveUp(context_->errstr[0] ? context_->errstr : "connection closed");
   }
   bool completed = false;
+  // Batches completed before an error are recorded: say so before giving the rest up.
+  const auto fail = [&](const std::string& why) {
+    if (completed) shared_.NotifyStateChange();
+    GiveUp(why);
+  };
   while (true) {
     void* raw = nullptr;
     if (redisGetReplyFromReader(context_.get(), &raw) != REDIS_OK) {
-      return GiveUp(reply_limit_.exceeded()
-                        ? std::string("a reply declared too many array elements")
-                        : absl::StrCat("protocol error: ", context_->errstr));
+      return fail(reply_limit_.exceeded() ? std::string("a reply declared too many array elements")
+                                          : absl::StrCat("protocol error: ", context_->errstr));
     }
     if (raw == nullptr) break;
     RedisReply reply = CopyRedisReply(static_cast<redisReply*>(raw));
     freeReplyObject(raw);
-    if (!busy()) return GiveUp("a reply nothing asked for");
+    if (!busy()) return fail("a reply nothing asked for");
     replies_.push_back(std::move(reply));
     if (replies_.size() == in_flight_.front().commands) {
       CompleteOldest(now);
@@ -148,8 +145,6 @@ void DirectWriter::CompleteOldest(absl::Time now) {
     if (someone_else) shared_.writer.Wake();  // the writer checks that key
   }
   replies_.clear();
-  batch.writes.clear();
-  spare_.push_back(std::move(batch));
   in_flight_.pop_front();
   if (!refused.ok()) {
     counters_.redis_errors.fetch_add(1);

@@ -16,7 +16,8 @@
 // recovery from any error) stays with the writer.
 //
 // Thread: the engine thread only (KernelFollower's loop). Owns: the connection, handed over
-// connected by the writer thread (SharedModel::direct, a DirectHandOver), and the batch in flight.
+// connected by the writer thread (SharedModel::direct, a DirectHandOver), and the batches in
+// flight.
 // Shares: the model (TakeDirty / CompleteWrite under its mutex), the counters, the WriteTracker.
 #ifndef PORTSYNCD_CORE_DIRECT_WRITER_H_
 #define PORTSYNCD_CORE_DIRECT_WRITER_H_
@@ -91,7 +92,6 @@ class DirectWriter {
   RedisContextPtr context_;
   bool wanted_ = false;
   std::deque<Batch> in_flight_;      // oldest first, as Redis answers them
-  std::vector<Batch> spare_;         // answered batches, kept for their vectors' capacity
   std::vector<RedisReply> replies_;  // to the oldest batch, so far
   std::string protocol_;             // the batch being sent, in Redis' protocol (reused)
   bool output_pending_ = false;

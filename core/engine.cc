@@ -261,6 +261,7 @@ void Engine::StartWatching() {
   // more: idle, the recheck and the backstop audit are the only wake-ups of our threads).
   watch_options.recheck_interval = options_.audit_interval_notified;
   watch_options.coalesce = options_.keyspace_coalesce;
+  watch_options.clock = environment_.clock;
   KeyspaceListener* listener = this;  // a private base: convertible here only
   watcher_ = std::make_unique<KeyspaceWatcher>(std::move(watches), listener, watch_options);
   watcher_->Start();

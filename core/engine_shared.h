@@ -61,9 +61,9 @@ struct EngineOptions {
   // While notifications are on: the full audit, the pending-APPL_DB poll and the LOGGER poll
   // run this often, as a backstop for what notifications cannot tell (FLUSHDB sends none).
   absl::Duration audit_interval_notified = absl::Seconds(60);
-  // After reading keyspace notifications, the watcher waits this long before reading again:
+  // The keyspace watcher reads at most once per this interval while notifications keep coming:
   // our own writes notify too, and in a storm one wake-up per write cost a sixth of the
-  // daemon's CPU. Someone else's change after a quiet spell is still seen at once.
+  // daemon's CPU. A notification after a quiet interval is read at once.
   absl::Duration keyspace_coalesce = absl::Milliseconds(5);
   // Ports the reconcile and the audit judge per hold of the model lock (the engine waits for one
   // slice at most: ~1 ms at 4,096).

@@ -103,6 +103,7 @@ absl::Status KernelFollower::Run(LinkEventSource& netlink) {
 
 void KernelFollower::Step() {
   Heartbeat();
+  direct_.Adopt();  // (Run adopts before its poll too, so the poll watches the connection)
   if (dump_requested_.exchange(false)) {
     redump_for_selection_ = !need_redump_;  // an overflow's re-dump already due is a resync
     need_redump_ = true;
@@ -150,12 +151,12 @@ void KernelFollower::Step() {
   }
   if (changed && options_.redis_enabled) {
     // The direct connection writes what the batch made dirty (a port whose write is in flight
-    // there goes out when its reply comes); the writer thread is woken only for what remains: no
-    // direct connection, ports it can take (written on neither connection: the direct one at
-    // its limit of batches in flight), a port APPL_DB does not know yet, PortInitDone.
+    // there, or what exceeds its limit of batches in flight, goes out when the oldest reply
+    // comes); the writer thread is woken only for what remains: no direct connection (every
+    // write then), a port APPL_DB does not know yet, PortInitDone.
     const bool sent = direct_.Send(clock_.Now());
     absl::MutexLock lock(&shared_.mu);
-    if (!sent || shared_.model.HasDirty() || shared_.model.newly_awaiting() ||
+    if (!sent || shared_.model.newly_awaiting() ||
         (!shared_.port_init_done.load() && shared_.model.pending_empty())) {
       shared_.writer.Wake();
     }

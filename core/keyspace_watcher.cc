@@ -68,7 +68,9 @@ absl::StatusOr<Reply> RoundTrip(redisContext* c, const RedisArgv& argv) {
 
 KeyspaceWatcher::KeyspaceWatcher(std::vector<KeyspaceWatch> watches, KeyspaceListener* listener,
                                  Options options)
-    : listener_(listener), options_(options) {
+    : listener_(listener),
+      options_(options),
+      clock_(options.clock != nullptr ? *options.clock : RealClock()) {
   for (KeyspaceWatch& watch : watches) {
     const std::string label = InstanceLabel(watch.endpoint);
     auto it = std::find_if(instances_.begin(), instances_.end(),
@@ -121,9 +123,14 @@ bool KeyspaceWatcher::Sleep(absl::Duration d) {
   return stopping_.load();
 }
 
-void KeyspaceWatcher::Coalesce() {
-  if (options_.coalesce_wait) return options_.coalesce_wait();
-  if (options_.coalesce > absl::ZeroDuration()) Sleep(options_.coalesce);
+bool KeyspaceWatcher::Readable(int fd) {
+  pollfd pfd{fd, POLLIN, 0};
+  return poll(&pfd, 1, 0) > 0;
+}
+
+void KeyspaceWatcher::Coalesce(absl::Duration wait) {
+  if (options_.coalesce_wait) return options_.coalesce_wait(wait);
+  Sleep(wait);
 }
 
 void KeyspaceWatcher::SetActive(Instance& instance, bool active, absl::string_view why) {
@@ -233,6 +240,7 @@ std::string KeyspaceWatcher::Listen(Instance& instance, redisContext* c,
                                     const ReplyElementLimit& limit) {
   pollfd fds[2] = {{c->fd, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
   bool read_first = false;  // hiredis may hold notifications that came with the confirmations
+  absl::Time last_delivery = absl::InfinitePast();
   while (!stopping_.load()) {
     if (read_first) {
       const int ready =
@@ -257,11 +265,27 @@ std::string KeyspaceWatcher::Listen(Instance& instance, redisContext* c,
         }
         continue;
       }
-      if (redisBufferRead(c) != REDIS_OK) {
-        return c->errstr[0] ? std::string(c->errstr) : std::string("connection closed");
+      // Notifications come in bursts (our own writes notify too: one each in a storm). A read
+      // sooner than `coalesce` after the last one that delivered waits for the rest of that
+      // interval, so a burst costs a wake-up per interval instead of one per notification; a
+      // notification after a quiet interval is read at once.
+      if (const absl::Duration since = clock_.Now() - last_delivery;
+          options_.coalesce > absl::ZeroDuration() && since < options_.coalesce) {
+        Coalesce(options_.coalesce - since);
+        if (stopping_.load()) return "stopping";
       }
+      // Everything there is (hiredis reads 16 KiB at a time): a backlog left in Redis would
+      // grow its output buffer for us until it drops the subscription. Bounded, so a burst
+      // cannot keep this loop from delivering.
+      int reads = 0;
+      do {
+        if (redisBufferRead(c) != REDIS_OK) {
+          return c->errstr[0] ? std::string(c->errstr) : std::string("connection closed");
+        }
+      } while (++reads < kMaxReadsPerWake && Readable(c->fd));
     }
     read_first = true;
+    const absl::Time read_at = clock_.Now();  // before delivering: the interval starts here
     bool delivered = false;
     while (true) {
       void* raw = nullptr;
@@ -293,7 +317,7 @@ std::string KeyspaceWatcher::Listen(Instance& instance, redisContext* c,
         }
       }
     }
-    if (delivered) Coalesce();
+    if (delivered) last_delivery = read_at;
   }
   return "stopping";
 }

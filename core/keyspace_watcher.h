@@ -29,6 +29,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "core/clock.h"
 #include "core/db_config.h"
 
 struct redisContext;
@@ -66,13 +67,16 @@ class KeyspaceWatcher {
     absl::Duration reconnect_max = absl::Milliseconds(500);
     // When the server's notifications are off (or CONFIG GET is refused), look again this often.
     absl::Duration recheck_interval = absl::Seconds(30);
-    // After a read that delivered notifications, wait this long before reading again, so a burst
-    // (our own writes during a storm: one notification each) costs a wake-up per interval, not
-    // one per notification. The first notification after a quiet spell is delivered at once.
+    // A read sooner than this after the last read that delivered notifications waits for the
+    // rest of the interval, so a burst (our own writes during a storm: one notification each)
+    // costs a wake-up per interval, not one per notification; a notification after a quiet
+    // interval is read at once. Each wake-up reads everything there is.
     absl::Duration coalesce = absl::ZeroDuration();
-    // Tests: called instead of the coalescing wait, on the watcher's thread (a deterministic
-    // pause: it returns when the test says).
-    std::function<void()> coalesce_wait;
+    // Tests: called instead of the coalescing wait, with its length, on the watcher's thread
+    // (a deterministic pause: it returns when the test says).
+    std::function<void(absl::Duration)> coalesce_wait;
+    // Where `coalesce` reads the time (RealClock() when null); must outlive the watcher.
+    const Clock* clock = nullptr;
   };
 
   // `listener` must outlive the watcher. Starts no thread until Start().
@@ -96,11 +100,16 @@ class KeyspaceWatcher {
   static absl::StatusOr<std::string> ReadFlags(redisContext* c);
   // Sleeps up to `d` unless stopped; returns true when stopped.
   bool Sleep(absl::Duration d);
-  // The wait after a read that delivered notifications (Options::coalesce).
-  void Coalesce();
+  // Waits `wait` before the next read (Options::coalesce), unless stopped.
+  void Coalesce(absl::Duration wait);
+  // Reads per wake-up at most (16 KiB each).
+  static constexpr int kMaxReadsPerWake = 64;
+  // Something to read on `fd` now (or it closed).
+  static bool Readable(int fd);
 
   KeyspaceListener* const listener_;
   const Options options_;
+  const Clock& clock_;
   std::vector<std::unique_ptr<Instance>> instances_;
   int stop_fd_ = -1;  // eventfd
   std::atomic<bool> stopping_{false};

@@ -168,9 +168,12 @@ TEST_F(DirectWriterTest, BeyondTheLimitDirtyPortsWaitForTheOldestReply) {
   EXPECT_FALSE(TakeWriterWake());
 }
 
-TEST_F(DirectWriterTest, NoReplyWithinTheTimeoutHandsTheBatchToTheWriterThread) {
+TEST_F(DirectWriterTest, NoReplyWithinTheTimeoutHandsEveryBatchToTheWriterThread) {
   AddPort("Ethernet0", 10, 9100);
   ASSERT_TRUE(writer_.Send(kT0));
+  AddPort("Ethernet4", 11, 1500);
+  ASSERT_TRUE(writer_.Send(kT0 + absl::Milliseconds(1)));
+  EXPECT_EQ(writer_.batches_in_flight(), 2u);
   Received();
   EXPECT_EQ(writer_.deadline(), kT0 + options_.redis_timeout);
   writer_.CheckTimeout(kT0 + options_.redis_timeout - absl::Milliseconds(1));
@@ -183,8 +186,9 @@ TEST_F(DirectWriterTest, NoReplyWithinTheTimeoutHandsTheBatchToTheWriterThread) 
   EXPECT_TRUE(shared_.direct.wanted());  // and a new connection is asked for
   EXPECT_TRUE(shared_.model.HasDirty());
   std::vector<StateWrite> again = shared_.model.TakeDirty();  // the writer thread's turn
-  ASSERT_EQ(again.size(), 1u);
+  ASSERT_EQ(again.size(), 2u);
   EXPECT_EQ(again[0].set->mtu, 9100u);
+  EXPECT_EQ(again[1].set->mtu, 1500u);
 }
 
 TEST_F(DirectWriterTest, AClosedConnectionHandsEveryBatchInFlightToTheWriterThread) {

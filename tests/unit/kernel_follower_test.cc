@@ -5,15 +5,19 @@
 // test_faults.OverflowHealthTest).
 #include "core/kernel_follower.h"
 
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
 #include <libmnl/libmnl.h>
 #include <linux/if.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <deque>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/unit/fake_netlink.h"
@@ -343,6 +347,45 @@ TEST_F(KernelFollowerTest, LiveChangesWakeTheWriterWithoutADirectConnection) {
   follower_.Step();
   EXPECT_TRUE(InKernel("Ethernet8"));
   EXPECT_TRUE(shared_.writer.TakeWake());
+}
+
+// The direct connection at its limit of batches in flight: what is dirty waits for the oldest
+// reply, and the writer thread is not woken for it (a socketpair plays Redis).
+TEST_F(KernelFollowerTest, AtTheDirectConnectionsLimitTheWriterIsNotWoken) {
+  options_.direct_writes = true;
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  const int redis = fds[1];
+  redisContext* c = redisConnectFd(fds[0]);
+  ASSERT_NE(c, nullptr);
+  fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+  c->flags &= ~REDIS_BLOCK;
+  fcntl(redis, F_SETFL, fcntl(redis, F_GETFL) | O_NONBLOCK);
+  const size_t limit = DirectWriter::kMaxBatchesInFlight;
+  {
+    absl::MutexLock lock(&shared_.mu);
+    for (size_t i = 0; i <= limit; ++i)
+      shared_.model.SetInApplDb(absl::StrCat("Ethernet", 100 + i));
+  }
+  shared_.port_init_done.store(true);  // nothing else for the writer thread
+  Synced();
+  shared_.direct.Offer(RedisContextPtr(c));
+  follower_.Step();  // adopts it
+  (void)shared_.writer.TakeWake();
+  for (size_t i = 0; i <= limit; ++i) {
+    events_.queue.push_back(Link(RTM_NEWLINK, 0, absl::StrCat("Ethernet", 100 + i).c_str(),
+                                 static_cast<int32_t>(20 + i)));
+    follower_.Step();  // one batch each, until the limit
+  }
+  {
+    absl::MutexLock lock(&shared_.mu);
+    const Port* last = shared_.model.Find(absl::StrCat("Ethernet", 100 + limit));
+    ASSERT_NE(last, nullptr);
+    EXPECT_TRUE(last->dirty);       // not sent: the limit
+    EXPECT_FALSE(last->in_flight);  // and not taken by anyone
+  }
+  EXPECT_FALSE(shared_.writer.TakeWake());
+  close(redis);
 }
 
 TEST_F(KernelFollowerTest, NetlinkIsReadWithoutTheModelLock) {
