@@ -90,14 +90,33 @@ def proc_status(pid):
 
 def cpu_ns(pid):
     """CPU time of every thread of `pid` in ns (schedstat: finer than the 10 ms of /proc/stat)."""
-    total = 0
+    return sum(thread_cpu_ns(pid).values())
+
+
+def thread_cpu_ns(pid):
+    """CPU time in ns of each live thread of `pid`: {tid: ns}."""
+    out = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
             with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                total += int(f.read().split()[0])
+                out[tid] = int(f.read().split()[0])
         except FileNotFoundError:
             continue
-    return total
+    return out
+
+
+def cpu_by_thread_name(pid, before):
+    """ms of CPU per thread name since `before` (a thread_cpu_ns result); a thread born since
+    counts from 0, one gone since is not counted."""
+    by_name = {}
+    for tid, ns in thread_cpu_ns(pid).items():
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                name = f.read().strip()
+        except FileNotFoundError:
+            continue
+        by_name[name] = by_name.get(name, 0) + (ns - before.get(tid, 0)) / 1e6
+    return {k: round(v, 1) for k, v in sorted(by_name.items()) if v >= 0.05}
 
 
 class World:
@@ -1000,7 +1019,8 @@ def scenario_soak(args, n, template, floor):
         health0 = w.health() or {}
         drift0 = int((health0.get("counters") or {}).get("drift_repairs", 0))
         while time.monotonic() - start < args.soak_seconds:
-            cpu0, t0 = cpu_ns(pid), time.monotonic()
+            threads0 = thread_cpu_ns(pid)
+            cpu0, t0 = sum(threads0.values()), time.monotonic()
             procs.clear()
             if subs:
                 third = max(1, subs // 3)
@@ -1070,7 +1090,9 @@ def scenario_soak(args, n, template, floor):
                             "redis_restarted": restarted, "flaps": churn.flaps,
                             "recreates": churn.recreates,
                             "stream_events": stream["events"], "stream_lost": stream["lost"],
-                            "stream_resyncs": stream["resyncs"]})
+                            "stream_resyncs": stream["resyncs"],
+                            # where the CPU went (ms per thread name over the chunk)
+                            "cpu_ms_by_thread": cpu_by_thread_name(pid, threads0)})
             print(f"soak: chunk {chunk}: {samples[-1]}", file=sys.stderr, flush=True)
             chunk += 1
         churn.stopped.set()

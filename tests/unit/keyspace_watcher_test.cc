@@ -20,6 +20,7 @@
 #include "core/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/unit/unix_listener.h"
 
 namespace portsyncd {
 namespace {
@@ -37,26 +38,12 @@ TEST(KeyspaceEventsSufficientTest, NeedsKeyspaceChannelsWithHashAndGenericEvents
 // Answers the watcher's CONFIG GET (AKE) and PSUBSCRIBE, then sends what the test asks for.
 class ScriptedPubSubServer {
  public:
-  ScriptedPubSubServer() {
-    char tmpl[] = "/tmp/psd-keyspace-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    path_ = dir_ + "/redis.sock";
-    listener_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    path_.copy(addr.sun_path, sizeof(addr.sun_path) - 1);
-    EXPECT_EQ(bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    EXPECT_EQ(listen(listener_, 1), 0);
-    thread_ = std::thread([this] { Serve(); });
-  }
+  ScriptedPubSubServer() : thread_([this] { Serve(); }) {}
   ~ScriptedPubSubServer() {
     thread_.join();
     if (conn_ >= 0) close(conn_);
-    close(listener_);
-    unlink(path_.c_str());
-    rmdir(dir_.c_str());
   }
-  DbEndpoint endpoint() const { return DbEndpoint{"STATE_DB", 6, "|", path_, "", 0}; }
+  DbEndpoint endpoint() const { return DbEndpoint{"STATE_DB", 6, "|", listener_.path(), "", 0}; }
   // A keyspace notification of `key` in database 6, as Redis sends it to a PSUBSCRIBEr. Written
   // to the socket before this returns.
   void Notify(const std::string& key, const std::string& event) { NotifyAll({key}, event); }
@@ -92,9 +79,7 @@ class ScriptedPubSubServer {
     return true;
   }
   void Serve() {
-    pollfd pfd{listener_, POLLIN, 0};
-    if (poll(&pfd, 1, 10000) != 1) return;
-    const int conn = accept(listener_, nullptr, nullptr);
+    const int conn = listener_.Accept();
     if (conn < 0) return;
     std::string got;
     const std::string flags = "*2\r\n$22\r\nnotify-keyspace-events\r\n$3\r\nAKE\r\n";
@@ -119,12 +104,10 @@ class ScriptedPubSubServer {
     }
   }
 
-  std::string dir_;
-  std::string path_;
-  int listener_ = -1;
-  std::thread thread_;
+  UnixListener listener_{"keyspace-test"};
   absl::Mutex mu_;
   int conn_ ABSL_GUARDED_BY(mu_) = -1;
+  std::thread thread_;  // last: it uses the above
 };
 
 // Records what the watcher delivers, and each coalescing pause ("|" and its length) where it

@@ -15,6 +15,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/unit/unix_listener.h"
 
 namespace portsyncd {
 namespace {
@@ -115,36 +116,19 @@ TEST(ReplyElementLimitTest, NegativeLengthsOtherThanNilAreRefused) {
 // A server that answers the first request (SELECT) with +OK and the second with `reply`.
 class ScriptedServer {
  public:
-  explicit ScriptedServer(std::string reply) : reply_(std::move(reply)) {
-    char tmpl[] = "/tmp/psd-redis-conn-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    path_ = dir_ + "/redis.sock";
-    listener_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    path_.copy(addr.sun_path, sizeof(addr.sun_path) - 1);
-    EXPECT_EQ(bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    EXPECT_EQ(listen(listener_, 1), 0);
-    thread_ = std::thread([this] { Serve(); });
-  }
-  ~ScriptedServer() {
-    thread_.join();
-    close(listener_);
-    unlink(path_.c_str());
-    rmdir(dir_.c_str());
-  }
-  const std::string& path() const { return path_; }
+  explicit ScriptedServer(std::string reply)
+      : reply_(std::move(reply)), thread_([this] { Serve(); }) {}
+  ~ScriptedServer() { thread_.join(); }
+  const std::string& path() const { return listener_.path(); }
   // A RedisConnection to this server as STATE_DB (its SELECT gets the +OK).
   absl::StatusOr<std::unique_ptr<RedisConnection>> Connect() const {
-    return RedisConnection::Connect(DbEndpoint{"STATE_DB", 6, "|", path_, "", 0}, absl::Seconds(5));
+    return RedisConnection::Connect(DbEndpoint{"STATE_DB", 6, "|", path(), "", 0},
+                                    absl::Seconds(5));
   }
 
  private:
   void Serve() {
-    // Never block forever (a test that failed to connect must still end).
-    pollfd pfd{listener_, POLLIN, 0};
-    if (poll(&pfd, 1, 10000) != 1) return;
-    int conn = accept(listener_, nullptr, nullptr);
+    const int conn = listener_.Accept();
     if (conn < 0) return;
     char buf[4096];
     const std::string replies[] = {"+OK\r\n", reply_};
@@ -159,10 +143,8 @@ class ScriptedServer {
   }
 
   std::string reply_;
-  std::string dir_;
-  std::string path_;
-  int listener_ = -1;
-  std::thread thread_;
+  UnixListener listener_{"redis-conn-test"};
+  std::thread thread_;  // last: it uses the above
 };
 
 TEST(RedisConnectionTest, AHugeArrayReplyBreaksTheConnectionWithAClearError) {
