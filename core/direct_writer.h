@@ -9,9 +9,9 @@
 // the oldest reply, never for the writer thread). A port's write is never in flight twice
 // (PortModel::TakeDirty leaves it dirty until its reply, and the reply's completion sends it
 // again), so its writes and the writer thread's cannot reorder one key.
-// A batch unanswered after `redis_timeout`, an I/O error or a protocol error gives the
-// connection up: its writes are abandoned to the writer thread, which writes them, reconnects
-// and offers a new connection. So a slow or absent Redis never stops netlink reading, and
+// The oldest batch unanswered after `redis_timeout`, an I/O error or a protocol error gives the
+// connection up: the writes of every batch in flight are abandoned to the writer thread, which
+// writes them, reconnects and offers a new connection. So a slow or absent Redis never stops netlink reading, and
 // everything but the plain port writes (startup, reconcile, audits, polls, PortInitDone, the
 // recovery from any error) stays with the writer.
 //
