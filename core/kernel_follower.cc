@@ -66,7 +66,6 @@ void KernelFollower::Begin(LinkEventSource& netlink) {
 absl::Status KernelFollower::Run(LinkEventSource& netlink) {
   Begin(netlink);
   while (!stopping_.load()) {
-    direct_.Adopt();  // a connection the writer thread left (it wrote to ping_fd_)
     pollfd fds[4] = {{netlink_->fd(), POLLIN, 0},
                      {wake_fd_, POLLIN, 0},
                      {ping_fd_, POLLIN, 0},
@@ -103,7 +102,9 @@ absl::Status KernelFollower::Run(LinkEventSource& netlink) {
 
 void KernelFollower::Step() {
   Heartbeat();
-  direct_.Adopt();  // (Run adopts before its poll too, so the poll watches the connection)
+  // A connection the writer thread left (it wrote to ping_fd_, which woke the poll); the next
+  // poll watches it.
+  direct_.Adopt();
   if (dump_requested_.exchange(false)) {
     redump_for_selection_ = !need_redump_;  // an overflow's re-dump already due is a resync
     need_redump_ = true;

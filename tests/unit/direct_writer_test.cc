@@ -3,8 +3,6 @@
 // the clock is the `now` the test passes.
 #include "core/direct_writer.h"
 
-#include <fcntl.h>
-#include <hiredis/hiredis.h>
 #include <net/if.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/unit/redis_socketpair.h"
 
 namespace portsyncd {
 namespace {
@@ -23,17 +22,10 @@ const absl::Time kT0 = absl::FromUnixSeconds(1'800'000'000);
 class DirectWriterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    int fds[2];
-    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
-    redis_ = fds[1];
-    redisContext* c = redisConnectFd(fds[0]);
-    ASSERT_NE(c, nullptr);
-    fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
-    c->flags &= ~REDIS_BLOCK;  // as StateWriter::OfferDirectConnection leaves it
-    fcntl(redis_, F_SETFL, fcntl(redis_, F_GETFL) | O_NONBLOCK);
+    ASSERT_NE(pair_.context, nullptr);
     writer_.Want();
     EXPECT_TRUE(shared_.direct.wanted());
-    shared_.direct.Offer(RedisContextPtr(c));
+    shared_.direct.Offer(std::move(pair_.context));
     {
       absl::MutexLock lock(&shared_.mu);
       shared_.initial_dump_done = true;
@@ -41,7 +33,6 @@ class DirectWriterTest : public ::testing::Test {
     writer_.Adopt();
     ASSERT_TRUE(writer_.active());
   }
-  void TearDown() override { close(redis_); }
 
   void AddPort(const std::string& name, int32_t ifindex, uint32_t mtu) {
     LinkEvent e;
@@ -75,7 +66,8 @@ class DirectWriterTest : public ::testing::Test {
   SharedModel shared_;
   EngineCounters counters_;
   DirectWriter writer_{options_, "PORT_TABLE|", shared_, counters_, nullptr};
-  int redis_ = -1;
+  RedisSocketPair pair_;
+  const int redis_ = pair_.redis;
 };
 
 TEST_F(DirectWriterTest, WritesABatchAndRecordsItWhenRedisAnswers) {

@@ -5,13 +5,10 @@
 // test_faults.OverflowHealthTest).
 #include "core/kernel_follower.h"
 
-#include <fcntl.h>
-#include <hiredis/hiredis.h>
 #include <libmnl/libmnl.h>
 #include <linux/if.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <cstring>
 #include <deque>
@@ -21,6 +18,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/unit/fake_netlink.h"
+#include "tests/unit/redis_socketpair.h"
 
 namespace portsyncd {
 namespace {
@@ -353,14 +351,8 @@ TEST_F(KernelFollowerTest, LiveChangesWakeTheWriterWithoutADirectConnection) {
 // reply, and the writer thread is not woken for it (a socketpair plays Redis).
 TEST_F(KernelFollowerTest, AtTheDirectConnectionsLimitTheWriterIsNotWoken) {
   options_.direct_writes = true;
-  int fds[2];
-  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
-  const int redis = fds[1];
-  redisContext* c = redisConnectFd(fds[0]);
-  ASSERT_NE(c, nullptr);
-  fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
-  c->flags &= ~REDIS_BLOCK;
-  fcntl(redis, F_SETFL, fcntl(redis, F_GETFL) | O_NONBLOCK);
+  RedisSocketPair pair;  // nothing answers: every batch stays in flight
+  ASSERT_NE(pair.context, nullptr);
   const size_t limit = DirectWriter::kMaxBatchesInFlight;
   {
     absl::MutexLock lock(&shared_.mu);
@@ -369,7 +361,7 @@ TEST_F(KernelFollowerTest, AtTheDirectConnectionsLimitTheWriterIsNotWoken) {
   }
   shared_.port_init_done.store(true);  // nothing else for the writer thread
   Synced();
-  shared_.direct.Offer(RedisContextPtr(c));
+  shared_.direct.Offer(std::move(pair.context));
   follower_.Step();  // adopts it
   (void)shared_.writer.TakeWake();
   for (size_t i = 0; i <= limit; ++i) {
@@ -385,7 +377,6 @@ TEST_F(KernelFollowerTest, AtTheDirectConnectionsLimitTheWriterIsNotWoken) {
     EXPECT_FALSE(last->in_flight);  // and not taken by anyone
   }
   EXPECT_FALSE(shared_.writer.TakeWake());
-  close(redis);
 }
 
 TEST_F(KernelFollowerTest, NetlinkIsReadWithoutTheModelLock) {
